@@ -1,0 +1,20 @@
+# The two commands of the quick start, and the benchmark.
+.PHONY: run test bench build
+
+build:
+	cargo build --release -p tally
+
+## Serve on 127.0.0.1:8080 with a private PostgreSQL (no DATABASE_URL needed).
+run: build
+	scripts/dev-run.sh
+
+## Formatting, lints, and every test against a PostgreSQL cluster started (and stopped) here.
+test:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	scripts/with-test-db.sh cargo test --workspace
+
+## The standard throughput scenario against a fresh database; prints the JSON report.
+bench:
+	cargo build --release -p tally -p tally-load
+	load-tests/bench.sh

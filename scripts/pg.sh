@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# A private PostgreSQL cluster for development, tests and benchmarks: loopback only, trust auth,
+# from the machine's PostgreSQL server binaries. As root it runs as the `postgres` user.
+#
+#   scripts/pg.sh start DIR PORT [postgres -c options...]   init DIR if needed, start if stopped
+#   scripts/pg.sh stop DIR
+#   scripts/pg.sh bindir                                     where initdb/pg_ctl/pg_dump live
+set -euo pipefail
+
+bindir() {
+    local dir
+    if command -v initdb >/dev/null 2>&1 && command -v pg_ctl >/dev/null 2>&1; then
+        dirname "$(readlink -f "$(command -v pg_ctl)")"
+        return
+    fi
+    for dir in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
+        if [ -x "$dir/initdb" ] && [ -x "$dir/pg_ctl" ]; then
+            echo "$dir"
+            return
+        fi
+    done
+    echo "PostgreSQL server binaries (initdb, pg_ctl) not found." >&2
+    echo "Install them with: apt-get install -y postgresql   (Debian/Ubuntu)" >&2
+    exit 1
+}
+
+# Runs a PostgreSQL binary as a user allowed to own a cluster.
+as_owner() {
+    if [ "$(id -u)" = 0 ]; then
+        runuser -u postgres -- "$@"
+    else
+        "$@"
+    fi
+}
+
+start() {
+    local dir=$1 port=$2
+    shift 2
+    local bin
+    bin=$(bindir)
+    mkdir -p "$dir"
+    if [ "$(id -u)" = 0 ]; then
+        chown postgres: "$dir"
+        chmod 700 "$dir"
+        if ! runuser -u postgres -- test -w "$dir"; then
+            echo "the postgres user cannot write to $dir (a parent directory is closed to it)" >&2
+            exit 1
+        fi
+    fi
+    if [ ! -f "$dir/PG_VERSION" ]; then
+        as_owner "$bin/initdb" -D "$dir" -A trust -U postgres --encoding=UTF8 --locale=C >"$dir.initdb.log" 2>&1 || {
+            cat "$dir.initdb.log" >&2
+            exit 1
+        }
+    fi
+    if as_owner "$bin/pg_ctl" -D "$dir" status >/dev/null 2>&1; then
+        return
+    fi
+    local options="-p $port -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c max_connections=300"
+    local extra
+    for extra in "$@"; do options="$options -c $extra"; done
+    as_owner "$bin/pg_ctl" -D "$dir" -l "$dir/server.log" -o "$options" -w -t 60 start >/dev/null || {
+        tail -20 "$dir/server.log" >&2
+        exit 1
+    }
+}
+
+stop() {
+    local dir=$1 bin
+    bin=$(bindir)
+    if [ -f "$dir/PG_VERSION" ]; then
+        as_owner "$bin/pg_ctl" -D "$dir" -m fast -w stop >/dev/null 2>&1 || true
+    fi
+}
+
+case "${1:-}" in
+    start) shift; start "$@" ;;
+    stop) shift; stop "$@" ;;
+    bindir) bindir ;;
+    *) echo "usage: $0 start DIR PORT [option=value...] | stop DIR | bindir" >&2; exit 2 ;;
+esac

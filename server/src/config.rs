@@ -1,0 +1,125 @@
+//! Every setting once: its flag, its environment name, its default and what it means.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+
+/// A value that must never reach a log or a response (API keys, database passwords).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Ok(Self(text.trim().to_owned()))
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseConfig {
+    /// PostgreSQL URL, e.g. postgres://tally@127.0.0.1:5432/tally
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Secret,
+
+    /// Largest number of connections in the pool.
+    #[arg(long, env = "TALLY_DB_POOL_SIZE", default_value_t = 16)]
+    pub db_pool_size: usize,
+
+    /// How long a request waits for a pooled connection (or for one to be opened) before it
+    /// answers 503; a full pool or an absent database is never a hang.
+    #[arg(long, env = "TALLY_DB_TIMEOUT_MS", default_value_t = 2_000)]
+    pub db_timeout_ms: u64,
+}
+
+impl DatabaseConfig {
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.db_timeout_ms)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TelemetryConfig {
+    /// Log lines as JSON (one object a line) or for people.
+    #[arg(long, env = "TALLY_LOG_FORMAT", value_enum, default_value = "json")]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeConfig {
+    #[command(flatten)]
+    pub database: DatabaseConfig,
+
+    #[command(flatten)]
+    pub telemetry: TelemetryConfig,
+
+    /// Address to listen on.
+    #[arg(long, env = "TALLY_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+
+    /// Comma-separated keys for POST /submit and /installation/* (sent as X-API-Key).
+    #[arg(
+        long,
+        env = "TALLY_INGEST_KEYS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub ingest_keys: Vec<Secret>,
+
+    /// Comma-separated keys for /stats/* and /api/v1/* (X-API-Key or Authorization: Bearer).
+    #[arg(
+        long,
+        env = "TALLY_ADMIN_KEYS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub admin_keys: Vec<Secret>,
+
+    /// Submissions accepted per installation per hour (0 turns the limit off).
+    #[arg(long, env = "TALLY_RATE_LIMIT_PER_HOUR", default_value_t = 10)]
+    pub rate_limit_per_hour: u32,
+
+    /// Requests per source address per minute (0 turns the limit off).
+    #[arg(long, env = "TALLY_IP_RATE_PER_MINUTE", default_value_t = 60)]
+    pub ip_rate_per_minute: u32,
+
+    /// Comma-separated proxy addresses or CIDR ranges whose X-Forwarded-For is believed.
+    #[arg(long, env = "TALLY_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<String>,
+
+    /// Days raw reports are kept; older reports are refused and their partitions dropped.
+    #[arg(long, env = "TALLY_RAW_RETENTION_DAYS", default_value_t = 400)]
+    pub raw_retention_days: u32,
+
+    /// HTTP worker threads (0 = one per core).
+    #[arg(long, env = "TALLY_WORKERS", default_value_t = 0)]
+    pub workers: usize,
+
+    /// Most reports committed in one batch.
+    #[arg(long, env = "TALLY_BATCH_MAX", default_value_t = 512)]
+    pub batch_max: usize,
+
+    /// Reports that may wait for a batch; past this a submission answers 503 at once.
+    #[arg(long, env = "TALLY_QUEUE_CAPACITY", default_value_t = 8_192)]
+    pub queue_capacity: usize,
+}

@@ -1,0 +1,18 @@
+//! The parsed, valid world: a value of one of these types exists only if it passed its rules.
+//!
+//! `Submission::parse` turns the wire DTO into a `Submission` or returns every broken field.
+
+mod catalog;
+mod countries;
+mod datetime;
+mod field_error;
+mod submission;
+mod values;
+
+pub use catalog::Catalog;
+pub use datetime::parse_datetime;
+pub use field_error::FieldError;
+pub use submission::{
+    Parsed, Period, RejectedSubmission, Rules, Submission, SubmissionDto, UsageCounts,
+};
+pub use values::{country_name, CountryCode, Identifier, InstallationId, Version};

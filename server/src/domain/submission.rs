@@ -1,0 +1,517 @@
+//! A weekly report: the wire shape (`SubmissionDto`, filled by serde and checked by validator)
+//! and the parsed `Submission`, built only when every field passed its rule.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Deserialize;
+use validator::{Validate, ValidationError, ValidationErrors, ValidationErrorsKind};
+
+use super::catalog::Catalog;
+use super::datetime::parse_datetime;
+use super::field_error::FieldError;
+use super::values::{CountryCode, Identifier, InstallationId, Version};
+
+// Ceilings for one week of one installation: a count beyond them is an error, not data.
+const MAX_PRINTERS: i64 = 1_000;
+const MAX_JOBS: i64 = 100_000;
+const MAX_FILES: i64 = 1_000_000;
+const MAX_UPLOADS: i64 = 100_000;
+const MAX_ERRORS: i64 = 1_000_000;
+const MAX_UPTIME_HOURS: i64 = 31 * 24;
+const MAX_MAP_ENTRIES: usize = 32;
+const MAX_PERIOD_DAYS: i64 = 31;
+
+#[derive(Debug, Deserialize, Validate)]
+pub struct SubmissionDto {
+    #[validate(custom(function = "supported_schema"))]
+    schema_version: Option<String>,
+    submission_timestamp: Option<String>,
+    #[validate(nested)]
+    installation: InstallationDto,
+    #[validate(nested)]
+    period: PeriodDto,
+    #[validate(nested)]
+    printer_fleet: PrinterFleetDto,
+    #[validate(nested)]
+    usage_stats: UsageStatsDto,
+    #[serde(default)]
+    #[validate(custom(function = "counts_by_identifier"))]
+    error_summary: BTreeMap<String, i64>,
+}
+
+#[derive(Debug, Deserialize, Validate)]
+struct InstallationDto {
+    #[validate(custom(function = "uuid"))]
+    installation_id: String,
+    first_seen: Option<String>,
+    #[validate(custom(function = "version"))]
+    app_version: String,
+    #[validate(custom(function = "version"))]
+    python_version: Option<String>,
+    #[validate(custom(function = "catalog_value"))]
+    platform: String,
+    #[validate(custom(function = "catalog_value"))]
+    deployment_mode: String,
+    #[validate(custom(function = "country"))]
+    country_code: String,
+}
+
+#[derive(Debug, Deserialize, Validate)]
+struct PeriodDto {
+    start: String,
+    end: String,
+    #[validate(range(min = 0.0, max = 31.0))]
+    duration_days: Option<f64>,
+}
+
+#[derive(Debug, Deserialize, Validate)]
+struct PrinterFleetDto {
+    #[serde(default)]
+    #[validate(range(min = 0, max = MAX_PRINTERS))]
+    printer_count: i64,
+    #[serde(default)]
+    #[validate(custom(function = "identifiers"))]
+    printer_types: Vec<String>,
+    #[serde(default)]
+    #[validate(custom(function = "printer_counts"))]
+    printer_type_counts: BTreeMap<String, i64>,
+}
+
+#[derive(Debug, Deserialize, Validate)]
+struct UsageStatsDto {
+    #[serde(default)]
+    #[validate(range(min = 0, max = MAX_JOBS))]
+    job_count: i64,
+    #[serde(default)]
+    #[validate(range(min = 0, max = MAX_FILES))]
+    file_count: i64,
+    #[serde(default)]
+    #[validate(range(min = 0, max = MAX_UPLOADS))]
+    upload_count: i64,
+    #[serde(default)]
+    #[validate(range(min = 0, max = MAX_UPTIME_HOURS))]
+    uptime_hours: i64,
+    #[serde(default)]
+    #[validate(custom(function = "flags_by_identifier"))]
+    feature_usage: BTreeMap<String, bool>,
+}
+
+/// What a report is checked against besides its own fields and the clock.
+#[derive(Debug, Clone, Copy)]
+pub struct Rules {
+    /// Reports whose period ended before `now - raw_retention` would be pruned at once.
+    pub raw_retention: Duration,
+    pub catalog: &'static Catalog,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Period {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UsageCounts {
+    pub printers: u32,
+    pub jobs: u32,
+    pub files: u32,
+    pub uploads: u32,
+    pub uptime_hours: u32,
+    pub errors: u32,
+}
+
+/// A valid weekly report of one installation. Only aggregates: nothing that names a person,
+/// a machine or a place finer than a country.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Submission {
+    pub product: &'static str,
+    pub installation_id: InstallationId,
+    pub period: Period,
+    pub app_version: Version,
+    pub python_version: Option<Version>,
+    pub platform: &'static str,
+    pub deployment_mode: &'static str,
+    pub country: CountryCode,
+    pub first_seen: Option<DateTime<Utc>>,
+    pub counts: UsageCounts,
+    /// Printers per type (catalog value or `other`); types listed without a count have 0.
+    pub printer_types: BTreeMap<&'static str, u32>,
+    pub features: BTreeMap<Identifier, bool>,
+    pub error_types: BTreeMap<Identifier, u32>,
+}
+
+/// Why a body did not become a `Submission`.
+#[derive(Debug, PartialEq)]
+pub enum RejectedSubmission {
+    /// Not JSON at all (400).
+    Malformed(String),
+    /// JSON whose fields break their rules (422), every broken field listed.
+    Invalid(Vec<FieldError>),
+}
+
+/// A parsed report and how many fields it carried that we do not know (dropped, never stored).
+pub struct Parsed {
+    pub submission: Submission,
+    pub unknown_fields: usize,
+}
+
+impl Submission {
+    /// Reads a request body: JSON, then field rules, then the domain types.
+    pub fn from_json(
+        body: &[u8],
+        rules: &Rules,
+        now: DateTime<Utc>,
+    ) -> Result<Parsed, RejectedSubmission> {
+        let mut unknown_fields = 0;
+        let mut count_unknown = |_: serde_ignored::Path<'_>| unknown_fields += 1;
+        let mut json = serde_json::Deserializer::from_slice(body);
+        let ignoring = serde_ignored::Deserializer::new(&mut json, &mut count_unknown);
+        let dto: SubmissionDto = serde_path_to_error::deserialize(ignoring).map_err(|error| {
+            let path = error.path().to_string();
+            let inner = error.into_inner();
+            if inner.is_data() {
+                let loc: Vec<&str> = path.split('.').filter(|part| *part != ".").collect();
+                RejectedSubmission::Invalid(vec![FieldError::new(
+                    &loc,
+                    strip_position(&inner.to_string()),
+                    "type_error",
+                )])
+            } else {
+                RejectedSubmission::Malformed(format!("body is not valid JSON: {inner}"))
+            }
+        })?;
+        json.end()
+            .map_err(|e| RejectedSubmission::Malformed(format!("body is not valid JSON: {e}")))?;
+        let submission = Self::parse(dto, rules, now).map_err(RejectedSubmission::Invalid)?;
+        Ok(Parsed {
+            submission,
+            unknown_fields,
+        })
+    }
+
+    /// Every rule at once: the field rules of the DTO, then those that relate fields to each
+    /// other or to the clock.
+    pub fn parse(
+        dto: SubmissionDto,
+        rules: &Rules,
+        now: DateTime<Utc>,
+    ) -> Result<Self, Vec<FieldError>> {
+        let mut errors = match dto.validate() {
+            Ok(()) => Vec::new(),
+            Err(found) => field_errors(&found),
+        };
+        let mut datetime = |loc: &[&str], text: &str| {
+            let parsed = parse_datetime(text);
+            if parsed.is_none() {
+                errors.push(FieldError::new(
+                    loc,
+                    "must be an ISO 8601 datetime such as 2026-11-20 12:00:00",
+                    "datetime",
+                ));
+            }
+            parsed
+        };
+        let start = datetime(&["period", "start"], &dto.period.start);
+        let end = datetime(&["period", "end"], &dto.period.end);
+        let first_seen = dto
+            .installation
+            .first_seen
+            .as_deref()
+            .map(|text| datetime(&["installation", "first_seen"], text));
+        if let Some(text) = dto.submission_timestamp.as_deref() {
+            datetime(&["submission_timestamp"], text);
+        }
+        let period = match (start, end) {
+            (Some(start), Some(end)) => check_period(start, end, rules, now, &mut errors),
+            _ => None,
+        };
+        if let Some(period) = period {
+            let hours = (period.end - period.start).num_hours() + 1;
+            if dto.usage_stats.uptime_hours > hours {
+                errors.push(FieldError::new(
+                    &["usage_stats", "uptime_hours"],
+                    format!("cannot exceed the period's {hours} hours"),
+                    "value_error",
+                ));
+            }
+        }
+        if !errors.is_empty() {
+            errors.sort_by(|a, b| a.loc.cmp(&b.loc));
+            return Err(errors);
+        }
+        // Every rule has passed: the conversions below cannot fail.
+        let (Some(period), Some(installation_id), Some(app_version), Some(country)) = (
+            period,
+            InstallationId::parse(&dto.installation.installation_id),
+            Version::parse(&dto.installation.app_version),
+            CountryCode::parse(&dto.installation.country_code),
+        ) else {
+            return Err(vec![FieldError::new(&[], "invalid report", "value_error")]);
+        };
+        let catalog = rules.catalog;
+        let mut printer_types = BTreeMap::new();
+        for name in &dto.printer_fleet.printer_types {
+            printer_types
+                .entry(Catalog::fold(catalog.printer_types, name))
+                .or_insert(0);
+        }
+        for (name, count) in &dto.printer_fleet.printer_type_counts {
+            *printer_types
+                .entry(Catalog::fold(catalog.printer_types, name))
+                .or_insert(0) += count_u32(*count);
+        }
+        let error_types: BTreeMap<Identifier, u32> = identified(&dto.error_summary)
+            .map(|(key, count)| (key, count_u32(*count)))
+            .collect();
+        let usage = &dto.usage_stats;
+        Ok(Self {
+            product: catalog.product,
+            installation_id,
+            period,
+            app_version,
+            python_version: dto
+                .installation
+                .python_version
+                .as_deref()
+                .and_then(Version::parse),
+            platform: Catalog::fold(
+                catalog.platforms,
+                &dto.installation.platform.to_ascii_lowercase(),
+            ),
+            deployment_mode: Catalog::fold(
+                catalog.deployment_modes,
+                &dto.installation.deployment_mode.to_ascii_lowercase(),
+            ),
+            country,
+            first_seen: first_seen.flatten(),
+            counts: UsageCounts {
+                printers: count_u32(dto.printer_fleet.printer_count),
+                jobs: count_u32(usage.job_count),
+                files: count_u32(usage.file_count),
+                uploads: count_u32(usage.upload_count),
+                uptime_hours: count_u32(usage.uptime_hours),
+                errors: count_u32(dto.error_summary.get("total_errors").copied().unwrap_or(0)),
+            },
+            printer_types,
+            features: identified(&usage.feature_usage)
+                .map(|(key, on)| (key, *on))
+                .collect(),
+            error_types,
+        })
+    }
+}
+
+fn check_period(
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    rules: &Rules,
+    now: DateTime<Utc>,
+    errors: &mut Vec<FieldError>,
+) -> Option<Period> {
+    let before = errors.len();
+    if start >= end {
+        errors.push(FieldError::new(
+            &["period", "start"],
+            "must be before period.end",
+            "value_error",
+        ));
+    } else if end - start > Duration::days(MAX_PERIOD_DAYS) {
+        errors.push(FieldError::new(
+            &["period", "start"],
+            format!("a period is at most {MAX_PERIOD_DAYS} days long"),
+            "value_error",
+        ));
+    }
+    if end > now + Duration::days(1) {
+        errors.push(FieldError::new(
+            &["period", "end"],
+            "must not be more than a day in the future",
+            "value_error",
+        ));
+    }
+    if end < now - rules.raw_retention {
+        errors.push(FieldError::new(
+            &["period", "end"],
+            format!(
+                "is older than the retention window of {} days",
+                rules.raw_retention.num_days()
+            ),
+            "value_error",
+        ));
+    }
+    (errors.len() == before).then_some(Period { start, end })
+}
+
+/// Counters passed their ceilings (all far below `u32::MAX`) before this is called.
+fn count_u32(value: i64) -> u32 {
+    u32::try_from(value).unwrap_or(u32::MAX)
+}
+
+/// The map's entries as identifiers; the keys passed their rule before this is called.
+fn identified<V>(map: &BTreeMap<String, V>) -> impl Iterator<Item = (Identifier, &V)> {
+    map.iter()
+        .filter_map(|(key, value)| Identifier::parse(key).map(|key| (key, value)))
+}
+
+/// serde_json appends " at line 1 column 42" to its messages; the loc already says where.
+fn strip_position(message: &str) -> String {
+    message
+        .rsplit_once(" at line ")
+        .map_or(message, |(head, _)| head)
+        .to_owned()
+}
+
+fn field_errors(found: &ValidationErrors) -> Vec<FieldError> {
+    let mut out = Vec::new();
+    collect(found, &mut Vec::new(), &mut out);
+    out
+}
+
+fn collect(found: &ValidationErrors, path: &mut Vec<String>, out: &mut Vec<FieldError>) {
+    for (field, kind) in found.errors() {
+        path.push(field.to_string());
+        match kind {
+            ValidationErrorsKind::Field(list) => {
+                let loc: Vec<&str> = path.iter().map(String::as_str).collect();
+                out.extend(
+                    list.iter()
+                        .map(|error| FieldError::new(&loc, describe(error), error.code.as_ref())),
+                );
+            }
+            ValidationErrorsKind::Struct(inner) => collect(inner, path, out),
+            ValidationErrorsKind::List(items) => {
+                for (index, inner) in items {
+                    path.push(index.to_string());
+                    collect(inner, path, out);
+                    path.pop();
+                }
+            }
+        }
+        path.pop();
+    }
+}
+
+fn describe(error: &ValidationError) -> String {
+    if let Some(message) = &error.message {
+        return message.to_string();
+    }
+    match (error.params.get("min"), error.params.get("max")) {
+        (Some(min), Some(max)) => format!("must be between {min} and {max}"),
+        _ => format!("is invalid ({})", error.code),
+    }
+}
+
+fn invalid(code: &'static str, message: String) -> ValidationError {
+    ValidationError::new(code).with_message(message.into())
+}
+
+fn supported_schema(version: &str) -> Result<(), ValidationError> {
+    (version == "1.0")
+        .then_some(())
+        .ok_or_else(|| invalid("unsupported", "only schema 1.0 is supported".into()))
+}
+
+fn uuid(text: &str) -> Result<(), ValidationError> {
+    InstallationId::parse(text)
+        .map(drop)
+        .ok_or_else(|| invalid("uuid", "must be a UUID".into()))
+}
+
+fn version(text: &str) -> Result<(), ValidationError> {
+    Version::is_valid(text).then_some(()).ok_or_else(|| {
+        invalid(
+            "version",
+            format!(
+                "must be 1 to {} letters, digits or . - _ +",
+                Version::MAX_LEN
+            ),
+        )
+    })
+}
+
+fn catalog_value(text: &str) -> Result<(), ValidationError> {
+    identifier(&text.to_ascii_lowercase())
+}
+
+fn country(text: &str) -> Result<(), ValidationError> {
+    CountryCode::parse(text).map(drop).ok_or_else(|| {
+        invalid(
+            "country",
+            "must be two letters (ISO 3166-1 alpha-2 or XX)".into(),
+        )
+    })
+}
+
+fn identifier(text: &str) -> Result<(), ValidationError> {
+    Identifier::is_valid(text).then_some(()).ok_or_else(|| {
+        invalid(
+            "identifier",
+            format!(
+                "'{}' is not a plain identifier (a-z, 0-9, _; at most {} characters)",
+                shown(text),
+                Identifier::MAX_LEN
+            ),
+        )
+    })
+}
+
+/// Echoing a rejected value helps the client's maintainers, but only when it is harmless:
+/// a value that breaks the identifier rule may be exactly what must not travel (an address).
+fn shown(text: &str) -> &str {
+    if text.len() <= Identifier::MAX_LEN
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        text
+    } else {
+        "…"
+    }
+}
+
+fn entries<V>(map: &BTreeMap<String, V>) -> Result<(), ValidationError> {
+    if map.len() > MAX_MAP_ENTRIES {
+        return Err(invalid(
+            "length",
+            format!("at most {MAX_MAP_ENTRIES} entries"),
+        ));
+    }
+    map.keys().try_for_each(|key| identifier(key))
+}
+
+fn identifiers(list: &[String]) -> Result<(), ValidationError> {
+    if list.len() > MAX_MAP_ENTRIES {
+        return Err(invalid(
+            "length",
+            format!("at most {MAX_MAP_ENTRIES} entries"),
+        ));
+    }
+    list.iter().try_for_each(|entry| identifier(entry))
+}
+
+fn counts_up_to(map: &BTreeMap<String, i64>, ceiling: i64) -> Result<(), ValidationError> {
+    entries(map)?;
+    match map
+        .iter()
+        .find(|(_, count)| !(0..=ceiling).contains(*count))
+    {
+        Some((key, _)) => Err(invalid(
+            "range",
+            format!("'{key}' must be between 0 and {ceiling}"),
+        )),
+        None => Ok(()),
+    }
+}
+
+fn counts_by_identifier(map: &BTreeMap<String, i64>) -> Result<(), ValidationError> {
+    counts_up_to(map, MAX_ERRORS)
+}
+
+fn printer_counts(map: &BTreeMap<String, i64>) -> Result<(), ValidationError> {
+    counts_up_to(map, MAX_PRINTERS)
+}
+
+fn flags_by_identifier(map: &BTreeMap<String, bool>) -> Result<(), ValidationError> {
+    entries(map)
+}

@@ -1,0 +1,129 @@
+//! The errors of the HTTP boundary and their JSON shapes.
+//!
+//! Rules: every error body is JSON. 4xx bodies say what the client can fix; 5xx bodies say
+//! nothing about our internals (the cause goes to the log, at the level it deserves). No key,
+//! address or body ever appears in either.
+
+use std::time::Duration;
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde_json::json;
+
+use crate::domain::{FieldError, RejectedSubmission};
+use crate::store::{StoreError, WriteError};
+
+/// One message for a missing, empty or wrong key, so that a response never tells which.
+pub const UNAUTHORIZED: &str = "Missing or invalid API key";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{UNAUTHORIZED}")]
+    Unauthorized,
+    #[error("This key may not use this route")]
+    Forbidden,
+    #[error("{0}")]
+    NotFound(&'static str),
+    #[error("Method not allowed")]
+    MethodNotAllowed,
+    #[error("The body is larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("Invalid fields")]
+    Invalid(Vec<FieldError>),
+    #[error("Too many requests: retry after {} seconds", retry_after(*.0))]
+    RateLimited(Duration),
+    /// The database is away or the write queue is full: worth retrying soon.
+    #[error("Service temporarily unavailable")]
+    Unavailable(String),
+    #[error("Internal server error")]
+    Internal(String),
+}
+
+/// Whole seconds, rounded up, at least one: `Retry-After: 0` invites a hot loop.
+fn retry_after(wait: Duration) -> u64 {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
+}
+
+const UNAVAILABLE_RETRY_AFTER: Duration = Duration::from_secs(5);
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status_code());
+        match self {
+            Self::RateLimited(wait) => {
+                response.insert_header((header::RETRY_AFTER, retry_after(*wait)));
+            }
+            Self::Unavailable(cause) => {
+                tracing::warn!(%cause, "answering 503");
+                response.insert_header((
+                    header::RETRY_AFTER,
+                    HeaderValue::from(UNAVAILABLE_RETRY_AFTER.as_secs()),
+                ));
+            }
+            Self::Internal(cause) => tracing::error!(%cause, "answering 500"),
+            _ => {}
+        }
+        match self {
+            Self::Invalid(errors) => response.json(json!({ "detail": errors })),
+            other => response.json(json!({ "detail": other.to_string() })),
+        }
+    }
+}
+
+impl From<RejectedSubmission> for ApiError {
+    fn from(rejected: RejectedSubmission) -> Self {
+        match rejected {
+            RejectedSubmission::Malformed(message) => Self::BadRequest(message),
+            RejectedSubmission::Invalid(errors) => Self::Invalid(errors),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Unavailable(cause) => Self::Unavailable(cause),
+            StoreError::Query(cause) => Self::Internal(cause),
+        }
+    }
+}
+
+impl From<WriteError> for ApiError {
+    fn from(error: WriteError) -> Self {
+        match error {
+            WriteError::Failed(cause) => Self::Internal(cause),
+            other => Self::Unavailable(other.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_rounds_up_to_whole_seconds_and_is_never_zero() {
+        assert_eq!(retry_after(Duration::ZERO), 1);
+        assert_eq!(retry_after(Duration::from_millis(10)), 1);
+        assert_eq!(retry_after(Duration::from_secs(2)), 2);
+        assert_eq!(retry_after(Duration::from_millis(2_001)), 3);
+    }
+}

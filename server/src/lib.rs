@@ -1,0 +1,23 @@
+//! Tally: receives weekly aggregated usage reports, checks and limits them, stores them in
+//! PostgreSQL, and answers maintainers' questions.
+//!
+//! The map of the house:
+//! - `cli`, `config`: the command line and every setting.
+//! - `startup`: builds the app, runs it, shuts it down in order; background upkeep.
+//! - `telemetry`: logs and metrics.
+//! - `error`: the HTTP boundary's errors and their JSON shapes.
+//! - `auth`, `limits`: API keys; rate limits and the salted source hash.
+//! - `domain`: the parsed, valid world (`Submission` and its values).
+//! - `routes`: one module per endpoint family.
+//! - `store`: SQL and nothing else, including the group-commit writer.
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod limits;
+pub mod routes;
+pub mod startup;
+pub mod store;
+pub mod telemetry;

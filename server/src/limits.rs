@@ -1,0 +1,247 @@
+//! Rate limits: per source address and per installation, both in memory (per instance).
+//!
+//! Privacy: the source limiter never keeps an address. It keys on a hash of the address with
+//! a random salt that lives only in memory and is replaced daily, so the server can throttle
+//! a flood without being able to say who sent it.
+
+use std::future::{ready, Ready};
+use std::hash::{BuildHasher, RandomState};
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::RwLock;
+use std::time::Duration;
+
+use actix_web::dev::Payload;
+use actix_web::{web, FromRequest, HttpRequest};
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+use crate::domain::InstallationId;
+use crate::error::ApiError;
+
+/// A keyed limiter that may be switched off (a limit of 0).
+struct Limiter<K: std::hash::Hash + Eq + Clone> {
+    inner: Option<DefaultKeyedRateLimiter<K>>,
+    clock: DefaultClock,
+}
+
+impl<K: std::hash::Hash + Eq + Clone> Limiter<K> {
+    fn new(quota: Option<Quota>) -> Self {
+        let clock = DefaultClock::default();
+        Self {
+            inner: quota.map(|quota| RateLimiter::dashmap_with_clock(quota, clock.clone())),
+            clock,
+        }
+    }
+
+    /// `Err(wait)` when the key is over its quota.
+    fn check(&self, key: &K) -> Result<(), Duration> {
+        match &self.inner {
+            Some(limiter) => limiter
+                .check_key(key)
+                .map_err(|not_until| not_until.wait_time_from(self.clock.now())),
+            None => Ok(()),
+        }
+    }
+
+    /// Forgets keys whose quota is full again; governor never does this by itself.
+    fn evict(&self) {
+        if let Some(limiter) = &self.inner {
+            limiter.retain_recent();
+            limiter.shrink_to_fit();
+        }
+    }
+}
+
+/// An address or a CIDR range (`10.0.0.0/8`, `fd00::/8`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpRange {
+    network: IpAddr,
+    prefix: u8,
+}
+
+impl std::str::FromStr for IpRange {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let bad = || format!("'{text}' is not an IP address or CIDR range");
+        let (address, prefix) = match text.trim().split_once('/') {
+            Some((address, prefix)) => (address, Some(prefix)),
+            None => (text.trim(), None),
+        };
+        let network: IpAddr = address.parse().map_err(|_| bad())?;
+        let width = if network.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            Some(prefix) => prefix.parse::<u8>().map_err(|_| bad())?,
+            None => width,
+        };
+        if prefix > width {
+            return Err(bad());
+        }
+        Ok(Self { network, prefix })
+    }
+}
+
+impl IpRange {
+    pub fn contains(&self, address: IpAddr) -> bool {
+        let mask = |bits: u32| {
+            if self.prefix == 0 {
+                0
+            } else {
+                u128::MAX << (bits - u32::from(self.prefix))
+            }
+        };
+        match (self.network, address) {
+            (IpAddr::V4(net), IpAddr::V4(addr)) => {
+                let m = mask(32);
+                (u128::from(u32::from(net)) & m) == (u128::from(u32::from(addr)) & m)
+            }
+            (IpAddr::V6(net), IpAddr::V6(addr)) => {
+                let m = mask(128);
+                (u128::from(net) & m) == (u128::from(addr) & m)
+            }
+            _ => false,
+        }
+    }
+}
+
+pub struct Limits {
+    per_source: Limiter<u64>,
+    per_installation: Limiter<InstallationId>,
+    salt: RwLock<RandomState>,
+    trusted_proxies: Vec<IpRange>,
+}
+
+impl Limits {
+    /// Limits of 0 are off.
+    pub fn new(
+        per_source_per_minute: u32,
+        per_installation_per_hour: u32,
+        trusted_proxies: Vec<IpRange>,
+    ) -> Self {
+        Self {
+            per_source: Limiter::new(NonZeroU32::new(per_source_per_minute).map(Quota::per_minute)),
+            per_installation: Limiter::new(
+                NonZeroU32::new(per_installation_per_hour).map(Quota::per_hour),
+            ),
+            salt: RwLock::new(RandomState::new()),
+            trusted_proxies,
+        }
+    }
+
+    pub fn check_installation(&self, installation: InstallationId) -> Result<(), ApiError> {
+        self.per_installation
+            .check(&installation)
+            .map_err(ApiError::RateLimited)
+    }
+
+    fn check_source(&self, req: &HttpRequest) -> Result<(), ApiError> {
+        if self.per_source.inner.is_none() {
+            return Ok(());
+        }
+        let Some(address) = self.client_address(req) else {
+            return Ok(());
+        };
+        let key = match self.salt.read() {
+            Ok(salt) => salt.hash_one(address),
+            Err(poisoned) => poisoned.into_inner().hash_one(address),
+        };
+        self.per_source.check(&key).map_err(ApiError::RateLimited)
+    }
+
+    /// The peer address, or, when the peer is a trusted proxy, the nearest address in
+    /// `X-Forwarded-For` that is not a trusted proxy (the leftmost entries are the client's
+    /// to invent).
+    fn client_address(&self, req: &HttpRequest) -> Option<IpAddr> {
+        let peer = req.peer_addr()?.ip();
+        if !self.is_trusted(peer) {
+            return Some(peer);
+        }
+        let forwarded = req
+            .headers()
+            .get_all("x-forwarded-for")
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .filter_map(|entry| entry.trim().parse::<IpAddr>().ok())
+            .collect::<Vec<_>>();
+        Some(
+            forwarded
+                .into_iter()
+                .rev()
+                .find(|address| !self.is_trusted(*address))
+                .unwrap_or(peer),
+        )
+    }
+
+    fn is_trusted(&self, address: IpAddr) -> bool {
+        self.trusted_proxies
+            .iter()
+            .any(|range| range.contains(address))
+    }
+
+    /// Periodic upkeep: forget idle keys so memory does not grow with every address seen.
+    pub fn evict_idle(&self) {
+        self.per_source.evict();
+        self.per_installation.evict();
+    }
+
+    /// Daily: a new salt, so yesterday's hashes cannot be linked to today's.
+    pub fn rotate_salt(&self) {
+        let fresh = RandomState::new();
+        match self.salt.write() {
+            Ok(mut salt) => *salt = fresh,
+            Err(poisoned) => *poisoned.into_inner() = fresh,
+        }
+    }
+}
+
+/// Proof that the request's source is within its per-minute quota.
+pub struct SourceAllowed;
+
+impl FromRequest for SourceAllowed {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(match req.app_data::<web::Data<Limits>>() {
+            Some(limits) => limits.check_source(req).map(|()| SourceAllowed),
+            None => Err(ApiError::Internal(
+                "limits are not configured in the app".to_owned(),
+            )),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cidr_ranges_contain_their_addresses_and_no_others() {
+        let range: IpRange = "10.1.0.0/16".parse().unwrap();
+        assert!(range.contains("10.1.200.3".parse().unwrap()));
+        assert!(!range.contains("10.2.0.1".parse().unwrap()));
+        assert!(!range.contains("::1".parse().unwrap()));
+        let single: IpRange = "127.0.0.1".parse().unwrap();
+        assert!(single.contains("127.0.0.1".parse().unwrap()));
+        assert!(!single.contains("127.0.0.2".parse().unwrap()));
+        let all: IpRange = "0.0.0.0/0".parse().unwrap();
+        assert!(all.contains("8.8.8.8".parse().unwrap()));
+        assert!("10.0.0.0/33".parse::<IpRange>().is_err());
+        assert!("proxy".parse::<IpRange>().is_err());
+    }
+
+    #[test]
+    fn an_installation_over_its_quota_is_told_how_long_to_wait() {
+        let limits = Limits::new(0, 2, Vec::new());
+        let id = InstallationId::from(uuid::Uuid::from_u128(7));
+        assert!(limits.check_installation(id).is_ok());
+        assert!(limits.check_installation(id).is_ok());
+        match limits.check_installation(id) {
+            Err(ApiError::RateLimited(wait)) => assert!(wait > Duration::from_secs(60)),
+            other => panic!("expected a rate limit, got {other:?}"),
+        }
+        let other = InstallationId::from(uuid::Uuid::from_u128(8));
+        assert!(limits.check_installation(other).is_ok());
+    }
+}

@@ -1,0 +1,44 @@
+//! One module per endpoint family; `configure` mounts them all.
+
+mod health;
+mod installation;
+mod metrics;
+mod stats;
+mod submit;
+
+use actix_web::web;
+
+use crate::error::ApiError;
+
+pub use health::DatabaseProbe;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/", web::get().to(health::health)))
+        .service(resource("/health", web::get().to(health::health)))
+        .service(resource("/ready", web::get().to(health::ready)))
+        .service(resource("/metrics", web::get().to(metrics::render)))
+        .service(resource("/submit", web::post().to(submit::submit)))
+        .service(
+            web::resource("/installation/{installation_id}")
+                .route(web::get().to(installation::export))
+                .route(web::delete().to(installation::delete))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(resource("/stats/summary", web::get().to(stats::summary)))
+        .default_service(web::to(not_found));
+}
+
+/// A resource with one route that answers other methods with our JSON 405.
+fn resource(path: &str, route: actix_web::Route) -> actix_web::Resource {
+    web::resource(path)
+        .route(route)
+        .default_service(web::to(method_not_allowed))
+}
+
+async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {
+    Err(ApiError::NotFound("Not found"))
+}
+
+async fn method_not_allowed() -> Result<actix_web::HttpResponse, ApiError> {
+    Err(ApiError::MethodNotAllowed)
+}

@@ -1,0 +1,90 @@
+//! `POST /submit`: one weekly report of one installation.
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::Utc;
+use futures_util::StreamExt;
+use serde::Serialize;
+
+use crate::auth::IngestKey;
+use crate::domain::{Rules, Submission};
+use crate::error::ApiError;
+use crate::limits::{Limits, SourceAllowed};
+use crate::store::Writer;
+
+/// A real report is ~900 bytes; anything near this is not one.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+#[derive(Serialize)]
+struct Accepted {
+    status: &'static str,
+    submission_id: i64,
+    message: &'static str,
+}
+
+/// Authenticate and limit the source (extractors, before the body is read), read and parse the
+/// body, limit the installation, store (group commit), answer only after COMMIT.
+#[tracing::instrument(name = "submit", skip_all, fields(installation_id))]
+pub async fn submit(
+    _: IngestKey,
+    _: SourceAllowed,
+    req: HttpRequest,
+    body: web::Payload,
+    rules: web::Data<Rules>,
+    limits: web::Data<Limits>,
+    writer: web::Data<Writer>,
+) -> Result<HttpResponse, ApiError> {
+    let body = read_capped(&req, body, MAX_BODY_BYTES).await?;
+    let parsed = Submission::from_json(&body, &rules, Utc::now())
+        .inspect_err(|_| metrics::counter!("tally_submissions_rejected_total").increment(1))?;
+    let report = parsed.submission;
+    tracing::Span::current().record(
+        "installation_id",
+        tracing::field::display(report.installation_id),
+    );
+    if parsed.unknown_fields > 0 {
+        metrics::counter!("tally_unknown_fields_dropped_total")
+            .increment(parsed.unknown_fields as u64);
+    }
+    limits
+        .check_installation(report.installation_id)
+        .inspect_err(|_| metrics::counter!("tally_submissions_rate_limited_total").increment(1))?;
+    let stored = writer.store(report).await?;
+    let outcome = if stored.inserted {
+        "accepted"
+    } else {
+        "duplicate"
+    };
+    metrics::counter!("tally_submissions_total", "outcome" => outcome).increment(1);
+    Ok(HttpResponse::Ok().json(Accepted {
+        status: "success",
+        submission_id: stored.submission_id,
+        message: "Statistics submitted successfully",
+    }))
+}
+
+/// Reads the body up to `limit` bytes; a larger one is refused as soon as it is known to be.
+async fn read_capped(
+    req: &HttpRequest,
+    mut body: web::Payload,
+    limit: usize,
+) -> Result<web::BytesMut, ApiError> {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<usize>().ok());
+    if declared.is_some_and(|length| length > limit) {
+        return Err(ApiError::PayloadTooLarge(limit));
+    }
+    let mut bytes = web::BytesMut::with_capacity(declared.unwrap_or(1024));
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk
+            .map_err(|error| ApiError::BadRequest(format!("cannot read the body: {error}")))?;
+        if bytes.len() + chunk.len() > limit {
+            return Err(ApiError::PayloadTooLarge(limit));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
+}

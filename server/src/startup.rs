@@ -1,0 +1,170 @@
+//! Builds the application from its configuration and runs it until it is told to stop.
+//!
+//! Shutdown order matters: stop accepting and finish in-flight requests first (they wait on the
+//! writer), then let the writer commit what it holds, then stop the background tasks.
+
+use std::future::Future;
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::{web, App, HttpServer};
+use anyhow::Context;
+use chrono::{Duration as Days, Months, Utc};
+use deadpool_postgres::Pool;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::auth::Keys;
+use crate::config::ServeConfig;
+use crate::domain::{Catalog, Rules};
+use crate::limits::{IpRange, Limits};
+use crate::routes::{self, DatabaseProbe};
+use crate::store::{self, Writer, WriterConfig};
+use crate::telemetry;
+
+/// How often idle rate-limit keys are forgotten.
+const EVICT_EVERY: Duration = Duration::from_secs(60);
+/// How often the salt of the source hash is replaced and partitions are made ahead.
+const DAILY: Duration = Duration::from_secs(24 * 60 * 60);
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    writer_task: JoinHandle<()>,
+    background: JoinHandle<()>,
+    stop: CancellationToken,
+}
+
+impl Application {
+    pub async fn build(config: ServeConfig) -> anyhow::Result<Self> {
+        let keys = Keys::new(&config.ingest_keys, &config.admin_keys);
+        anyhow::ensure!(
+            keys.has_ingest_key(),
+            "no ingest key: set TALLY_INGEST_KEYS (or --ingest-keys) to one or more \
+             comma-separated keys; tally serve refuses to accept reports from anyone"
+        );
+        let trusted_proxies = config
+            .trusted_proxies
+            .iter()
+            .filter(|entry| !entry.trim().is_empty())
+            .map(|entry| entry.parse::<IpRange>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| anyhow::anyhow!("TALLY_TRUSTED_PROXIES: {e}"))?;
+        let rules = Rules {
+            raw_retention: Days::days(i64::from(config.raw_retention_days)),
+            catalog: &Catalog::PRINTERNIZER,
+        };
+
+        let pool = store::connect(&config.database).await?;
+        store::migrate(&pool).await.context("migrations failed")?;
+        ensure_partitions(&pool, &rules).await?;
+
+        let limits = Arc::new(Limits::new(
+            config.ip_rate_per_minute,
+            config.rate_limit_per_hour,
+            trusted_proxies,
+        ));
+        let (writer, writer_task) = Writer::start(
+            pool.clone(),
+            WriterConfig {
+                batch_max: config.batch_max.max(1),
+                queue_capacity: config.queue_capacity.max(1),
+                concurrent_batches: 4,
+                batch_timeout: config.database.timeout() * 2,
+            },
+        );
+        let stop = CancellationToken::new();
+        let background = tokio::spawn(upkeep(pool.clone(), rules, limits.clone(), stop.clone()));
+
+        let listener = TcpListener::bind(config.bind)
+            .with_context(|| format!("cannot listen on {}", config.bind))?;
+        let port = listener.local_addr()?.port();
+        let keys = web::Data::new(keys);
+        let limits = web::Data::from(limits);
+        let writer = web::Data::new(writer);
+        let rules = web::Data::new(rules);
+        let probe = web::Data::new(DatabaseProbe::new(pool.clone(), Duration::from_secs(1)));
+        let pool = web::Data::new(pool);
+        let metrics = web::Data::new(telemetry::metrics_handle());
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(keys.clone())
+                .app_data(limits.clone())
+                .app_data(writer.clone())
+                .app_data(rules.clone())
+                .app_data(probe.clone())
+                .app_data(pool.clone())
+                .app_data(metrics.clone())
+                .configure(routes::configure)
+        })
+        .listen(listener)?
+        // Slow or silent clients must not hold workers: bounded header/body time and idle time.
+        .client_request_timeout(Duration::from_secs(10))
+        .client_disconnect_timeout(Duration::from_secs(2))
+        .keep_alive(Duration::from_secs(30))
+        .shutdown_timeout(30)
+        .disable_signals();
+        if config.workers > 0 {
+            server = server.workers(config.workers);
+        }
+        tracing::info!(address = %config.bind, port, "listening");
+        Ok(Self {
+            port,
+            server: server.run(),
+            writer_task,
+            background,
+            stop,
+        })
+    }
+
+    /// The port actually bound (tests bind port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+        let handle = self.server.handle();
+        let server = tokio::spawn(self.server);
+        shutdown.await;
+        handle.stop(true).await;
+        server.await??;
+        self.stop.cancel();
+        self.writer_task.await?;
+        self.background.await?;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Partitions for every month a valid report can start in, plus the next month.
+async fn ensure_partitions(pool: &Pool, rules: &Rules) -> anyhow::Result<()> {
+    let today = Utc::now().date_naive();
+    let oldest = today - rules.raw_retention - Days::days(32);
+    let newest = today + Months::new(1);
+    store::ensure_partitions(pool, oldest, newest)
+        .await
+        .context("cannot create the monthly partitions of submissions")
+}
+
+/// Background upkeep until `stop`: forget idle rate-limit keys; daily, a new salt for the
+/// source hash and partitions made ahead.
+async fn upkeep(pool: Pool, rules: Rules, limits: Arc<Limits>, stop: CancellationToken) {
+    let mut evict = tokio::time::interval(EVICT_EVERY);
+    let mut daily = tokio::time::interval(DAILY);
+    evict.tick().await;
+    daily.tick().await;
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => break,
+            _ = evict.tick() => limits.evict_idle(),
+            _ = daily.tick() => {
+                limits.rotate_salt();
+                if let Err(error) = ensure_partitions(&pool, &rules).await {
+                    tracing::error!(error = %format!("{error:#}"), "partition upkeep failed");
+                }
+            }
+        }
+    }
+}

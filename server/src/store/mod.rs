@@ -1,0 +1,91 @@
+//! SQL and nothing else: the pool, migrations, and one function per thing we ask Postgres.
+
+mod migrate;
+mod partitions;
+mod submissions;
+mod writer;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
+use tokio_postgres::NoTls;
+
+use crate::config::DatabaseConfig;
+
+pub use migrate::migrate;
+pub use partitions::ensure_partitions;
+pub use submissions::{
+    delete_installation, installation_reports, ping, summary, StoredReport, Summary,
+};
+pub use writer::{Stored, WriteError, Writer, WriterConfig};
+
+/// Why the store could not answer. The text is for logs only.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No connection could be had or it broke: the database is away or overloaded.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// Postgres answered with an error.
+    #[error("database error: {0}")]
+    Query(String),
+}
+
+impl From<PoolError> for StoreError {
+    fn from(error: PoolError) -> Self {
+        Self::Unavailable(error.to_string())
+    }
+}
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(error: tokio_postgres::Error) -> Self {
+        // An error without SQLSTATE is a broken or closed connection, not a bad statement.
+        match error.as_db_error() {
+            Some(db) => Self::Query(format!("{} ({})", db.message(), db.code().code())),
+            None => Self::Unavailable(error.to_string()),
+        }
+    }
+}
+
+/// A pool whose every wait is bounded, so a full pool or an absent database becomes a fast
+/// error instead of a hang (deadpool's timeouts default to none).
+pub fn pool(config: &DatabaseConfig) -> anyhow::Result<Pool> {
+    let mut pg = tokio_postgres::Config::from_str(config.database_url.expose())
+        .map_err(|e| anyhow::anyhow!("DATABASE_URL is not a valid PostgreSQL URL: {e}"))?;
+    pg.application_name("tally");
+    pg.connect_timeout(config.timeout());
+    let manager = Manager::from_config(
+        pg,
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Ok(Pool::builder(manager)
+        .max_size(config.db_pool_size)
+        .runtime(Runtime::Tokio1)
+        .wait_timeout(Some(config.timeout()))
+        .create_timeout(Some(config.timeout()))
+        .recycle_timeout(Some(config.timeout()))
+        .build()?)
+}
+
+/// A pool that has answered once: start-up waits for the database for a while (compose may
+/// start us first) and then fails with the cause.
+pub async fn connect(config: &DatabaseConfig) -> anyhow::Result<Pool> {
+    let pool = pool(config)?;
+    let mut delay = Duration::from_millis(250);
+    let mut waited = Duration::ZERO;
+    loop {
+        match ping(&pool).await {
+            Ok(()) => return Ok(pool),
+            Err(error) if waited < Duration::from_secs(30) => {
+                tracing::warn!(%error, "database not reachable yet, retrying");
+                tokio::time::sleep(delay).await;
+                waited += delay;
+                delay = (delay * 2).min(Duration::from_secs(4));
+            }
+            Err(error) => anyhow::bail!("cannot reach the database: {error}"),
+        }
+    }
+}

@@ -1,0 +1,192 @@
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::helpers::{
+    body, cluster_url, fresh_report, spawn_app, spawn_app_behind_proxy, ProxyMode, INGEST_KEY,
+};
+
+#[tokio::test]
+async fn health_and_root_report_a_connected_database_and_ready_answers_200() {
+    let app = spawn_app().await;
+
+    for path in ["/", "/health"] {
+        let response = app.get(path, None).await;
+        assert_eq!(response.status(), 200);
+        let health = body(response).await;
+        assert_eq!(health["status"], "healthy");
+        assert_eq!(health["database"], "connected");
+    }
+    assert_eq!(app.get("/ready", None).await.status(), 200);
+}
+
+#[tokio::test]
+async fn when_the_database_goes_away_health_says_so_ready_and_submit_answer_503_and_all_recover() {
+    let (app, proxy) = spawn_app_behind_proxy(|config| config.database.db_timeout_ms = 500).await;
+    let (_, report) = fresh_report();
+    assert_eq!(app.submit(&report).await.status(), 200);
+
+    proxy.set(ProxyMode::Cut);
+    tokio::time::sleep(Duration::from_millis(1_100)).await; // the probe's cache expires
+
+    let health = app.get("/health", None).await;
+    assert_eq!(health.status(), 200);
+    assert_eq!(body(health).await["database"], "unavailable");
+    let ready = app.get("/ready", None).await;
+    assert_eq!(ready.status(), 503);
+    assert!(ready.headers().contains_key("retry-after"));
+    let (_, during) = fresh_report();
+    let refused = app.submit(&during).await;
+    assert_eq!(refused.status(), 503);
+    assert!(refused.headers().contains_key("retry-after"));
+    assert!(body(refused).await["detail"].is_string());
+
+    proxy.set(ProxyMode::Open);
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+
+    assert_eq!(app.get("/ready", None).await.status(), 200);
+    assert_eq!(app.submit(&during).await.status(), 200);
+    assert_eq!(app.stored_reports().await, 2);
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_answer_json_404_and_405() {
+    let app = spawn_app().await;
+
+    let missing = app.get("/nothing-here", None).await;
+    let wrong_method = app.get("/submit", Some(INGEST_KEY)).await;
+
+    assert_eq!(missing.status(), 404);
+    assert!(body(missing).await["detail"].is_string());
+    assert_eq!(wrong_method.status(), 405);
+    assert!(body(wrong_method).await["detail"].is_string());
+}
+
+#[tokio::test]
+async fn metrics_are_served_as_prometheus_text() {
+    let app = spawn_app().await;
+    let (_, report) = fresh_report();
+    assert_eq!(app.submit(&report).await.status(), 200);
+
+    let response = app.get("/metrics", None).await;
+
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.unwrap();
+    assert!(text.contains("tally_submissions_total"), "{text}");
+}
+
+fn tally() -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_tally"));
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    command
+}
+
+#[test]
+fn serve_refuses_to_start_without_an_ingest_key_and_says_which_setting_is_missing() {
+    let output = tally()
+        .args(["serve"])
+        .env("DATABASE_URL", cluster_url())
+        .env("TALLY_BIND", "127.0.0.1:0")
+        .env("TALLY_INGEST_KEYS", "")
+        .output()
+        .unwrap();
+
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("TALLY_INGEST_KEYS"), "{stderr}");
+}
+
+#[test]
+fn migrate_applies_the_migrations_and_exits_0() {
+    let schema = format!("test_{}", uuid::Uuid::new_v4().simple());
+    let url = format!("{}?options=-csearch_path%3D{schema}", cluster_url());
+    let create = tally_psql(&format!("CREATE SCHEMA {schema}"));
+    assert!(create.success());
+
+    let status = tally()
+        .args(["migrate", "--database-url", &url])
+        .status()
+        .unwrap();
+
+    assert!(status.success());
+    let check = tally_psql(&format!("SELECT 1 FROM {schema}.submissions LIMIT 0"));
+    assert!(check.success(), "the submissions table exists");
+}
+
+fn tally_psql(sql: &str) -> std::process::ExitStatus {
+    let bin = std::env::var("TALLY_TEST_PG_BIN").unwrap_or_else(|_| "/usr/bin".to_owned());
+    std::process::Command::new(format!("{bin}/psql"))
+        .args([
+            "--dbname",
+            &cluster_url(),
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-qc",
+            sql,
+        ])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn serve_stops_gracefully_on_sigterm_and_exits_0() {
+    let schema = format!("test_{}", uuid::Uuid::new_v4().simple());
+    assert!(tally_psql(&format!("CREATE SCHEMA {schema}")).success());
+    let port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    let mut child = tally()
+        .arg("serve")
+        .env(
+            "DATABASE_URL",
+            format!("{}?options=-csearch_path%3D{schema}", cluster_url()),
+        )
+        .env("TALLY_BIND", format!("127.0.0.1:{port}"))
+        .env("TALLY_INGEST_KEYS", INGEST_KEY)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    loop {
+        let health = client
+            .get(format!("http://127.0.0.1:{port}/health"))
+            .send()
+            .await;
+        if health.is_ok_and(|r| r.status() == 200) {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the server did not come up"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let stopped = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            stopped.elapsed() < Duration::from_secs(15),
+            "no exit after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+
+    assert!(status.success(), "{status:?}");
+    let mut logs = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut logs).unwrap();
+    assert!(logs.contains("SIGTERM received"), "{logs}");
+    assert!(!logs.contains(INGEST_KEY), "a key reached the log");
+}

@@ -1,0 +1,336 @@
+use std::sync::OnceLock;
+
+use chrono::{DateTime, Duration, Utc};
+use clap::Parser;
+use serde_json::{json, Value};
+use tally::cli::{Cli, Command};
+use tally::config::ServeConfig;
+use tally::startup::Application;
+use tokio::sync::oneshot;
+use tokio_postgres::NoTls;
+
+pub const INGEST_KEY: &str = "test-ingest-key";
+pub const ADMIN_KEY: &str = "test-admin-key";
+
+/// The cluster `make test` started for this run.
+pub fn cluster_url() -> String {
+    std::env::var("TALLY_TEST_DATABASE_URL").expect(
+        "TALLY_TEST_DATABASE_URL is not set: run the tests with `make test`, \
+         or point it at a PostgreSQL you may create schemas in",
+    )
+}
+
+/// `serve` settings as the command line would give them, for a test to adjust.
+pub fn serve_config(database_url: &str) -> ServeConfig {
+    let cli = Cli::try_parse_from([
+        "tally",
+        "serve",
+        "--database-url",
+        database_url,
+        "--bind",
+        "127.0.0.1:0",
+        "--ingest-keys",
+        INGEST_KEY,
+        "--admin-keys",
+        ADMIN_KEY,
+        "--workers",
+        "2",
+        "--db-pool-size",
+        "4",
+    ])
+    .expect("test command line parses");
+    match cli.command {
+        Command::Serve(config) => config,
+        other => panic!("expected serve, got {other:?}"),
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub http: reqwest::Client,
+    pub schema: String,
+    /// The app's database URL: the cluster, with this test's schema first on the search path.
+    pub database_url: String,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut ServeConfig)) -> TestApp {
+    let schema = format!("test_{}", uuid::Uuid::new_v4().simple());
+    spawn_app_in_schema(schema, None, adjust).await
+}
+
+async fn spawn_app_in_schema(
+    schema: String,
+    proxy: Option<&DbProxy>,
+    adjust: impl FnOnce(&mut ServeConfig),
+) -> TestApp {
+    init_logs();
+    let (admin, connection) = tokio_postgres::connect(&cluster_url(), NoTls)
+        .await
+        .expect("the test cluster answers");
+    tokio::spawn(connection);
+    admin
+        .batch_execute(&format!("CREATE SCHEMA {schema}"))
+        .await
+        .expect("schema created");
+    let database_url = format!("{}?options=-csearch_path%3D{schema}", cluster_url());
+    let app_url = proxy.map_or_else(|| database_url.clone(), |proxy| proxy.url(&schema));
+    let mut config = serve_config(&app_url);
+    adjust(&mut config);
+    let app = Application::build(config).await.expect("the app builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(app.run_until_stopped(async {
+        let _ = stopped.await;
+    }));
+    TestApp {
+        address,
+        http: reqwest::Client::new(),
+        schema,
+        database_url,
+        stop: Some(stop),
+    }
+}
+
+fn init_logs() {
+    static ONCE: OnceLock<()> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        if std::env::var("TEST_LOG").is_ok() {
+            tally::telemetry::init_logs(&tally::config::TelemetryConfig {
+                log_format: tally::config::LogFormat::Pretty,
+            });
+        }
+    });
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn submit(&self, body: &Value) -> reqwest::Response {
+        self.submit_with_key(body, INGEST_KEY).await
+    }
+
+    pub async fn submit_with_key(&self, body: &Value, key: &str) -> reqwest::Response {
+        self.http
+            .post(self.url("/submit"))
+            .header("X-API-Key", key)
+            .json(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn get(&self, path: &str, key: Option<&str>) -> reqwest::Response {
+        let mut request = self.http.get(self.url(path));
+        if let Some(key) = key {
+            request = request.header("X-API-Key", key);
+        }
+        request.send().await.expect("request sent")
+    }
+
+    /// A client on this test's schema.
+    pub async fn db(&self) -> tokio_postgres::Client {
+        let (client, connection) = tokio_postgres::connect(&self.database_url, NoTls)
+            .await
+            .expect("the test database answers");
+        tokio::spawn(connection);
+        client
+    }
+
+    pub async fn stored_reports(&self) -> i64 {
+        self.db()
+            .await
+            .query_one("SELECT count(*) FROM submissions", &[])
+            .await
+            .expect("count")
+            .get(0)
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Printernizer's datetime form: a space and microseconds, no zone.
+pub fn naive(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M:%S%.6f").to_string()
+}
+
+/// The body of CONTRACT.md, for `installation` and a period ending at `end`.
+pub fn report(installation: &str, end: DateTime<Utc>) -> Value {
+    let start = end - Duration::days(7);
+    json!({
+        "schema_version": "1.0",
+        "submission_timestamp": naive(end),
+        "installation": {
+            "installation_id": installation,
+            "first_seen": "2025-12-01 10:00:00.500000",
+            "app_version": "2.41.2",
+            "python_version": "3.12.3",
+            "platform": "linux",
+            "deployment_mode": "homeassistant",
+            "country_code": "DE"
+        },
+        "period": {"start": naive(start), "end": naive(end), "duration_days": 7},
+        "printer_fleet": {
+            "printer_count": 3,
+            "printer_types": ["bambu_lab", "prusa_core"],
+            "printer_type_counts": {"bambu_lab": 2, "prusa_core": 1}
+        },
+        "usage_stats": {
+            "job_count": 23, "file_count": 18, "upload_count": 5, "uptime_hours": 134,
+            "feature_usage": {
+                "library_enabled": true, "timelapse_enabled": true,
+                "auto_job_creation_enabled": true, "german_compliance_enabled": true,
+                "watch_folders_enabled": true
+            }
+        },
+        "error_summary": {"total_errors": 2}
+    })
+}
+
+/// A fresh installation's report for the week ending now.
+pub fn fresh_report() -> (String, Value) {
+    let installation = uuid::Uuid::new_v4().to_string();
+    let body = report(&installation, Utc::now() - Duration::minutes(5));
+    (installation, body)
+}
+
+pub async fn body(response: reqwest::Response) -> Value {
+    response.json().await.expect("a JSON body")
+}
+
+/// A TCP proxy between the app and PostgreSQL that a test can stall or cut, to play a database
+/// that hangs or goes away, and then restore.
+pub struct DbProxy {
+    pub port: u16,
+    mode: tokio::sync::watch::Sender<ProxyMode>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProxyMode {
+    Open,
+    /// Connections stay up but nothing passes: a database that does not answer.
+    Stalled,
+    /// Every connection is closed and new ones are dropped: a database that is gone.
+    Cut,
+}
+
+impl DbProxy {
+    pub async fn start() -> Self {
+        let upstream = tokio_postgres::Config::from_str(&cluster_url()).expect("cluster URL");
+        let upstream_port = upstream.get_ports().first().copied().unwrap_or(5432);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("proxy binds");
+        let port = listener.local_addr().expect("proxy address").port();
+        let (mode, watch) = tokio::sync::watch::channel(ProxyMode::Open);
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                if *watch.borrow() == ProxyMode::Cut {
+                    continue;
+                }
+                let Ok(server) = tokio::net::TcpStream::connect(("127.0.0.1", upstream_port)).await
+                else {
+                    continue;
+                };
+                tokio::spawn(relay(client, server, watch.clone()));
+            }
+        });
+        Self { port, mode }
+    }
+
+    /// The cluster URL through this proxy, with `schema` first on the search path.
+    pub fn url(&self, schema: &str) -> String {
+        let direct = cluster_url();
+        let (scheme_user, rest) = direct.split_once('@').expect("URL has a user");
+        let (_, database) = rest.split_once('/').expect("URL has a database");
+        format!(
+            "{scheme_user}@127.0.0.1:{}/{database}?options=-csearch_path%3D{schema}",
+            self.port
+        )
+    }
+
+    pub fn set(&self, mode: ProxyMode) {
+        self.mode.send_replace(mode);
+    }
+}
+
+use std::str::FromStr;
+
+async fn relay(
+    client: tokio::net::TcpStream,
+    server: tokio::net::TcpStream,
+    watch: tokio::sync::watch::Receiver<ProxyMode>,
+) {
+    let (client_read, client_write) = client.into_split();
+    let (server_read, server_write) = server.into_split();
+    tokio::select! {
+        () = pipe(client_read, server_write, watch.clone()) => {},
+        () = pipe(server_read, client_write, watch) => {},
+    }
+}
+
+async fn pipe(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    mut watch: tokio::sync::watch::Receiver<ProxyMode>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buffer = vec![0u8; 16 * 1024];
+    loop {
+        let mode = *watch.borrow_and_update();
+        match mode {
+            ProxyMode::Cut => return,
+            ProxyMode::Stalled => {
+                if watch.changed().await.is_err() {
+                    return;
+                }
+                continue;
+            }
+            ProxyMode::Open => {}
+        }
+        tokio::select! {
+            read = from.read(&mut buffer) => match read {
+                Ok(0) | Err(_) => return,
+                Ok(n) => {
+                    // Hold what was read while stalled; drop it if cut.
+                    loop {
+                        let mode = *watch.borrow_and_update();
+                        match mode {
+                            ProxyMode::Open => break,
+                            ProxyMode::Cut => return,
+                            ProxyMode::Stalled => {
+                                if watch.changed().await.is_err() {
+                                    return;
+                                }
+                            }
+                        }
+                    }
+                    if to.write_all(&buffer[..n]).await.is_err() {
+                        return;
+                    }
+                }
+            },
+            changed = watch.changed() => if changed.is_err() { return },
+        }
+    }
+}
+
+/// An app whose database connections all pass through a `DbProxy`.
+pub async fn spawn_app_behind_proxy(adjust: impl FnOnce(&mut ServeConfig)) -> (TestApp, DbProxy) {
+    let proxy = DbProxy::start().await;
+    let schema = format!("test_{}", uuid::Uuid::new_v4().simple());
+    let app = spawn_app_in_schema(schema, Some(&proxy), adjust).await;
+    (app, proxy)
+}

@@ -1,0 +1,99 @@
+use std::process::Command;
+
+use serde_json::json;
+
+use crate::helpers::{fresh_report, spawn_app, INGEST_KEY};
+
+/// Strings a hostile or careless client might send; none may reach the database.
+const FORWARDED_ADDRESS: &str = "203.0.113.77";
+const USER_AGENT: &str = "HostileAgent/9.9 (unique-ua-5f1c2b)";
+const HOSTNAME: &str = "printer-host.example.lan";
+const SERIAL: &str = "SN-QX-8841729";
+const IP_KEY: &str = "192.168.1.10";
+const EMAIL_KEY: &str = "owner@example.com";
+const PATH_KEY: &str = "/home/alice/prints";
+
+#[tokio::test]
+async fn a_dump_of_the_database_after_hostile_submissions_contains_none_of_their_strings() {
+    let app = spawn_app().await;
+    let send = |body: serde_json::Value| {
+        app.http
+            .post(app.url("/submit"))
+            .header("X-API-Key", INGEST_KEY)
+            .header("X-Forwarded-For", FORWARDED_ADDRESS)
+            .header("User-Agent", USER_AGENT)
+            .json(&body)
+            .send()
+    };
+    // Accepted, with unknown fields at every level: they are dropped.
+    let (_, mut accepted) = fresh_report();
+    accepted["hostname"] = json!(HOSTNAME);
+    accepted["installation"]["serial_number"] = json!(SERIAL);
+    accepted["printer_fleet"]["printers"] = json!([{"name": HOSTNAME, "ip": IP_KEY}]);
+    assert_eq!(send(accepted).await.unwrap().status(), 200);
+    // Refused: free-form keys shaped like an address, an e-mail or a path.
+    for (part, field, key) in [
+        ("printer_fleet", "printer_type_counts", IP_KEY),
+        ("usage_stats", "feature_usage", EMAIL_KEY),
+        ("error_summary", "", PATH_KEY),
+    ] {
+        let (_, mut refused) = fresh_report();
+        let value = if part == "usage_stats" {
+            json!(true)
+        } else {
+            json!(1)
+        };
+        if field.is_empty() {
+            refused[part] = json!({ key: value });
+        } else {
+            refused[part][field] = json!({ key: value });
+        }
+        let response = send(refused).await.unwrap();
+        assert_eq!(response.status(), 422, "{key}");
+        let text = response.text().await.unwrap();
+        assert!(
+            !text.contains(key),
+            "the refusal must not echo {key}: {text}"
+        );
+    }
+    assert_eq!(app.stored_reports().await, 1);
+
+    let dump = pg_dump(&app.schema);
+
+    assert!(dump.contains("CREATE TABLE"), "the dump holds the schema");
+    assert!(
+        dump.contains("homeassistant"),
+        "the dump holds the accepted report"
+    );
+    for secret in [
+        FORWARDED_ADDRESS,
+        USER_AGENT,
+        "unique-ua-5f1c2b",
+        HOSTNAME,
+        SERIAL,
+        IP_KEY,
+        EMAIL_KEY,
+        PATH_KEY,
+        INGEST_KEY,
+        "127.0.0.1",
+    ] {
+        assert!(!dump.contains(secret), "the dump contains {secret}");
+    }
+}
+
+fn pg_dump(schema: &str) -> String {
+    let bin = std::env::var("TALLY_TEST_PG_BIN").unwrap_or_else(|_| "/usr/bin".to_owned());
+    let output = Command::new(format!("{bin}/pg_dump"))
+        .arg("--dbname")
+        .arg(crate::helpers::cluster_url())
+        .arg("--schema")
+        .arg(schema)
+        .output()
+        .expect("pg_dump runs");
+    assert!(
+        output.status.success(),
+        "pg_dump failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("a UTF-8 dump")
+}

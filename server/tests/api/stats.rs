@@ -1,0 +1,61 @@
+use chrono::{DateTime, Duration, Utc};
+
+use crate::helpers::{body, fresh_report, report, spawn_app, ADMIN_KEY, INGEST_KEY};
+
+#[tokio::test]
+async fn summary_is_live_and_exact_and_counts_a_retry_once() {
+    let app = spawn_app().await;
+    let installation = uuid::Uuid::new_v4().to_string();
+    let this_week = report(&installation, Utc::now() - Duration::hours(1));
+    let last_week = report(&installation, Utc::now() - Duration::days(7));
+    for body in [&this_week, &last_week, &this_week] {
+        assert_eq!(app.submit(body).await.status(), 200);
+    }
+    let (_, other) = fresh_report();
+    assert_eq!(app.submit(&other).await.status(), 200);
+
+    let response = app.get("/stats/summary", Some(ADMIN_KEY)).await;
+
+    assert_eq!(response.status(), 200);
+    let summary = body(response).await;
+    assert_eq!(summary["total_submissions"], 3);
+    assert_eq!(summary["unique_installations"], 2);
+    let latest = summary["latest_submission_at"].as_str().unwrap();
+    assert!(latest.ends_with('Z'), "{latest}");
+    let latest: DateTime<Utc> = latest.parse().unwrap();
+    assert!(Utc::now() - latest < Duration::minutes(1));
+    assert!(summary["timestamp"].as_str().unwrap().ends_with('Z'));
+}
+
+#[tokio::test]
+async fn summary_answers_zeros_and_null_on_an_empty_database() {
+    let app = spawn_app().await;
+
+    let summary = body(app.get("/stats/summary", Some(ADMIN_KEY)).await).await;
+
+    assert_eq!(summary["total_submissions"], 0);
+    assert_eq!(summary["unique_installations"], 0);
+    assert!(summary["latest_submission_at"].is_null());
+}
+
+#[tokio::test]
+async fn admin_routes_answer_403_to_an_ingest_key_and_401_to_none() {
+    let app = spawn_app().await;
+
+    let ingest = app.get("/stats/summary", Some(INGEST_KEY)).await;
+    let none = app.get("/stats/summary", None).await;
+    let wrong = app.get("/stats/summary", Some("guess")).await;
+    let bearer = app
+        .http
+        .get(app.url("/stats/summary"))
+        .header("Authorization", format!("Bearer {ADMIN_KEY}"))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(ingest.status(), 403);
+    assert!(body(ingest).await["detail"].is_string());
+    assert_eq!(none.status(), 401);
+    assert_eq!(wrong.status(), 401);
+    assert_eq!(bearer.status(), 200);
+}
