@@ -8,6 +8,7 @@
 //! - `error`: the HTTP boundary's errors and their JSON shapes.
 //! - `auth`, `limits`: API keys; rate limits and the salted source hash.
 //! - `domain`: the parsed, valid world (`Submission` and its values).
+//! - `outcomes`: what became of each submission, counted for the daily tables.
 //! - `routes`: one module per endpoint family.
 //! - `store`: SQL and nothing else, including the group-commit writer.
 
@@ -17,6 +18,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod limits;
+pub mod outcomes;
 pub mod routes;
 pub mod startup;
 pub mod store;

@@ -20,10 +20,13 @@ use crate::auth::Keys;
 use crate::config::ServeConfig;
 use crate::domain::{Catalog, Rules};
 use crate::limits::{IpRange, Limits};
+use crate::outcomes::Outcomes;
 use crate::routes::{self, DatabaseProbe};
 use crate::store::{self, Writer, WriterConfig};
 use crate::telemetry;
 
+/// How often ingest outcomes counted in memory are added to the database.
+const FLUSH_OUTCOMES_EVERY: Duration = Duration::from_secs(5);
 /// How often idle rate-limit keys are forgotten.
 const EVICT_EVERY: Duration = Duration::from_secs(60);
 /// How often the salt of the source hash is replaced and partitions are made ahead.
@@ -75,14 +78,22 @@ impl Application {
                 batch_timeout: config.database.timeout() * 2,
             },
         );
+        let outcomes = Arc::new(Outcomes::default());
         let stop = CancellationToken::new();
-        let background = tokio::spawn(upkeep(pool.clone(), rules, limits.clone(), stop.clone()));
+        let background = tokio::spawn(upkeep(
+            pool.clone(),
+            rules,
+            limits.clone(),
+            outcomes.clone(),
+            stop.clone(),
+        ));
 
         let listener = TcpListener::bind(config.bind)
             .with_context(|| format!("cannot listen on {}", config.bind))?;
         let port = listener.local_addr()?.port();
         let keys = web::Data::new(keys);
         let limits = web::Data::from(limits);
+        let outcomes = web::Data::from(outcomes);
         let writer = web::Data::new(writer);
         let rules = web::Data::new(rules);
         let probe = web::Data::new(DatabaseProbe::new(pool.clone(), Duration::from_secs(1)));
@@ -92,6 +103,7 @@ impl Application {
             App::new()
                 .app_data(keys.clone())
                 .app_data(limits.clone())
+                .app_data(outcomes.clone())
                 .app_data(writer.clone())
                 .app_data(rules.clone())
                 .app_data(probe.clone())
@@ -148,16 +160,28 @@ async fn ensure_partitions(pool: &Pool, rules: &Rules) -> anyhow::Result<()> {
         .context("cannot create the monthly partitions of submissions")
 }
 
-/// Background upkeep until `stop`: forget idle rate-limit keys; daily, a new salt for the
-/// source hash and partitions made ahead.
-async fn upkeep(pool: Pool, rules: Rules, limits: Arc<Limits>, stop: CancellationToken) {
+/// Background upkeep until `stop`: write ingest outcomes; forget idle rate-limit keys; daily,
+/// a new salt for the source hash and partitions made ahead. Outcomes are written once more
+/// on the way out (the writer has finished by then).
+async fn upkeep(
+    pool: Pool,
+    rules: Rules,
+    limits: Arc<Limits>,
+    outcomes: Arc<Outcomes>,
+    stop: CancellationToken,
+) {
+    let mut flush = tokio::time::interval(FLUSH_OUTCOMES_EVERY);
     let mut evict = tokio::time::interval(EVICT_EVERY);
     let mut daily = tokio::time::interval(DAILY);
     evict.tick().await;
     daily.tick().await;
     loop {
         tokio::select! {
-            () = stop.cancelled() => break,
+            () = stop.cancelled() => {
+                flush_outcomes(&pool, &rules, &outcomes).await;
+                break;
+            }
+            _ = flush.tick() => flush_outcomes(&pool, &rules, &outcomes).await,
             _ = evict.tick() => limits.evict_idle(),
             _ = daily.tick() => {
                 limits.rotate_salt();
@@ -166,5 +190,21 @@ async fn upkeep(pool: Pool, rules: Rules, limits: Arc<Limits>, stop: Cancellatio
                 }
             }
         }
+    }
+}
+
+async fn flush_outcomes(pool: &Pool, rules: &Rules, outcomes: &Outcomes) {
+    let taken = outcomes.take();
+    if taken.is_empty() {
+        return;
+    }
+    let counts: Vec<(&str, i64)> = taken
+        .iter()
+        .map(|(outcome, n)| (outcome.as_str(), i64::try_from(*n).unwrap_or(i64::MAX)))
+        .collect();
+    let today = Utc::now().date_naive();
+    if let Err(error) = store::add_outcomes(pool, rules.catalog.product, today, &counts).await {
+        tracing::warn!(%error, "ingest outcomes not written yet, keeping them for the next try");
+        outcomes.restore(&taken);
     }
 }

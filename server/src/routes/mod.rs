@@ -17,7 +17,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/health", web::get().to(health::health)))
         .service(resource("/ready", web::get().to(health::ready)))
         .service(resource("/metrics", web::get().to(metrics::render)))
-        .service(resource("/submit", web::post().to(submit::submit)))
+        .service(
+            resource("/submit", web::post().to(submit::submit))
+                .wrap(actix_web::middleware::from_fn(submit::count_outcome)),
+        )
         .service(
             web::resource("/installation/{installation_id}")
                 .route(web::get().to(installation::export))

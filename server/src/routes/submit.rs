@@ -1,6 +1,9 @@
 //! `POST /submit`: one weekly report of one installation.
 
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header;
+use actix_web::middleware::Next;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
 use futures_util::StreamExt;
@@ -10,6 +13,7 @@ use crate::auth::IngestKey;
 use crate::domain::{Rules, Submission};
 use crate::error::ApiError;
 use crate::limits::{Limits, SourceAllowed};
+use crate::outcomes::{Outcome, Outcomes};
 use crate::store::Writer;
 
 /// A real report is ~900 bytes; anything near this is not one.
@@ -33,34 +37,48 @@ pub async fn submit(
     rules: web::Data<Rules>,
     limits: web::Data<Limits>,
     writer: web::Data<Writer>,
+    outcomes: web::Data<Outcomes>,
 ) -> Result<HttpResponse, ApiError> {
     let body = read_capped(&req, body, MAX_BODY_BYTES).await?;
-    let parsed = Submission::from_json(&body, &rules, Utc::now())
-        .inspect_err(|_| metrics::counter!("tally_submissions_rejected_total").increment(1))?;
+    let parsed = Submission::from_json(&body, &rules, Utc::now())?;
     let report = parsed.submission;
     tracing::Span::current().record(
         "installation_id",
         tracing::field::display(report.installation_id),
     );
     if parsed.unknown_fields > 0 {
-        metrics::counter!("tally_unknown_fields_dropped_total")
-            .increment(parsed.unknown_fields as u64);
+        outcomes.add(Outcome::UnknownFieldsDropped, parsed.unknown_fields as u64);
     }
-    limits
-        .check_installation(report.installation_id)
-        .inspect_err(|_| metrics::counter!("tally_submissions_rate_limited_total").increment(1))?;
+    limits.check_installation(report.installation_id)?;
     let stored = writer.store(report).await?;
-    let outcome = if stored.inserted {
-        "accepted"
-    } else {
-        "duplicate"
-    };
-    metrics::counter!("tally_submissions_total", "outcome" => outcome).increment(1);
-    Ok(HttpResponse::Ok().json(Accepted {
+    let mut response = HttpResponse::Ok().json(Accepted {
         status: "success",
         submission_id: stored.submission_id,
         message: "Statistics submitted successfully",
-    }))
+    });
+    response.extensions_mut().insert(if stored.inserted {
+        Outcome::Accepted
+    } else {
+        Outcome::Duplicate
+    });
+    Ok(response)
+}
+
+/// Counts every `/submit` response as an ingest outcome, the refusals of the extractors
+/// (key, source limit) included: the handler marks its successes, the status says the rest.
+pub async fn count_outcome(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let outcomes = req.app_data::<web::Data<Outcomes>>().cloned();
+    let response = next.call(req).await?;
+    if let Some(outcomes) = outcomes {
+        let marked = response.response().extensions().get::<Outcome>().copied();
+        let outcome =
+            marked.unwrap_or_else(|| Outcome::of_error_status(response.status().as_u16()));
+        outcomes.add(outcome, 1);
+    }
+    Ok(response)
 }
 
 /// Reads the body up to `limit` bytes; a larger one is refused as soon as it is known to be.

@@ -1,6 +1,7 @@
 //! SQL and nothing else: the pool, migrations, and one function per thing we ask Postgres.
 
 mod migrate;
+mod outcomes;
 mod partitions;
 mod submissions;
 mod writer;
@@ -14,6 +15,7 @@ use tokio_postgres::NoTls;
 use crate::config::DatabaseConfig;
 
 pub use migrate::migrate;
+pub use outcomes::add_outcomes;
 pub use partitions::ensure_partitions;
 pub use submissions::{
     delete_installation, installation_reports, ping, summary, StoredReport, Summary,

@@ -52,6 +52,7 @@ pub struct TestApp {
     /// The app's database URL: the cluster, with this test's schema first on the search path.
     pub database_url: String,
     stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -84,7 +85,7 @@ async fn spawn_app_in_schema(
     let app = Application::build(config).await.expect("the app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(app.run_until_stopped(async {
+    let task = tokio::spawn(app.run_until_stopped(async {
         let _ = stopped.await;
     }));
     TestApp {
@@ -93,6 +94,7 @@ async fn spawn_app_in_schema(
         schema,
         database_url,
         stop: Some(stop),
+        task: Some(task),
     }
 }
 
@@ -150,6 +152,20 @@ impl TestApp {
             .await
             .expect("count")
             .get(0)
+    }
+}
+
+impl TestApp {
+    /// Stops the server as SIGTERM does and waits until everything has finished.
+    pub async fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await
+                .expect("the app task ends")
+                .expect("the app stops cleanly");
+        }
     }
 }
 

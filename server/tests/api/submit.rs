@@ -465,3 +465,41 @@ async fn submit_limits_the_forwarded_client_only_behind_a_trusted_proxy() {
     );
     assert_eq!(send("198.51.100.1").await, 429, "the same client again");
 }
+
+#[tokio::test]
+async fn submit_counts_every_outcome_per_day_including_dropped_unknown_fields() {
+    let mut app = spawn_app().await;
+    let (_, mut report) = fresh_report();
+    report["hostname"] = json!("dropped");
+    report["installation"]["serial"] = json!("dropped");
+    assert_eq!(app.submit(&report).await.status(), 200);
+    assert_eq!(app.submit(&report).await.status(), 200);
+    report["installation"]["country_code"] = json!("Germany");
+    assert_eq!(app.submit(&report).await.status(), 422);
+    assert_eq!(app.submit_with_key(&report, "wrong").await.status(), 401);
+
+    app.stop().await; // the last outcomes are written on the way out
+
+    let rows = app
+        .db()
+        .await
+        .query(
+            "SELECT outcome, count FROM ingest_outcomes
+             WHERE product = 'printernizer' AND day = (now() AT TIME ZONE 'UTC')::date
+             ORDER BY outcome",
+            &[],
+        )
+        .await
+        .unwrap();
+    let counts: Vec<(String, i64)> = rows.iter().map(|row| (row.get(0), row.get(1))).collect();
+    assert_eq!(
+        counts,
+        vec![
+            ("accepted".to_owned(), 1),
+            ("duplicate".to_owned(), 1),
+            ("rejected_invalid".to_owned(), 1),
+            ("rejected_unauthorized".to_owned(), 1),
+            ("unknown_fields_dropped".to_owned(), 4),
+        ]
+    );
+}
