@@ -1,11 +1,12 @@
 //! `POST /submit`: one weekly report of one installation.
 
 use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::header;
 use actix_web::middleware::Next;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use chrono::Utc;
+use futures_util::future::LocalBoxFuture;
 use futures_util::StreamExt;
 use serde::Serialize;
 
@@ -32,15 +33,13 @@ struct Accepted {
 pub async fn submit(
     _: IngestKey,
     _: SourceAllowed,
-    req: HttpRequest,
-    body: web::Payload,
+    body: Body,
     rules: web::Data<Rules>,
     limits: web::Data<Limits>,
     writer: web::Data<Writer>,
     outcomes: web::Data<Outcomes>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = read_capped(&req, body, MAX_BODY_BYTES).await?;
-    let parsed = Submission::from_json(&body, &rules, Utc::now())?;
+    let parsed = Submission::from_json(&body.0, &rules, Utc::now())?;
     let report = parsed.submission;
     tracing::Span::current().record(
         "installation_id",
@@ -81,28 +80,36 @@ pub async fn count_outcome(
     Ok(response)
 }
 
-/// Reads the body up to `limit` bytes; a larger one is refused as soon as it is known to be.
-async fn read_capped(
-    req: &HttpRequest,
-    mut body: web::Payload,
-    limit: usize,
-) -> Result<web::BytesMut, ApiError> {
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.parse::<usize>().ok());
-    if declared.is_some_and(|length| length > limit) {
-        return Err(ApiError::PayloadTooLarge(limit));
+/// The request body, read only once the extractors before it have passed, and refused with
+/// 413 as soon as it is known to exceed `MAX_BODY_BYTES`.
+pub struct Body(web::BytesMut);
+
+impl FromRequest for Body {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.parse::<usize>().ok());
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if declared.is_some_and(|length| length > MAX_BODY_BYTES) {
+                return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
+            }
+            let mut bytes = web::BytesMut::with_capacity(declared.unwrap_or(1024));
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|error| {
+                    ApiError::BadRequest(format!("cannot read the body: {error}"))
+                })?;
+                if bytes.len() + chunk.len() > MAX_BODY_BYTES {
+                    return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
+                }
+                bytes.extend_from_slice(&chunk);
+            }
+            Ok(Body(bytes))
+        })
     }
-    let mut bytes = web::BytesMut::with_capacity(declared.unwrap_or(1024));
-    while let Some(chunk) = body.next().await {
-        let chunk = chunk
-            .map_err(|error| ApiError::BadRequest(format!("cannot read the body: {error}")))?;
-        if bytes.len() + chunk.len() > limit {
-            return Err(ApiError::PayloadTooLarge(limit));
-        }
-        bytes.extend_from_slice(&chunk);
-    }
-    Ok(bytes)
 }
