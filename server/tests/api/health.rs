@@ -2,7 +2,8 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::helpers::{
-    body, cluster_url, fresh_report, spawn_app, spawn_app_behind_proxy, ProxyMode, INGEST_KEY,
+    body, cluster_url, free_port, fresh_report, fresh_schema, psql, spawn_app,
+    spawn_app_behind_proxy, tally_command, wait_for_health, ProxyMode, INGEST_KEY,
 };
 
 #[tokio::test]
@@ -77,17 +78,9 @@ async fn metrics_are_served_as_prometheus_text() {
     );
 }
 
-fn tally() -> std::process::Command {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_tally"));
-    command
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default());
-    command
-}
-
 #[test]
 fn serve_refuses_to_start_without_an_ingest_key_and_says_which_setting_is_missing() {
-    let output = tally()
+    let output = tally_command()
         .args(["serve"])
         .env("DATABASE_URL", cluster_url())
         .env("TALLY_BIND", "127.0.0.1:0")
@@ -102,73 +95,32 @@ fn serve_refuses_to_start_without_an_ingest_key_and_says_which_setting_is_missin
 
 #[test]
 fn migrate_applies_the_migrations_and_exits_0() {
-    let schema = format!("test_{}", uuid::Uuid::new_v4().simple());
-    let url = format!("{}?options=-csearch_path%3D{schema}", cluster_url());
-    let create = tally_psql(&format!("CREATE SCHEMA {schema}"));
-    assert!(create.success());
+    let (schema, url) = fresh_schema();
 
-    let status = tally()
+    let status = tally_command()
         .args(["migrate", "--database-url", &url])
         .status()
         .unwrap();
 
     assert!(status.success());
-    let check = tally_psql(&format!("SELECT 1 FROM {schema}.submissions LIMIT 0"));
+    let check = psql(&format!("SELECT 1 FROM {schema}.submissions LIMIT 0"));
     assert!(check.success(), "the submissions table exists");
-}
-
-fn tally_psql(sql: &str) -> std::process::ExitStatus {
-    let bin = std::env::var("TALLY_TEST_PG_BIN").unwrap_or_else(|_| "/usr/bin".to_owned());
-    std::process::Command::new(format!("{bin}/psql"))
-        .args([
-            "--dbname",
-            &cluster_url(),
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-qc",
-            sql,
-        ])
-        .stdout(Stdio::null())
-        .status()
-        .unwrap()
 }
 
 #[tokio::test]
 async fn serve_stops_gracefully_on_sigterm_and_exits_0() {
-    let schema = format!("test_{}", uuid::Uuid::new_v4().simple());
-    assert!(tally_psql(&format!("CREATE SCHEMA {schema}")).success());
-    let port = {
-        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        probe.local_addr().unwrap().port()
-    };
-    let mut child = tally()
+    let (_, url) = fresh_schema();
+    let port = free_port();
+    let mut child = tally_command()
         .arg("serve")
-        .env(
-            "DATABASE_URL",
-            format!("{}?options=-csearch_path%3D{schema}", cluster_url()),
-        )
+        .env("DATABASE_URL", url)
         .env("TALLY_BIND", format!("127.0.0.1:{port}"))
         .env("TALLY_INGEST_KEYS", INGEST_KEY)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let client = reqwest::Client::new();
-    let started = Instant::now();
-    loop {
-        let health = client
-            .get(format!("http://127.0.0.1:{port}/health"))
-            .send()
-            .await;
-        if health.is_ok_and(|r| r.status() == 200) {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "the server did not come up"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_for_health(port).await;
 
     let kill = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])

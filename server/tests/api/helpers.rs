@@ -64,6 +64,65 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut ServeConfig)) -> TestApp {
     spawn_app_in_schema(schema, None, adjust).await
 }
 
+/// A new empty schema, and the database URL that puts it first on the search path.
+pub fn fresh_schema() -> (String, String) {
+    let schema = format!("test_{}", uuid::Uuid::new_v4().simple());
+    assert!(psql(&format!("CREATE SCHEMA {schema}")).success());
+    let url = format!("{}?options=-csearch_path%3D{schema}", cluster_url());
+    (schema, url)
+}
+
+/// Runs SQL on the test cluster with psql.
+pub fn psql(sql: &str) -> std::process::ExitStatus {
+    let bin = std::env::var("TALLY_TEST_PG_BIN").unwrap_or_else(|_| "/usr/bin".to_owned());
+    std::process::Command::new(format!("{bin}/psql"))
+        .args([
+            "--dbname",
+            &cluster_url(),
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-qc",
+            sql,
+        ])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("psql runs")
+}
+
+/// The real `tally` binary with an environment of PATH only.
+pub fn tally_command() -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_tally"));
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    command
+}
+
+pub fn free_port() -> u16 {
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    probe.local_addr().expect("its address").port()
+}
+
+/// Waits until a server on `port` answers `GET /health` with 200.
+pub async fn wait_for_health(port: u16) {
+    let client = reqwest::Client::new();
+    let started = std::time::Instant::now();
+    loop {
+        let health = client
+            .get(format!("http://127.0.0.1:{port}/health"))
+            .send()
+            .await;
+        if health.is_ok_and(|r| r.status() == 200) {
+            return;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "the server did not come up"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 async fn spawn_app_in_schema(
     schema: String,
     proxy: Option<&DbProxy>,

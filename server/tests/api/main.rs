@@ -2,6 +2,7 @@
 //! Run through `make test`, which starts the cluster and sets TALLY_TEST_DATABASE_URL.
 
 mod batching;
+mod deploy;
 mod health;
 mod helpers;
 mod installation;
