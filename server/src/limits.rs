@@ -1,35 +1,96 @@
 //! Rate limits: per source address and per installation, both in memory (per instance).
 //!
+//! Both use governor's GCRA over a fixed-size state store (`HashedCells`): constant memory,
+//! no locks, nothing to evict.
+//!
 //! Privacy: the source limiter never keeps an address. It keys on a hash of the address with
 //! a random salt that lives only in memory and is replaced daily, so the server can throttle
 //! a flood without being able to say who sent it.
 
 use std::future::{ready, Ready};
-use std::hash::{BuildHasher, RandomState};
+use std::hash::{BuildHasher, Hash, RandomState};
+use std::marker::PhantomData;
 use std::net::IpAddr;
-use std::num::NonZeroU32;
+use std::num::{NonZeroU32, NonZeroU64};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::RwLock;
 use std::time::Duration;
 
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest};
 use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use governor::nanos::Nanos;
+use governor::state::StateStore;
+use governor::{Quota, RateLimiter};
 
 use crate::domain::InstallationId;
 use crate::error::ApiError;
 
+/// Rate-limit state in a fixed number of cells indexed by the key's hash, so memory stays the
+/// same however many keys arrive. governor's own keyed stores keep an entry per key until
+/// evicted: at 30,000 new installations a second, with a quota that takes an hour to refill,
+/// that is millions of entries. Here a cell whose key went quiet simply holds a time in the
+/// past, which GCRA reads as a full quota, so nothing needs evicting. Keys whose hashes meet
+/// share a quota; with many more cells than keys active in one quota period that is rare, and
+/// it can only limit sooner, never let more through.
+struct HashedCells<K> {
+    cells: Box<[AtomicU64]>,
+    hasher: RandomState,
+    key: PhantomData<fn(&K)>,
+}
+
+impl<K: Hash> HashedCells<K> {
+    fn new(cells_log2: u32) -> Self {
+        Self {
+            cells: (0..1usize << cells_log2)
+                .map(|_| AtomicU64::new(0))
+                .collect(),
+            hasher: RandomState::new(),
+            key: PhantomData,
+        }
+    }
+}
+
+impl<K: Hash> StateStore for HashedCells<K> {
+    type Key = K;
+
+    /// governor's compare-and-swap protocol: 0 means "never measured".
+    fn measure_and_replace<T, F, E>(&self, key: &K, f: F) -> Result<T, E>
+    where
+        F: Fn(Option<Nanos>) -> Result<(T, Nanos), E>,
+    {
+        // The mask keeps the index in range: the length is a power of two.
+        let index = (self.hasher.hash_one(key) as usize) & (self.cells.len() - 1);
+        let cell = &self.cells[index];
+        let mut previous = cell.load(Ordering::Acquire);
+        loop {
+            let measured = NonZeroU64::new(previous).map(|nanos| Nanos::from(nanos.get()));
+            let (outcome, next) = f(measured)?;
+            match cell.compare_exchange_weak(
+                previous,
+                next.into(),
+                Ordering::Release,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Ok(outcome),
+                Err(current) => previous = current,
+            }
+        }
+    }
+}
+
 /// A keyed limiter that may be switched off (a limit of 0).
-struct Limiter<K: std::hash::Hash + Eq + Clone> {
-    inner: Option<DefaultKeyedRateLimiter<K>>,
+struct Limiter<K: Hash> {
+    inner: Option<RateLimiter<K, HashedCells<K>, DefaultClock>>,
     clock: DefaultClock,
 }
 
-impl<K: std::hash::Hash + Eq + Clone> Limiter<K> {
-    fn new(quota: Option<Quota>) -> Self {
+impl<K: Hash + Eq + Clone> Limiter<K> {
+    fn new(quota: Option<Quota>, cells_log2: u32) -> Self {
         let clock = DefaultClock::default();
         Self {
-            inner: quota.map(|quota| RateLimiter::dashmap_with_clock(quota, clock.clone())),
+            inner: quota
+                .map(|quota| RateLimiter::new(quota, HashedCells::new(cells_log2), clock.clone())),
             clock,
         }
     }
@@ -41,14 +102,6 @@ impl<K: std::hash::Hash + Eq + Clone> Limiter<K> {
                 .check_key(key)
                 .map_err(|not_until| not_until.wait_time_from(self.clock.now())),
             None => Ok(()),
-        }
-    }
-
-    /// Forgets keys whose quota is full again; governor never does this by itself.
-    fn evict(&self) {
-        if let Some(limiter) = &self.inner {
-            limiter.retain_recent();
-            limiter.shrink_to_fit();
         }
     }
 }
@@ -105,6 +158,11 @@ impl IpRange {
     }
 }
 
+/// 2^20 cells (8 MiB): far more than the installations that report within one hour.
+const INSTALLATION_CELLS_LOG2: u32 = 20;
+/// 2^18 cells (2 MiB) for the addresses seen within one minute.
+const SOURCE_CELLS_LOG2: u32 = 18;
+
 pub struct Limits {
     per_source: Limiter<u64>,
     per_installation: Limiter<InstallationId>,
@@ -120,9 +178,13 @@ impl Limits {
         trusted_proxies: Vec<IpRange>,
     ) -> Self {
         Self {
-            per_source: Limiter::new(NonZeroU32::new(per_source_per_minute).map(Quota::per_minute)),
+            per_source: Limiter::new(
+                NonZeroU32::new(per_source_per_minute).map(Quota::per_minute),
+                SOURCE_CELLS_LOG2,
+            ),
             per_installation: Limiter::new(
                 NonZeroU32::new(per_installation_per_hour).map(Quota::per_hour),
+                INSTALLATION_CELLS_LOG2,
             ),
             salt: RwLock::new(RandomState::new()),
             trusted_proxies,
@@ -177,12 +239,6 @@ impl Limits {
         self.trusted_proxies
             .iter()
             .any(|range| range.contains(address))
-    }
-
-    /// Periodic upkeep: forget idle keys so memory does not grow with every address seen.
-    pub fn evict_idle(&self) {
-        self.per_source.evict();
-        self.per_installation.evict();
     }
 
     /// Daily: a new salt, so yesterday's hashes cannot be linked to today's.
@@ -243,5 +299,14 @@ mod tests {
         }
         let other = InstallationId::from(uuid::Uuid::from_u128(8));
         assert!(limits.check_installation(other).is_ok());
+    }
+
+    #[test]
+    fn keys_that_share_a_cell_share_its_quota_so_a_collision_only_limits_sooner() {
+        let one_cell = Limiter::new(NonZeroU32::new(3).map(Quota::per_hour), 0);
+        for key in 1..=3u64 {
+            assert!(one_cell.check(&key).is_ok(), "key {key}");
+        }
+        assert!(one_cell.check(&4u64).is_err());
     }
 }

@@ -27,8 +27,6 @@ use crate::telemetry;
 
 /// How often ingest outcomes counted in memory are added to the database.
 const FLUSH_OUTCOMES_EVERY: Duration = Duration::from_secs(5);
-/// How often idle rate-limit keys are forgotten.
-const EVICT_EVERY: Duration = Duration::from_secs(60);
 /// How often the salt of the source hash is replaced and partitions are made ahead.
 const DAILY: Duration = Duration::from_secs(24 * 60 * 60);
 
@@ -160,9 +158,9 @@ async fn ensure_partitions(pool: &Pool, rules: &Rules) -> anyhow::Result<()> {
         .context("cannot create the monthly partitions of submissions")
 }
 
-/// Background upkeep until `stop`: write ingest outcomes; forget idle rate-limit keys; daily,
-/// a new salt for the source hash and partitions made ahead. Outcomes are written once more
-/// on the way out (the writer has finished by then).
+/// Background upkeep until `stop`: write ingest outcomes; daily, a new salt for the source
+/// hash and partitions made ahead. Outcomes are written once more on the way out (the writer
+/// has finished by then).
 async fn upkeep(
     pool: Pool,
     rules: Rules,
@@ -171,9 +169,7 @@ async fn upkeep(
     stop: CancellationToken,
 ) {
     let mut flush = tokio::time::interval(FLUSH_OUTCOMES_EVERY);
-    let mut evict = tokio::time::interval(EVICT_EVERY);
     let mut daily = tokio::time::interval(DAILY);
-    evict.tick().await;
     daily.tick().await;
     loop {
         tokio::select! {
@@ -182,7 +178,6 @@ async fn upkeep(
                 break;
             }
             _ = flush.tick() => flush_outcomes(&pool, &rules, &outcomes).await,
-            _ = evict.tick() => limits.evict_idle(),
             _ = daily.tick() => {
                 limits.rotate_salt();
                 if let Err(error) = ensure_partitions(&pool, &rules).await {

@@ -74,6 +74,10 @@ impl Version {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
 }
 
 /// An ISO 3166-1 alpha-2 code, or `XX` for unknown. A well-formed code that ISO has not

@@ -20,7 +20,7 @@ fn installation_id(path: &str) -> Result<InstallationId, ApiError> {
     })
 }
 
-#[tracing::instrument(name = "installation_export", skip_all)]
+#[tracing::instrument(level = "debug", name = "installation_export", skip_all)]
 pub async fn export(
     _: IngestKey,
     _: SourceAllowed,
@@ -36,7 +36,7 @@ pub async fn export(
     })))
 }
 
-#[tracing::instrument(name = "installation_delete", skip_all)]
+#[tracing::instrument(level = "debug", name = "installation_delete", skip_all)]
 pub async fn delete(
     _: IngestKey,
     _: SourceAllowed,

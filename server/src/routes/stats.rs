@@ -10,7 +10,7 @@ use crate::error::ApiError;
 use crate::store;
 
 /// Live and exact totals over the raw reports.
-#[tracing::instrument(name = "stats_summary", skip_all)]
+#[tracing::instrument(level = "debug", name = "stats_summary", skip_all)]
 pub async fn summary(_: AdminKey, pool: web::Data<Pool>) -> Result<HttpResponse, ApiError> {
     let summary = store::summary(&pool).await?;
     Ok(HttpResponse::Ok().json(json!({

@@ -29,7 +29,7 @@ struct Accepted {
 
 /// Authenticate and limit the source (extractors, before the body is read), read and parse the
 /// body, limit the installation, store (group commit), answer only after COMMIT.
-#[tracing::instrument(name = "submit", skip_all, fields(installation_id))]
+#[tracing::instrument(level = "debug", name = "submit", skip_all, fields(installation_id))]
 pub async fn submit(
     _: IngestKey,
     _: SourceAllowed,

@@ -5,7 +5,7 @@ use deadpool_postgres::Pool;
 use serde::Serialize;
 
 use super::StoreError;
-use crate::domain::{InstallationId, Submission};
+use crate::domain::{InstallationId, Submission, Version};
 
 /// One fixed-shape statement for any batch size: the arrays vary, the text does not, so it is
 /// prepared once per connection (measured ~100x faster than one INSERT per row).
@@ -115,10 +115,9 @@ impl Columns {
         self.period_start.push(report.period.start);
         self.period_end.push(report.period.end);
         self.received_at.push(received_at);
-        self.app_version
-            .push(report.app_version.as_str().to_owned());
+        self.app_version.push(report.app_version.into_string());
         self.python_version
-            .push(report.python_version.map(|v| v.as_str().to_owned()));
+            .push(report.python_version.map(Version::into_string));
         self.platform.push(report.platform);
         self.deployment_mode.push(report.deployment_mode);
         self.country_code.push(report.country.as_str());
