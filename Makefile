@@ -1,8 +1,10 @@
 # The two commands of the quick start, and the benchmark.
 .PHONY: run test bench build
 
+# One build of the whole workspace: building a package alone unifies features differently and
+# would rebuild the dependencies for each target.
 build:
-	cargo build --release -p tally
+	cargo build --release --workspace --bins
 
 ## Serve on 127.0.0.1:8080 with a private PostgreSQL (no DATABASE_URL needed).
 run: build
@@ -15,6 +17,5 @@ test:
 	scripts/with-test-db.sh cargo test --workspace
 
 ## The standard throughput scenario against a fresh database; prints the JSON report.
-bench:
-	cargo build --release -p tally -p tally-load
+bench: build
 	load-tests/bench.sh

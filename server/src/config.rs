@@ -119,6 +119,11 @@ pub struct ServeConfig {
     #[arg(long, env = "TALLY_BATCH_MAX", default_value_t = 512)]
     pub batch_max: usize,
 
+    /// Batches committing at once. Fewer means larger batches (one commit, one WAL flush for
+    /// more reports); more hides a slow commit.
+    #[arg(long, env = "TALLY_CONCURRENT_BATCHES", default_value_t = 1)]
+    pub concurrent_batches: usize,
+
     /// Reports that may wait for a batch; past this a submission answers 503 at once.
     #[arg(long, env = "TALLY_QUEUE_CAPACITY", default_value_t = 8_192)]
     pub queue_capacity: usize,

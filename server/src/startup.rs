@@ -72,7 +72,7 @@ impl Application {
             WriterConfig {
                 batch_max: config.batch_max.max(1),
                 queue_capacity: config.queue_capacity.max(1),
-                concurrent_batches: 4,
+                concurrent_batches: config.concurrent_batches.max(1),
                 batch_timeout: config.database.timeout() * 2,
             },
         );

@@ -166,23 +166,12 @@ impl Submission {
         let mut unknown_fields = 0;
         let mut count_unknown = |_: serde_ignored::Path<'_>| unknown_fields += 1;
         let mut json = serde_json::Deserializer::from_slice(body);
-        let ignoring = serde_ignored::Deserializer::new(&mut json, &mut count_unknown);
-        let dto: SubmissionDto = serde_path_to_error::deserialize(ignoring).map_err(|error| {
-            let path = error.path().to_string();
-            let inner = error.into_inner();
-            if inner.is_data() {
-                let loc: Vec<&str> = path.split('.').filter(|part| *part != ".").collect();
-                RejectedSubmission::Invalid(vec![FieldError::new(
-                    &loc,
-                    strip_position(&inner.to_string()),
-                    "type_error",
-                )])
-            } else {
-                RejectedSubmission::Malformed(format!("body is not valid JSON: {inner}"))
-            }
-        })?;
-        json.end()
-            .map_err(|e| RejectedSubmission::Malformed(format!("body is not valid JSON: {e}")))?;
+        let dto = SubmissionDto::deserialize(serde_ignored::Deserializer::new(
+            &mut json,
+            &mut count_unknown,
+        ))
+        .and_then(|dto| json.end().map(|()| dto))
+        .map_err(|_| json_rejection(body))?;
         let submission = Self::parse(dto, rules, now).map_err(RejectedSubmission::Invalid)?;
         Ok(Parsed {
             submission,
@@ -352,6 +341,33 @@ fn count_u32(value: i64) -> u32 {
 fn identified<V>(map: &BTreeMap<String, V>) -> impl Iterator<Item = (Identifier, &V)> {
     map.iter()
         .filter_map(|(key, value)| Identifier::parse(key).map(|key| (key, value)))
+}
+
+/// Why serde refused a body, with the path of the field for a value of the wrong type. Parsed
+/// a second time with path tracking, which costs too much to pay on every valid report.
+fn json_rejection(body: &[u8]) -> RejectedSubmission {
+    let mut json = serde_json::Deserializer::from_slice(body);
+    let error = match serde_path_to_error::deserialize::<_, SubmissionDto>(&mut json) {
+        Ok(_) => match json.end() {
+            Ok(()) => return RejectedSubmission::Malformed("body is not valid JSON".to_owned()),
+            Err(error) => {
+                return RejectedSubmission::Malformed(format!("body is not valid JSON: {error}"))
+            }
+        },
+        Err(error) => error,
+    };
+    let path = error.path().to_string();
+    let inner = error.into_inner();
+    if inner.is_data() {
+        let loc: Vec<&str> = path.split('.').filter(|part| *part != ".").collect();
+        RejectedSubmission::Invalid(vec![FieldError::new(
+            &loc,
+            strip_position(&inner.to_string()),
+            "type_error",
+        )])
+    } else {
+        RejectedSubmission::Malformed(format!("body is not valid JSON: {inner}"))
+    }
 }
 
 /// serde_json appends " at line 1 column 42" to its messages; the loc already says where.
