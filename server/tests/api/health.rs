@@ -145,3 +145,40 @@ async fn serve_stops_gracefully_on_sigterm_and_exits_0() {
     assert!(logs.contains("SIGTERM received"), "{logs}");
     assert!(!logs.contains(INGEST_KEY), "a key reached the log");
 }
+
+#[tokio::test]
+async fn two_instances_starting_at_once_on_one_database_apply_each_migration_once() {
+    let (schema, url) = fresh_schema();
+
+    let (first, second) = tokio::join!(
+        tally::startup::Application::build(crate::helpers::serve_config(&url)),
+        tally::startup::Application::build(crate::helpers::serve_config(&url)),
+    );
+
+    assert!(first.is_ok(), "{:?}", first.err());
+    assert!(second.is_ok(), "{:?}", second.err());
+    let migrations = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../migrations"))
+        .unwrap()
+        .filter(|entry| {
+            entry
+                .as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with('V')
+        })
+        .count();
+    let (client, connection) = tokio_postgres::connect(&cluster_url(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let applied: i64 = client
+        .query_one(
+            &format!("SELECT count(*) FROM {schema}.refinery_schema_history"),
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(applied, migrations as i64);
+}
