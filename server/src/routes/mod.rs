@@ -1,5 +1,6 @@
 //! One module per endpoint family; `configure` mounts them all.
 
+mod cors;
 mod health;
 mod installation;
 mod metrics;
@@ -10,7 +11,9 @@ use actix_web::web;
 
 use crate::error::ApiError;
 
+pub use cors::{cors, Cors};
 pub use health::DatabaseProbe;
+pub use stats::StatsSettings;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/", web::get().to(health::health)))
@@ -28,6 +31,36 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .default_service(web::to(method_not_allowed)),
         )
         .service(resource("/stats/summary", web::get().to(stats::summary)))
+        .service(resource("/stats/overview", web::get().to(stats::overview)))
+        .service(resource("/stats/export", web::get().to(stats::export)))
+        .service(resource(
+            "/stats/installations",
+            web::get().to(stats::installations),
+        ))
+        .service(resource(
+            "/stats/deployment-modes",
+            web::get().to(stats::deployment_modes),
+        ))
+        .service(resource("/stats/versions", web::get().to(stats::versions)))
+        .service(resource(
+            "/stats/geography",
+            web::get().to(stats::geography),
+        ))
+        .service(resource("/stats/printers", web::get().to(stats::printers)))
+        .service(resource("/stats/features", web::get().to(stats::features)))
+        .service(resource(
+            "/stats/version-migration",
+            web::get().to(stats::version_migration),
+        ))
+        .service(resource(
+            "/stats/feature-trends",
+            web::get().to(stats::feature_trends),
+        ))
+        .service(resource("/stats/errors", web::get().to(stats::errors)))
+        .service(resource(
+            "/stats/anomalies",
+            web::get().to(stats::anomalies),
+        ))
         .default_service(web::to(not_found));
 }
 
