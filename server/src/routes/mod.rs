@@ -1,5 +1,6 @@
 //! One module per endpoint family; `configure` mounts them all.
 
+mod api;
 mod cors;
 mod health;
 mod installation;
@@ -60,6 +61,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource(
             "/stats/anomalies",
             web::get().to(stats::anomalies),
+        ))
+        .service(resource(
+            "/api/v1/metrics/{metric}",
+            web::get().to(api::metric),
+        ))
+        .service(resource(
+            "/api/v1/dimensions/{dimension}",
+            web::get().to(api::dimension_series),
+        ))
+        .service(resource("/api/v1/outcomes", web::get().to(api::outcomes)))
+        .service(resource(
+            "/api/v1/public/overview",
+            web::get().to(api::public_overview),
         ))
         .default_service(web::to(not_found));
 }

@@ -19,9 +19,10 @@ use crate::error::ApiError;
 use crate::store::{self, Daily, ReadPool};
 
 pub use params::Query;
-pub use snapshot::{Series, Snapshot, FEATURE, VERSION};
-pub use versions::semantic_cmp;
-pub use views::{date, percent};
+pub use snapshot::Snapshot;
+pub use views::date;
+
+use snapshot::{Series, FEATURE, VERSION};
 
 /// What the statistics routes need to know besides the database.
 #[derive(Debug, Clone, Copy)]
