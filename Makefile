@@ -1,5 +1,5 @@
 # The two commands of the quick start, and the benchmark.
-.PHONY: run test bench build
+.PHONY: run test bench bench-stats build
 
 build:
 	cargo build --release -p tally
@@ -18,3 +18,8 @@ test:
 bench:
 	cargo build --release -p tally -p tally-load
 	load-tests/bench.sh
+
+## A year of reports, the backfill, one day's roll, and every /stats route timed (see README).
+bench-stats:
+	cargo build --release -p tally -p tally-load
+	load-tests/stats-bench.sh
