@@ -1,10 +1,12 @@
 //! The `tally` command line: which subcommand runs, with which settings.
 
+use chrono::NaiveDate;
 use clap::{Parser, Subcommand};
 
 use crate::config::{DatabaseConfig, ServeConfig, TelemetryConfig};
+use crate::domain::Catalog;
 use crate::startup::Application;
-use crate::{store, telemetry};
+use crate::{rollup, store, telemetry};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -20,7 +22,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Migrate the database, then serve HTTP until SIGTERM or Ctrl-C.
-    Serve(ServeConfig),
+    Serve(Box<ServeConfig>),
     /// Apply the database migrations and exit.
     Migrate {
         #[command(flatten)]
@@ -28,13 +30,36 @@ pub enum Command {
         #[command(flatten)]
         telemetry: TelemetryConfig,
     },
+    /// Bring the daily tables up to date (or recompute the days --from..--to) and exit.
+    Rollup {
+        #[command(flatten)]
+        database: DatabaseConfig,
+        #[command(flatten)]
+        telemetry: TelemetryConfig,
+        /// First day to recompute (YYYY-MM-DD); default: the first day with reports.
+        #[arg(long)]
+        from: Option<NaiveDate>,
+        /// Last day to recompute (YYYY-MM-DD); default: today.
+        #[arg(long)]
+        to: Option<NaiveDate>,
+    },
+    /// Drop the raw partitions older than the retention and exit (daily tables stay).
+    Prune {
+        #[command(flatten)]
+        database: DatabaseConfig,
+        #[command(flatten)]
+        telemetry: TelemetryConfig,
+        /// Days raw reports are kept.
+        #[arg(long, env = "TALLY_RAW_RETENTION_DAYS", default_value_t = 400)]
+        raw_retention_days: u32,
+    },
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(config) => {
             telemetry::init_logs(&config.telemetry);
-            let app = Application::build(config).await?;
+            let app = Application::build(*config).await?;
             app.run_until_stopped(telemetry::shutdown_signal()).await
         }
         Command::Migrate {
@@ -45,6 +70,50 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let pool = store::connect(&database).await?;
             store::migrate(&pool).await?;
             tracing::info!("migrations applied");
+            Ok(())
+        }
+        Command::Rollup {
+            database,
+            telemetry: logs,
+            from,
+            to,
+        } => {
+            telemetry::init_logs(&logs);
+            let pool = store::connect(&database).await?;
+            store::migrate(&pool).await?;
+            let product = Catalog::PRINTERNIZER.product;
+            let began = std::time::Instant::now();
+            let rolled = if from.is_none() && to.is_none() {
+                rollup::bring_up_to_date(&pool, product, rollup::Wait::Yes)
+                    .await?
+                    .unwrap_or_default()
+            } else {
+                let today = chrono::Utc::now().date_naive();
+                let first = store::report_days(&pool.get().await?, product)
+                    .await?
+                    .map_or(today, |(first, _)| first);
+                rollup::recompute(&pool, product, from.unwrap_or(first), to.unwrap_or(today))
+                    .await?
+            };
+            tracing::info!(
+                days = rolled.days(),
+                reports = rolled.reports,
+                elapsed_ms = began.elapsed().as_millis() as u64,
+                "daily tables rolled"
+            );
+            Ok(())
+        }
+        Command::Prune {
+            database,
+            telemetry: logs,
+            raw_retention_days,
+        } => {
+            telemetry::init_logs(&logs);
+            let pool = store::connect(&database).await?;
+            store::migrate(&pool).await?;
+            let dropped =
+                rollup::prune(&pool, raw_retention_days, chrono::Utc::now().date_naive()).await?;
+            tracing::info!(partitions = dropped.len(), "raw partitions pruned");
             Ok(())
         }
     }

@@ -127,4 +127,20 @@ pub struct ServeConfig {
     /// Reports that may wait for a batch; past this a submission answers 503 at once.
     #[arg(long, env = "TALLY_QUEUE_CAPACITY", default_value_t = 8_192)]
     pub queue_capacity: usize,
+
+    /// Seconds between two runs of the rollup that brings the daily tables up to date.
+    #[arg(long, env = "TALLY_ROLLUP_INTERVAL_SECS", default_value_t = 60)]
+    pub rollup_interval_secs: u64,
+
+    /// Smallest cell shown on public outputs; smaller cells are merged into `other`.
+    #[arg(long, env = "TALLY_MIN_COHORT", default_value_t = 5)]
+    pub min_cohort: u32,
+
+    /// Comma-separated origins allowed to call /stats/* and /api/v1/* from a browser.
+    #[arg(long, env = "TALLY_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+
+    /// Optional PostgreSQL URL of a replica that answers the statistics reads.
+    #[arg(long, env = "TALLY_READ_DATABASE_URL", hide_env_values = true)]
+    pub read_database_url: Option<Secret>,
 }

@@ -11,6 +11,7 @@
 //! - `outcomes`: what became of each submission, counted for the daily tables.
 //! - `routes`: one module per endpoint family.
 //! - `store`: SQL and nothing else, including the group-commit writer.
+//! - `rollup`: which days of the daily tables to roll, rolling them, and retention.
 
 pub mod auth;
 pub mod cli;
@@ -19,6 +20,7 @@ pub mod domain;
 pub mod error;
 pub mod limits;
 pub mod outcomes;
+pub mod rollup;
 pub mod routes;
 pub mod startup;
 pub mod store;

@@ -17,12 +17,13 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::Keys;
-use crate::config::ServeConfig;
+use crate::config::{DatabaseConfig, ServeConfig};
 use crate::domain::{Catalog, Rules};
 use crate::limits::{IpRange, Limits};
 use crate::outcomes::Outcomes;
-use crate::routes::{self, DatabaseProbe};
-use crate::store::{self, Writer, WriterConfig};
+use crate::rollup::{self, Nudge};
+use crate::routes::{self, Cors, DatabaseProbe, StatsSettings};
+use crate::store::{self, ReadPool, Writer, WriterConfig};
 use crate::telemetry;
 
 /// How often ingest outcomes counted in memory are added to the database.
@@ -35,6 +36,7 @@ pub struct Application {
     server: Server,
     writer_task: JoinHandle<()>,
     background: JoinHandle<()>,
+    rollup: JoinHandle<()>,
     stop: CancellationToken,
 }
 
@@ -85,6 +87,30 @@ impl Application {
             outcomes.clone(),
             stop.clone(),
         ));
+        let nudge = Arc::new(Nudge::default());
+        let rollup = tokio::spawn(rollup::run_periodically(
+            pool.clone(),
+            rules.catalog.product,
+            Duration::from_secs(config.rollup_interval_secs),
+            config.raw_retention_days,
+            nudge.clone(),
+            stop.clone(),
+        ));
+        // Statistics may read from a replica; without one they share the main pool.
+        let read_pool = match &config.read_database_url {
+            Some(url) => store::pool(&DatabaseConfig {
+                database_url: url.clone(),
+                ..config.database.clone()
+            })?,
+            None => pool.clone(),
+        };
+        let read_pool = web::Data::new(ReadPool(read_pool));
+        let nudge = web::Data::from(nudge);
+        let stats = web::Data::new(StatsSettings {
+            product: rules.catalog.product,
+            min_cohort: i64::from(config.min_cohort),
+        });
+        let cors = web::Data::new(Cors::new(&config.cors_origins));
 
         let listener = TcpListener::bind(config.bind)
             .with_context(|| format!("cannot listen on {}", config.bind))?;
@@ -107,6 +133,11 @@ impl Application {
                 .app_data(probe.clone())
                 .app_data(pool.clone())
                 .app_data(metrics.clone())
+                .app_data(read_pool.clone())
+                .app_data(nudge.clone())
+                .app_data(stats.clone())
+                .app_data(cors.clone())
+                .wrap(actix_web::middleware::from_fn(routes::cors))
                 .configure(routes::configure)
         })
         .listen(listener)?
@@ -125,6 +156,7 @@ impl Application {
             server: server.run(),
             writer_task,
             background,
+            rollup,
             stop,
         })
     }
@@ -143,6 +175,7 @@ impl Application {
         self.stop.cancel();
         self.writer_task.await?;
         self.background.await?;
+        self.rollup.await?;
         tracing::info!("stopped");
         Ok(())
     }

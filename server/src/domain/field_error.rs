@@ -19,6 +19,11 @@ impl FieldError {
         Self::at("path", &[name], msg, kind)
     }
 
+    /// A parameter of the query string.
+    pub fn query(name: &str, msg: impl Into<String>, kind: &str) -> Self {
+        Self::at("query", &[name], msg, kind)
+    }
+
     fn at(root: &str, loc: &[&str], msg: impl Into<String>, kind: &str) -> Self {
         let mut full = Vec::with_capacity(loc.len() + 1);
         full.push(root.to_owned());

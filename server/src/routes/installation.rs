@@ -8,6 +8,7 @@ use crate::auth::IngestKey;
 use crate::domain::{FieldError, InstallationId, Rules};
 use crate::error::ApiError;
 use crate::limits::SourceAllowed;
+use crate::rollup::Nudge;
 use crate::store;
 
 fn installation_id(path: &str) -> Result<InstallationId, ApiError> {
@@ -43,9 +44,14 @@ pub async fn delete(
     path: web::Path<String>,
     rules: web::Data<Rules>,
     pool: web::Data<Pool>,
+    nudge: web::Data<Nudge>,
 ) -> Result<HttpResponse, ApiError> {
     let installation = installation_id(&path)?;
-    let deleted = store::delete_installation(&pool, rules.catalog.product, installation).await?;
+    let product = rules.catalog.product;
+    // The days its reports counted on are re-rolled, so it leaves the daily tables too.
+    store::mark_installation_days(&pool, product, installation.as_uuid()).await?;
+    let deleted = store::delete_installation(&pool, product, installation).await?;
+    nudge.now();
     tracing::info!(%installation, deleted, "installation erased");
     Ok(HttpResponse::Ok().json(json!({
         "status": "success",

@@ -1,5 +1,7 @@
 //! One module per endpoint family; `configure` mounts them all.
 
+mod api;
+mod cors;
 mod health;
 mod installation;
 mod metrics;
@@ -10,7 +12,9 @@ use actix_web::web;
 
 use crate::error::ApiError;
 
+pub use cors::{cors, Cors};
 pub use health::DatabaseProbe;
+pub use stats::StatsSettings;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/", web::get().to(health::health)))
@@ -28,6 +32,49 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .default_service(web::to(method_not_allowed)),
         )
         .service(resource("/stats/summary", web::get().to(stats::summary)))
+        .service(resource("/stats/overview", web::get().to(stats::overview)))
+        .service(resource("/stats/export", web::get().to(stats::export)))
+        .service(resource(
+            "/stats/installations",
+            web::get().to(stats::installations),
+        ))
+        .service(resource(
+            "/stats/deployment-modes",
+            web::get().to(stats::deployment_modes),
+        ))
+        .service(resource("/stats/versions", web::get().to(stats::versions)))
+        .service(resource(
+            "/stats/geography",
+            web::get().to(stats::geography),
+        ))
+        .service(resource("/stats/printers", web::get().to(stats::printers)))
+        .service(resource("/stats/features", web::get().to(stats::features)))
+        .service(resource(
+            "/stats/version-migration",
+            web::get().to(stats::version_migration),
+        ))
+        .service(resource(
+            "/stats/feature-trends",
+            web::get().to(stats::feature_trends),
+        ))
+        .service(resource("/stats/errors", web::get().to(stats::errors)))
+        .service(resource(
+            "/stats/anomalies",
+            web::get().to(stats::anomalies),
+        ))
+        .service(resource(
+            "/api/v1/metrics/{metric}",
+            web::get().to(api::metric),
+        ))
+        .service(resource(
+            "/api/v1/dimensions/{dimension}",
+            web::get().to(api::dimension_series),
+        ))
+        .service(resource("/api/v1/outcomes", web::get().to(api::outcomes)))
+        .service(resource(
+            "/api/v1/public/overview",
+            web::get().to(api::public_overview),
+        ))
         .default_service(web::to(not_found));
 }
 

@@ -1,8 +1,10 @@
 //! SQL and nothing else: the pool, migrations, and one function per thing we ask Postgres.
 
+mod daily;
 mod migrate;
 mod outcomes;
 mod partitions;
+mod rollup;
 mod submissions;
 mod writer;
 
@@ -14,9 +16,16 @@ use tokio_postgres::NoTls;
 
 use crate::config::DatabaseConfig;
 
+pub use daily::{Daily, DayReports, OutcomeCount, ReadPool};
 pub use migrate::migrate;
 pub use outcomes::add_outcomes;
-pub use partitions::ensure_partitions;
+pub use partitions::{drop_partitions_before, ensure_partitions};
+pub use rollup::{
+    database_now, for_each_report, mark_installation_days, marked_days, midnight,
+    new_installations, oldest_raw_day, received_since, replace_days, report_days, rollup_state,
+    save_rollup_state, unmark_days, DailyRows, DimensionRow, ReportRow, RollupState, TotalsRow,
+    ROLLUP_LOCK,
+};
 pub use submissions::{
     delete_installation, installation_reports, ping, summary, StoredReport, Summary,
 };

@@ -40,7 +40,7 @@ pub fn serve_config(database_url: &str) -> ServeConfig {
     ])
     .expect("test command line parses");
     match cli.command {
-        Command::Serve(config) => config,
+        Command::Serve(config) => *config,
         other => panic!("expected serve, got {other:?}"),
     }
 }

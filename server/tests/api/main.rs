@@ -1,11 +1,13 @@
 //! The HTTP API against a real server on port 0 and a real PostgreSQL (a schema per test).
 //! Run through `make test`, which starts the cluster and sets TALLY_TEST_DATABASE_URL.
 
+mod api_v1;
 mod batching;
 mod deploy;
 mod health;
 mod helpers;
 mod installation;
 mod privacy;
+mod rollup;
 mod stats;
 mod submit;

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Statistics benchmark: seed a year of weekly reports through the API (INSTALLATIONS x WEEKS,
+# each pair once), backfill the daily tables with `tally rollup`, time one day's incremental
+# roll, then time every /stats route (REQUESTS sequential GETs each, p50/p95/p99 in ms).
+# A private PostgreSQL cluster with fsync ON, started and removed here. Needs release builds
+# of tally and tally-load (`make bench-stats` builds them).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+INSTALLATIONS=${INSTALLATIONS:-20000}
+WEEKS=${WEEKS:-50}
+REQUESTS=${REQUESTS:-200}
+tally="$root/target/release/tally"
+load="$root/target/release/tally-load"
+
+dir=$(mktemp -d /tmp/tally-stats-bench.XXXXXX)
+chmod 755 "$dir"
+pg_port=$("$root/scripts/free-port.sh")
+app_port=$("$root/scripts/free-port.sh")
+server_pid=""
+cleanup() {
+    [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
+    "$root/scripts/pg.sh" stop "$dir/data"
+    rm -rf "$dir"
+}
+trap cleanup EXIT
+"$root/scripts/pg.sh" start "$dir/data" "$pg_port" shared_buffers=1GB
+export DATABASE_URL="postgres://postgres@127.0.0.1:$pg_port/postgres"
+export TALLY_INGEST_KEYS=bench-ingest TALLY_ADMIN_KEYS=bench-admin
+export TALLY_RATE_LIMIT_PER_HOUR=0 TALLY_IP_RATE_PER_MINUTE=0 TALLY_LOG_FORMAT=json
+# The server's own roller runs once at start (empty) and then not during the benchmark.
+export TALLY_ROLLUP_INTERVAL_SECS=86400 RUST_LOG=warn
+export TALLY_BIND="127.0.0.1:$app_port"
+
+"$tally" serve >"$dir/server.log" 2>&1 &
+server_pid=$!
+for _ in $(seq 100); do
+    curl -fs "http://127.0.0.1:$app_port/ready" >/dev/null && break
+    sleep 0.2
+done
+
+echo "== seeding $INSTALLATIONS installations x $WEEKS weeks through POST /submit" >&2
+seed_start=$(date +%s.%N)
+TALLY_LOAD_INGEST_KEY=bench-ingest TALLY_LOAD_ADMIN_KEY=bench-admin "$load" \
+    --url "http://127.0.0.1:$app_port" --installations pool --pool "$INSTALLATIONS" \
+    --weeks "$WEEKS" --warmup 0s --duration 2h -c 64 >"$dir/seed.json"
+seed_end=$(date +%s.%N)
+stored=$(curl -fs -H "X-API-Key: bench-admin" "http://127.0.0.1:$app_port/stats/summary")
+echo "seeded in $(echo "$seed_end - $seed_start" | bc) s: $stored" >&2
+
+elapsed() { local a b; a=$(date +%s.%N); "$@" >/dev/null 2>&1; b=$(date +%s.%N); echo "$b - $a" | bc; }
+export RUST_LOG=info
+backfill=$(elapsed "$tally" rollup)
+today=$(date -u +%F)
+incremental=$(elapsed "$tally" rollup)
+one_day=$(elapsed "$tally" rollup --from "$today" --to "$today")
+echo "backfill (first tally rollup, whole year): ${backfill} s" >&2
+echo "incremental tally rollup (nothing new but today): ${incremental} s" >&2
+echo "one day recomputed (tally rollup --from $today --to $today): ${one_day} s" >&2
+
+routes=(summary overview export installations deployment-modes versions geography printers
+        features version-migration feature-trends errors anomalies)
+printf '%-22s %8s %8s %8s\n' route p50_ms p95_ms p99_ms
+for route in "${routes[@]}"; do
+    url="http://127.0.0.1:$app_port/stats/$route"
+    # Warm-up (prepared statements, connections), then the measured requests.
+    for _ in $(seq 10); do curl -fs -o /dev/null -H "X-API-Key: bench-admin" "$url"; done
+    for _ in $(seq "$REQUESTS"); do
+        curl -fs -o /dev/null -w '%{time_total}\n' -H "X-API-Key: bench-admin" "$url"
+    done | sort -n >"$dir/times"
+    pct() { sed -n "$(( (REQUESTS * $1 + 99) / 100 ))p" "$dir/times" | awk '{printf "%.2f", $1 * 1000}'; }
+    printf '%-22s %8s %8s %8s\n' "$route" "$(pct 50)" "$(pct 95)" "$(pct 99)"
+done

@@ -1,0 +1,171 @@
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+
+use super::*;
+
+/// A small seeded generator (xorshift64*): reproducible histories without a new dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.below(items.len() as u64) as usize]
+    }
+}
+
+fn day(n: i64) -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 1, 1).unwrap() + Duration::days(n)
+}
+
+fn at(day_number: i64, hour: i64) -> DateTime<Utc> {
+    crate::store::midnight(day(day_number)) + Duration::hours(hour)
+}
+
+fn report(installation: u128, end: DateTime<Utc>, length_days: i64) -> ReportRow {
+    ReportRow {
+        installation: uuid::Uuid::from_u128(installation),
+        period_start: end - Duration::days(length_days),
+        period_end: end,
+        app_version: "2.41.2".into(),
+        platform: "linux".into(),
+        deployment_mode: "docker".into(),
+        country_code: "DE".into(),
+        printers: 2,
+        jobs: 10,
+        files: 5,
+        uploads: 1,
+        uptime_hours: 100,
+        errors: 0,
+        printer_types: vec![("bambu_lab".into(), 2)],
+        features: vec![("library_enabled".into(), true)],
+        error_types: vec![("total_errors".into(), 0)],
+    }
+}
+
+/// Installations with irregular histories: gaps, several reports a week, same-day reports,
+/// version changes, stops.
+fn random_history(rng: &mut Rng, installations: u128, span: i64) -> Vec<Vec<ReportRow>> {
+    (0..installations)
+        .map(|i| {
+            let mut reports = Vec::new();
+            let mut d = rng.below(20) as i64 - 10;
+            while d < span {
+                let mut r = report(i, at(d, rng.below(24) as i64), 1 + rng.below(10) as i64);
+                r.app_version = rng.pick(&["2.40.0", "2.41.2", "2.41.2-dirty"]).into();
+                r.country_code = rng.pick(&["DE", "GB", "XX"]).into();
+                r.jobs = rng.below(50) as i64;
+                r.errors = rng.below(3) as i64;
+                r.error_types = vec![("total_errors".into(), r.errors)];
+                r.features = vec![
+                    ("library_enabled".into(), rng.below(2) == 0),
+                    ("timelapse_enabled".into(), rng.below(2) == 0),
+                ];
+                reports.push(r);
+                d += [0, 1, 3, 7, 7, 7, 14, 40][rng.below(8) as usize];
+            }
+            reports.sort_by_key(|r| (r.period_end, r.period_start));
+            reports
+        })
+        .collect()
+}
+
+fn sweep(installations: &[Vec<ReportRow>], from: NaiveDate, to: NaiveDate) -> DailyRows {
+    let mut sweep = Sweep::new(from, to);
+    let first = sweep.first_report_day();
+    for reports in installations {
+        let seen: Vec<ReportRow> = reports
+            .iter()
+            .filter(|r| r.day() >= first && r.day() <= to)
+            .cloned()
+            .collect();
+        sweep.add_installation(&seen);
+    }
+    let mut rows = sweep.finish();
+    rows.totals.sort_by_key(|t| (t.window_days, t.day));
+    rows
+}
+
+fn concat(parts: Vec<DailyRows>) -> DailyRows {
+    let mut all = DailyRows::default();
+    for part in parts {
+        all.reports.extend(part.reports);
+        all.totals.extend(part.totals);
+        all.dimensions.extend(part.dimensions);
+    }
+    all.dimensions.sort();
+    all.totals.sort_by_key(|t| (t.window_days, t.day));
+    all
+}
+
+#[test]
+fn the_sweep_equals_the_per_day_definition_day_by_day_and_over_any_split_of_the_range() {
+    for seed in 1..=25u64 {
+        let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let history = random_history(&mut rng, 12, 90);
+        let (from, to) = (day(0), day(89));
+
+        let whole = sweep(&history, from, to);
+        let reference = per_day_reference(&history, from, to);
+        let day_by_day = concat((0..90).map(|d| sweep(&history, day(d), day(d))).collect());
+        let split = rng.below(88) as i64 + 1;
+        let two_parts = concat(vec![
+            sweep(&history, from, day(split - 1)),
+            sweep(&history, day(split), to),
+        ]);
+
+        assert_eq!(whole, reference, "seed {seed}: whole range vs definition");
+        assert_eq!(
+            day_by_day, reference,
+            "seed {seed}: day by day vs definition"
+        );
+        assert_eq!(two_parts, reference, "seed {seed}: split at {split}");
+    }
+}
+
+#[test]
+fn an_installation_counts_once_by_its_latest_report_in_the_window() {
+    let history = vec![vec![report(1, at(0, 12), 7), {
+        let mut upgraded = report(1, at(7, 12), 7);
+        upgraded.app_version = "2.42.0".into();
+        upgraded
+    }]];
+
+    let rows = sweep(&history, day(7), day(7));
+
+    let versions: Vec<_> = rows
+        .dimensions
+        .iter()
+        .filter(|r| r.window_days == 30 && r.dimension == dimension::VERSION)
+        .map(|r| (r.value.as_str(), r.installations))
+        .collect();
+    assert_eq!(versions, [("2.42.0", 1)]);
+    let totals = rows.totals.iter().find(|t| t.window_days == 30).unwrap();
+    assert_eq!(totals.installations, 1);
+    assert_eq!(totals.jobs, 10);
+}
+
+#[test]
+fn an_installation_that_stops_reporting_leaves_the_seven_day_window_after_seven_days() {
+    let history = vec![vec![report(1, at(0, 12), 7)]];
+
+    let rows = sweep(&history, day(0), day(40));
+
+    let active = |window: i16, d: i64| {
+        rows.totals
+            .iter()
+            .find(|t| t.window_days == window && t.day == day(d))
+            .unwrap()
+            .installations
+    };
+    assert_eq!((active(7, 6), active(7, 7)), (1, 0));
+    assert_eq!((active(30, 29), active(30, 30)), (1, 0));
+}

@@ -1,0 +1,285 @@
+//! `/api/v1`: what Printernizer's shapes cannot say. Time series of any metric or dimension of
+//! the daily tables over a date range, ingest outcomes per day (admin key), and a public
+//! overview (no key) in which every cell under `TALLY_MIN_COHORT` installations is merged into
+//! `other`.
+
+use std::collections::BTreeMap;
+
+use actix_web::{web, HttpResponse};
+use chrono::{Duration, NaiveDate, SecondsFormat, Utc};
+use serde_json::{json, Map, Value};
+
+use crate::auth::AdminKey;
+use crate::domain::FieldError;
+use crate::error::ApiError;
+use crate::rollup::engine::dimension;
+use crate::routes::stats::{date, Query, Snapshot, StatsSettings};
+use crate::store::{Daily, DimensionRow, ReadPool, TotalsRow};
+
+/// The longest range one request may ask for.
+const MAX_RANGE_DAYS: i64 = 366;
+/// The metrics of `daily_totals` (per window) and of `daily_reports` (per day).
+const WINDOW_METRICS: [&str; 8] = [
+    "active_installations",
+    "printers",
+    "jobs",
+    "files",
+    "uploads",
+    "uptime_hours",
+    "errors",
+    "installations_with_errors",
+];
+const DAY_METRICS: [&str; 3] = ["reports", "new_installations", "known_installations"];
+/// Dimensions shown on the public overview (features and errors are not public).
+const PUBLIC_DIMENSIONS: [&str; 5] = [
+    dimension::VERSION,
+    dimension::PLATFORM,
+    dimension::DEPLOYMENT_MODE,
+    dimension::COUNTRY,
+    dimension::PRINTER_TYPE,
+];
+
+/// The cell small cells are merged into (also where catalogs fold unknown values).
+const OTHER: &str = "other";
+
+fn invalid(name: &str, msg: &str) -> ApiError {
+    ApiError::Invalid(vec![FieldError::query(name, msg, "value_error")])
+}
+
+/// `from`/`to` (YYYY-MM-DD, inclusive): by default the 30 days ending the latest rolled day.
+async fn range(
+    query: &Query,
+    daily: &Daily,
+    product: &str,
+) -> Result<(NaiveDate, NaiveDate), ApiError> {
+    let day = |name: &str| -> Result<Option<NaiveDate>, ApiError> {
+        query
+            .get(name)
+            .map(|text| {
+                NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+                    .map_err(|_| invalid(name, "must be a date YYYY-MM-DD"))
+            })
+            .transpose()
+    };
+    let (from, to) = (day("from")?, day("to")?);
+    let today = Utc::now().date_naive();
+    let to = match to {
+        Some(to) => to,
+        None => daily.latest_day(product, today).await?.unwrap_or(today),
+    };
+    let from = from.unwrap_or(to - Duration::days(29));
+    if from > to || (to - from).num_days() >= MAX_RANGE_DAYS {
+        return Err(invalid(
+            "from",
+            "must be on or before `to`, at most 366 days before it",
+        ));
+    }
+    Ok((from, to))
+}
+
+fn window(query: &Query) -> Result<i16, ApiError> {
+    match query.get("window").map(|w| w.trim()) {
+        None | Some("7") => Ok(7),
+        Some("30") => Ok(30),
+        Some(_) => Err(invalid("window", "must be 7 or 30")),
+    }
+}
+
+fn total(row: &TotalsRow, metric: &str) -> i64 {
+    match metric {
+        "active_installations" => row.installations,
+        "printers" => row.printers,
+        "jobs" => row.jobs,
+        "files" => row.files,
+        "uploads" => row.uploads,
+        "uptime_hours" => row.uptime_hours,
+        "errors" => row.errors,
+        _ => row.installations_with_errors,
+    }
+}
+
+fn last_updated(at: Option<chrono::DateTime<Utc>>) -> Value {
+    json!(at.map(|at| at.to_rfc3339_opts(SecondsFormat::Secs, true)))
+}
+
+/// `GET /api/v1/metrics/{metric}?window=7|30&from=&to=`: one number per day.
+#[tracing::instrument(name = "api_metric", skip_all)]
+pub async fn metric(
+    _: AdminKey,
+    path: web::Path<String>,
+    query: Query,
+    pool: web::Data<ReadPool>,
+    settings: web::Data<StatsSettings>,
+) -> Result<HttpResponse, ApiError> {
+    let name = path.into_inner();
+    let is_window = WINDOW_METRICS.contains(&name.as_str());
+    if !is_window && !DAY_METRICS.contains(&name.as_str()) {
+        return Err(ApiError::NotFound("Unknown metric"));
+    }
+    let window = window(&query)?;
+    let daily = Daily::connect(&pool).await?;
+    let (from, to) = range(&query, &daily, settings.product).await?;
+    let mut values: BTreeMap<NaiveDate, i64> = BTreeMap::new();
+    if is_window {
+        for row in daily.totals(settings.product, window, from, to).await? {
+            values.insert(row.day, total(&row, &name));
+        }
+    } else {
+        for row in daily.reports(settings.product, from, to).await? {
+            let value = match name.as_str() {
+                "reports" => row.reports,
+                "new_installations" => row.new_installations,
+                _ => row.known_installations,
+            };
+            values.insert(row.day, value);
+        }
+    }
+    let points: Vec<Value> = from
+        .iter_days()
+        .take_while(|d| *d <= to)
+        .map(|d| json!({"date": date(d), "value": values.get(&d).copied().unwrap_or(0)}))
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({
+        "metric": name,
+        "window_days": if is_window { json!(window) } else { Value::Null },
+        "from": date(from),
+        "to": date(to),
+        "points": points,
+        "last_updated": last_updated(daily.rolled_at(settings.product).await?),
+    })))
+}
+
+/// `GET /api/v1/dimensions/{dimension}?window=7|30&from=&to=`: per day, each value's
+/// installations and amount.
+#[tracing::instrument(name = "api_dimension", skip_all)]
+pub async fn dimension_series(
+    _: AdminKey,
+    path: web::Path<String>,
+    query: Query,
+    pool: web::Data<ReadPool>,
+    settings: web::Data<StatsSettings>,
+) -> Result<HttpResponse, ApiError> {
+    let Some(name) = dimension::ALL
+        .iter()
+        .find(|d| **d == path.as_str())
+        .copied()
+    else {
+        return Err(ApiError::NotFound("Unknown dimension"));
+    };
+    let window = window(&query)?;
+    let daily = Daily::connect(&pool).await?;
+    let (from, to) = range(&query, &daily, settings.product).await?;
+    let cells = daily
+        .cells(settings.product, window, Some(name), from, to)
+        .await?;
+    let points: Vec<Value> = from
+        .iter_days()
+        .take_while(|d| *d <= to)
+        .map(|day| {
+            let values: Map<String, Value> = cells
+                .iter()
+                .filter(|c| c.day == day)
+                .map(|c| {
+                    (
+                        c.value.clone(),
+                        json!({"installations": c.installations, "amount": c.amount}),
+                    )
+                })
+                .collect();
+            json!({"date": date(day), "values": values})
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({
+        "dimension": name,
+        "window_days": window,
+        "from": date(from),
+        "to": date(to),
+        "points": points,
+        "last_updated": last_updated(daily.rolled_at(settings.product).await?),
+    })))
+}
+
+/// `GET /api/v1/outcomes?from=&to=`: what became of the requests to `/submit`, per day received.
+#[tracing::instrument(name = "api_outcomes", skip_all)]
+pub async fn outcomes(
+    _: AdminKey,
+    query: Query,
+    pool: web::Data<ReadPool>,
+    settings: web::Data<StatsSettings>,
+) -> Result<HttpResponse, ApiError> {
+    let daily = Daily::connect(&pool).await?;
+    let (from, to) = range(&query, &daily, settings.product).await?;
+    let counts = daily.outcomes(settings.product, from, to).await?;
+    let mut days: BTreeMap<NaiveDate, Map<String, Value>> = BTreeMap::new();
+    let mut totals: BTreeMap<&str, i64> = BTreeMap::new();
+    for count in &counts {
+        days.entry(count.day)
+            .or_default()
+            .insert(count.outcome.clone(), json!(count.count));
+        *totals.entry(count.outcome.as_str()).or_default() += count.count;
+    }
+    let days: Vec<Value> = days
+        .into_iter()
+        .map(|(day, outcomes)| json!({"date": date(day), "outcomes": outcomes}))
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({
+        "from": date(from),
+        "to": date(to),
+        "days": days,
+        "totals": totals,
+    })))
+}
+
+/// Merges every cell under `k` installations into `other`; while `other` itself is under `k`,
+/// the smallest remaining cell joins it, so no shown number describes fewer than `k`.
+pub fn merge_small_cells(cells: &[&DimensionRow], k: i64) -> BTreeMap<String, i64> {
+    let mut kept: Vec<(String, i64)> = Vec::new();
+    let mut other = 0;
+    for cell in cells {
+        if cell.value == OTHER || cell.installations < k {
+            other += cell.installations;
+        } else {
+            kept.push((cell.value.clone(), cell.installations));
+        }
+    }
+    kept.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    while other > 0 && other < k {
+        match kept.pop() {
+            Some((_, n)) => other += n,
+            None => break,
+        }
+    }
+    let mut shown: BTreeMap<String, i64> = kept.into_iter().collect();
+    if other >= k {
+        shown.insert(OTHER.to_owned(), other);
+    }
+    shown
+}
+
+/// `GET /api/v1/public/overview` (no key): the 30-day distributions, k-anonymous.
+#[tracing::instrument(name = "api_public_overview", skip_all)]
+pub async fn public_overview(
+    pool: web::Data<ReadPool>,
+    settings: web::Data<StatsSettings>,
+) -> Result<HttpResponse, ApiError> {
+    let daily = Daily::connect(&pool).await?;
+    let snapshot = Snapshot::load(&daily, settings.product, Utc::now().date_naive()).await?;
+    let k = settings.min_cohort.max(1);
+    let total = snapshot.distribution.installations;
+    let shown = |n: i64| if n >= k { json!(n) } else { Value::Null };
+    let mut distributions = Map::new();
+    if total >= k {
+        for name in PUBLIC_DIMENSIONS {
+            let cells: Vec<&DimensionRow> = snapshot.cells_of(name).collect();
+            distributions.insert(name.to_owned(), json!(merge_small_cells(&cells, k)));
+        }
+    }
+    Ok(HttpResponse::Ok().json(json!({
+        "as_of": snapshot.as_of.map(date),
+        "active_installations_30d": shown(total),
+        "active_installations_7d": shown(snapshot.active.installations),
+        "distributions": distributions,
+        "min_cohort": k,
+        "last_updated": last_updated(snapshot.rolled_at),
+    })))
+}

@@ -1,0 +1,83 @@
+//! CORS for maintainers' browsers: only the origins in `TALLY_CORS_ORIGINS` (none by default),
+//! only on the read routes (`/stats/*`, `/api/v1/*`). Preflights are answered here, before
+//! authentication, since browsers send them without the key.
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::Method;
+use actix_web::middleware::Next;
+use actix_web::{web, HttpResponse};
+
+/// The origins allowed to read statistics from a browser.
+#[derive(Debug, Clone, Default)]
+pub struct Cors {
+    origins: Vec<String>,
+}
+
+impl Cors {
+    pub fn new(origins: &[String]) -> Self {
+        Self {
+            origins: origins
+                .iter()
+                .map(|o| o.trim().trim_end_matches('/').to_owned())
+                .filter(|o| !o.is_empty())
+                .collect(),
+        }
+    }
+
+    fn allows(&self, origin: &str) -> bool {
+        self.origins
+            .iter()
+            .any(|allowed| allowed == origin || allowed == "*")
+    }
+}
+
+const PREFLIGHT_MAX_AGE_SECS: u32 = 600;
+
+fn is_read_route(path: &str) -> bool {
+    path.starts_with("/stats/") || path.starts_with("/api/v1/")
+}
+
+pub async fn cors(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let origin = req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned);
+    let allowed = origin.filter(|origin| {
+        is_read_route(req.path())
+            && req
+                .app_data::<web::Data<Cors>>()
+                .is_some_and(|cors| cors.allows(origin))
+    });
+    let Some(origin) = allowed else {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    };
+    let origin = HeaderValue::from_str(&origin).map_err(actix_web::error::ErrorBadRequest)?;
+    let preflight = req.method() == Method::OPTIONS
+        && req
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+    if preflight {
+        let response = HttpResponse::NoContent()
+            .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, origin))
+            .insert_header((header::ACCESS_CONTROL_ALLOW_METHODS, "GET, OPTIONS"))
+            .insert_header((
+                header::ACCESS_CONTROL_ALLOW_HEADERS,
+                "x-api-key, authorization, accept, content-type",
+            ))
+            .insert_header((header::ACCESS_CONTROL_MAX_AGE, PREFLIGHT_MAX_AGE_SECS))
+            .insert_header((header::VARY, "Origin"))
+            .finish();
+        return Ok(req.into_response(response).map_into_boxed_body());
+    }
+    let mut response = next.call(req).await?;
+    let headers = response.headers_mut();
+    headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+    headers.append(header::VARY, HeaderValue::from_static("Origin"));
+    Ok(response.map_into_boxed_body())
+}

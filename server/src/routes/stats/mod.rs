@@ -1,0 +1,226 @@
+//! Maintainers' statistics (admin key): `/stats/summary` live from the raw reports, every other
+//! route from the daily tables (see `snapshot` for what "now" and "active" mean).
+//!
+//! Each handler: authenticate, read the bounded parameters, load from the daily tables, render.
+
+mod anomalies;
+mod params;
+mod snapshot;
+mod versions;
+mod views;
+
+use actix_web::{web, HttpResponse};
+use chrono::{DateTime, SecondsFormat, Utc};
+use deadpool_postgres::Pool;
+use serde_json::{json, Value};
+
+use crate::auth::AdminKey;
+use crate::error::ApiError;
+use crate::store::{self, Daily, ReadPool};
+
+pub use params::Query;
+pub use snapshot::Snapshot;
+pub use views::date;
+
+use snapshot::{Series, FEATURE, VERSION};
+
+/// What the statistics routes need to know besides the database.
+#[derive(Debug, Clone, Copy)]
+pub struct StatsSettings {
+    pub product: &'static str,
+    /// Smallest cell shown on public outputs (`TALLY_MIN_COHORT`).
+    pub min_cohort: i64,
+}
+
+fn rfc3339(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+fn ok(body: Value) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// Live and exact totals over the raw reports.
+#[tracing::instrument(name = "stats_summary", skip_all)]
+pub async fn summary(_: AdminKey, pool: web::Data<Pool>) -> Result<HttpResponse, ApiError> {
+    let summary = store::summary(&pool).await?;
+    ok(json!({
+        "total_submissions": summary.total_submissions,
+        "unique_installations": summary.unique_installations,
+        "latest_submission_at": summary.latest_submission_at.map(rfc3339),
+        "timestamp": rfc3339(Utc::now()),
+    }))
+}
+
+/// Today's snapshot and the installations trend of `days` days.
+async fn load(
+    pool: &ReadPool,
+    settings: &StatsSettings,
+    trend_days: u32,
+    trend_of: Option<&str>,
+) -> Result<(Daily, Snapshot, Series), ApiError> {
+    let daily = Daily::connect(pool).await?;
+    let today = Utc::now().date_naive();
+    let snapshot = Snapshot::load(&daily, settings.product, today).await?;
+    let series = Series::load(&daily, settings.product, today, trend_days, trend_of).await?;
+    Ok((daily, snapshot, series))
+}
+
+/// Everything the dashboard shows, with `versions` and `geography` cut at the given limits.
+fn dashboard(snapshot: &Snapshot, trend: &Series, versions: u32, countries: u32) -> Value {
+    json!({
+        "installations": views::installations(snapshot, trend),
+        "deployment_modes": views::deployment_modes(snapshot),
+        "versions": views::versions(snapshot, versions),
+        "geography": views::geography(snapshot, countries),
+        "printers": views::printers(snapshot),
+        "features": views::features(snapshot),
+        "anomalies": anomalies::anomalies(snapshot, Utc::now()),
+    })
+}
+
+#[tracing::instrument(name = "stats_overview", skip_all)]
+pub async fn overview(
+    _: AdminKey,
+    pool: web::Data<ReadPool>,
+    settings: web::Data<StatsSettings>,
+) -> Result<HttpResponse, ApiError> {
+    let (_, snapshot, trend) = load(&pool, &settings, 30, None).await?;
+    let mut body = dashboard(&snapshot, &trend, 10, 20);
+    body["last_updated"] = json!(snapshot.rolled_at.map(rfc3339));
+    ok(body)
+}
+
+#[tracing::instrument(name = "stats_export", skip_all)]
+pub async fn export(
+    _: AdminKey,
+    pool: web::Data<ReadPool>,
+    settings: web::Data<StatsSettings>,
+) -> Result<HttpResponse, ApiError> {
+    let (_, snapshot, trend) = load(&pool, &settings, 30, None).await?;
+    let mut body = dashboard(&snapshot, &trend, 20, 50);
+    body["exported_at"] = json!(rfc3339(Utc::now()));
+    ok(body)
+}
+
+#[tracing::instrument(name = "stats_installations", skip_all)]
+pub async fn installations(
+    _: AdminKey,
+    query: Query,
+    pool: web::Data<ReadPool>,
+    settings: web::Data<StatsSettings>,
+) -> Result<HttpResponse, ApiError> {
+    let days = params::days(&query)?;
+    let (_, snapshot, trend) = load(&pool, &settings, days, None).await?;
+    ok(views::installations(&snapshot, &trend))
+}
+
+async fn snapshot(pool: &ReadPool, settings: &StatsSettings) -> Result<Snapshot, ApiError> {
+    let daily = Daily::connect(pool).await?;
+    Ok(Snapshot::load(&daily, settings.product, Utc::now().date_naive()).await?)
+}
+
+#[tracing::instrument(name = "stats_deployment_modes", skip_all)]
+pub async fn deployment_modes(
+    _: AdminKey,
+    pool: web::Data<ReadPool>,
+    settings: web::Data<StatsSettings>,
+) -> Result<HttpResponse, ApiError> {
+    ok(views::deployment_modes(&snapshot(&pool, &settings).await?))
+}
+
+#[tracing::instrument(name = "stats_versions", skip_all)]
+pub async fn versions(
+    _: AdminKey,
+    query: Query,
+    pool: web::Data<ReadPool>,
+    settings: web::Data<StatsSettings>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = params::limit(&query, 10)?;
+    ok(views::versions(&snapshot(&pool, &settings).await?, limit))
+}
+
+#[tracing::instrument(name = "stats_geography", skip_all)]
+pub async fn geography(
+    _: AdminKey,
+    query: Query,
+    pool: web::Data<ReadPool>,
+    settings: web::Data<StatsSettings>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = params::limit(&query, 20)?;
+    ok(views::geography(&snapshot(&pool, &settings).await?, limit))
+}
+
+#[tracing::instrument(name = "stats_printers", skip_all)]
+pub async fn printers(
+    _: AdminKey,
+    pool: web::Data<ReadPool>,
+    settings: web::Data<StatsSettings>,
+) -> Result<HttpResponse, ApiError> {
+    ok(views::printers(&snapshot(&pool, &settings).await?))
+}
+
+#[tracing::instrument(name = "stats_features", skip_all)]
+pub async fn features(
+    _: AdminKey,
+    pool: web::Data<ReadPool>,
+    settings: web::Data<StatsSettings>,
+) -> Result<HttpResponse, ApiError> {
+    ok(views::features(&snapshot(&pool, &settings).await?))
+}
+
+#[tracing::instrument(name = "stats_errors", skip_all)]
+pub async fn errors(
+    _: AdminKey,
+    pool: web::Data<ReadPool>,
+    settings: web::Data<StatsSettings>,
+) -> Result<HttpResponse, ApiError> {
+    ok(views::errors(&snapshot(&pool, &settings).await?))
+}
+
+#[tracing::instrument(name = "stats_anomalies", skip_all)]
+pub async fn anomalies(
+    _: AdminKey,
+    pool: web::Data<ReadPool>,
+    settings: web::Data<StatsSettings>,
+) -> Result<HttpResponse, ApiError> {
+    let snapshot = snapshot(&pool, &settings).await?;
+    ok(anomalies::anomalies(&snapshot, Utc::now()))
+}
+
+async fn series(
+    pool: &ReadPool,
+    settings: &StatsSettings,
+    days: u32,
+    of: &str,
+) -> Result<Series, ApiError> {
+    let daily = Daily::connect(pool).await?;
+    let today = Utc::now().date_naive();
+    Ok(Series::load(&daily, settings.product, today, days, Some(of)).await?)
+}
+
+#[tracing::instrument(name = "stats_version_migration", skip_all)]
+pub async fn version_migration(
+    _: AdminKey,
+    query: Query,
+    pool: web::Data<ReadPool>,
+    settings: web::Data<StatsSettings>,
+) -> Result<HttpResponse, ApiError> {
+    let days = params::days(&query)?;
+    ok(views::version_migration(
+        &series(&pool, &settings, days, VERSION).await?,
+    ))
+}
+
+#[tracing::instrument(name = "stats_feature_trends", skip_all)]
+pub async fn feature_trends(
+    _: AdminKey,
+    query: Query,
+    pool: web::Data<ReadPool>,
+    settings: web::Data<StatsSettings>,
+) -> Result<HttpResponse, ApiError> {
+    let days = params::days(&query)?;
+    ok(views::feature_trends(
+        &series(&pool, &settings, days, FEATURE).await?,
+    ))
+}

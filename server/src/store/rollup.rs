@@ -1,0 +1,416 @@
+//! The write side of the daily tables: reading reports for the rollup, replacing whole days,
+//! the rollup's state and the days marked for re-rolling. (Deciding what to roll and the
+//! arithmetic live in `crate::rollup`.)
+
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
+use deadpool_postgres::{GenericClient, Transaction};
+use futures_util::{pin_mut, TryStreamExt};
+use serde_json::Value;
+
+use super::StoreError;
+
+/// Any constant shared by all instances: one roller at a time.
+pub const ROLLUP_LOCK: i64 = 0x7461_6c6c_7972_6f6c; // "tallyrol"
+
+/// One stored report, as the rollup needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportRow {
+    pub installation: uuid::Uuid,
+    pub period_start: DateTime<Utc>,
+    pub period_end: DateTime<Utc>,
+    pub app_version: String,
+    pub platform: String,
+    pub deployment_mode: String,
+    pub country_code: String,
+    pub printers: i64,
+    pub jobs: i64,
+    pub files: i64,
+    pub uploads: i64,
+    pub uptime_hours: i64,
+    pub errors: i64,
+    pub printer_types: Vec<(String, i64)>,
+    pub features: Vec<(String, bool)>,
+    pub error_types: Vec<(String, i64)>,
+}
+
+impl ReportRow {
+    /// The day a report counts on: the UTC day its period ends.
+    pub fn day(&self) -> NaiveDate {
+        self.period_end.date_naive()
+    }
+}
+
+/// Midnight UTC starting `day`.
+pub fn midnight(day: NaiveDate) -> DateTime<Utc> {
+    day.and_time(NaiveTime::MIN).and_utc()
+}
+
+/// Every report whose period ends in `[from, to]` (whole UTC days), handed to `sink` in order of
+/// installation, then period end, then period start. Streamed: a year of reports never sits in
+/// memory at once.
+pub async fn for_each_report(
+    client: &impl GenericClient,
+    product: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+    mut sink: impl FnMut(ReportRow),
+) -> Result<u64, StoreError> {
+    let statement = client
+        .prepare_cached(
+            "SELECT installation_id, period_start, period_end, app_version, platform,
+                    deployment_mode, country_code, printer_count, job_count, file_count,
+                    upload_count, uptime_hours, total_errors,
+                    printer_type_counts, feature_usage, error_summary
+             FROM submissions
+             WHERE product = $1 AND period_end >= $2 AND period_end < $3
+             ORDER BY installation_id, period_end, period_start",
+        )
+        .await?;
+    let (low, high) = (midnight(from), midnight(to) + Duration::days(1));
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [&product, &low, &high];
+    let rows = client.query_raw(&statement, params).await?;
+    pin_mut!(rows);
+    let mut count = 0;
+    while let Some(row) = rows.try_next().await? {
+        let int = |i: usize| row.try_get::<_, i32>(i).map(i64::from);
+        sink(ReportRow {
+            installation: row.try_get(0)?,
+            period_start: row.try_get(1)?,
+            period_end: row.try_get(2)?,
+            app_version: row.try_get(3)?,
+            platform: row.try_get(4)?,
+            deployment_mode: row.try_get(5)?,
+            country_code: row.try_get(6)?,
+            printers: int(7)?,
+            jobs: int(8)?,
+            files: int(9)?,
+            uploads: int(10)?,
+            uptime_hours: int(11)?,
+            errors: int(12)?,
+            printer_types: counts(row.try_get(13)?),
+            features: flags(row.try_get(14)?),
+            error_types: counts(row.try_get(15)?),
+        });
+        count += 1;
+    }
+    Ok(count)
+}
+
+fn counts(map: Value) -> Vec<(String, i64)> {
+    match map {
+        Value::Object(entries) => entries
+            .into_iter()
+            .map(|(key, n)| (key, n.as_i64().unwrap_or(0)))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn flags(map: Value) -> Vec<(String, bool)> {
+    match map {
+        Value::Object(entries) => entries
+            .into_iter()
+            .map(|(key, on)| (key, on.as_bool().unwrap_or(false)))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Installations whose first report (over all stored reports) ends on each day of `[from, to]`.
+pub async fn new_installations(
+    client: &impl GenericClient,
+    product: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<(NaiveDate, i64)>, StoreError> {
+    let statement = client
+        .prepare_cached(
+            "SELECT ((first_end AT TIME ZONE 'UTC')::date) AS day, count(*)
+             FROM (SELECT min(period_end) AS first_end
+                   FROM submissions
+                   WHERE product = $1 AND period_start < $3
+                     AND installation_id IN (
+                         SELECT installation_id FROM submissions
+                         WHERE product = $1 AND period_end >= $2 AND period_end < $3)
+                   GROUP BY installation_id) AS first
+             WHERE first_end >= $2 AND first_end < $3
+             GROUP BY 1",
+        )
+        .await?;
+    let (low, high) = (midnight(from), midnight(to) + Duration::days(1));
+    let rows = client.query(&statement, &[&product, &low, &high]).await?;
+    rows.iter()
+        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+        .collect::<Result<_, tokio_postgres::Error>>()
+        .map_err(StoreError::from)
+}
+
+/// The recomputed rows of a range of days, ready to replace what the daily tables hold.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct DailyRows {
+    /// (day, reports, new installations)
+    pub reports: Vec<(NaiveDate, i32, i32)>,
+    pub totals: Vec<TotalsRow>,
+    pub dimensions: Vec<DimensionRow>,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct TotalsRow {
+    pub day: NaiveDate,
+    pub window_days: i16,
+    pub installations: i64,
+    pub printers: i64,
+    pub jobs: i64,
+    pub files: i64,
+    pub uploads: i64,
+    pub uptime_hours: i64,
+    pub errors: i64,
+    pub installations_with_errors: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct DimensionRow {
+    pub day: NaiveDate,
+    pub window_days: i16,
+    pub dimension: &'static str,
+    pub value: String,
+    pub installations: i64,
+    pub amount: i64,
+}
+
+/// Replaces every daily row of `[from, to]` with `rows`, inside the caller's transaction, so a
+/// reader sees either the old days or the new ones.
+pub async fn replace_days(
+    tx: &Transaction<'_>,
+    product: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+    rows: &DailyRows,
+) -> Result<(), StoreError> {
+    for table in ["daily_reports", "daily_totals", "daily_dimensions"] {
+        tx.execute(
+            &format!("DELETE FROM {table} WHERE product = $1 AND day BETWEEN $2 AND $3"),
+            &[&product, &from, &to],
+        )
+        .await?;
+    }
+    let (days, reports, new): (Vec<_>, Vec<_>, Vec<_>) =
+        rows.reports
+            .iter()
+            .copied()
+            .fold(Default::default(), |mut acc, (d, r, n)| {
+                acc.0.push(d);
+                acc.1.push(r);
+                acc.2.push(n);
+                acc
+            });
+    tx.execute(
+        "INSERT INTO daily_reports (product, day, reports, new_installations)
+         SELECT $1, * FROM UNNEST($2::date[], $3::int[], $4::int[])",
+        &[&product, &days, &reports, &new],
+    )
+    .await?;
+
+    let t = &rows.totals;
+    let col = |f: fn(&TotalsRow) -> i64| t.iter().map(f).collect::<Vec<i64>>();
+    let days: Vec<NaiveDate> = t.iter().map(|r| r.day).collect();
+    let windows: Vec<i16> = t.iter().map(|r| r.window_days).collect();
+    tx.execute(
+        "INSERT INTO daily_totals (product, day, window_days, installations, printers, jobs,
+             files, uploads, uptime_hours, errors, installations_with_errors)
+         SELECT $1, * FROM UNNEST($2::date[], $3::smallint[], $4::bigint[], $5::bigint[],
+             $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[])",
+        &[
+            &product,
+            &days,
+            &windows,
+            &col(|r| r.installations),
+            &col(|r| r.printers),
+            &col(|r| r.jobs),
+            &col(|r| r.files),
+            &col(|r| r.uploads),
+            &col(|r| r.uptime_hours),
+            &col(|r| r.errors),
+            &col(|r| r.installations_with_errors),
+        ],
+    )
+    .await?;
+
+    let d = &rows.dimensions;
+    let days: Vec<NaiveDate> = d.iter().map(|r| r.day).collect();
+    let windows: Vec<i16> = d.iter().map(|r| r.window_days).collect();
+    let dimensions: Vec<&str> = d.iter().map(|r| r.dimension).collect();
+    let values: Vec<&str> = d.iter().map(|r| r.value.as_str()).collect();
+    let installations: Vec<i64> = d.iter().map(|r| r.installations).collect();
+    let amounts: Vec<i64> = d.iter().map(|r| r.amount).collect();
+    tx.execute(
+        "INSERT INTO daily_dimensions (product, day, window_days, dimension, value,
+             installations, amount)
+         SELECT $1, * FROM UNNEST($2::date[], $3::smallint[], $4::text[], $5::text[],
+             $6::bigint[], $7::bigint[])",
+        &[
+            &product,
+            &days,
+            &windows,
+            &dimensions,
+            &values,
+            &installations,
+            &amounts,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// What the last completed run left: when it ran and from where the next one looks.
+#[derive(Debug, Clone, Copy)]
+pub struct RollupState {
+    pub rolled_at: DateTime<Utc>,
+    pub watermark: DateTime<Utc>,
+}
+
+pub async fn rollup_state(
+    client: &impl GenericClient,
+    product: &str,
+) -> Result<Option<RollupState>, StoreError> {
+    let row = client
+        .query_opt(
+            "SELECT rolled_at, watermark FROM rollup_state WHERE product = $1",
+            &[&product],
+        )
+        .await?;
+    row.map(|row| {
+        Ok(RollupState {
+            rolled_at: row.try_get(0)?,
+            watermark: row.try_get(1)?,
+        })
+    })
+    .transpose()
+    .map_err(|e: tokio_postgres::Error| StoreError::from(e))
+}
+
+pub async fn save_rollup_state(
+    client: &impl GenericClient,
+    product: &str,
+    state: RollupState,
+) -> Result<(), StoreError> {
+    client
+        .execute(
+            "INSERT INTO rollup_state (product, rolled_at, watermark) VALUES ($1, $2, $3)
+             ON CONFLICT (product) DO UPDATE SET rolled_at = $2, watermark = $3",
+            &[&product, &state.rolled_at, &state.watermark],
+        )
+        .await?;
+    Ok(())
+}
+
+/// The database's clock, so that every instance measures the watermark the same way.
+pub async fn database_now(client: &impl GenericClient) -> Result<DateTime<Utc>, StoreError> {
+    Ok(client.query_one("SELECT now()", &[]).await?.try_get(0)?)
+}
+
+/// (first period-start day, last period-end day) of the reports received since `since`. A report
+/// ending on day E changes days E..E+29; a retry may have moved its end, so its start day bounds
+/// where the old end could have been.
+pub async fn received_since(
+    client: &impl GenericClient,
+    product: &str,
+    since: DateTime<Utc>,
+) -> Result<Vec<(NaiveDate, NaiveDate)>, StoreError> {
+    let rows = client
+        .query(
+            "SELECT DISTINCT (period_start AT TIME ZONE 'UTC')::date,
+                             (period_end AT TIME ZONE 'UTC')::date
+             FROM submissions WHERE product = $1 AND received_at >= $2",
+            &[&product, &since],
+        )
+        .await?;
+    rows.iter()
+        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+        .collect::<Result<_, tokio_postgres::Error>>()
+        .map_err(StoreError::from)
+}
+
+/// The first and last day any stored report ends on.
+pub async fn report_days(
+    client: &impl GenericClient,
+    product: &str,
+) -> Result<Option<(NaiveDate, NaiveDate)>, StoreError> {
+    let row = client
+        .query_one(
+            "SELECT (min(period_end) AT TIME ZONE 'UTC')::date,
+                    (max(period_end) AT TIME ZONE 'UTC')::date
+             FROM submissions WHERE product = $1",
+            &[&product],
+        )
+        .await?;
+    let first: Option<NaiveDate> = row.try_get(0)?;
+    let last: Option<NaiveDate> = row.try_get(1)?;
+    Ok(first.zip(last))
+}
+
+/// Marks the days an installation's reports end on, before they are erased, so the rollup
+/// takes their contribution out of the daily tables.
+pub async fn mark_installation_days(
+    pool: &deadpool_postgres::Pool,
+    product: &str,
+    installation: uuid::Uuid,
+) -> Result<(), StoreError> {
+    pool.get()
+        .await?
+        .execute(
+            "INSERT INTO rollup_dirty_days (product, day)
+             SELECT DISTINCT product, (period_end AT TIME ZONE 'UTC')::date
+             FROM submissions WHERE product = $1 AND installation_id = $2
+             ON CONFLICT DO NOTHING",
+            &[&product, &installation],
+        )
+        .await?;
+    Ok(())
+}
+
+pub async fn marked_days(
+    client: &impl GenericClient,
+    product: &str,
+) -> Result<Vec<NaiveDate>, StoreError> {
+    let rows = client
+        .query(
+            "SELECT day FROM rollup_dirty_days WHERE product = $1",
+            &[&product],
+        )
+        .await?;
+    rows.iter()
+        .map(|row| row.try_get(0))
+        .collect::<Result<_, tokio_postgres::Error>>()
+        .map_err(StoreError::from)
+}
+
+pub async fn unmark_days(
+    client: &impl GenericClient,
+    product: &str,
+    days: &[NaiveDate],
+) -> Result<(), StoreError> {
+    client
+        .execute(
+            "DELETE FROM rollup_dirty_days WHERE product = $1 AND day = ANY($2)",
+            &[&product, &days],
+        )
+        .await?;
+    Ok(())
+}
+
+/// The first day whose reports may be gone: the lower bound of the oldest raw partition.
+/// Days whose 30-day window reaches before it are never re-rolled (their raw reports were
+/// pruned; the daily tables are all that is left of them).
+pub async fn oldest_raw_day(client: &impl GenericClient) -> Result<Option<NaiveDate>, StoreError> {
+    let row = client
+        .query_one(
+            "SELECT min(to_date(substring(c.relname from 'submissions_(\\d{4}_\\d{2})$'), 'YYYY_MM'))
+             FROM pg_inherits i
+             JOIN pg_class c ON c.oid = i.inhrelid
+             WHERE i.inhparent = 'submissions'::regclass",
+            &[],
+        )
+        .await?;
+    Ok(row.try_get(0)?)
+}

@@ -1,0 +1,438 @@
+//! The daily tables and the statistics read from them, on controlled histories with exact
+//! expected numbers. Reports are sent through the API with chosen period ends, then rolled.
+
+use chrono::{Duration, Utc};
+use serde_json::Value;
+use tally::config::DatabaseConfig;
+use tally::rollup::{self, Wait};
+
+use crate::helpers::{body, report, spawn_app_with, TestApp, ADMIN_KEY, INGEST_KEY};
+
+const PRODUCT: &str = "printernizer";
+
+pub async fn app() -> TestApp {
+    spawn_app_with(|c| {
+        c.rate_limit_per_hour = 0;
+        c.ip_rate_per_minute = 0;
+        c.rollup_interval_secs = 3_600;
+    })
+    .await
+}
+
+fn pool(app: &TestApp) -> deadpool_postgres::Pool {
+    tally::store::pool(&DatabaseConfig {
+        database_url: app.database_url.parse().unwrap(),
+        db_pool_size: 2,
+        db_timeout_ms: 5_000,
+    })
+    .unwrap()
+}
+
+pub async fn roll(app: &TestApp) {
+    rollup::bring_up_to_date(&pool(app), PRODUCT, Wait::Yes)
+        .await
+        .expect("rollup runs")
+        .expect("the lock is taken when waiting");
+}
+
+/// A report ending `days_ago` days before now, adjusted by `edit`.
+pub fn report_ago(installation: &str, days_ago: i64, edit: impl FnOnce(&mut Value)) -> Value {
+    let mut body = report(installation, Utc::now() - Duration::days(days_ago));
+    edit(&mut body);
+    body
+}
+
+fn version(v: &str) -> impl FnOnce(&mut Value) + '_ {
+    move |body| body["installation"]["app_version"] = v.into()
+}
+
+pub async fn send(app: &TestApp, body: &Value) {
+    let response = app.submit(body).await;
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+}
+
+async fn stats(app: &TestApp, path: &str) -> Value {
+    let response = app.get(path, Some(ADMIN_KEY)).await;
+    assert_eq!(response.status(), 200, "{path}");
+    body(response).await
+}
+
+pub fn id(n: u8) -> String {
+    format!("00000000-0000-4000-8000-0000000000{n:02}")
+}
+
+#[tokio::test]
+async fn overview_counts_an_installation_once_by_its_latest_report() {
+    let app = app().await;
+    // A upgrades over four weeks and retries its last report; B reported 20 days ago, C 40.
+    for (days_ago, v) in [(21, "2.40.0"), (14, "2.40.0"), (7, "2.41.0"), (0, "2.41.2")] {
+        send(&app, &report_ago(&id(1), days_ago, version(v))).await;
+    }
+    send(&app, &report_ago(&id(1), 0, version("2.41.2"))).await;
+    send(
+        &app,
+        &report_ago(&id(2), 20, |b| {
+            b["installation"]["app_version"] = "2.40.0".into();
+            b["installation"]["deployment_mode"] = "docker".into();
+            b["installation"]["country_code"] = "GB".into();
+            b["error_summary"]["total_errors"] = 0.into();
+            b["usage_stats"]["feature_usage"]["library_enabled"] = false.into();
+        }),
+    )
+    .await;
+    send(&app, &report_ago(&id(3), 40, version("2.30.0"))).await;
+    roll(&app).await;
+
+    let overview = stats(&app, "/stats/overview").await;
+
+    let installations = &overview["installations"];
+    assert_eq!(installations["total"], 3);
+    assert_eq!(installations["active_7d"], 1);
+    assert_eq!(installations["active_30d"], 2);
+    assert_eq!(installations["trend"].as_array().unwrap().len(), 30);
+    let versions = &overview["versions"];
+    assert_eq!(versions["total_versions"], 2);
+    assert_eq!(versions["latest_version"], "2.41.2");
+    assert_eq!(versions["adoption_rate_latest"], 50.0);
+    assert_eq!(
+        overview["deployment_modes"]["breakdown"]["homeassistant"],
+        1
+    );
+    assert_eq!(overview["deployment_modes"]["breakdown"]["docker"], 1);
+    assert_eq!(overview["deployment_modes"]["total"], 2);
+    let countries = overview["geography"]["countries"].as_array().unwrap();
+    assert_eq!(countries.len(), 2);
+    assert_eq!(overview["geography"]["total_countries"], 2);
+    assert_eq!(overview["printers"]["total_printers"], 6);
+    assert_eq!(overview["printers"]["types"]["bambu_lab"], 4);
+    assert_eq!(overview["printers"]["average_per_installation"], 3.0);
+    let library = overview["features"]["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["feature"] == "library_enabled")
+        .unwrap()
+        .clone();
+    assert_eq!(library["enabled"], 1);
+    assert_eq!(library["disabled"], 1);
+    assert_eq!(library["enabled_percent"], 50.0);
+    assert!(overview["last_updated"].as_str().unwrap().ends_with('Z'));
+    assert!(overview["anomalies"]["checks_performed"].is_array());
+
+    let errors = stats(&app, "/stats/errors").await;
+    assert_eq!(errors["total_errors"], 2);
+    assert_eq!(errors["installations_with_errors"], 1);
+    assert_eq!(errors["this_week_errors"], 2);
+}
+
+#[tokio::test]
+async fn the_trend_counts_an_installation_active_for_seven_days_after_its_report() {
+    let app = app().await;
+    send(&app, &report_ago(&id(1), 10, |_| {})).await;
+    send(&app, &report_ago(&id(2), 2, |_| {})).await;
+    roll(&app).await;
+
+    let installations = stats(&app, "/stats/installations?days=12").await;
+
+    let trend: Vec<(i64, i64)> = installations["trend"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["total"].as_i64().unwrap(), d["active"].as_i64().unwrap()))
+        .collect();
+    // Days 11 ago .. today: none, then A (10 ago, for 7 days), then B from 2 days ago.
+    assert_eq!(
+        trend,
+        [
+            (0, 0),
+            (1, 1),
+            (1, 1),
+            (1, 1),
+            (1, 1),
+            (1, 1),
+            (1, 1),
+            (1, 1),
+            (1, 0),
+            (2, 1),
+            (2, 1),
+            (2, 1)
+        ]
+    );
+}
+
+#[tokio::test]
+async fn deleting_an_installation_removes_its_contribution_from_the_daily_tables() {
+    let app = app().await;
+    for days_ago in [14, 7, 0] {
+        send(&app, &report_ago(&id(1), days_ago, version("2.41.2"))).await;
+    }
+    send(&app, &report_ago(&id(2), 3, version("2.40.0"))).await;
+    roll(&app).await;
+    assert_eq!(stats(&app, "/stats/versions").await["total_versions"], 2);
+
+    let deleted = app
+        .http
+        .delete(app.url(&format!("/installation/{}", id(1))))
+        .header("X-API-Key", INGEST_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 200);
+    roll(&app).await;
+
+    let versions = stats(&app, "/stats/versions").await;
+    assert_eq!(versions["total_versions"], 1);
+    assert_eq!(versions["versions"][0]["version"], "2.40.0");
+    let installations = stats(&app, "/stats/installations").await;
+    assert_eq!(installations["total"], 1);
+    assert_eq!(installations["active_30d"], 1);
+    let left: i64 = app
+        .db()
+        .await
+        .query_one(
+            "SELECT coalesce(sum(installations), 0)::bigint FROM daily_dimensions
+             WHERE dimension = 'version' AND value = '2.41.2'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0);
+}
+
+/// Every row of the daily tables, in a comparable form.
+async fn dump(app: &TestApp) -> Vec<String> {
+    let db = app.db().await;
+    let mut rows = Vec::new();
+    for query in [
+        "SELECT format('%s %s %s', day, reports, new_installations) FROM daily_reports
+         WHERE reports > 0 OR new_installations > 0",
+        "SELECT format('%s %s %s %s %s %s', day, window_days, installations, printers, jobs, errors)
+         FROM daily_totals WHERE installations > 0",
+        "SELECT format('%s %s %s %s %s %s', day, window_days, dimension, value, installations, amount)
+         FROM daily_dimensions",
+    ] {
+        for row in db.query(query, &[]).await.unwrap() {
+            rows.push(row.get::<_, String>(0));
+        }
+    }
+    rows.sort();
+    rows
+}
+
+#[tokio::test]
+async fn rolling_day_by_day_equals_rolling_the_range_at_once_equals_a_fresh_recompute() {
+    let app = app().await;
+    // Irregular histories: gaps, a stop, version changes, two reports ending the same day.
+    let histories: [(u8, &[i64]); 4] = [
+        (1, &[60, 53, 46, 39, 10, 3]),
+        (2, &[45, 44, 30]),
+        (3, &[25, 18, 11, 4, 4]),
+        (4, &[1]),
+    ];
+    for (n, ends) in histories {
+        for (i, days_ago) in ends.iter().enumerate() {
+            let v = format!("2.{}.0", 30 + i);
+            send(
+                &app,
+                &report_ago(&id(n), *days_ago, |b| {
+                    b["installation"]["app_version"] = v.clone().into();
+                    b["usage_stats"]["job_count"] = (i as i64 * 3 + i64::from(n)).into();
+                    // Two reports ending the same day differ in their start.
+                    if i == 4 {
+                        b["usage_stats"]["uptime_hours"] = 24.into();
+                        b["period"]["start"] =
+                            crate::helpers::naive(Utc::now() - Duration::days(days_ago + 2)).into();
+                    }
+                }),
+            )
+            .await;
+        }
+    }
+    let pool = pool(&app);
+    let today = Utc::now().date_naive();
+    let first = today - Duration::days(61);
+
+    rollup::recompute(&pool, PRODUCT, first, today)
+        .await
+        .unwrap();
+    let whole = dump(&app).await;
+    let mut day = first;
+    while day <= today {
+        rollup::recompute(&pool, PRODUCT, day, day).await.unwrap();
+        day += Duration::days(1);
+    }
+    let day_by_day = dump(&app).await;
+    app.db()
+        .await
+        .batch_execute("TRUNCATE daily_reports, daily_totals, daily_dimensions, rollup_state")
+        .await
+        .unwrap();
+    roll(&app).await;
+    let fresh = dump(&app).await;
+
+    assert!(whole.len() > 100, "{}", whole.len());
+    assert_eq!(day_by_day, whole);
+    assert_eq!(fresh, whole);
+}
+
+#[tokio::test]
+async fn days_and_limit_outside_their_bounds_are_a_422_naming_the_parameter() {
+    let app = app().await;
+
+    for path in [
+        "/stats/installations?days=0",
+        "/stats/version-migration?days=366",
+        "/stats/feature-trends?days=abc",
+        "/stats/versions?limit=101",
+        "/stats/geography?limit=0",
+    ] {
+        let response = app.get(path, Some(ADMIN_KEY)).await;
+        assert_eq!(response.status(), 422, "{path}");
+        let detail = &body(response).await["detail"][0];
+        assert_eq!(detail["loc"][0], "query", "{path}");
+    }
+}
+
+#[tokio::test]
+async fn every_stats_route_answers_on_an_empty_database_with_its_keys() {
+    let app = app().await;
+    let expected: [(&str, &[&str]); 12] = [
+        (
+            "/stats/overview",
+            &[
+                "installations",
+                "deployment_modes",
+                "versions",
+                "geography",
+                "printers",
+                "features",
+                "anomalies",
+                "last_updated",
+            ],
+        ),
+        (
+            "/stats/export",
+            &["installations", "versions", "anomalies", "exported_at"],
+        ),
+        (
+            "/stats/installations",
+            &[
+                "total",
+                "active_7d",
+                "active_30d",
+                "growth_7d_percent",
+                "trend",
+            ],
+        ),
+        (
+            "/stats/deployment-modes",
+            &["total", "breakdown", "percentages", "display_names"],
+        ),
+        (
+            "/stats/versions",
+            &[
+                "versions",
+                "latest_version",
+                "adoption_rate_latest",
+                "total_versions",
+            ],
+        ),
+        ("/stats/geography", &["countries", "total_countries"]),
+        (
+            "/stats/printers",
+            &[
+                "total_printers",
+                "total_installations",
+                "average_per_installation",
+                "types",
+            ],
+        ),
+        ("/stats/features", &["features", "total_installations"]),
+        ("/stats/version-migration", &["migration", "all_versions"]),
+        ("/stats/feature-trends", &["trends", "all_features"]),
+        (
+            "/stats/errors",
+            &[
+                "total_errors",
+                "installations_with_errors",
+                "error_types",
+                "this_week_errors",
+                "last_week_errors",
+                "error_change_percent",
+                "has_spike",
+            ],
+        ),
+        (
+            "/stats/anomalies",
+            &["anomalies", "checked_at", "checks_performed"],
+        ),
+    ];
+    for (path, keys) in expected {
+        let body = stats(&app, path).await;
+        for key in keys {
+            assert!(body.get(key).is_some(), "{path} lacks {key}: {body}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_tally_rollup_command_brings_the_daily_tables_up_to_date_and_exits_0() {
+    let app = app().await;
+    send(&app, &report_ago(&id(1), 1, |_| {})).await;
+
+    // Blocking wait off the test's runtime: the app's own roller runs on it.
+    let url = app.database_url.clone();
+    let status = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_tally"))
+            .args(["rollup", "--log-format", "pretty"])
+            .env("DATABASE_URL", url)
+            .status()
+    })
+    .await
+    .unwrap()
+    .unwrap();
+
+    assert!(status.success());
+    assert_eq!(stats(&app, "/stats/installations").await["active_7d"], 1);
+}
+
+#[tokio::test]
+async fn a_browser_preflight_from_an_allowed_origin_is_answered_and_others_get_no_cors() {
+    let app = spawn_app_with(|c| c.cors_origins = vec!["https://dash.example".into()]).await;
+    let preflight = |origin: &'static str| {
+        app.http
+            .request(reqwest::Method::OPTIONS, app.url("/stats/overview"))
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", "GET")
+            .header("Access-Control-Request-Headers", "x-api-key")
+            .send()
+    };
+
+    let allowed = preflight("https://dash.example").await.unwrap();
+    let other = preflight("https://evil.example").await.unwrap();
+    let get = app
+        .http
+        .get(app.url("/stats/overview"))
+        .header("Origin", "https://dash.example")
+        .header("X-API-Key", ADMIN_KEY)
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(allowed.status(), 204);
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        "https://dash.example"
+    );
+    assert!(allowed.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .contains("x-api-key"));
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+    assert_eq!(get.status(), 200);
+    assert_eq!(
+        get.headers()["access-control-allow-origin"],
+        "https://dash.example"
+    );
+}
