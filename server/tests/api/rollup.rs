@@ -436,3 +436,37 @@ async fn a_browser_preflight_from_an_allowed_origin_is_answered_and_others_get_n
         "https://dash.example"
     );
 }
+
+#[tokio::test]
+async fn an_installation_is_new_only_on_the_day_of_its_first_report_even_when_a_later_range_is_rolled(
+) {
+    let app = app().await;
+    send(&app, &report_ago(&id(1), 20, |_| {})).await;
+    send(&app, &report_ago(&id(1), 3, |_| {})).await;
+    send(&app, &report_ago(&id(2), 3, |_| {})).await;
+    roll(&app).await;
+    let today = Utc::now().date_naive();
+
+    // Only the last days: installation 1's first report lies before the range.
+    rollup::recompute(&pool(&app), PRODUCT, today - Duration::days(5), today)
+        .await
+        .expect("recompute runs");
+
+    let new: Vec<(String, i32)> = app
+        .db()
+        .await
+        .query(
+            "SELECT day::text, new_installations FROM daily_reports
+             WHERE product = $1 AND new_installations > 0 ORDER BY day",
+            &[&PRODUCT],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect();
+    let day = |ago: i64| (Utc::now() - Duration::days(ago)).date_naive().to_string();
+    assert_eq!(new, vec![(day(20), 1), (day(3), 1)]);
+    let installations = stats(&app, "/stats/installations?days=5").await;
+    assert_eq!(installations["total"], 2);
+}
