@@ -61,8 +61,10 @@ async fn load(
 ) -> Result<(Daily, Snapshot, Series), ApiError> {
     let daily = Daily::connect(pool).await?;
     let today = Utc::now().date_naive();
-    let snapshot = Snapshot::load(&daily, settings.product, today).await?;
-    let series = Series::load(&daily, settings.product, today, trend_days, trend_of).await?;
+    let (snapshot, series) = tokio::try_join!(
+        Snapshot::load(&daily, settings.product, today),
+        Series::load(&daily, settings.product, today, trend_days, trend_of),
+    )?;
     Ok((daily, snapshot, series))
 }
 
