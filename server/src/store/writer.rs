@@ -159,10 +159,12 @@ async fn commit(pool: &Pool, jobs: Vec<Job>, timeout: Duration) {
     }
     metrics::histogram!("tally_batch_size").record(received as f64);
 
+    let started = std::time::Instant::now();
     let outcome = match tokio::time::timeout(timeout, upsert(pool, &columns)).await {
         Ok(outcome) => outcome,
         Err(_) => Err(WriteError::TimedOut),
     };
+    metrics::histogram!("tally_batch_commit_seconds").record(started.elapsed().as_secs_f64());
     match outcome {
         Ok(stored) => {
             for (key, submission_id, inserted) in stored {
