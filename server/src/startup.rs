@@ -137,7 +137,6 @@ impl Application {
                 .app_data(nudge.clone())
                 .app_data(stats.clone())
                 .app_data(cors.clone())
-                .wrap(actix_web::middleware::from_fn(routes::cors))
                 .configure(routes::configure)
         })
         .listen(listener)?

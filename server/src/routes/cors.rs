@@ -1,6 +1,6 @@
 //! CORS for maintainers' browsers: only the origins in `TALLY_CORS_ORIGINS` (none by default),
-//! only on the read routes (`/stats/*`, `/api/v1/*`). Preflights are answered here, before
-//! authentication, since browsers send them without the key.
+//! only on the read routes (it wraps the `/stats` and `/api/v1` scopes). Preflights are
+//! answered here, before authentication, since browsers send them without the key.
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -35,10 +35,6 @@ impl Cors {
 
 const PREFLIGHT_MAX_AGE_SECS: u32 = 600;
 
-fn is_read_route(path: &str) -> bool {
-    path.starts_with("/stats/") || path.starts_with("/api/v1/")
-}
-
 pub async fn cors(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -49,10 +45,8 @@ pub async fn cors(
         .and_then(|value| value.to_str().ok())
         .map(str::to_owned);
     let allowed = origin.filter(|origin| {
-        is_read_route(req.path())
-            && req
-                .app_data::<web::Data<Cors>>()
-                .is_some_and(|cors| cors.allows(origin))
+        req.app_data::<web::Data<Cors>>()
+            .is_some_and(|cors| cors.allows(origin))
     });
     let Some(origin) = allowed else {
         return Ok(next.call(req).await?.map_into_boxed_body());

@@ -12,7 +12,8 @@ use actix_web::web;
 
 use crate::error::ApiError;
 
-pub use cors::{cors, Cors};
+use cors::cors;
+pub use cors::Cors;
 pub use health::DatabaseProbe;
 pub use stats::StatsSettings;
 
@@ -31,50 +32,51 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::delete().to(installation::delete))
                 .default_service(web::to(method_not_allowed)),
         )
-        .service(resource("/stats/summary", web::get().to(stats::summary)))
-        .service(resource("/stats/overview", web::get().to(stats::overview)))
-        .service(resource("/stats/export", web::get().to(stats::export)))
-        .service(resource(
-            "/stats/installations",
-            web::get().to(stats::installations),
-        ))
-        .service(resource(
-            "/stats/deployment-modes",
-            web::get().to(stats::deployment_modes),
-        ))
-        .service(resource("/stats/versions", web::get().to(stats::versions)))
-        .service(resource(
-            "/stats/geography",
-            web::get().to(stats::geography),
-        ))
-        .service(resource("/stats/printers", web::get().to(stats::printers)))
-        .service(resource("/stats/features", web::get().to(stats::features)))
-        .service(resource(
-            "/stats/version-migration",
-            web::get().to(stats::version_migration),
-        ))
-        .service(resource(
-            "/stats/feature-trends",
-            web::get().to(stats::feature_trends),
-        ))
-        .service(resource("/stats/errors", web::get().to(stats::errors)))
-        .service(resource(
-            "/stats/anomalies",
-            web::get().to(stats::anomalies),
-        ))
-        .service(resource(
-            "/api/v1/metrics/{metric}",
-            web::get().to(api::metric),
-        ))
-        .service(resource(
-            "/api/v1/dimensions/{dimension}",
-            web::get().to(api::dimension_series),
-        ))
-        .service(resource("/api/v1/outcomes", web::get().to(api::outcomes)))
-        .service(resource(
-            "/api/v1/public/overview",
-            web::get().to(api::public_overview),
-        ))
+        .service(
+            web::scope("/stats")
+                .wrap(actix_web::middleware::from_fn(cors))
+                .service(resource("/summary", web::get().to(stats::summary)))
+                .service(resource("/overview", web::get().to(stats::overview)))
+                .service(resource("/export", web::get().to(stats::export)))
+                .service(resource(
+                    "/installations",
+                    web::get().to(stats::installations),
+                ))
+                .service(resource(
+                    "/deployment-modes",
+                    web::get().to(stats::deployment_modes),
+                ))
+                .service(resource("/versions", web::get().to(stats::versions)))
+                .service(resource("/geography", web::get().to(stats::geography)))
+                .service(resource("/printers", web::get().to(stats::printers)))
+                .service(resource("/features", web::get().to(stats::features)))
+                .service(resource(
+                    "/version-migration",
+                    web::get().to(stats::version_migration),
+                ))
+                .service(resource(
+                    "/feature-trends",
+                    web::get().to(stats::feature_trends),
+                ))
+                .service(resource("/errors", web::get().to(stats::errors)))
+                .service(resource("/anomalies", web::get().to(stats::anomalies)))
+                .default_service(web::to(not_found)),
+        )
+        .service(
+            web::scope("/api/v1")
+                .wrap(actix_web::middleware::from_fn(cors))
+                .service(resource("/metrics/{metric}", web::get().to(api::metric)))
+                .service(resource(
+                    "/dimensions/{dimension}",
+                    web::get().to(api::dimension_series),
+                ))
+                .service(resource("/outcomes", web::get().to(api::outcomes)))
+                .service(resource(
+                    "/public/overview",
+                    web::get().to(api::public_overview),
+                ))
+                .default_service(web::to(not_found)),
+        )
         .default_service(web::to(not_found));
 }
 

@@ -54,10 +54,13 @@ async fn unknown_routes_and_methods_answer_json_404_and_405() {
     let app = spawn_app().await;
 
     let missing = app.get("/nothing-here", None).await;
+    let missing_stat = app.get("/stats/nothing-here", None).await;
     let wrong_method = app.get("/submit", Some(INGEST_KEY)).await;
 
     assert_eq!(missing.status(), 404);
     assert!(body(missing).await["detail"].is_string());
+    assert_eq!(missing_stat.status(), 404);
+    assert!(body(missing_stat).await["detail"].is_string());
     assert_eq!(wrong_method.status(), 405);
     assert!(body(wrong_method).await["detail"].is_string());
 }
