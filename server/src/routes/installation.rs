@@ -48,8 +48,6 @@ pub async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     let installation = installation_id(&path)?;
     let product = rules.catalog.product;
-    // The days its reports counted on are re-rolled, so it leaves the daily tables too.
-    store::mark_installation_days(&pool, product, installation.as_uuid()).await?;
     let deleted = store::delete_installation(&pool, product, installation).await?;
     nudge.now();
     tracing::info!(%installation, deleted, "installation erased");

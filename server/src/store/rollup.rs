@@ -356,26 +356,6 @@ pub async fn report_days(
     Ok(first.zip(last))
 }
 
-/// Marks the days an installation's reports end on, before they are erased, so the rollup
-/// takes their contribution out of the daily tables.
-pub async fn mark_installation_days(
-    pool: &deadpool_postgres::Pool,
-    product: &str,
-    installation: uuid::Uuid,
-) -> Result<(), StoreError> {
-    pool.get()
-        .await?
-        .execute(
-            "INSERT INTO rollup_dirty_days (product, day)
-             SELECT DISTINCT product, (period_end AT TIME ZONE 'UTC')::date
-             FROM submissions WHERE product = $1 AND installation_id = $2
-             ON CONFLICT DO NOTHING",
-            &[&product, &installation],
-        )
-        .await?;
-    Ok(())
-}
-
 pub async fn marked_days(
     client: &impl GenericClient,
     product: &str,

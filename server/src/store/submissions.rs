@@ -265,7 +265,9 @@ pub async fn installation_reports(
         .map_err(StoreError::from)
 }
 
-/// Erases every report of an installation; returns how many there were.
+/// Erases every report of an installation and, in the same statement, marks the days they
+/// counted on for the next rollup, so its contribution leaves the daily tables too. Returns how
+/// many reports there were.
 pub async fn delete_installation(
     pool: &Pool,
     product: &str,
@@ -273,11 +275,22 @@ pub async fn delete_installation(
 ) -> Result<u64, StoreError> {
     let client = pool.get().await?;
     let statement = client
-        .prepare_cached("DELETE FROM submissions WHERE product = $1 AND installation_id = $2")
+        .prepare_cached(
+            "WITH erased AS (
+                 DELETE FROM submissions WHERE product = $1 AND installation_id = $2
+                 RETURNING period_end),
+             marked AS (
+                 INSERT INTO rollup_dirty_days (product, day)
+                 SELECT DISTINCT $1, (period_end AT TIME ZONE 'UTC')::date FROM erased
+                 ON CONFLICT DO NOTHING)
+             SELECT count(*) FROM erased",
+        )
         .await?;
-    Ok(client
-        .execute(&statement, &[&product, &installation.as_uuid()])
-        .await?)
+    let row = client
+        .query_one(&statement, &[&product, &installation.as_uuid()])
+        .await?;
+    let erased: i64 = row.try_get(0)?;
+    Ok(u64::try_from(erased).unwrap_or(0))
 }
 
 /// Live, exact totals over the raw table.
