@@ -470,3 +470,81 @@ async fn an_installation_is_new_only_on_the_day_of_its_first_report_even_when_a_
     let installations = stats(&app, "/stats/installations?days=5").await;
     assert_eq!(installations["total"], 2);
 }
+
+#[tokio::test]
+async fn prune_drops_the_raw_partitions_past_retention_and_keeps_the_daily_tables() {
+    let app = app().await;
+    send(&app, &report_ago(&id(1), 3, |_| {})).await;
+    roll(&app).await;
+    let db = app.db().await;
+    // A report from long ago, in its own monthly partition, as retention will find it.
+    db.batch_execute(
+        "SELECT tally_ensure_month_partition('2024-01-15');
+         INSERT INTO submissions (product, installation_id, period_start, period_end,
+             received_at, app_version, platform, deployment_mode, country_code, printer_count,
+             job_count, file_count, upload_count, uptime_hours, total_errors,
+             printer_type_counts, feature_usage, error_summary)
+         SELECT product, gen_random_uuid(), '2024-01-10', '2024-01-17', received_at,
+             app_version, platform, deployment_mode, country_code, printer_count, job_count,
+             file_count, upload_count, uptime_hours, total_errors, printer_type_counts,
+             feature_usage, error_summary
+         FROM submissions LIMIT 1",
+    )
+    .await
+    .unwrap();
+    let daily_before = daily_rows(&db).await;
+    assert_eq!(app.stored_reports().await, 2);
+
+    let dropped = rollup::prune(&pool(&app), 400, Utc::now().date_naive())
+        .await
+        .expect("prune runs");
+
+    assert_eq!(dropped, vec!["submissions_2024_01".to_owned()]);
+    let gone: Option<String> = db
+        .query_one("SELECT to_regclass('submissions_2024_01')::text", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(gone, None);
+    assert_eq!(app.stored_reports().await, 1, "the recent report stays");
+    assert!(daily_before > 0);
+    assert_eq!(daily_rows(&db).await, daily_before, "the daily tables stay");
+}
+
+async fn daily_rows(db: &tokio_postgres::Client) -> i64 {
+    db.query_one("SELECT count(*) FROM daily_totals", &[])
+        .await
+        .unwrap()
+        .get(0)
+}
+
+#[tokio::test]
+async fn statistics_are_read_from_the_replica_when_one_is_configured() {
+    // The "replica" is another schema, migrated and empty: what the routes show comes from it.
+    let (_, replica_url) = crate::helpers::fresh_schema();
+    let replica = tally::store::pool(&DatabaseConfig {
+        database_url: replica_url.parse().unwrap(),
+        db_pool_size: 1,
+        db_timeout_ms: 5_000,
+    })
+    .unwrap();
+    tally::store::migrate(&replica).await.unwrap();
+    let app = spawn_app_with(|c| {
+        c.rate_limit_per_hour = 0;
+        c.rollup_interval_secs = 3_600;
+        c.read_database_url = Some(replica_url.parse().unwrap());
+    })
+    .await;
+    send(&app, &report_ago(&id(1), 1, |_| {})).await;
+    roll(&app).await;
+
+    let from_replica = stats(&app, "/stats/installations").await;
+
+    assert_eq!(from_replica["total"], 0);
+    assert_eq!(from_replica["active_7d"], 0);
+    let primary = daily_rows(&app.db().await).await;
+    assert!(
+        primary > 0,
+        "the primary's daily tables hold the rolled day"
+    );
+}
