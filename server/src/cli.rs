@@ -3,7 +3,7 @@
 use chrono::NaiveDate;
 use clap::{Parser, Subcommand};
 
-use crate::config::{DatabaseConfig, ServeConfig, TelemetryConfig};
+use crate::config::{DatabaseConfig, RetentionConfig, ServeConfig, TelemetryConfig};
 use crate::domain::Catalog;
 use crate::startup::Application;
 use crate::{rollup, store, telemetry};
@@ -49,9 +49,8 @@ pub enum Command {
         database: DatabaseConfig,
         #[command(flatten)]
         telemetry: TelemetryConfig,
-        /// Days raw reports are kept.
-        #[arg(long, env = "TALLY_RAW_RETENTION_DAYS", default_value_t = 400)]
-        raw_retention_days: u32,
+        #[command(flatten)]
+        retention: RetentionConfig,
     },
 }
 
@@ -106,13 +105,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Prune {
             database,
             telemetry: logs,
-            raw_retention_days,
+            retention,
         } => {
             telemetry::init_logs(&logs);
             let pool = store::connect(&database).await?;
             store::migrate(&pool).await?;
-            let dropped =
-                rollup::prune(&pool, raw_retention_days, chrono::Utc::now().date_naive()).await?;
+            let dropped = rollup::prune(
+                &pool,
+                retention.raw_retention_days,
+                chrono::Utc::now().date_naive(),
+            )
+            .await?;
             tracing::info!(partitions = dropped.len(), "raw partitions pruned");
             Ok(())
         }

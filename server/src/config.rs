@@ -66,6 +66,13 @@ pub struct TelemetryConfig {
 }
 
 #[derive(Debug, Clone, Args)]
+pub struct RetentionConfig {
+    /// Days raw reports are kept; older reports are refused and their partitions dropped.
+    #[arg(long, env = "TALLY_RAW_RETENTION_DAYS", default_value_t = 400)]
+    pub raw_retention_days: u32,
+}
+
+#[derive(Debug, Clone, Args)]
 pub struct ServeConfig {
     #[command(flatten)]
     pub database: DatabaseConfig,
@@ -107,9 +114,8 @@ pub struct ServeConfig {
     #[arg(long, env = "TALLY_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<String>,
 
-    /// Days raw reports are kept; older reports are refused and their partitions dropped.
-    #[arg(long, env = "TALLY_RAW_RETENTION_DAYS", default_value_t = 400)]
-    pub raw_retention_days: u32,
+    #[command(flatten)]
+    pub retention: RetentionConfig,
 
     /// HTTP worker threads (0 = one per core).
     #[arg(long, env = "TALLY_WORKERS", default_value_t = 0)]

@@ -56,7 +56,7 @@ impl Application {
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| anyhow::anyhow!("TALLY_TRUSTED_PROXIES: {e}"))?;
         let rules = Rules {
-            raw_retention: Days::days(i64::from(config.raw_retention_days)),
+            raw_retention: Days::days(i64::from(config.retention.raw_retention_days)),
             catalog: &Catalog::PRINTERNIZER,
         };
 
@@ -92,7 +92,7 @@ impl Application {
             pool.clone(),
             rules.catalog.product,
             Duration::from_secs(config.rollup_interval_secs),
-            config.raw_retention_days,
+            config.retention.raw_retention_days,
             nudge.clone(),
             stop.clone(),
         ));
