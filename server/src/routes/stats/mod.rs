@@ -9,9 +9,11 @@ mod snapshot;
 mod versions;
 mod views;
 
-use actix_web::{web, HttpResponse};
+use actix_web::dev::Payload;
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use chrono::{DateTime, SecondsFormat, Utc};
 use deadpool_postgres::Pool;
+use futures_util::future::LocalBoxFuture;
 use serde_json::{json, Value};
 
 use crate::auth::AdminKey;
@@ -117,77 +119,67 @@ pub async fn installations(
     ok(views::installations(&snapshot, &trend))
 }
 
-async fn snapshot(pool: &ReadPool, settings: &StatsSettings) -> Result<Snapshot, ApiError> {
-    let daily = Daily::connect(pool).await?;
-    Ok(Snapshot::load(&daily, settings.product, Utc::now().date_naive()).await?)
+/// Today's snapshot, loaded as an extractor: after `AdminKey` in a handler's arguments, so an
+/// unauthenticated request never reaches the database.
+pub struct Today(Snapshot);
+
+impl FromRequest for Today {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let pool = req.app_data::<web::Data<ReadPool>>().cloned();
+        let settings = req.app_data::<web::Data<StatsSettings>>().cloned();
+        Box::pin(async move {
+            let (Some(pool), Some(settings)) = (pool, settings) else {
+                return Err(ApiError::Internal(
+                    "statistics are not configured in the app".into(),
+                ));
+            };
+            let daily = Daily::connect(&pool).await?;
+            let today = Utc::now().date_naive();
+            Ok(Today(
+                Snapshot::load(&daily, settings.product, today).await?,
+            ))
+        })
+    }
 }
 
 #[tracing::instrument(name = "stats_deployment_modes", skip_all)]
-pub async fn deployment_modes(
-    _: AdminKey,
-    pool: web::Data<ReadPool>,
-    settings: web::Data<StatsSettings>,
-) -> Result<HttpResponse, ApiError> {
-    ok(views::deployment_modes(&snapshot(&pool, &settings).await?))
+pub async fn deployment_modes(_: AdminKey, today: Today) -> Result<HttpResponse, ApiError> {
+    ok(views::deployment_modes(&today.0))
 }
 
 #[tracing::instrument(name = "stats_versions", skip_all)]
-pub async fn versions(
-    _: AdminKey,
-    query: Query,
-    pool: web::Data<ReadPool>,
-    settings: web::Data<StatsSettings>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn versions(_: AdminKey, query: Query, today: Today) -> Result<HttpResponse, ApiError> {
     let limit = params::limit(&query, 10)?;
-    ok(views::versions(&snapshot(&pool, &settings).await?, limit))
+    ok(views::versions(&today.0, limit))
 }
 
 #[tracing::instrument(name = "stats_geography", skip_all)]
-pub async fn geography(
-    _: AdminKey,
-    query: Query,
-    pool: web::Data<ReadPool>,
-    settings: web::Data<StatsSettings>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn geography(_: AdminKey, query: Query, today: Today) -> Result<HttpResponse, ApiError> {
     let limit = params::limit(&query, 20)?;
-    ok(views::geography(&snapshot(&pool, &settings).await?, limit))
+    ok(views::geography(&today.0, limit))
 }
 
 #[tracing::instrument(name = "stats_printers", skip_all)]
-pub async fn printers(
-    _: AdminKey,
-    pool: web::Data<ReadPool>,
-    settings: web::Data<StatsSettings>,
-) -> Result<HttpResponse, ApiError> {
-    ok(views::printers(&snapshot(&pool, &settings).await?))
+pub async fn printers(_: AdminKey, today: Today) -> Result<HttpResponse, ApiError> {
+    ok(views::printers(&today.0))
 }
 
 #[tracing::instrument(name = "stats_features", skip_all)]
-pub async fn features(
-    _: AdminKey,
-    pool: web::Data<ReadPool>,
-    settings: web::Data<StatsSettings>,
-) -> Result<HttpResponse, ApiError> {
-    ok(views::features(&snapshot(&pool, &settings).await?))
+pub async fn features(_: AdminKey, today: Today) -> Result<HttpResponse, ApiError> {
+    ok(views::features(&today.0))
 }
 
 #[tracing::instrument(name = "stats_errors", skip_all)]
-pub async fn errors(
-    _: AdminKey,
-    pool: web::Data<ReadPool>,
-    settings: web::Data<StatsSettings>,
-) -> Result<HttpResponse, ApiError> {
-    ok(views::errors(&snapshot(&pool, &settings).await?))
+pub async fn errors(_: AdminKey, today: Today) -> Result<HttpResponse, ApiError> {
+    ok(views::errors(&today.0))
 }
 
 #[tracing::instrument(name = "stats_anomalies", skip_all)]
-pub async fn anomalies(
-    _: AdminKey,
-    pool: web::Data<ReadPool>,
-    settings: web::Data<StatsSettings>,
-) -> Result<HttpResponse, ApiError> {
-    let snapshot = snapshot(&pool, &settings).await?;
-    ok(anomalies::anomalies(&snapshot, Utc::now()))
+pub async fn anomalies(_: AdminKey, today: Today) -> Result<HttpResponse, ApiError> {
+    ok(anomalies::anomalies(&today.0, Utc::now()))
 }
 
 async fn series(
