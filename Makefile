@@ -21,6 +21,5 @@ bench: build
 	load-tests/bench.sh
 
 ## A year of reports, the backfill, one day's roll, and every /stats route timed (see README).
-bench-stats:
-	cargo build --release -p tally -p tally-load
+bench-stats: build
 	load-tests/stats-bench.sh
