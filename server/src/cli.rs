@@ -54,6 +54,19 @@ pub enum Command {
     },
 }
 
+impl Command {
+    /// `serve` spreads over every core; the one-shot commands run on one thread, where
+    /// streaming a year of reports does not pay for waking another thread per batch of rows.
+    pub fn runtime(&self) -> std::io::Result<tokio::runtime::Runtime> {
+        match self {
+            Command::Serve(_) => tokio::runtime::Builder::new_multi_thread(),
+            _ => tokio::runtime::Builder::new_current_thread(),
+        }
+        .enable_all()
+        .build()
+    }
+}
+
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(config) => {

@@ -1,6 +1,6 @@
 use clap::Parser;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    tally::cli::run(tally::cli::Cli::parse()).await
+fn main() -> anyhow::Result<()> {
+    let cli = tally::cli::Cli::parse();
+    cli.command.runtime()?.block_on(tally::cli::run(cli))
 }

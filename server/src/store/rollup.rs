@@ -5,7 +5,9 @@
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use deadpool_postgres::{GenericClient, Transaction};
 use futures_util::{pin_mut, TryStreamExt};
-use serde_json::Value;
+use std::collections::BTreeMap;
+
+use tokio_postgres::types::Json;
 
 use super::StoreError;
 
@@ -87,33 +89,19 @@ pub async fn for_each_report(
             uploads: int(10)?,
             uptime_hours: int(11)?,
             errors: int(12)?,
-            printer_types: counts(row.try_get(13)?),
-            features: flags(row.try_get(14)?),
-            error_types: counts(row.try_get(15)?),
+            printer_types: entries(row.try_get(13)?),
+            features: entries(row.try_get(14)?),
+            error_types: entries(row.try_get(15)?),
         });
         count += 1;
     }
     Ok(count)
 }
 
-fn counts(map: Value) -> Vec<(String, i64)> {
-    match map {
-        Value::Object(entries) => entries
-            .into_iter()
-            .map(|(key, n)| (key, n.as_i64().unwrap_or(0)))
-            .collect(),
-        _ => Vec::new(),
-    }
-}
-
-fn flags(map: Value) -> Vec<(String, bool)> {
-    match map {
-        Value::Object(entries) => entries
-            .into_iter()
-            .map(|(key, on)| (key, on.as_bool().unwrap_or(false)))
-            .collect(),
-        _ => Vec::new(),
-    }
+/// A stored map (`{"bambu_lab": 2}`, `{"timelapse_enabled": true}`) decoded straight into its
+/// entries, without building a `serde_json::Value` per report (a backfill reads millions).
+fn entries<V>(map: Json<BTreeMap<String, V>>) -> Vec<(String, V)> {
+    map.0.into_iter().collect()
 }
 
 /// Installations whose first report (over all stored reports) ends on each day of `[from, to]`:
