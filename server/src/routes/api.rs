@@ -6,14 +6,14 @@
 use std::collections::BTreeMap;
 
 use actix_web::{web, HttpResponse};
-use chrono::{Duration, NaiveDate, SecondsFormat, Utc};
+use chrono::{Duration, NaiveDate, Utc};
 use serde_json::{json, Map, Value};
 
 use crate::auth::AdminKey;
 use crate::domain::FieldError;
 use crate::error::ApiError;
 use crate::rollup::engine::dimension;
-use crate::routes::stats::{date, Query, Snapshot, StatsSettings};
+use crate::routes::stats::{date, rfc3339, Query, Snapshot, StatsSettings};
 use crate::store::{Daily, DimensionRow, ReadPool, TotalsRow};
 
 /// The longest range one request may ask for.
@@ -99,7 +99,7 @@ fn total(row: &TotalsRow, metric: &str) -> i64 {
 }
 
 fn last_updated(at: Option<chrono::DateTime<Utc>>) -> Value {
-    json!(at.map(|at| at.to_rfc3339_opts(SecondsFormat::Secs, true)))
+    json!(at.map(rfc3339))
 }
 
 /// `GET /api/v1/metrics/{metric}?window=7|30&from=&to=`: one number per day.

@@ -1,7 +1,7 @@
 //! The anomaly checks of `/stats/anomalies`, with the thresholds of CONTRACT.md. Errors count
 //! only when non-zero (`total_errors: 0` is not an error).
 
-use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
 
 use super::snapshot::Snapshot;
@@ -22,7 +22,7 @@ pub fn anomalies(snapshot: &Snapshot, now: DateTime<Utc>) -> Value {
     error_rate(snapshot, &mut found);
     json!({
         "anomalies": found,
-        "checked_at": now.to_rfc3339_opts(SecondsFormat::Secs, true),
+        "checked_at": super::rfc3339(now),
         "checks_performed": CHECKS,
     })
 }

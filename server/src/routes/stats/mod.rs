@@ -34,7 +34,8 @@ pub struct StatsSettings {
     pub min_cohort: i64,
 }
 
-fn rfc3339(at: DateTime<Utc>) -> String {
+/// Timestamps in responses: RFC 3339, whole seconds, `Z` (the contract's form).
+pub(crate) fn rfc3339(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
