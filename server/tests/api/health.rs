@@ -111,7 +111,7 @@ fn migrate_applies_the_migrations_and_exits_0() {
 }
 
 #[tokio::test]
-async fn serve_stops_gracefully_on_sigterm_and_exits_0() {
+async fn serve_stops_gracefully_on_sigterm_and_its_json_logs_hold_no_key_address_or_body() {
     let (_, url) = fresh_schema();
     let port = free_port();
     let mut child = tally_command()
@@ -124,6 +124,32 @@ async fn serve_stops_gracefully_on_sigterm_and_exits_0() {
         .spawn()
         .unwrap();
     wait_for_health(port).await;
+    // Traffic whose secrets must not reach the log: a key, a wrong key, a client address,
+    // a user agent, and a body field that is refused.
+    let http = reqwest::Client::new();
+    let submit = format!("http://127.0.0.1:{port}/submit");
+    let (_, mut report) = fresh_report();
+    for (key, status) in [(INGEST_KEY, 200), ("leaky-wrong-key-77", 401)] {
+        let answer = http
+            .post(&submit)
+            .header("X-API-Key", key)
+            .header("X-Forwarded-For", "203.0.113.9")
+            .header("User-Agent", "LoggedAgent/1.0")
+            .json(&report)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), status);
+    }
+    report["usage_stats"]["feature_usage"] = serde_json::json!({"owner@example.com": true});
+    let refused = http
+        .post(&submit)
+        .header("X-API-Key", INGEST_KEY)
+        .json(&report)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 422);
 
     let kill = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -146,7 +172,21 @@ async fn serve_stops_gracefully_on_sigterm_and_exits_0() {
     let mut logs = String::new();
     std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut logs).unwrap();
     assert!(logs.contains("SIGTERM received"), "{logs}");
-    assert!(!logs.contains(INGEST_KEY), "a key reached the log");
+    for line in logs.lines() {
+        assert!(
+            serde_json::from_str::<serde_json::Value>(line).is_ok(),
+            "not a JSON log line: {line}"
+        );
+    }
+    for secret in [
+        INGEST_KEY,
+        "leaky-wrong-key-77",
+        "203.0.113.9",
+        "LoggedAgent",
+        "owner@example.com",
+    ] {
+        assert!(!logs.contains(secret), "{secret} reached the log:\n{logs}");
+    }
 }
 
 #[tokio::test]
