@@ -14,5 +14,6 @@ pub use datetime::parse_datetime;
 pub use field_error::FieldError;
 pub use submission::{
     Parsed, Period, RejectedSubmission, Rules, Submission, SubmissionDto, UsageCounts,
+    MAX_PERIOD_DAYS,
 };
 pub use values::{country_name, CountryCode, Identifier, InstallationId, Version};

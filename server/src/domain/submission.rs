@@ -20,7 +20,8 @@ const MAX_UPLOADS: i64 = 100_000;
 const MAX_ERRORS: i64 = 1_000_000;
 const MAX_UPTIME_HOURS: i64 = 31 * 24;
 const MAX_MAP_ENTRIES: usize = 32;
-const MAX_PERIOD_DAYS: i64 = 31;
+/// The longest period one report may cover.
+pub const MAX_PERIOD_DAYS: i64 = 31;
 
 #[derive(Debug, Deserialize, Validate)]
 pub struct SubmissionDto {

@@ -27,6 +27,7 @@ use deadpool_postgres::{Object, Pool};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use crate::domain::MAX_PERIOD_DAYS;
 use crate::store::{self, ReportRow, RollupState, StoreError};
 use engine::{Sweep, LONGEST_WINDOW};
 
@@ -38,8 +39,6 @@ const CHUNK_DAYS: i64 = 62;
 /// `received_at` is taken a few seconds before its batch commits, and instances' clocks differ
 /// a little: a minute is far more than both. Re-reading a minute costs nothing (idempotent).
 const WATERMARK_MARGIN: Days = Days::minutes(1);
-/// The longest period a report may cover, bounding where a retried report's old end was.
-const LONGEST_PERIOD_DAYS: i64 = 31;
 
 /// Whether a run waits for another instance's run to finish.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -167,7 +166,7 @@ pub fn dirty_ranges(
     let mut ranges: Vec<(NaiveDate, NaiveDate)> = received
         .iter()
         .map(|&(start, end)| {
-            let start = start.max(end - Days::days(LONGEST_PERIOD_DAYS));
+            let start = start.max(end - Days::days(MAX_PERIOD_DAYS));
             (start, (end + after).min(today.max(end)))
         })
         .chain(
@@ -196,7 +195,7 @@ async fn roll_ranges(
     // Days whose window reaches before the oldest raw partition have lost reports to pruning.
     let safe_from = store::oldest_raw_day(&*client)
         .await?
-        .map(|oldest| oldest + Days::days(LONGEST_PERIOD_DAYS + LONGEST_WINDOW));
+        .map(|oldest| oldest + Days::days(MAX_PERIOD_DAYS + LONGEST_WINDOW));
     let mut rolled = Rolled::default();
     for (from, to) in ranges {
         let from = safe_from.map_or(from, |safe| from.max(safe));

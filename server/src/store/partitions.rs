@@ -28,9 +28,11 @@ pub async fn ensure_partitions(
     Ok(())
 }
 
-/// Drops every monthly partition of `submissions` whose months end on or before `cutoff`;
-/// returns their names. Dropping takes a short exclusive lock on the parent: a bounded
-/// `lock_timeout` keeps writers from queueing behind it (the next day tries again).
+/// Drops every monthly partition of `submissions` whose months end on or before `cutoff`, and
+/// takes their reports (and the installations left with none) out of the summary's counts;
+/// returns their names. Holds `submissions` exclusively meanwhile, so no batch or erasure runs
+/// in between; a bounded `lock_timeout` keeps writers from queueing behind a long wait for it
+/// (the next day tries again).
 pub async fn drop_partitions_before(
     pool: &Pool,
     cutoff: NaiveDate,
@@ -39,7 +41,6 @@ pub async fn drop_partitions_before(
     let tx = conn.transaction().await?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&PARTITION_LOCK])
         .await?;
-    tx.batch_execute("SET LOCAL lock_timeout = '5s'").await?;
     let rows = tx
         .query(
             "SELECT c.relname::text,
@@ -49,17 +50,56 @@ pub async fn drop_partitions_before(
             &[],
         )
         .await?;
-    let mut dropped = Vec::new();
+    let mut doomed = Vec::new();
     for row in rows {
         let name: String = row.try_get(0)?;
         let month: Option<NaiveDate> = row.try_get(1)?;
         if month.is_some_and(|month| month + Months::new(1) <= cutoff) {
-            tx.batch_execute(&format!("DROP TABLE \"{}\"", name.replace('"', "\"\"")))
-                .await?;
-            dropped.push(name);
+            doomed.push(name);
         }
     }
+    if doomed.is_empty() {
+        return Ok(doomed);
+    }
+    doomed.sort();
+    let quoted: Vec<String> = doomed
+        .iter()
+        .map(|name| format!("\"{}\"", name.replace('"', "\"\"")))
+        .collect();
+    tx.batch_execute(
+        "SET LOCAL lock_timeout = '5s'; LOCK TABLE submissions IN ACCESS EXCLUSIVE MODE",
+    )
+    .await?;
+    let reports = quoted
+        .iter()
+        .map(|table| format!("SELECT product, installation_id FROM ONLY {table}"))
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ");
+    tx.batch_execute(&format!(
+        "CREATE TEMP TABLE pruned ON COMMIT DROP AS
+         SELECT product, installation_id, count(*) AS reports FROM ({reports}) AS r GROUP BY 1, 2"
+    ))
+    .await?;
+    for table in &quoted {
+        tx.batch_execute(&format!("DROP TABLE {table}")).await?;
+    }
+    tx.batch_execute(
+        "WITH orphans AS (
+             DELETE FROM installations i USING pruned p
+             WHERE i.product = p.product AND i.installation_id = p.installation_id
+               AND NOT EXISTS (SELECT 1 FROM submissions s
+                               WHERE s.product = p.product
+                                 AND s.installation_id = p.installation_id)
+             RETURNING i.product),
+         gone AS (SELECT product, sum(reports) AS reports FROM pruned GROUP BY product)
+         INSERT INTO submission_counts AS c (product, shard, submissions, installations)
+         SELECT g.product, 0, -g.reports, -(SELECT count(*) FROM orphans o WHERE o.product = g.product)
+         FROM gone g
+         ON CONFLICT (product, shard) DO UPDATE SET
+             submissions = c.submissions + EXCLUDED.submissions,
+             installations = c.installations + EXCLUDED.installations",
+    )
+    .await?;
     tx.commit().await?;
-    dropped.sort();
-    Ok(dropped)
+    Ok(doomed)
 }

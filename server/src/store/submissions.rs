@@ -9,8 +9,11 @@ use crate::domain::{InstallationId, Submission, Version};
 
 /// One fixed-shape statement for any batch size: the arrays vary, the text does not, so it is
 /// prepared once per connection (measured ~100x faster than one INSERT per row).
-/// A retry of a stored report overwrites it and keeps its `submission_id`.
+/// A retry of a stored report overwrites it and keeps its `submission_id`. The same statement
+/// registers new installations and adds to the summary's counts (shard `$21`), so they move
+/// exactly with the reports.
 const UPSERT_BATCH: &str = "
+WITH written AS (
 INSERT INTO submissions AS s (
     product, installation_id, period_start, period_end, received_at,
     app_version, python_version, platform, deployment_mode, country_code, first_seen,
@@ -48,7 +51,29 @@ ON CONFLICT (product, installation_id, period_start) DO UPDATE SET
     printer_type_counts = EXCLUDED.printer_type_counts,
     feature_usage = EXCLUDED.feature_usage,
     error_summary = EXCLUDED.error_summary
-RETURNING product, installation_id, period_start, submission_id, receipts = 1 AS inserted";
+RETURNING product, installation_id, period_start, submission_id, receipts = 1 AS inserted,
+    received_at
+),
+registered AS (
+    -- In key order, so that concurrent batches take the same locks in the same order.
+    INSERT INTO installations (product, installation_id)
+    SELECT product, installation_id FROM written WHERE inserted
+    ORDER BY product, installation_id
+    ON CONFLICT DO NOTHING
+    RETURNING product
+),
+counted AS (
+    INSERT INTO submission_counts AS c
+        (product, shard, submissions, installations, latest_received_at)
+    SELECT w.product, $21, count(*) FILTER (WHERE w.inserted),
+        (SELECT count(*) FROM registered r WHERE r.product = w.product), max(w.received_at)
+    FROM written w GROUP BY w.product
+    ON CONFLICT (product, shard) DO UPDATE SET
+        submissions = c.submissions + EXCLUDED.submissions,
+        installations = c.installations + EXCLUDED.installations,
+        latest_received_at = greatest(c.latest_received_at, EXCLUDED.latest_received_at)
+)
+SELECT product, installation_id, period_start, submission_id, inserted FROM written";
 
 /// A batch of reports in columns, the shape `UPSERT_BATCH` binds.
 #[derive(Default)]
@@ -133,10 +158,12 @@ impl Columns {
         self.error_summary.push(json(&report.error_types));
     }
 
-    /// Writes the batch in one statement; returns each report's key, id and whether it is new.
+    /// Writes the batch in one statement, adding to the summary's counts in `shard`; returns
+    /// each report's key, id and whether it is new.
     pub(super) async fn upsert(
         &self,
         client: &deadpool_postgres::Client,
+        shard: i16,
     ) -> Result<Vec<(ReportKey, i64, bool)>, StoreError> {
         let statement = client.prepare_cached(UPSERT_BATCH).await?;
         let rows = client
@@ -163,6 +190,7 @@ impl Columns {
                     &self.printer_type_counts,
                     &self.feature_usage,
                     &self.error_summary,
+                    &shard,
                 ],
             )
             .await?;
@@ -265,16 +293,25 @@ pub async fn installation_reports(
         .map_err(StoreError::from)
 }
 
-/// Erases every report of an installation and, in the same statement, marks the days they
-/// counted on for the next rollup, so its contribution leaves the daily tables too. Returns how
-/// many reports there were.
+/// Erases every report of an installation and, in the same transaction, marks the days they
+/// counted on for the next rollup (so its contribution leaves the daily tables too) and takes
+/// it out of the summary's counts. Returns how many reports there were.
 pub async fn delete_installation(
     pool: &Pool,
     product: &str,
     installation: InstallationId,
 ) -> Result<u64, StoreError> {
-    let client = pool.get().await?;
-    let statement = client
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    // Holds batches off (and waits for those in flight): one committing between the erasure's
+    // snapshot and its commit could register the installation again without its report.
+    // Locks in the order batches and pruning take them, `submissions` first: no deadlock.
+    tx.batch_execute(
+        "LOCK TABLE submissions IN ROW EXCLUSIVE MODE;
+         LOCK TABLE installations IN SHARE MODE",
+    )
+    .await?;
+    let statement = tx
         .prepare_cached(
             "WITH erased AS (
                  DELETE FROM submissions WHERE product = $1 AND installation_id = $2
@@ -282,18 +319,29 @@ pub async fn delete_installation(
              marked AS (
                  INSERT INTO rollup_dirty_days (product, day)
                  SELECT DISTINCT $1, (period_end AT TIME ZONE 'UTC')::date FROM erased
-                 ON CONFLICT DO NOTHING)
+                 ON CONFLICT DO NOTHING),
+             unregistered AS (
+                 DELETE FROM installations WHERE product = $1 AND installation_id = $2
+                 RETURNING 1),
+             counted AS (
+                 INSERT INTO submission_counts AS c (product, shard, submissions, installations)
+                 VALUES ($1, 0, -(SELECT count(*) FROM erased),
+                         -(SELECT count(*) FROM unregistered))
+                 ON CONFLICT (product, shard) DO UPDATE SET
+                     submissions = c.submissions + EXCLUDED.submissions,
+                     installations = c.installations + EXCLUDED.installations)
              SELECT count(*) FROM erased",
         )
         .await?;
-    let row = client
+    let row = tx
         .query_one(&statement, &[&product, &installation.as_uuid()])
         .await?;
+    tx.commit().await?;
     let erased: i64 = row.try_get(0)?;
     Ok(u64::try_from(erased).unwrap_or(0))
 }
 
-/// Live, exact totals over the raw table.
+/// Live, exact totals of the stored reports (kept with every change; see `UPSERT_BATCH`).
 #[derive(Debug)]
 pub struct Summary {
     pub total_submissions: i64,
@@ -303,12 +351,14 @@ pub struct Summary {
 
 pub async fn summary(pool: &Pool) -> Result<Summary, StoreError> {
     let client = pool.get().await?;
-    let row = client
-        .query_one(
-            "SELECT count(*), count(DISTINCT installation_id), max(received_at) FROM submissions",
-            &[],
+    let statement = client
+        .prepare_cached(
+            "SELECT coalesce(sum(submissions), 0)::bigint, coalesce(sum(installations), 0)::bigint,
+                    max(latest_received_at)
+             FROM submission_counts",
         )
         .await?;
+    let row = client.query_one(&statement, &[]).await?;
     Ok(Summary {
         total_submissions: row.try_get(0)?,
         unique_installations: row.try_get(1)?,

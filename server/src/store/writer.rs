@@ -111,7 +111,11 @@ impl Writer {
 async fn run(pool: Pool, mut jobs: mpsc::Receiver<Job>, config: WriterConfig) {
     let committers = Arc::new(Semaphore::new(config.concurrent_batches));
     let mut batch = Vec::with_capacity(config.batch_max);
+    let mut batches: usize = 0;
     while jobs.recv_many(&mut batch, config.batch_max).await > 0 {
+        // Batches committing at once add to different rows of the summary's counts.
+        let shard = i16::try_from(batches % config.concurrent_batches).unwrap_or(0);
+        batches = batches.wrapping_add(1);
         // Waiting for a free committer lets more reports gather: the next batch is larger.
         let Ok(permit) = committers.clone().acquire_owned().await else {
             break;
@@ -120,7 +124,7 @@ async fn run(pool: Pool, mut jobs: mpsc::Receiver<Job>, config: WriterConfig) {
         let pool = pool.clone();
         let timeout = config.batch_timeout;
         tokio::spawn(async move {
-            commit(&pool, ready, timeout).await;
+            commit(&pool, ready, shard, timeout).await;
             drop(permit);
         });
     }
@@ -131,7 +135,7 @@ async fn run(pool: Pool, mut jobs: mpsc::Receiver<Job>, config: WriterConfig) {
 }
 
 /// Commits one batch and answers each of its reports.
-async fn commit(pool: &Pool, jobs: Vec<Job>, timeout: Duration) {
+async fn commit(pool: &Pool, jobs: Vec<Job>, shard: i16, timeout: Duration) {
     let received = jobs.len();
     // One statement cannot update a row twice: reports for the same key merge, latest wins,
     // and all their senders get the same answer.
@@ -153,6 +157,8 @@ async fn commit(pool: &Pool, jobs: Vec<Job>, timeout: Duration) {
             }
         }
     }
+    // In key order: concurrent batches lock the rows they share in the same order.
+    reports.sort_unstable_by_key(|(report, _)| report_key(report));
     let mut columns = Columns::with_capacity(reports.len());
     for (report, received_at) in reports {
         columns.push(report, received_at);
@@ -160,7 +166,7 @@ async fn commit(pool: &Pool, jobs: Vec<Job>, timeout: Duration) {
     metrics::histogram!("tally_batch_size").record(received as f64);
 
     let started = std::time::Instant::now();
-    let outcome = match tokio::time::timeout(timeout, upsert(pool, &columns)).await {
+    let outcome = match tokio::time::timeout(timeout, upsert(pool, &columns, shard)).await {
         Ok(outcome) => outcome,
         Err(_) => Err(WriteError::TimedOut),
     };
@@ -192,9 +198,13 @@ async fn commit(pool: &Pool, jobs: Vec<Job>, timeout: Duration) {
     }
 }
 
-async fn upsert(pool: &Pool, columns: &Columns) -> Result<Vec<(ReportKey, i64, bool)>, WriteError> {
+async fn upsert(
+    pool: &Pool,
+    columns: &Columns,
+    shard: i16,
+) -> Result<Vec<(ReportKey, i64, bool)>, WriteError> {
     let client = pool.get().await.map_err(StoreError::from)?;
-    Ok(columns.upsert(&client).await?)
+    Ok(columns.upsert(&client, shard).await?)
 }
 
 fn answer_all(waiters: Vec<Vec<oneshot::Sender<Result<Stored, WriteError>>>>, error: &WriteError) {

@@ -204,6 +204,20 @@ impl TestApp {
         client
     }
 
+    /// (reports, distinct installations) counted over the raw table itself.
+    pub async fn counted_over_raw_reports(&self) -> (i64, i64) {
+        let row = self
+            .db()
+            .await
+            .query_one(
+                "SELECT count(*), count(DISTINCT installation_id) FROM submissions",
+                &[],
+            )
+            .await
+            .expect("count");
+        (row.get(0), row.get(1))
+    }
+
     pub async fn stored_reports(&self) -> i64 {
         self.db()
             .await

@@ -58,7 +58,11 @@ async fn a_dump_of_the_database_after_hostile_submissions_contains_none_of_their
     }
     assert_eq!(app.stored_reports().await, 1);
 
-    let dump = pg_dump(&app.schema);
+    // Blocking wait off the test's runtime: the app runs on it and may hold a lock pg_dump needs.
+    let schema = app.schema.clone();
+    let dump = tokio::task::spawn_blocking(move || pg_dump(&schema))
+        .await
+        .unwrap();
 
     assert!(dump.contains("CREATE TABLE"), "the dump holds the schema");
     assert!(

@@ -6,7 +6,7 @@ use serde_json::Value;
 use tally::config::DatabaseConfig;
 use tally::rollup::{self, Wait};
 
-use crate::helpers::{body, report, spawn_app_with, TestApp, ADMIN_KEY, INGEST_KEY};
+use crate::helpers::{body, naive, report, spawn_app_with, TestApp, ADMIN_KEY, INGEST_KEY};
 
 const PRODUCT: &str = "printernizer";
 
@@ -488,7 +488,12 @@ async fn prune_drops_the_raw_partitions_past_retention_and_keeps_the_daily_table
              app_version, platform, deployment_mode, country_code, printer_count, job_count,
              file_count, upload_count, uptime_hours, total_errors, printer_type_counts,
              feature_usage, error_summary
-         FROM submissions LIMIT 1",
+         FROM submissions LIMIT 1;
+         -- Counted, as the writer counted it when it was recent.
+         INSERT INTO installations SELECT product, installation_id
+         FROM submissions_2024_01;
+         INSERT INTO submission_counts (product, shard, submissions, installations)
+         SELECT product, 99, 1, 1 FROM submissions_2024_01;",
     )
     .await
     .unwrap();
@@ -511,8 +516,30 @@ async fn prune_drops_the_raw_partitions_past_retention_and_keeps_the_daily_table
         .get(0);
     assert_eq!(gone, None);
     assert_eq!(app.stored_reports().await, 1, "the recent report stays");
+    let summary = stats(&app, "/stats/summary").await;
+    assert_eq!(summary["total_submissions"], 1);
+    assert_eq!(summary["unique_installations"], 1);
     assert!(daily_before > 0);
     assert_eq!(daily_rows(&db).await, daily_before, "the daily tables stay");
+}
+
+#[tokio::test]
+async fn prune_keeps_the_partition_of_a_report_that_is_still_within_retention() {
+    let app = app().await;
+    let today = Utc::now().date_naive();
+    rollup::prune(&pool(&app), 400, today)
+        .await
+        .expect("prune runs");
+    // Ends 395 days ago, inside retention, and started 30 days before that: in a month that
+    // ended more than 400 days ago.
+    let end = Utc::now() - Duration::days(395);
+    let mut old = report(&id(1), end);
+    old["period"]["start"] = naive(end - Duration::days(30)).into();
+
+    let response = app.submit(&old).await;
+
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    assert_eq!(app.stored_reports().await, 1);
 }
 
 async fn daily_rows(db: &tokio_postgres::Client) -> i64 {

@@ -1,6 +1,8 @@
 use chrono::{DateTime, Duration, Utc};
 
-use crate::helpers::{body, fresh_report, report, spawn_app, ADMIN_KEY, INGEST_KEY};
+use crate::helpers::{
+    body, fresh_report, report, spawn_app, spawn_app_with, ADMIN_KEY, INGEST_KEY,
+};
 
 #[tokio::test]
 async fn summary_is_live_and_exact_and_counts_a_retry_once() {
@@ -25,6 +27,43 @@ async fn summary_is_live_and_exact_and_counts_a_retry_once() {
     let latest: DateTime<Utc> = latest.parse().unwrap();
     assert!(Utc::now() - latest < Duration::minutes(1));
     assert!(summary["timestamp"].as_str().unwrap().ends_with('Z'));
+}
+
+#[tokio::test]
+async fn summary_stays_exact_through_concurrent_retries_and_erasures() {
+    let app = spawn_app_with(|config| config.ip_rate_per_minute = 0).await;
+    let installations: Vec<String> = (0..12).map(|_| uuid::Uuid::new_v4().to_string()).collect();
+    let reports: Vec<_> = installations
+        .iter()
+        .flat_map(|id| (0..3).map(move |week| report(id, Utc::now() - Duration::days(7 * week))))
+        .collect();
+    // Every report twice, all at once: retries land in the same batch and in later ones.
+    let sent = futures_util::future::join_all(
+        reports
+            .iter()
+            .chain(reports.iter())
+            .map(|report| app.submit(report)),
+    )
+    .await;
+    assert!(sent.iter().all(|response| response.status() == 200));
+    for erased in &installations[..2] {
+        let response = app
+            .http
+            .delete(app.url(&format!("/installation/{erased}")))
+            .header("X-API-Key", INGEST_KEY)
+            .send()
+            .await
+            .unwrap();
+        let answer = body(response).await;
+        assert_eq!(answer["deleted_count"], 3, "{answer}");
+    }
+
+    let summary = body(app.get("/stats/summary", Some(ADMIN_KEY)).await).await;
+
+    assert_eq!(summary["total_submissions"], 30);
+    assert_eq!(summary["unique_installations"], 10);
+    let (reports, installations) = app.counted_over_raw_reports().await;
+    assert_eq!((reports, installations), (30, 10));
 }
 
 #[tokio::test]
