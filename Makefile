@@ -1,5 +1,5 @@
 # The two commands of the quick start, and the benchmark.
-.PHONY: run test bench bench-stats build
+.PHONY: run test bench bench-bare bench-stats build
 
 # One build of the whole workspace: building a package alone unifies features differently and
 # would rebuild the dependencies for each target.
@@ -19,6 +19,10 @@ test:
 ## The standard throughput scenario against a fresh database; prints the JSON report.
 bench: build
 	load-tests/bench.sh
+
+## The same scenario against the issue's bare pipeline (tally-bare): the machine's ceiling.
+bench-bare: build
+	BENCH_SERVER=bare load-tests/bench.sh
 
 ## A year of reports, the backfill, one day's roll, and every /stats route timed (see README).
 bench-stats: build

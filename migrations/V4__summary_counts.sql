@@ -1,16 +1,18 @@
 -- /stats/summary is live and exact; counting the raw reports took a second at a year of data.
--- These are kept in the same transaction as every change to `submissions`: the writer's batch
--- statement adds to them, erasure and pruning take away.
+-- Reports are counted by the writer's batch statement itself. Installations are registered by
+-- the rollup, off the write path; the summary adds those in reports received since the
+-- rollup's watermark. Erasure and pruning take away in the transaction that removes reports.
 
--- Every installation with at least one stored report (ids only, erased with the reports).
+-- Installations with stored reports, as of the rollup's last run (ids only, erased with the
+-- reports).
 CREATE TABLE installations (
     product         text COLLATE "C" NOT NULL,
     installation_id uuid             NOT NULL,
     PRIMARY KEY (product, installation_id)
 );
 
--- Stored reports, installations and the latest receipt, as sums over shards: concurrent
--- batches add to different rows instead of queueing on one row lock until they commit.
+-- Stored reports, registered installations and the latest receipt, as sums over shards:
+-- concurrent batches add to different rows instead of queueing on one row lock until commit.
 -- A shard alone may go negative (an erasure subtracts from shard 0); only the sum means anything.
 CREATE TABLE submission_counts (
     product            text COLLATE "C" NOT NULL,

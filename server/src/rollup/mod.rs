@@ -13,6 +13,8 @@
 //!   (`rollup_dirty_days`), and today. The first run rolls everything.
 //! - **One roller.** A run holds `pg_advisory_lock(ROLLUP_LOCK)` on its connection: the task in
 //!   `tally serve` skips a turn when another instance rolls; `tally rollup` waits for it.
+//! - **Installations registered.** Each incremental run also adds the installations of the
+//!   reports received since the watermark to `installations`, for `/stats/summary`.
 //! - **Pruned history.** Days whose reports may have been pruned (`tally prune`) are never
 //!   rolled again: the daily tables are all that remains of them.
 
@@ -141,6 +143,7 @@ async fn incremental(client: &mut Object, product: &str) -> Result<Rolled, Store
         }
     };
     let rolled = roll_ranges(client, product, ranges).await?;
+    store::register_installations(client, product, state.map(|state| state.watermark)).await?;
     store::unmark_days(&*client, product, &marked).await?;
     store::save_rollup_state(
         &*client,

@@ -10,8 +10,8 @@ use crate::domain::{InstallationId, Submission, Version};
 /// One fixed-shape statement for any batch size: the arrays vary, the text does not, so it is
 /// prepared once per connection (measured ~100x faster than one INSERT per row).
 /// A retry of a stored report overwrites it and keeps its `submission_id`. The same statement
-/// registers new installations and adds to the summary's counts (shard `$21`), so they move
-/// exactly with the reports.
+/// adds to the summary's counts of reports (shard `$21`), so they move exactly with them.
+/// (Installations are registered by the rollup, off this path: see `register_installations`.)
 const UPSERT_BATCH: &str = "
 WITH written AS (
 INSERT INTO submissions AS s (
@@ -54,23 +54,13 @@ ON CONFLICT (product, installation_id, period_start) DO UPDATE SET
 RETURNING product, installation_id, period_start, submission_id, receipts = 1 AS inserted,
     received_at
 ),
-registered AS (
-    -- In key order, so that concurrent batches take the same locks in the same order.
-    INSERT INTO installations (product, installation_id)
-    SELECT product, installation_id FROM written WHERE inserted
-    ORDER BY product, installation_id
-    ON CONFLICT DO NOTHING
-    RETURNING product
-),
 counted AS (
     INSERT INTO submission_counts AS c
         (product, shard, submissions, installations, latest_received_at)
-    SELECT w.product, $21, count(*) FILTER (WHERE w.inserted),
-        (SELECT count(*) FROM registered r WHERE r.product = w.product), max(w.received_at)
-    FROM written w GROUP BY w.product
+    SELECT product, $21, count(*) FILTER (WHERE inserted), 0, max(received_at)
+    FROM written GROUP BY product
     ON CONFLICT (product, shard) DO UPDATE SET
         submissions = c.submissions + EXCLUDED.submissions,
-        installations = c.installations + EXCLUDED.installations,
         latest_received_at = greatest(c.latest_received_at, EXCLUDED.latest_received_at)
 )
 SELECT product, installation_id, period_start, submission_id, inserted FROM written";
@@ -303,12 +293,11 @@ pub async fn delete_installation(
 ) -> Result<u64, StoreError> {
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
-    // Holds batches off (and waits for those in flight): one committing between the erasure's
-    // snapshot and its commit could register the installation again without its report.
-    // Locks in the order batches and pruning take them, `submissions` first: no deadlock.
+    // One registration at a time: the rollup's, reading an older snapshot, could otherwise put
+    // the installation back without its reports. `submissions` first, as everyone locks.
     tx.batch_execute(
         "LOCK TABLE submissions IN ROW EXCLUSIVE MODE;
-         LOCK TABLE installations IN SHARE MODE",
+         LOCK TABLE installations IN SHARE ROW EXCLUSIVE MODE",
     )
     .await?;
     let statement = tx
@@ -341,7 +330,7 @@ pub async fn delete_installation(
     Ok(u64::try_from(erased).unwrap_or(0))
 }
 
-/// Live, exact totals of the stored reports (kept with every change; see `UPSERT_BATCH`).
+/// Live, exact totals of the stored reports.
 #[derive(Debug)]
 pub struct Summary {
     pub total_submissions: i64,
@@ -349,11 +338,23 @@ pub struct Summary {
     pub latest_submission_at: Option<DateTime<Utc>>,
 }
 
+/// Reports and the latest receipt are counted by every batch (see `UPSERT_BATCH`); installations
+/// are those the rollup registered plus any in reports received since it last looked (through
+/// the BRIN index on `received_at`), in one snapshot.
 pub async fn summary(pool: &Pool) -> Result<Summary, StoreError> {
     let client = pool.get().await?;
     let statement = client
         .prepare_cached(
-            "SELECT coalesce(sum(submissions), 0)::bigint, coalesce(sum(installations), 0)::bigint,
+            "SELECT coalesce(sum(submissions), 0)::bigint,
+                    coalesce(sum(installations), 0)::bigint + (
+                        SELECT count(*) FROM (
+                            SELECT DISTINCT s.product, s.installation_id FROM submissions s
+                            WHERE s.received_at >= coalesce(
+                                (SELECT min(watermark) FROM rollup_state), '-infinity')
+                              AND NOT EXISTS (
+                                SELECT 1 FROM installations i
+                                WHERE i.product = s.product
+                                  AND i.installation_id = s.installation_id)) AS unregistered),
                     max(latest_received_at)
              FROM submission_counts",
         )

@@ -524,6 +524,44 @@ async fn prune_drops_the_raw_partitions_past_retention_and_keeps_the_daily_table
 }
 
 #[tokio::test]
+async fn summary_counts_an_installation_once_whether_the_rollup_registered_it_or_not() {
+    let app = app().await;
+    for (who, days_ago) in [(1, 1), (1, 8), (2, 1)] {
+        send(&app, &report_ago(&id(who), days_ago, |_| {})).await;
+    }
+    // Received an hour ago: behind the next run's watermark, so only the registry knows them.
+    app.db()
+        .await
+        .batch_execute("UPDATE submissions SET received_at = received_at - interval '1 hour'")
+        .await
+        .unwrap();
+    roll(&app).await;
+    send(&app, &report_ago(&id(1), 15, |_| {})).await;
+    send(&app, &report_ago(&id(3), 1, |_| {})).await;
+
+    let before_erasure = stats(&app, "/stats/summary").await;
+    let response = app
+        .http
+        .delete(app.url(&format!("/installation/{}", id(2))))
+        .header("X-API-Key", INGEST_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let after_erasure = stats(&app, "/stats/summary").await;
+    roll(&app).await;
+    let rolled_again = stats(&app, "/stats/summary").await;
+
+    assert_eq!(before_erasure["total_submissions"], 5);
+    assert_eq!(before_erasure["unique_installations"], 3);
+    for summary in [&after_erasure, &rolled_again] {
+        assert_eq!(summary["total_submissions"], 4);
+        assert_eq!(summary["unique_installations"], 2);
+    }
+    assert_eq!(app.counted_over_raw_reports().await, (4, 2));
+}
+
+#[tokio::test]
 async fn prune_keeps_the_partition_of_a_report_that_is_still_within_retention() {
     let app = app().await;
     let today = Utc::now().date_naive();
