@@ -52,9 +52,16 @@ elapsed() { local a b; a=$(date +%s.%N); "$@" >/dev/null 2>&1; b=$(date +%s.%N);
 export RUST_LOG=info
 backfill=$(elapsed "$tally" rollup)
 today=$(date -u +%F)
+# A run looks again at what was received within a minute before the previous run started (the
+# watermark's margin), and the backfill started right after seeding: the first run after it
+# re-rolls the year. Once past that minute, as in a server rolling every minute, a run has
+# nothing new but today.
+sleep 61
+catch_up=$(elapsed "$tally" rollup)
 incremental=$(elapsed "$tally" rollup)
 one_day=$(elapsed "$tally" rollup --from "$today" --to "$today")
 echo "backfill (first tally rollup, whole year): ${backfill} s" >&2
+echo "catch-up tally rollup (the seeding's last minute again, whole year): ${catch_up} s" >&2
 echo "incremental tally rollup (nothing new but today): ${incremental} s" >&2
 echo "one day recomputed (tally rollup --from $today --to $today): ${one_day} s" >&2
 

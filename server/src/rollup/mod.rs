@@ -95,7 +95,10 @@ pub async fn recompute(
 ) -> Result<Rolled, StoreError> {
     let mut client = pool.get().await?;
     lock(&client, Wait::Yes).await?;
-    let outcome = roll_ranges(&mut client, product, vec![(from, to)]).await;
+    let outcome = match store::summarize_brin_indexes(&client).await {
+        Ok(_) => roll_ranges(&mut client, product, vec![(from, to)]).await,
+        Err(error) => Err(error),
+    };
     unlock(client).await;
     outcome
 }
@@ -129,6 +132,7 @@ async fn unlock(client: Object) {
 
 async fn incremental(client: &mut Object, product: &str) -> Result<Rolled, StoreError> {
     let started = store::database_now(&*client).await?;
+    store::summarize_brin_indexes(&*client).await?;
     let today = started.date_naive();
     let state = store::rollup_state(&*client, product).await?;
     let marked = store::marked_days(&*client, product).await?;

@@ -368,6 +368,22 @@ pub async fn register_installations(
     Ok(u64::try_from(registered).unwrap_or(0))
 }
 
+/// Summarizes the block ranges filled since the last call in the BRIN indexes the rollup and
+/// the summary read by (`period_end`, `received_at`). A range nobody summarized yet matches
+/// every query: without this, until a VACUUM, "received since" read every report.
+pub async fn summarize_brin_indexes(client: &impl GenericClient) -> Result<i64, StoreError> {
+    let row = client
+        .query_one(
+            "SELECT coalesce(sum(brin_summarize_new_values(i.inhrelid)), 0)::bigint
+             FROM pg_inherits i
+             WHERE i.inhparent IN ('submissions_period_end_brin'::regclass,
+                                   'submissions_received_at_brin'::regclass)",
+            &[],
+        )
+        .await?;
+    Ok(row.try_get(0)?)
+}
+
 /// The first and last day any stored report ends on.
 pub async fn report_days(
     client: &impl GenericClient,
