@@ -101,11 +101,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     .unwrap_or_default()
             } else {
                 let today = chrono::Utc::now().date_naive();
-                let first = store::report_days(&pool.get().await?, product)
-                    .await?
-                    .map_or(today, |(first, _)| first);
-                rollup::recompute(&pool, product, from.unwrap_or(first), to.unwrap_or(today))
-                    .await?
+                // The first report's day costs a scan of every report: only when asked for.
+                let from = match from {
+                    Some(from) => from,
+                    None => store::report_days(&pool.get().await?, product)
+                        .await?
+                        .map_or(today, |(first, _)| first),
+                };
+                rollup::recompute(&pool, product, from, to.unwrap_or(today)).await?
             };
             tracing::info!(
                 days = rolled.days(),

@@ -88,6 +88,15 @@ impl Sweep {
         (day - self.from).num_days()
     }
 
+    /// Overrides the reports counted on `day`, when it was fed only some of them.
+    pub fn set_reports(&mut self, day: NaiveDate, count: i64) {
+        if let Ok(at) = usize::try_from(self.index(day)) {
+            if at < self.days {
+                self.reports[at] = count;
+            }
+        }
+    }
+
     pub fn set_new_installations(&mut self, day: NaiveDate, count: i64) {
         if let Ok(at) = usize::try_from(self.index(day)) {
             if at < self.days {

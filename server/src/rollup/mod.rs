@@ -30,7 +30,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::domain::MAX_PERIOD_DAYS;
-use crate::store::{self, ReportRow, RollupState, StoreError};
+use crate::store::{self, ReportRow, Reports, RollupState, StoreError};
 use engine::{Sweep, LONGEST_WINDOW};
 
 pub use retention::prune;
@@ -236,8 +236,17 @@ async fn roll_days(
     for (day, count) in store::new_installations(&tx, product, from, to).await? {
         sweep.set_new_installations(day, count);
     }
+    // One day (the incremental run's usual today) needs each installation's latest report in
+    // its 30-day window, and the count of reports ending on it.
+    let (which, day_reports) = if from == to {
+        let count = store::reports_ending_on(&tx, product, to).await?;
+        (Reports::LatestPerInstallation, Some(count))
+    } else {
+        (Reports::All, None)
+    };
     let mut installation: Vec<ReportRow> = Vec::new();
-    let reports = store::for_each_report(&tx, product, sweep.first_report_day(), to, |report| {
+    let first_day = sweep.first_report_day();
+    let reports = store::for_each_report(&tx, product, first_day, to, which, |report| {
         if installation
             .first()
             .is_some_and(|first| first.installation != report.installation)
@@ -249,6 +258,9 @@ async fn roll_days(
     })
     .await?;
     sweep.add_installation(&installation);
+    if let Some(count) = day_reports {
+        sweep.set_reports(to, count);
+    }
     let rows = sweep.finish();
     store::replace_days(&tx, product, from, to, &rows).await?;
     tx.commit().await?;

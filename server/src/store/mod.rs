@@ -22,9 +22,9 @@ pub use outcomes::add_outcomes;
 pub use partitions::{drop_partitions_before, ensure_partitions};
 pub use rollup::{
     database_now, for_each_report, marked_days, midnight, new_installations, oldest_raw_day,
-    received_since, register_installations, replace_days, report_days, rollup_state,
-    save_rollup_state, summarize_brin_indexes, unmark_days, DailyRows, DimensionRow, ReportRow,
-    RollupState, TotalsRow, ROLLUP_LOCK,
+    received_since, register_installations, replace_days, report_days, reports_ending_on,
+    rollup_state, save_rollup_state, summarize_brin_indexes, unmark_days, DailyRows, DimensionRow,
+    ReportRow, Reports, RollupState, TotalsRow, ROLLUP_LOCK,
 };
 pub use submissions::{
     delete_installation, installation_reports, ping, summary, StoredReport, Summary,

@@ -47,27 +47,41 @@ pub fn midnight(day: NaiveDate) -> DateTime<Utc> {
     day.and_time(NaiveTime::MIN).and_utc()
 }
 
-/// Every report whose period ends in `[from, to]` (whole UTC days), handed to `sink` in order of
-/// installation, then period end, then period start. Streamed: a year of reports never sits in
-/// memory at once.
+/// Which reports of a range `for_each_report` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reports {
+    /// Every report, in order of installation, then period end, then period start.
+    All,
+    /// Each installation's latest report only (latest period end, then start): all that the
+    /// last day of the range needs, in a quarter of the rows for weekly reports.
+    LatestPerInstallation,
+}
+
+/// The reports whose period ends in `[from, to]` (whole UTC days), handed to `sink` in order
+/// of installation. Streamed: a year of reports never sits in memory at once.
 pub async fn for_each_report(
     client: &impl GenericClient,
     product: &str,
     from: NaiveDate,
     to: NaiveDate,
+    which: Reports,
     mut sink: impl FnMut(ReportRow),
 ) -> Result<u64, StoreError> {
-    let statement = client
-        .prepare_cached(
-            "SELECT installation_id, period_start, period_end, app_version, platform,
-                    deployment_mode, country_code, printer_count, job_count, file_count,
-                    upload_count, uptime_hours, total_errors,
-                    printer_type_counts, feature_usage, error_summary
-             FROM submissions
-             WHERE product = $1 AND period_end >= $2 AND period_end < $3
-             ORDER BY installation_id, period_end, period_start",
-        )
-        .await?;
+    const COLUMNS: &str = "installation_id, period_start, period_end, app_version, platform,
+        deployment_mode, country_code, printer_count, job_count, file_count, upload_count,
+        uptime_hours, total_errors, printer_type_counts, feature_usage, error_summary";
+    const RANGE: &str = "FROM submissions
+        WHERE product = $1 AND period_end >= $2 AND period_end < $3";
+    let query = match which {
+        Reports::All => {
+            format!("SELECT {COLUMNS} {RANGE} ORDER BY installation_id, period_end, period_start")
+        }
+        Reports::LatestPerInstallation => format!(
+            "SELECT DISTINCT ON (installation_id) {COLUMNS} {RANGE}
+             ORDER BY installation_id, period_end DESC, period_start DESC"
+        ),
+    };
+    let statement = client.prepare_cached(&query).await?;
     let (low, high) = (midnight(from), midnight(to) + Duration::days(1));
     let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [&product, &low, &high];
     let rows = client.query_raw(&statement, params).await?;
@@ -102,6 +116,25 @@ pub async fn for_each_report(
 /// entries, without building a `serde_json::Value` per report (a backfill reads millions).
 fn entries<V>(map: Json<BTreeMap<String, V>>) -> Vec<(String, V)> {
     map.0.into_iter().collect()
+}
+
+/// Reports whose period ends on `day`.
+pub async fn reports_ending_on(
+    client: &impl GenericClient,
+    product: &str,
+    day: NaiveDate,
+) -> Result<i64, StoreError> {
+    let statement = client
+        .prepare_cached(
+            "SELECT count(*) FROM submissions
+             WHERE product = $1 AND period_end >= $2 AND period_end < $3",
+        )
+        .await?;
+    let (low, high) = (midnight(day), midnight(day) + Duration::days(1));
+    let row = client
+        .query_one(&statement, &[&product, &low, &high])
+        .await?;
+    Ok(row.try_get(0)?)
 }
 
 /// Installations whose first report (over all stored reports) ends on each day of `[from, to]`:
