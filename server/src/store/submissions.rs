@@ -339,30 +339,46 @@ pub struct Summary {
 }
 
 /// Reports and the latest receipt are counted by every batch (see `UPSERT_BATCH`); installations
-/// are those the rollup registered plus any in reports received since it last looked (through
-/// the BRIN index on `received_at`), in one snapshot.
+/// are those the rollup registered plus any in reports received since its watermark (through
+/// the BRIN index on `received_at`). One snapshot for both reads; the watermark goes to the
+/// second as a parameter, so the planner sees how recent it is and uses the index.
 pub async fn summary(pool: &Pool) -> Result<Summary, StoreError> {
-    let client = pool.get().await?;
-    let statement = client
+    let mut client = pool.get().await?;
+    let tx = client
+        .build_transaction()
+        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await?;
+    let counts = tx
         .prepare_cached(
-            "SELECT coalesce(sum(submissions), 0)::bigint,
-                    coalesce(sum(installations), 0)::bigint + (
-                        SELECT count(*) FROM (
-                            SELECT DISTINCT s.product, s.installation_id FROM submissions s
-                            WHERE s.received_at >= coalesce(
-                                (SELECT min(watermark) FROM rollup_state), '-infinity')
-                              AND NOT EXISTS (
-                                SELECT 1 FROM installations i
-                                WHERE i.product = s.product
-                                  AND i.installation_id = s.installation_id)) AS unregistered),
-                    max(latest_received_at)
+            "SELECT coalesce(sum(submissions), 0)::bigint, coalesce(sum(installations), 0)::bigint,
+                    max(latest_received_at),
+                    coalesce((SELECT min(watermark) FROM rollup_state), '-infinity')
              FROM submission_counts",
         )
         .await?;
-    let row = client.query_one(&statement, &[]).await?;
+    let unregistered = tx
+        .prepare_cached(
+            "SELECT count(*) FROM (
+                 SELECT DISTINCT s.product, s.installation_id FROM submissions s
+                 WHERE s.received_at >= $1
+                   AND NOT EXISTS (SELECT 1 FROM installations i
+                                   WHERE i.product = s.product
+                                     AND i.installation_id = s.installation_id)) AS recent",
+        )
+        .await?;
+    let row = tx.query_one(&counts, &[]).await?;
+    let watermark: tokio_postgres::types::Timestamp<DateTime<Utc>> = row.try_get(3)?;
+    let recent: i64 = tx
+        .query_one(&unregistered, &[&watermark])
+        .await?
+        .try_get(0)?;
+    tx.commit().await?;
+    let registered: i64 = row.try_get(1)?;
     Ok(Summary {
         total_submissions: row.try_get(0)?,
-        unique_installations: row.try_get(1)?,
+        unique_installations: registered + recent,
         latest_submission_at: row.try_get(2)?,
     })
 }
