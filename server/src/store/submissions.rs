@@ -341,7 +341,8 @@ pub struct Summary {
 /// Reports and the latest receipt are counted by every batch (see `UPSERT_BATCH`); installations
 /// are those the rollup registered plus any in reports received since its watermark (through
 /// the BRIN index on `received_at`). One snapshot for both reads; the watermark goes to the
-/// second as a parameter, so the planner sees how recent it is and uses the index.
+/// second as a parameter, planned for its value every time: a plan for any watermark sorts the
+/// whole registry (measured 17-48 ms at a year of data, against 2-4 ms).
 pub async fn summary(pool: &Pool) -> Result<Summary, StoreError> {
     let mut client = pool.get().await?;
     let tx = client
@@ -349,6 +350,8 @@ pub async fn summary(pool: &Pool) -> Result<Summary, StoreError> {
         .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
         .read_only(true)
         .start()
+        .await?;
+    tx.batch_execute("SET LOCAL plan_cache_mode = force_custom_plan")
         .await?;
     let counts = tx
         .prepare_cached(
