@@ -95,10 +95,11 @@ pub async fn recompute(
 ) -> Result<Rolled, StoreError> {
     let mut client = pool.get().await?;
     lock(&client, Wait::Yes).await?;
-    let outcome = match store::summarize_brin_indexes(&client).await {
-        Ok(_) => roll_ranges(&mut client, product, vec![(from, to)]).await,
-        Err(error) => Err(error),
-    };
+    let outcome = async {
+        store::summarize_brin_indexes(&client).await?;
+        roll_ranges(&mut client, product, vec![(from, to)]).await
+    }
+    .await;
     unlock(client).await;
     outcome
 }
