@@ -6,6 +6,7 @@
 //! immediate error that the handler turns into 503 + Retry-After, never a hang.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -108,13 +109,19 @@ impl Writer {
     }
 }
 
+/// Rows of `submission_counts` the batches spread over. A batch holds its row's lock until it
+/// commits, so batches committing at once, in this instance or another, should not share one:
+/// each instance starts at a random row and uses `concurrent_batches` rows from there.
+const COUNT_SHARDS: u64 = 1024;
+
 async fn run(pool: Pool, mut jobs: mpsc::Receiver<Job>, config: WriterConfig) {
     let committers = Arc::new(Semaphore::new(config.concurrent_batches));
     let mut batch = Vec::with_capacity(config.batch_max);
-    let mut batches: usize = 0;
+    let first_shard = RandomState::new().hash_one(std::process::id()) % COUNT_SHARDS;
+    let mut batches: u64 = 0;
     while jobs.recv_many(&mut batch, config.batch_max).await > 0 {
-        // Batches committing at once add to different rows of the summary's counts.
-        let shard = i16::try_from(batches % config.concurrent_batches).unwrap_or(0);
+        let own = batches % config.concurrent_batches as u64;
+        let shard = i16::try_from((first_shard + own) % COUNT_SHARDS).unwrap_or(0);
         batches = batches.wrapping_add(1);
         // Waiting for a free committer lets more reports gather: the next batch is larger.
         let Ok(permit) = committers.clone().acquire_owned().await else {
