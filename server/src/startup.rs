@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::Keys;
 use crate::config::{DatabaseConfig, ServeConfig};
-use crate::domain::{Catalog, Rules, MAX_PERIOD_DAYS};
+use crate::domain::{oldest_valid_start, Catalog, Rules};
 use crate::limits::{IpRange, Limits};
 use crate::outcomes::Outcomes;
 use crate::rollup::{self, Nudge};
@@ -180,11 +180,10 @@ impl Application {
     }
 }
 
-/// Partitions for every month a valid report can start in (it ends within retention and
-/// starts at most `MAX_PERIOD_DAYS` before), plus the next month.
+/// Partitions for every month a valid report can start in, plus the next month.
 async fn ensure_partitions(pool: &Pool, rules: &Rules) -> anyhow::Result<()> {
     let today = Utc::now().date_naive();
-    let oldest = today - rules.raw_retention - Days::days(MAX_PERIOD_DAYS);
+    let oldest = oldest_valid_start(today, rules.raw_retention);
     let newest = today + Months::new(1);
     store::ensure_partitions(pool, oldest, newest)
         .await

@@ -13,7 +13,7 @@ pub use catalog::Catalog;
 pub use datetime::parse_datetime;
 pub use field_error::FieldError;
 pub use submission::{
-    Parsed, Period, RejectedSubmission, Rules, Submission, SubmissionDto, UsageCounts,
-    MAX_PERIOD_DAYS,
+    oldest_valid_start, Parsed, Period, RejectedSubmission, Rules, Submission, SubmissionDto,
+    UsageCounts, MAX_PERIOD_DAYS,
 };
 pub use values::{country_name, CountryCode, Identifier, InstallationId, Version};

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::Deserialize;
 use validator::{Validate, ValidationError, ValidationErrors, ValidationErrorsKind};
 
@@ -22,6 +22,12 @@ const MAX_UPTIME_HOURS: i64 = 31 * 24;
 const MAX_MAP_ENTRIES: usize = 32;
 /// The longest period one report may cover.
 pub const MAX_PERIOD_DAYS: i64 = 31;
+
+/// The earliest day a valid report can start on: it ends within `retention` of `today` and
+/// covers at most `MAX_PERIOD_DAYS`. Raw partitions are made from here on and dropped before.
+pub fn oldest_valid_start(today: NaiveDate, retention: Duration) -> NaiveDate {
+    today - retention - Duration::days(MAX_PERIOD_DAYS)
+}
 
 #[derive(Debug, Deserialize, Validate)]
 pub struct SubmissionDto {

@@ -5,19 +5,18 @@
 use chrono::{Duration, NaiveDate};
 use deadpool_postgres::Pool;
 
-use crate::domain::MAX_PERIOD_DAYS;
+use crate::domain::oldest_valid_start;
 use crate::store::{self, StoreError};
 
-/// Drops the raw partitions older than `retention_days` before `today`; returns their names.
-/// A partition goes once no report it holds can still be valid: a valid report ends within
-/// retention and starts at most `MAX_PERIOD_DAYS` before it ends (the partition key).
+/// Drops the raw partitions no valid report can start in any more (the partition key is the
+/// period's start); returns their names.
 #[tracing::instrument(skip(pool))]
 pub async fn prune(
     pool: &Pool,
     retention_days: u32,
     today: NaiveDate,
 ) -> Result<Vec<String>, StoreError> {
-    let cutoff = today - Duration::days(i64::from(retention_days) + MAX_PERIOD_DAYS);
+    let cutoff = oldest_valid_start(today, Duration::days(i64::from(retention_days)));
     let dropped = store::drop_partitions_before(pool, cutoff).await?;
     for partition in &dropped {
         tracing::info!(%partition, %cutoff, "raw partition dropped");
