@@ -49,7 +49,7 @@ fn any_matches(keys: &[Secret], presented: &str) -> bool {
 fn keys(req: &HttpRequest) -> Result<&Keys, ApiError> {
     req.app_data::<web::Data<Keys>>()
         .map(|keys| keys.get_ref())
-        .ok_or_else(|| ApiError::Internal("keys are not configured in the app".to_owned()))
+        .ok_or_else(|| ApiError::Internal("keys are not configured in the app".into()))
 }
 
 fn api_key(req: &HttpRequest) -> &str {

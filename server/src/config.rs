@@ -36,19 +36,29 @@ pub struct DatabaseConfig {
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Secret,
 
-    /// Largest number of connections in the pool.
-    #[arg(long, env = "TALLY_DB_POOL_SIZE", default_value_t = 16)]
+    /// Connections for erasure and access, the live summary, health checks, the rollup and
+    /// upkeep. The writer and the statistics reads have pools of their own.
+    #[arg(long, env = "TALLY_DB_POOL_SIZE", default_value_t = 8)]
     pub db_pool_size: usize,
 
     /// How long a request waits for a pooled connection (or for one to be opened) before it
     /// answers 503; a full pool or an absent database is never a hang.
     #[arg(long, env = "TALLY_DB_TIMEOUT_MS", default_value_t = 2_000)]
     pub db_timeout_ms: u64,
+
+    /// Longest a query may take, outside the writer's batches: the server cancels it
+    /// (`statement_timeout`), and a request whose database work takes longer answers 503.
+    #[arg(long, env = "TALLY_DB_STATEMENT_TIMEOUT_MS", default_value_t = 5_000)]
+    pub db_statement_timeout_ms: u64,
 }
 
 impl DatabaseConfig {
     pub fn timeout(&self) -> Duration {
         Duration::from_millis(self.db_timeout_ms)
+    }
+
+    pub fn statement_timeout(&self) -> Duration {
+        Duration::from_millis(self.db_statement_timeout_ms.max(1))
     }
 }
 
@@ -149,4 +159,9 @@ pub struct ServeConfig {
     /// Optional PostgreSQL URL of a replica that answers the statistics reads.
     #[arg(long, env = "TALLY_READ_DATABASE_URL", hide_env_values = true)]
     pub read_database_url: Option<Secret>,
+
+    /// Connections for the statistics reads (`/stats/*` but the summary, `/api/v1/*`), on the
+    /// replica or, without one, a pool of their own on the primary.
+    #[arg(long, env = "TALLY_READ_POOL_SIZE", default_value_t = 8)]
+    pub read_pool_size: usize,
 }

@@ -1,18 +1,27 @@
 //! The errors of the HTTP boundary and their JSON shapes.
 //!
 //! Rules: every error body is JSON. 4xx bodies say what the client can fix; 5xx bodies say
-//! nothing about our internals (the cause goes to the log, at the level it deserves). No key,
-//! address or body ever appears in either.
+//! nothing about our internals. A 5xx keeps its cause as a `#[source]` chain, and
+//! `log_server_errors` writes that chain to the log once, where the error has become a
+//! response, at the level it deserves (503 warn, 500 error). No key, address, installation id
+//! or body ever appears in a body or a log line.
 
 use std::time::Duration;
 
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
+use actix_web::middleware::Next;
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
 
 use crate::domain::{FieldError, RejectedSubmission};
 use crate::store::{StoreError, WriteError};
+use crate::telemetry::Chain;
+
+/// What went wrong inside, kept for the log.
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
 
 /// One message for a missing, empty or wrong key, so that a response never tells which.
 pub const UNAUTHORIZED: &str = "Missing or invalid API key";
@@ -35,11 +44,13 @@ pub enum ApiError {
     Invalid(Vec<FieldError>),
     #[error("Too many requests: retry after {} seconds", retry_after(*.0))]
     RateLimited(Duration),
-    /// The database is away or the write queue is full: worth retrying soon.
+    /// The database is away, slow or overloaded, or the write queue is full: worth retrying
+    /// soon.
     #[error("Service temporarily unavailable")]
-    Unavailable(String),
+    Unavailable(#[source] Cause),
+    /// A fault of ours or a report the database refused: retrying will not help.
     #[error("Internal server error")]
-    Internal(String),
+    Internal(#[source] Cause),
 }
 
 /// Whole seconds, rounded up, at least one: `Retry-After: 0` invites a hot loop.
@@ -71,14 +82,12 @@ impl ResponseError for ApiError {
             Self::RateLimited(wait) => {
                 response.insert_header((header::RETRY_AFTER, retry_after(*wait)));
             }
-            Self::Unavailable(cause) => {
-                tracing::warn!(%cause, "answering 503");
+            Self::Unavailable(_) => {
                 response.insert_header((
                     header::RETRY_AFTER,
                     HeaderValue::from(UNAVAILABLE_RETRY_AFTER.as_secs()),
                 ));
             }
-            Self::Internal(cause) => tracing::error!(%cause, "answering 500"),
             _ => {}
         }
         match self {
@@ -99,9 +108,10 @@ impl From<RejectedSubmission> for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
-        match error {
-            StoreError::Unavailable(cause) => Self::Unavailable(cause),
-            StoreError::Query(cause) => Self::Internal(cause),
+        if error.is_transient() {
+            Self::Unavailable(error.into())
+        } else {
+            Self::Internal(error.into())
         }
     }
 }
@@ -109,10 +119,38 @@ impl From<StoreError> for ApiError {
 impl From<WriteError> for ApiError {
     fn from(error: WriteError) -> Self {
         match error {
-            WriteError::Failed(cause) => Self::Internal(cause),
-            other => Self::Unavailable(other.to_string()),
+            WriteError::Refused(_) => Self::Internal(error.into()),
+            other => Self::Unavailable(other.into()),
         }
     }
+}
+
+/// Logs every 5xx once, with its whole chain of causes, where it has become a response (or an
+/// error that the server turns into one).
+pub async fn log_server_errors(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let route = req.match_pattern();
+    let answered = next.call(req).await;
+    let (status, error) = match &answered {
+        Ok(response) => (response.status(), response.response().error()),
+        Err(error) => (error.as_response_error().status_code(), Some(error)),
+    };
+    if status.is_server_error() {
+        let route = route.as_deref().unwrap_or("unmatched");
+        match error.and_then(|error| error.as_error::<ApiError>()) {
+            Some(api) if status == StatusCode::SERVICE_UNAVAILABLE => {
+                tracing::warn!(route, error = %Chain(api), "answering 503");
+            }
+            Some(api) => tracing::error!(route, error = %Chain(api), "answering {status}"),
+            None => match error {
+                Some(other) => tracing::error!(route, error = %other, "answering {status}"),
+                None => tracing::error!(route, "answering {status}"),
+            },
+        }
+    }
+    answered
 }
 
 #[cfg(test)]

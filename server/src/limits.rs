@@ -262,7 +262,7 @@ impl FromRequest for SourceAllowed {
         ready(match req.app_data::<web::Data<Limits>>() {
             Some(limits) => limits.check_source(req).map(|()| SourceAllowed),
             None => Err(ApiError::Internal(
-                "limits are not configured in the app".to_owned(),
+                "limits are not configured in the app".into(),
             )),
         })
     }

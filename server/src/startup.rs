@@ -1,7 +1,10 @@
 //! Builds the application from its configuration and runs it until it is told to stop.
 //!
 //! Shutdown order matters: stop accepting and finish in-flight requests first (they wait on the
-//! writer), then let the writer commit what it holds, then stop the background tasks.
+//! writer), then let the writer commit what it holds, then stop the background tasks. Every
+//! step is bounded (requests by their deadlines, batches by the batch timeout, background work
+//! stops at its next step), and the whole of it by `SHUTDOWN_GRACE`, so a stalled database
+//! cannot keep the process alive.
 
 use std::future::Future;
 use std::net::TcpListener;
@@ -22,21 +25,26 @@ use crate::domain::{oldest_valid_start, Catalog, Rules};
 use crate::limits::{IpRange, Limits};
 use crate::outcomes::Outcomes;
 use crate::rollup::{self, Nudge};
-use crate::routes::{self, Cors, DatabaseProbe, StatsSettings};
-use crate::store::{self, ReadPool, Writer, WriterConfig};
-use crate::telemetry;
+use crate::routes::{self, Cors, DatabaseProbe, PublicOverview, QueryDeadline, StatsSettings};
+use crate::store::{self, Purpose, ReadPool, Writer, WriterConfig};
+use crate::telemetry::{self, Chain};
 
 /// How often ingest outcomes counted in memory are added to the database.
 const FLUSH_OUTCOMES_EVERY: Duration = Duration::from_secs(5);
 /// How often the salt of the source hash is replaced and partitions are made ahead.
 const DAILY: Duration = Duration::from_secs(24 * 60 * 60);
+/// The longest a shutdown takes: an orchestrator's usual wait before SIGKILL (Docker's is 10 s).
+/// Past it the process exits with work unfinished; nothing acknowledged is lost by that.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// In-flight requests get this long to finish once the listener is closed; each is bounded by
+/// its own deadline well within it.
+const REQUESTS_GRACE_SECS: u64 = 5;
 
 pub struct Application {
     port: u16,
     server: Server,
     writer_task: JoinHandle<()>,
-    background: JoinHandle<()>,
-    rollup: JoinHandle<()>,
+    background: Vec<JoinHandle<()>>,
     stop: CancellationToken,
 }
 
@@ -60,9 +68,31 @@ impl Application {
             catalog: &Catalog::PRINTERNIZER,
         };
 
+        // Three pools, so that no kind of work can take another's connections: the writer's,
+        // the statistics reads' (on the replica if there is one), and one for the rest.
         let pool = store::connect(&config.database).await?;
         store::migrate(&pool).await.context("migrations failed")?;
         ensure_partitions(&pool, &rules).await?;
+        let writer_pool = store::pool(
+            &config.database,
+            Purpose::Writer {
+                connections: config.concurrent_batches.max(1),
+            },
+        )?;
+        let read_database = DatabaseConfig {
+            database_url: config
+                .read_database_url
+                .clone()
+                .unwrap_or_else(|| config.database.database_url.clone()),
+            ..config.database.clone()
+        };
+        let read_pool = web::Data::new(ReadPool(store::pool(
+            &read_database,
+            Purpose::Queries {
+                connections: config.read_pool_size,
+            },
+        )?));
+        let deadline = config.database.statement_timeout();
 
         let limits = Arc::new(Limits::new(
             config.ip_rate_per_minute,
@@ -70,7 +100,7 @@ impl Application {
             trusted_proxies,
         ));
         let (writer, writer_task) = Writer::start(
-            pool.clone(),
+            writer_pool,
             WriterConfig {
                 batch_max: config.batch_max.max(1),
                 queue_capacity: config.queue_capacity.max(1),
@@ -80,37 +110,43 @@ impl Application {
         );
         let outcomes = Arc::new(Outcomes::default());
         let stop = CancellationToken::new();
-        let background = tokio::spawn(upkeep(
-            pool.clone(),
-            rules,
-            limits.clone(),
-            outcomes.clone(),
-            stop.clone(),
-        ));
         let nudge = Arc::new(Nudge::default());
-        let rollup = tokio::spawn(rollup::run_periodically(
-            pool.clone(),
-            rules.catalog.product,
-            Duration::from_secs(config.rollup_interval_secs),
-            config.retention.raw_retention_days,
-            nudge.clone(),
-            stop.clone(),
-        ));
-        // Statistics may read from a replica; without one they share the main pool.
-        let read_pool = match &config.read_database_url {
-            Some(url) => store::pool(&DatabaseConfig {
-                database_url: url.clone(),
-                ..config.database.clone()
-            })?,
-            None => pool.clone(),
-        };
-        let read_pool = web::Data::new(ReadPool(read_pool));
-        let nudge = web::Data::from(nudge);
-        let stats = web::Data::new(StatsSettings {
+        let stats = StatsSettings {
             product: rules.catalog.product,
             min_cohort: i64::from(config.min_cohort),
-        });
+        };
+        let rollup_every = Duration::from_secs(config.rollup_interval_secs.max(1));
+        let public_overview = web::Data::new(PublicOverview::default());
+        let background = vec![
+            tokio::spawn(upkeep(
+                pool.clone(),
+                rules,
+                limits.clone(),
+                outcomes.clone(),
+                deadline,
+                stop.clone(),
+            )),
+            tokio::spawn(rollup::run_periodically(
+                pool.clone(),
+                rules.catalog.product,
+                rollup_every,
+                config.retention.raw_retention_days,
+                nudge.clone(),
+                stop.clone(),
+            )),
+            tokio::spawn(routes::keep_fresh(
+                public_overview.clone(),
+                read_pool.clone(),
+                stats,
+                deadline,
+                rollup_every,
+                stop.clone(),
+            )),
+        ];
+        let nudge = web::Data::from(nudge);
+        let stats = web::Data::new(stats);
         let cors = web::Data::new(Cors::new(&config.cors_origins));
+        let deadline = web::Data::new(QueryDeadline(deadline));
 
         let listener = TcpListener::bind(config.bind)
             .with_context(|| format!("cannot listen on {}", config.bind))?;
@@ -137,14 +173,19 @@ impl Application {
                 .app_data(nudge.clone())
                 .app_data(stats.clone())
                 .app_data(cors.clone())
+                .app_data(deadline.clone())
+                .app_data(public_overview.clone())
                 .configure(routes::configure)
+                .wrap(actix_web::middleware::from_fn(
+                    crate::error::log_server_errors,
+                ))
         })
         .listen(listener)?
         // Slow or silent clients must not hold workers: bounded header/body time and idle time.
         .client_request_timeout(Duration::from_secs(10))
         .client_disconnect_timeout(Duration::from_secs(2))
         .keep_alive(Duration::from_secs(30))
-        .shutdown_timeout(30)
+        .shutdown_timeout(REQUESTS_GRACE_SECS)
         .disable_signals();
         if config.workers > 0 {
             server = server.workers(config.workers);
@@ -155,7 +196,6 @@ impl Application {
             server: server.run(),
             writer_task,
             background,
-            rollup,
             stop,
         })
     }
@@ -169,12 +209,23 @@ impl Application {
         let handle = self.server.handle();
         let server = tokio::spawn(self.server);
         shutdown.await;
-        handle.stop(true).await;
-        server.await??;
-        self.stop.cancel();
-        self.writer_task.await?;
-        self.background.await?;
-        self.rollup.await?;
+        let stopping = async {
+            handle.stop(true).await;
+            server.await??;
+            self.stop.cancel();
+            self.writer_task.await?;
+            for task in self.background {
+                task.await?;
+            }
+            anyhow::Ok(())
+        };
+        match tokio::time::timeout(SHUTDOWN_GRACE, stopping).await {
+            Ok(stopped) => stopped?,
+            Err(_) => tracing::warn!(
+                grace_secs = SHUTDOWN_GRACE.as_secs(),
+                "shutdown took longer than its grace period; exiting with work unfinished"
+            ),
+        }
         tracing::info!("stopped");
         Ok(())
     }
@@ -191,13 +242,14 @@ async fn ensure_partitions(pool: &Pool, rules: &Rules) -> anyhow::Result<()> {
 }
 
 /// Background upkeep until `stop`: write ingest outcomes; daily, a new salt for the source
-/// hash and partitions made ahead. Outcomes are written once more on the way out (the writer
-/// has finished by then).
+/// hash and partitions made ahead. Each step is bounded by `deadline`. Outcomes are written
+/// once more on the way out (the writer has finished by then).
 async fn upkeep(
     pool: Pool,
     rules: Rules,
     limits: Arc<Limits>,
     outcomes: Arc<Outcomes>,
+    deadline: Duration,
     stop: CancellationToken,
 ) {
     let mut flush = tokio::time::interval(FLUSH_OUTCOMES_EVERY);
@@ -206,21 +258,24 @@ async fn upkeep(
     loop {
         tokio::select! {
             () = stop.cancelled() => {
-                flush_outcomes(&pool, &rules, &outcomes).await;
+                flush_outcomes(&pool, &rules, &outcomes, deadline).await;
                 break;
             }
-            _ = flush.tick() => flush_outcomes(&pool, &rules, &outcomes).await,
+            _ = flush.tick() => flush_outcomes(&pool, &rules, &outcomes, deadline).await,
             _ = daily.tick() => {
                 limits.rotate_salt();
-                if let Err(error) = ensure_partitions(&pool, &rules).await {
-                    tracing::error!(error = %format!("{error:#}"), "partition upkeep failed");
+                let made = tokio::time::timeout(deadline, ensure_partitions(&pool, &rules)).await;
+                match made {
+                    Ok(Ok(())) => {}
+                    Ok(Err(error)) => tracing::error!(error = %format!("{error:#}"), "partition upkeep failed"),
+                    Err(_) => tracing::error!("partition upkeep timed out"),
                 }
             }
         }
     }
 }
 
-async fn flush_outcomes(pool: &Pool, rules: &Rules, outcomes: &Outcomes) {
+async fn flush_outcomes(pool: &Pool, rules: &Rules, outcomes: &Outcomes, deadline: Duration) {
     let taken = outcomes.take();
     if taken.is_empty() {
         return;
@@ -230,8 +285,9 @@ async fn flush_outcomes(pool: &Pool, rules: &Rules, outcomes: &Outcomes) {
         .map(|(outcome, n)| (outcome.as_str(), i64::try_from(*n).unwrap_or(i64::MAX)))
         .collect();
     let today = Utc::now().date_naive();
-    if let Err(error) = store::add_outcomes(pool, rules.catalog.product, today, &counts).await {
-        tracing::warn!(%error, "ingest outcomes not written yet, keeping them for the next try");
+    let added = store::add_outcomes(pool, rules.catalog.product, today, &counts);
+    if let Err(error) = store::within(deadline, added).await {
+        tracing::warn!(error = %Chain(&error), "ingest outcomes not written yet, keeping them for the next try");
         outcomes.restore(&taken);
     }
 }

@@ -10,6 +10,21 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::{LogFormat, TelemetryConfig};
 
+/// An error with its causes, `outer: inner: innermost`, for one log line.
+pub struct Chain<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut cause = self.0.source();
+        while let Some(error) = cause {
+            write!(f, ": {error}")?;
+            cause = error.source();
+        }
+        Ok(())
+    }
+}
+
 /// Installs the global subscriber; a second call (tests spawn many apps) keeps the first.
 pub fn init_logs(config: &TelemetryConfig) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));

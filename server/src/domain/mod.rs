@@ -9,7 +9,7 @@ mod field_error;
 mod submission;
 mod values;
 
-pub use catalog::Catalog;
+pub use catalog::{Catalog, OTHER};
 pub use datetime::parse_datetime;
 pub use field_error::FieldError;
 pub use submission::{

@@ -8,11 +8,19 @@
 //!   transaction (chunks of `CHUNK_DAYS` days): rolling twice, day by day or the whole range
 //!   at once gives the same rows.
 //! - **Incremental.** A run rolls only the days touched since the last one: reports received
-//!   since the watermark (a BRIN index on `received_at`; the watermark trails the run's start by
-//!   `WATERMARK_MARGIN`, longer than any batch takes to commit), days marked by erasures
-//!   (`rollup_dirty_days`), and today. The first run rolls everything.
+//!   since the watermark (a BRIN index on `received_at`), days marked by erasures
+//!   (`rollup_dirty_days`), and today. The first run rolls everything. `received_at` is the
+//!   database's time of the batch's transaction, and the watermark is the database's time at
+//!   the run's start or the start of the oldest writer transaction still open, whichever is
+//!   earlier (`store::watermark`): no report can commit behind it, whatever the instances'
+//!   clocks say or however long a batch waits.
 //! - **One roller.** A run holds `pg_advisory_lock(ROLLUP_LOCK)` on its connection: the task in
-//!   `tally serve` skips a turn when another instance rolls; `tally rollup` waits for it.
+//!   `tally serve` skips a turn when another instance rolls; `tally rollup` waits for it. A run
+//!   that is abandoned (deadline, shutdown) closes its connection, which releases the lock; it
+//!   never goes back to the pool holding it.
+//! - **Bounded.** A run's statements may take `ROLL_STATEMENT_TIMEOUT` each (the pool's
+//!   deadline is for requests); in `tally serve` a run is abandoned after `ROLL_DEADLINE`, or at
+//!   once on shutdown, and its transaction rolls back.
 //! - **Installations registered.** Each incremental run also adds the installations of the
 //!   reports received since the watermark to `installations`, for `/stats/summary`.
 //! - **Pruned history.** Days whose reports may have been pruned (`tally prune`) are never
@@ -24,23 +32,24 @@ mod retention;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Duration as Days, NaiveDate, Utc};
+use chrono::{Duration as Days, NaiveDate, Utc};
 use deadpool_postgres::{Object, Pool};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::domain::MAX_PERIOD_DAYS;
 use crate::store::{self, ReportRow, Reports, RollupState, StoreError};
+use crate::telemetry::Chain;
 use engine::{Sweep, LONGEST_WINDOW};
 
 pub use retention::prune;
 
 /// Days recomputed in one transaction (reading their reports and the 29 days before).
 const CHUNK_DAYS: i64 = 62;
-/// How far behind a run's start the next run looks for received reports. A report's
-/// `received_at` is taken a few seconds before its batch commits, and instances' clocks differ
-/// a little: a minute is far more than both. Re-reading a minute costs nothing (idempotent).
-const WATERMARK_MARGIN: Days = Days::minutes(1);
+/// Longest one statement of a run may take (a backfill reads months of reports at once).
+const ROLL_STATEMENT_TIMEOUT: &str = "15min";
+/// Longest a run of the task in `tally serve` may take before it is abandoned.
+const ROLL_DEADLINE: Duration = Duration::from_secs(60 * 60);
 
 /// Whether a run waits for another instance's run to finish.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,12 +84,15 @@ pub async fn bring_up_to_date(
     product: &str,
     wait: Wait,
 ) -> Result<Option<Rolled>, StoreError> {
-    let mut client = pool.get().await?;
-    if !lock(&client, wait).await? {
+    let run = match wait {
+        Wait::Yes => Some(Locked::wait(pool).await?),
+        Wait::No => Locked::try_take(pool).await?,
+    };
+    let Some(mut run) = run else {
         return Ok(None);
-    }
-    let outcome = incremental(&mut client, product).await;
-    unlock(client).await;
+    };
+    let outcome = incremental(run.client(), product).await;
+    run.unlock().await;
     outcome.map(Some)
 }
 
@@ -93,46 +105,88 @@ pub async fn recompute(
     from: NaiveDate,
     to: NaiveDate,
 ) -> Result<Rolled, StoreError> {
-    let mut client = pool.get().await?;
-    lock(&client, Wait::Yes).await?;
+    let mut run = Locked::wait(pool).await?;
+    let client = run.client();
     let outcome = async {
-        store::summarize_brin_indexes(&client).await?;
-        roll_ranges(&mut client, product, vec![(from, to)]).await
+        store::summarize_brin_indexes(&*client).await?;
+        roll_ranges(client, product, vec![(from, to)]).await
     }
     .await;
-    unlock(client).await;
+    run.unlock().await;
     outcome
 }
 
-async fn lock(client: &Object, wait: Wait) -> Result<bool, StoreError> {
-    Ok(match wait {
-        Wait::Yes => {
-            client
-                .execute("SELECT pg_advisory_lock($1)", &[&store::ROLLUP_LOCK])
-                .await?;
-            true
-        }
-        Wait::No => client
+/// A connection holding the rollup lock. Dropped without `unlock` (an abandoned run), it is
+/// closed rather than returned to the pool, which releases the lock and rolls back.
+struct Locked(Option<Object>);
+
+impl Locked {
+    /// A connection for a run, with the run's statement deadline.
+    async fn connect(pool: &Pool) -> Result<Self, StoreError> {
+        let client = pool.get().await?;
+        client
+            .batch_execute(&format!(
+                "SET statement_timeout = '{ROLL_STATEMENT_TIMEOUT}'"
+            ))
+            .await?;
+        Ok(Self(Some(client)))
+    }
+
+    /// Waits for the lock.
+    async fn wait(pool: &Pool) -> Result<Self, StoreError> {
+        let mut run = Self::connect(pool).await?;
+        run.client()
+            .execute("SELECT pg_advisory_lock($1)", &[&store::ROLLUP_LOCK])
+            .await?;
+        Ok(run)
+    }
+
+    /// Takes the lock unless another run holds it.
+    async fn try_take(pool: &Pool) -> Result<Option<Self>, StoreError> {
+        let mut run = Self::connect(pool).await?;
+        let locked: bool = run
+            .client()
             .query_one("SELECT pg_try_advisory_lock($1)", &[&store::ROLLUP_LOCK])
             .await?
-            .try_get(0)?,
-    })
+            .try_get(0)?;
+        if locked {
+            Ok(Some(run))
+        } else {
+            run.unlock().await;
+            Ok(None)
+        }
+    }
+
+    fn client(&mut self) -> &mut Object {
+        self.0.as_mut().expect("a held lock has its connection")
+    }
+
+    /// Releases the lock (if held) and the session's deadline; a connection that cannot say so
+    /// is closed instead.
+    async fn unlock(mut self) {
+        let Some(client) = self.0.take() else {
+            return;
+        };
+        let released = client
+            .batch_execute("SELECT pg_advisory_unlock_all(); RESET statement_timeout")
+            .await;
+        if let Err(error) = released {
+            tracing::warn!(error = %Chain(&StoreError::from(error)), "rollup lock not released; closing its connection");
+            drop(Object::take(client));
+        }
+    }
 }
 
-/// Releases the lock; a connection that cannot say so is closed (which releases it too) rather
-/// than returned to the pool holding it.
-async fn unlock(client: Object) {
-    if let Err(error) = client
-        .execute("SELECT pg_advisory_unlock($1)", &[&store::ROLLUP_LOCK])
-        .await
-    {
-        tracing::warn!(%error, "rollup lock not released; closing its connection");
-        drop(Object::take(client));
+impl Drop for Locked {
+    fn drop(&mut self) {
+        if let Some(client) = self.0.take() {
+            drop(Object::take(client));
+        }
     }
 }
 
 async fn incremental(client: &mut Object, product: &str) -> Result<Rolled, StoreError> {
-    let started = store::database_now(&*client).await?;
+    let (started, watermark) = store::watermark(&*client).await?;
     store::summarize_brin_indexes(&*client).await?;
     let today = started.date_naive();
     let state = store::rollup_state(&*client, product).await?;
@@ -155,7 +209,7 @@ async fn incremental(client: &mut Object, product: &str) -> Result<Rolled, Store
         product,
         RollupState {
             rolled_at: started,
-            watermark: started - WATERMARK_MARGIN,
+            watermark,
         },
     )
     .await?;
@@ -281,6 +335,7 @@ impl Nudge {
 
 /// Background rollup inside `tally serve`: every `every` (and when nudged), brings the daily
 /// tables up to date unless another instance is doing it; once a day, prunes raw partitions.
+/// Stops at once when told to, abandoning a run in progress (it rolls back).
 pub async fn run_periodically(
     pool: Pool,
     product: &'static str,
@@ -293,39 +348,47 @@ pub async fn run_periodically(
     turn.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut daily = tokio::time::interval(Duration::from_secs(24 * 60 * 60));
     loop {
+        let step = tokio::select! {
+            () = stop.cancelled() => break,
+            _ = turn.tick() => Step::Roll,
+            () = nudge.0.notified() => Step::Roll,
+            _ = daily.tick() => Step::Prune,
+        };
         tokio::select! {
             () = stop.cancelled() => break,
-            _ = turn.tick() => roll_once(&pool, product).await,
-            () = nudge.0.notified() => roll_once(&pool, product).await,
-            _ = daily.tick() => {
-                if let Err(error) = prune(&pool, raw_retention_days, Utc::now().date_naive()).await {
-                    tracing::error!(%error, "pruning raw partitions failed");
-                }
-            }
+            () = run_step(&pool, product, raw_retention_days, step) => {}
         }
     }
 }
 
-async fn roll_once(pool: &Pool, product: &str) {
-    let began = Instant::now();
-    match bring_up_to_date(pool, product, Wait::No).await {
-        Ok(Some(rolled)) => tracing::info!(
-            days = rolled.days(),
-            reports = rolled.reports,
-            elapsed_ms = began.elapsed().as_millis() as u64,
-            "daily tables up to date"
-        ),
-        Ok(None) => tracing::debug!("another instance is rolling up"),
-        Err(error) => tracing::error!(%error, "rollup failed"),
-    }
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    Roll,
+    Prune,
 }
 
-/// When the daily tables were last brought up to date (`last_updated`).
-pub async fn last_updated(pool: &Pool, product: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
-    let client = pool.get().await?;
-    Ok(store::rollup_state(&client, product)
-        .await?
-        .map(|state| state.rolled_at))
+async fn run_step(pool: &Pool, product: &str, raw_retention_days: u32, step: Step) {
+    let began = Instant::now();
+    match step {
+        Step::Roll => {
+            match store::within(ROLL_DEADLINE, bring_up_to_date(pool, product, Wait::No)).await {
+                Ok(Some(rolled)) => tracing::info!(
+                    days = rolled.days(),
+                    reports = rolled.reports,
+                    elapsed_ms = began.elapsed().as_millis() as u64,
+                    "daily tables up to date"
+                ),
+                Ok(None) => tracing::debug!("another instance is rolling up"),
+                Err(error) => tracing::error!(error = %Chain(&error), "rollup failed"),
+            }
+        }
+        Step::Prune => {
+            let pruned = prune(pool, raw_retention_days, Utc::now().date_naive());
+            if let Err(error) = store::within(ROLL_DEADLINE, pruned).await {
+                tracing::error!(error = %Chain(&error), "pruning raw partitions failed");
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,6 @@
 //! `/api/v1`: what Printernizer's shapes cannot say. Time series of any metric or dimension of
-//! the daily tables over a date range, ingest outcomes per day (admin key), and a public
-//! overview (no key) in which every cell under `TALLY_MIN_COHORT` installations is merged into
-//! `other`.
+//! the daily tables over a date range and ingest outcomes per day (admin key). The public
+//! overview (no key) is in `public`.
 
 use std::collections::BTreeMap;
 
@@ -13,8 +12,8 @@ use crate::auth::AdminKey;
 use crate::domain::FieldError;
 use crate::error::ApiError;
 use crate::rollup::engine::dimension;
-use crate::routes::stats::{date, rfc3339, Query, Snapshot, StatsSettings};
-use crate::store::{Daily, DimensionRow, ReadPool, TotalsRow};
+use crate::routes::stats::{date, rfc3339, Query, StatsSettings};
+use crate::store::{Daily, ReadPool, TotalsRow};
 
 /// The longest range one request may ask for.
 const MAX_RANGE_DAYS: i64 = 366;
@@ -30,18 +29,6 @@ const WINDOW_METRICS: [&str; 8] = [
     "installations_with_errors",
 ];
 const DAY_METRICS: [&str; 3] = ["reports", "new_installations", "known_installations"];
-/// Dimensions shown on the public overview (features and errors are not public).
-const PUBLIC_DIMENSIONS: [&str; 5] = [
-    dimension::VERSION,
-    dimension::PLATFORM,
-    dimension::DEPLOYMENT_MODE,
-    dimension::COUNTRY,
-    dimension::PRINTER_TYPE,
-];
-
-/// The cell small cells are merged into (also where catalogs fold unknown values).
-const OTHER: &str = "other";
-
 fn invalid(name: &str, msg: &str) -> ApiError {
     ApiError::Invalid(vec![FieldError::query(name, msg, "value_error")])
 }
@@ -98,7 +85,7 @@ fn total(row: &TotalsRow, metric: &str) -> i64 {
     }
 }
 
-fn last_updated(at: Option<chrono::DateTime<Utc>>) -> Value {
+pub(super) fn last_updated(at: Option<chrono::DateTime<Utc>>) -> Value {
     json!(at.map(rfc3339))
 }
 
@@ -227,59 +214,5 @@ pub async fn outcomes(
         "to": date(to),
         "days": days,
         "totals": totals,
-    })))
-}
-
-/// Merges every cell under `k` installations into `other`; while `other` itself is under `k`,
-/// the smallest remaining cell joins it, so no shown number describes fewer than `k`.
-pub fn merge_small_cells(cells: &[&DimensionRow], k: i64) -> BTreeMap<String, i64> {
-    let mut kept: Vec<(String, i64)> = Vec::new();
-    let mut other = 0;
-    for cell in cells {
-        if cell.value == OTHER || cell.installations < k {
-            other += cell.installations;
-        } else {
-            kept.push((cell.value.clone(), cell.installations));
-        }
-    }
-    kept.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    while other > 0 && other < k {
-        match kept.pop() {
-            Some((_, n)) => other += n,
-            None => break,
-        }
-    }
-    let mut shown: BTreeMap<String, i64> = kept.into_iter().collect();
-    if other >= k {
-        shown.insert(OTHER.to_owned(), other);
-    }
-    shown
-}
-
-/// `GET /api/v1/public/overview` (no key): the 30-day distributions, k-anonymous.
-#[tracing::instrument(name = "api_public_overview", skip_all)]
-pub async fn public_overview(
-    pool: web::Data<ReadPool>,
-    settings: web::Data<StatsSettings>,
-) -> Result<HttpResponse, ApiError> {
-    let daily = Daily::connect(&pool).await?;
-    let snapshot = Snapshot::load(&daily, settings.product, Utc::now().date_naive()).await?;
-    let k = settings.min_cohort.max(1);
-    let total = snapshot.distribution.installations;
-    let shown = |n: i64| if n >= k { json!(n) } else { Value::Null };
-    let mut distributions = Map::new();
-    if total >= k {
-        for name in PUBLIC_DIMENSIONS {
-            let cells: Vec<&DimensionRow> = snapshot.cells_of(name).collect();
-            distributions.insert(name.to_owned(), json!(merge_small_cells(&cells, k)));
-        }
-    }
-    Ok(HttpResponse::Ok().json(json!({
-        "as_of": snapshot.as_of.map(date),
-        "active_installations_30d": shown(total),
-        "active_installations_7d": shown(snapshot.active.installations),
-        "distributions": distributions,
-        "min_cohort": k,
-        "last_updated": last_updated(snapshot.rolled_at),
     })))
 }

@@ -2,9 +2,11 @@
 
 mod api;
 mod cors;
+mod deadline;
 mod health;
 mod installation;
 mod metrics;
+mod public;
 mod stats;
 mod submit;
 
@@ -14,7 +16,10 @@ use crate::error::ApiError;
 
 use cors::cors;
 pub use cors::Cors;
+use deadline::deadline;
+pub use deadline::QueryDeadline;
 pub use health::DatabaseProbe;
+pub use public::{keep_fresh, PublicOverview};
 pub use stats::StatsSettings;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -28,12 +33,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .service(
             web::resource("/installation/{installation_id}")
+                .wrap(actix_web::middleware::from_fn(deadline))
                 .route(web::get().to(installation::export))
                 .route(web::delete().to(installation::delete))
                 .default_service(web::to(method_not_allowed)),
         )
         .service(
             web::scope("/stats")
+                .wrap(actix_web::middleware::from_fn(deadline))
                 .wrap(actix_web::middleware::from_fn(cors))
                 .service(resource("/summary", web::get().to(stats::summary)))
                 .service(resource("/overview", web::get().to(stats::overview)))
@@ -64,6 +71,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .service(
             web::scope("/api/v1")
+                .wrap(actix_web::middleware::from_fn(deadline))
                 .wrap(actix_web::middleware::from_fn(cors))
                 .service(resource("/metrics/{metric}", web::get().to(api::metric)))
                 .service(resource(
@@ -73,7 +81,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(resource("/outcomes", web::get().to(api::outcomes)))
                 .service(resource(
                     "/public/overview",
-                    web::get().to(api::public_overview),
+                    web::get().to(public::public_overview),
                 ))
                 .default_service(web::to(not_found)),
         )

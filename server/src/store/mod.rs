@@ -12,18 +12,20 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
+use tokio_postgres::error::SqlState;
 use tokio_postgres::NoTls;
 
 use crate::config::DatabaseConfig;
+use crate::telemetry::Chain;
 
 pub use daily::{Daily, DayReports, OutcomeCount, ReadPool};
 pub use migrate::migrate;
 pub use outcomes::add_outcomes;
 pub use partitions::{drop_partitions_before, ensure_partitions};
 pub use rollup::{
-    database_now, for_each_report, marked_days, midnight, new_installations, oldest_raw_day,
-    received_since, register_installations, replace_days, report_days, reports_ending_on,
-    rollup_state, save_rollup_state, summarize_brin_indexes, unmark_days, DailyRows, DimensionRow,
+    for_each_report, marked_days, midnight, new_installations, oldest_raw_day, received_since,
+    register_installations, replace_days, report_days, reports_ending_on, rollup_state,
+    save_rollup_state, summarize_brin_indexes, unmark_days, watermark, DailyRows, DimensionRow,
     ReportRow, Reports, RollupState, TotalsRow, ROLLUP_LOCK,
 };
 pub use submissions::{
@@ -31,49 +33,104 @@ pub use submissions::{
 };
 pub use writer::{Stored, WriteError, Writer, WriterConfig};
 
-/// Why the store could not answer. The text is for logs only.
+/// Why the store could not answer. Causes are kept for the log (`#[source]`), never shown.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// No connection could be had or it broke: the database is away or overloaded.
-    #[error("database unavailable: {0}")]
-    Unavailable(String),
-    /// Postgres answered with an error.
-    #[error("database error: {0}")]
-    Query(String),
+    /// No connection could be had in time: the database is away or the pool is exhausted.
+    #[error("no database connection")]
+    Pool(#[source] PoolError),
+    /// The connection broke or closed (an error without SQLSTATE).
+    #[error("the database connection failed")]
+    Connection(#[source] tokio_postgres::Error),
+    /// The database did not answer within the deadline.
+    #[error("the database did not answer within {0:?}")]
+    TimedOut(Duration),
+    /// Postgres refused the statement. Only the message and SQLSTATE are kept: the error's
+    /// DETAIL may quote row values (an installation id), which never reach a log.
+    #[error("the database refused the statement: {message} (SQLSTATE {})", code.code())]
+    Refused { code: SqlState, message: String },
+}
+
+impl StoreError {
+    /// Worth retrying soon (503 + Retry-After): the database is away, overloaded, shutting
+    /// down, cancelled the statement, or lost a serialization or deadlock race.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Pool(_) | Self::Connection(_) | Self::TimedOut(_) => true,
+            Self::Refused { code, .. } => {
+                let class = &code.code()[..2];
+                // 08 connection, 40 serialization/deadlock, 53 resources, 57 operator
+                // intervention (statement_timeout, shutdown), 58 system error.
+                matches!(class, "08" | "40" | "53" | "57" | "58")
+            }
+        }
+    }
 }
 
 impl From<PoolError> for StoreError {
     fn from(error: PoolError) -> Self {
-        Self::Unavailable(error.to_string())
+        match error {
+            PoolError::Backend(error) => Self::from(error),
+            other => Self::Pool(other),
+        }
     }
 }
 
 impl From<tokio_postgres::Error> for StoreError {
     fn from(error: tokio_postgres::Error) -> Self {
-        // An error without SQLSTATE is a broken or closed connection, not a bad statement.
         match error.as_db_error() {
-            Some(db) => Self::Query(format!("{} ({})", db.message(), db.code().code())),
-            None => Self::Unavailable(error.to_string()),
+            Some(db) => Self::Refused {
+                code: db.code().clone(),
+                message: db.message().to_owned(),
+            },
+            None => Self::Connection(error),
         }
     }
 }
 
+/// What a pool serves. Each kind of work has its own connections, so that one cannot take the
+/// others' (a flood of statistics reads never makes a batch wait).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// The group-commit writer. It bounds each batch itself and closes a connection whose batch
+    /// overran, so its sessions have no statement deadline and reuse checks only for a closed
+    /// connection (a round trip per batch would cost throughput).
+    Writer { connections: usize },
+    /// Everything else. Every statement has a deadline on the server (`statement_timeout`),
+    /// and a connection is verified with a round trip before reuse, so a dead one (or one left
+    /// behind a stalled network) is discarded instead of handed out.
+    Queries { connections: usize },
+}
+
+/// Connections the writer's batch statements wait for; other sessions' transactions are left
+/// out of the rollup's watermark (see `store::watermark`).
+pub const WRITER_APPLICATION: &str = "tally-writer";
+
 /// A pool whose every wait is bounded, so a full pool or an absent database becomes a fast
 /// error instead of a hang (deadpool's timeouts default to none).
-pub fn pool(config: &DatabaseConfig) -> anyhow::Result<Pool> {
+pub fn pool(config: &DatabaseConfig, purpose: Purpose) -> anyhow::Result<Pool> {
     let mut pg = tokio_postgres::Config::from_str(config.database_url.expose())
         .map_err(|e| anyhow::anyhow!("DATABASE_URL is not a valid PostgreSQL URL: {e}"))?;
-    pg.application_name("tally");
     pg.connect_timeout(config.timeout());
-    let manager = Manager::from_config(
-        pg,
-        NoTls,
-        ManagerConfig {
-            recycling_method: RecyclingMethod::Fast,
-        },
-    );
+    let (connections, recycling_method) = match purpose {
+        Purpose::Writer { connections } => {
+            pg.application_name(WRITER_APPLICATION);
+            (connections, RecyclingMethod::Fast)
+        }
+        Purpose::Queries { connections } => {
+            pg.application_name("tally");
+            let deadline = config.statement_timeout().as_millis();
+            let options = match pg.get_options() {
+                Some(given) => format!("{given} -c statement_timeout={deadline}"),
+                None => format!("-c statement_timeout={deadline}"),
+            };
+            pg.options(&options);
+            (connections, RecyclingMethod::Verified)
+        }
+    };
+    let manager = Manager::from_config(pg, NoTls, ManagerConfig { recycling_method });
     Ok(Pool::builder(manager)
-        .max_size(config.db_pool_size)
+        .max_size(connections.max(1))
         .runtime(Runtime::Tokio1)
         .wait_timeout(Some(config.timeout()))
         .create_timeout(Some(config.timeout()))
@@ -81,22 +138,39 @@ pub fn pool(config: &DatabaseConfig) -> anyhow::Result<Pool> {
         .build()?)
 }
 
-/// A pool that has answered once: start-up waits for the database for a while (compose may
-/// start us first) and then fails with the cause.
+/// The pool for queries, once it has answered: start-up waits for the database for a while
+/// (compose may start us first) and then fails with the cause.
 pub async fn connect(config: &DatabaseConfig) -> anyhow::Result<Pool> {
-    let pool = pool(config)?;
+    let pool = pool(
+        config,
+        Purpose::Queries {
+            connections: config.db_pool_size,
+        },
+    )?;
     let mut delay = Duration::from_millis(250);
     let mut waited = Duration::ZERO;
     loop {
         match ping(&pool).await {
             Ok(()) => return Ok(pool),
             Err(error) if waited < Duration::from_secs(30) => {
-                tracing::warn!(%error, "database not reachable yet, retrying");
+                tracing::warn!(error = %Chain(&error), "database not reachable yet, retrying");
                 tokio::time::sleep(delay).await;
                 waited += delay;
                 delay = (delay * 2).min(Duration::from_secs(4));
             }
-            Err(error) => anyhow::bail!("cannot reach the database: {error}"),
+            Err(error) => anyhow::bail!("cannot reach the database: {}", Chain(&error)),
         }
     }
+}
+
+/// Runs `work` against the database within `deadline`: past it, the answer is `TimedOut`
+/// whatever the network does (a stalled connection never answers, and `statement_timeout`
+/// only helps a database that still talks).
+pub async fn within<T>(
+    deadline: Duration,
+    work: impl std::future::Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    tokio::time::timeout(deadline, work)
+        .await
+        .unwrap_or(Err(StoreError::TimedOut(deadline)))
 }

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use tokio_postgres::types::Json;
 
-use super::StoreError;
+use super::{StoreError, WRITER_APPLICATION};
 
 /// Any constant shared by all instances: one roller at a time.
 pub const ROLLUP_LOCK: i64 = 0x7461_6c6c_7972_6f6c; // "tallyrol"
@@ -332,9 +332,25 @@ pub async fn save_rollup_state(
     Ok(())
 }
 
-/// The database's clock, so that every instance measures the watermark the same way.
-pub async fn database_now(client: &impl GenericClient) -> Result<DateTime<Utc>, StoreError> {
-    Ok(client.query_one("SELECT now()", &[]).await?.try_get(0)?)
+/// The database's time now, and the next run's watermark: that time, or the start of the
+/// oldest writer transaction still open if earlier. A batch stamps `received_at` with its
+/// transaction's start (`now()`, the same value as its `xact_start`), so every report not yet
+/// committed will carry a time at or after the watermark, whatever the instances' clocks say
+/// and however long the batch waits. The second of margin covers the instant between a
+/// transaction taking its start time and publishing it.
+pub async fn watermark(
+    client: &impl GenericClient,
+) -> Result<(DateTime<Utc>, DateTime<Utc>), StoreError> {
+    let row = client
+        .query_one(
+            "SELECT now(),
+                    least(now(), (SELECT min(xact_start) FROM pg_stat_activity
+                                  WHERE application_name = $1 AND xact_start IS NOT NULL))
+                      - interval '1 second'",
+            &[&WRITER_APPLICATION],
+        )
+        .await?;
+    Ok((row.try_get(0)?, row.try_get(1)?))
 }
 
 /// (first period-start day, last period-end day) of the reports received since `since`. A report

@@ -1,5 +1,7 @@
 //! The `submissions` table: the batched upsert, the right of access and erasure, the summary.
 
+use std::ops::Range;
+
 use chrono::{DateTime, Utc};
 use deadpool_postgres::Pool;
 use serde::Serialize;
@@ -10,8 +12,11 @@ use crate::domain::{InstallationId, Submission, Version};
 /// One fixed-shape statement for any batch size: the arrays vary, the text does not, so it is
 /// prepared once per connection (measured ~100x faster than one INSERT per row).
 /// A retry of a stored report overwrites it and keeps its `submission_id`. The same statement
-/// adds to the summary's counts of reports (shard `$21`), so they move exactly with them.
+/// adds to the summary's counts of reports (shard `$20`), so they move exactly with them.
 /// (Installations are registered by the rollup, off this path: see `register_installations`.)
+/// `received_at` is the database's time of the statement's transaction, never an instance's
+/// clock: the rollup's watermark is read off the same clock and the writers' open
+/// transactions (see `rollup::watermark`), so no report can commit behind it.
 const UPSERT_BATCH: &str = "
 WITH written AS (
 INSERT INTO submissions AS s (
@@ -19,16 +24,16 @@ INSERT INTO submissions AS s (
     app_version, python_version, platform, deployment_mode, country_code, first_seen,
     printer_count, job_count, file_count, upload_count, uptime_hours, total_errors,
     printer_type_counts, feature_usage, error_summary)
-SELECT product, installation_id, period_start, period_end, received_at,
+SELECT product, installation_id, period_start, period_end, now(),
     app_version, python_version, platform, deployment_mode, country_code, first_seen,
     printer_count, job_count, file_count, upload_count, uptime_hours, total_errors,
     printer_type_counts::jsonb, feature_usage::jsonb, error_summary::jsonb
 FROM UNNEST(
-    $1::text[], $2::uuid[], $3::timestamptz[], $4::timestamptz[], $5::timestamptz[],
-    $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::timestamptz[],
-    $12::int[], $13::int[], $14::int[], $15::int[], $16::int[], $17::int[],
-    $18::text[], $19::text[], $20::text[])
-  AS t(product, installation_id, period_start, period_end, received_at,
+    $1::text[], $2::uuid[], $3::timestamptz[], $4::timestamptz[],
+    $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::timestamptz[],
+    $11::int[], $12::int[], $13::int[], $14::int[], $15::int[], $16::int[],
+    $17::text[], $18::text[], $19::text[])
+  AS t(product, installation_id, period_start, period_end,
     app_version, python_version, platform, deployment_mode, country_code, first_seen,
     printer_count, job_count, file_count, upload_count, uptime_hours, total_errors,
     printer_type_counts, feature_usage, error_summary)
@@ -57,7 +62,7 @@ RETURNING product, installation_id, period_start, submission_id, receipts = 1 AS
 counted AS (
     INSERT INTO submission_counts AS c
         (product, shard, submissions, installations, latest_received_at)
-    SELECT product, $21, count(*) FILTER (WHERE inserted), 0, max(received_at)
+    SELECT product, $20, count(*) FILTER (WHERE inserted), 0, max(received_at)
     FROM written GROUP BY product
     ON CONFLICT (product, shard) DO UPDATE SET
         submissions = c.submissions + EXCLUDED.submissions,
@@ -72,7 +77,6 @@ pub(super) struct Columns {
     installation_id: Vec<uuid::Uuid>,
     period_start: Vec<DateTime<Utc>>,
     period_end: Vec<DateTime<Utc>>,
-    received_at: Vec<DateTime<Utc>>,
     app_version: Vec<String>,
     python_version: Vec<Option<String>>,
     platform: Vec<&'static str>,
@@ -104,7 +108,6 @@ impl Columns {
             installation_id: Vec::with_capacity(n),
             period_start: Vec::with_capacity(n),
             period_end: Vec::with_capacity(n),
-            received_at: Vec::with_capacity(n),
             app_version: Vec::with_capacity(n),
             python_version: Vec::with_capacity(n),
             platform: Vec::with_capacity(n),
@@ -123,13 +126,12 @@ impl Columns {
         }
     }
 
-    pub(super) fn push(&mut self, report: Submission, received_at: DateTime<Utc>) {
+    pub(super) fn push(&mut self, report: Submission) {
         let counts = report.counts;
         self.product.push(report.product);
         self.installation_id.push(report.installation_id.as_uuid());
         self.period_start.push(report.period.start);
         self.period_end.push(report.period.end);
-        self.received_at.push(received_at);
         self.app_version.push(report.app_version.into_string());
         self.python_version
             .push(report.python_version.map(Version::into_string));
@@ -148,50 +150,55 @@ impl Columns {
         self.error_summary.push(json(&report.error_types));
     }
 
-    /// Writes the batch in one statement, adding to the summary's counts in `shard`; returns
-    /// each report's key, id and whether it is new.
+    pub(super) fn len(&self) -> usize {
+        self.product.len()
+    }
+
+    /// Writes the reports `rows` of the batch in one statement, adding to the summary's counts
+    /// in `shard`; returns each report's key, id and whether it is new.
     pub(super) async fn upsert(
         &self,
         client: &deadpool_postgres::Client,
         shard: i16,
+        rows: Range<usize>,
     ) -> Result<Vec<(ReportKey, i64, bool)>, StoreError> {
         let statement = client.prepare_cached(UPSERT_BATCH).await?;
-        let rows = client
+        let product = &self.product[rows.clone()];
+        let returned = client
             .query(
                 &statement,
                 &[
-                    &self.product,
-                    &self.installation_id,
-                    &self.period_start,
-                    &self.period_end,
-                    &self.received_at,
-                    &self.app_version,
-                    &self.python_version,
-                    &self.platform,
-                    &self.deployment_mode,
-                    &self.country_code,
-                    &self.first_seen,
-                    &self.printer_count,
-                    &self.job_count,
-                    &self.file_count,
-                    &self.upload_count,
-                    &self.uptime_hours,
-                    &self.total_errors,
-                    &self.printer_type_counts,
-                    &self.feature_usage,
-                    &self.error_summary,
+                    &product,
+                    &&self.installation_id[rows.clone()],
+                    &&self.period_start[rows.clone()],
+                    &&self.period_end[rows.clone()],
+                    &&self.app_version[rows.clone()],
+                    &&self.python_version[rows.clone()],
+                    &&self.platform[rows.clone()],
+                    &&self.deployment_mode[rows.clone()],
+                    &&self.country_code[rows.clone()],
+                    &&self.first_seen[rows.clone()],
+                    &&self.printer_count[rows.clone()],
+                    &&self.job_count[rows.clone()],
+                    &&self.file_count[rows.clone()],
+                    &&self.upload_count[rows.clone()],
+                    &&self.uptime_hours[rows.clone()],
+                    &&self.total_errors[rows.clone()],
+                    &&self.printer_type_counts[rows.clone()],
+                    &&self.feature_usage[rows.clone()],
+                    &&self.error_summary[rows],
                     &shard,
                 ],
             )
             .await?;
-        rows.iter()
+        returned
+            .iter()
             .map(|row| {
-                let product: &str = row.try_get(0)?;
-                let product = self
-                    .product
+                let name: &str = row.try_get(0)?;
+                let product = product
                     .iter()
                     .copied()
-                    .find(|known| *known == product)
+                    .find(|known| *known == name)
                     .unwrap_or("");
                 let installation: uuid::Uuid = row.try_get(1)?;
                 let key = (product, installation.into(), row.try_get(2)?);

@@ -4,20 +4,26 @@
 //! Nothing is acknowledged before its batch has committed (`synchronous_commit` stays on).
 //! The queue is bounded: when it is full, or the database is away, the answer is an
 //! immediate error that the handler turns into 503 + Retry-After, never a hang.
+//!
+//! A report whose sender has stopped waiting (it was answered 503, or hung up) is not written:
+//! under overload the database would otherwise do the work twice while clients retry. A batch
+//! the database refuses is retried in halves, so only the report at fault fails; a transient
+//! failure (connection lost, deadlock, serialization, timeout) fails the batch with 503.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
+use std::ops::Range;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-use deadpool_postgres::Pool;
+use deadpool_postgres::{Object, Pool};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio::task::JoinHandle;
 
 use super::submissions::{report_key, Columns, ReportKey};
 use super::StoreError;
 use crate::domain::Submission;
+use crate::telemetry::Chain;
 
 #[derive(Debug, Clone, Copy)]
 pub struct WriterConfig {
@@ -43,27 +49,23 @@ pub struct Stored {
 pub enum WriteError {
     #[error("the write queue is full")]
     QueueFull,
-    #[error("the database did not commit the batch in time")]
+    #[error("the writer has stopped")]
+    Stopped,
+    #[error("the batch did not commit in time")]
     TimedOut,
-    #[error("the database is unavailable: {0}")]
-    Unavailable(String),
-    #[error("the batch failed: {0}")]
-    Failed(String),
+    #[error("the batch could not be committed")]
+    Unavailable(#[source] Arc<StoreError>),
+    #[error("the database refused the report")]
+    Refused(#[source] Arc<StoreError>),
+    #[error("the database did not confirm the report")]
+    Unconfirmed,
 }
 
-impl From<StoreError> for WriteError {
-    fn from(error: StoreError) -> Self {
-        match error {
-            StoreError::Unavailable(cause) => Self::Unavailable(cause),
-            StoreError::Query(cause) => Self::Failed(cause),
-        }
-    }
-}
+type Reply = oneshot::Sender<Result<Stored, WriteError>>;
 
 struct Job {
     report: Submission,
-    received_at: DateTime<Utc>,
-    reply: oneshot::Sender<Result<Stored, WriteError>>,
+    reply: Reply,
 }
 
 /// A handle to the writer task; cheap to clone. The task ends, after committing what it holds,
@@ -88,22 +90,15 @@ impl Writer {
     /// Stores a report; returns once its batch has committed.
     pub async fn store(&self, report: Submission) -> Result<Stored, WriteError> {
         let (reply, answer) = oneshot::channel();
-        let job = Job {
-            report,
-            received_at: Utc::now(),
-            reply,
-        };
-        self.queue.try_send(job).map_err(|error| match error {
-            mpsc::error::TrySendError::Full(_) => WriteError::QueueFull,
-            mpsc::error::TrySendError::Closed(_) => {
-                WriteError::Unavailable("the writer has stopped".to_owned())
-            }
-        })?;
+        self.queue
+            .try_send(Job { report, reply })
+            .map_err(|error| match error {
+                mpsc::error::TrySendError::Full(_) => WriteError::QueueFull,
+                mpsc::error::TrySendError::Closed(_) => WriteError::Stopped,
+            })?;
         match tokio::time::timeout(self.batch_timeout, answer).await {
             Ok(Ok(outcome)) => outcome,
-            Ok(Err(_)) => Err(WriteError::Failed(
-                "the writer dropped the report".to_owned(),
-            )),
+            Ok(Err(_)) => Err(WriteError::Stopped),
             Err(_) => Err(WriteError::TimedOut),
         }
     }
@@ -147,75 +142,107 @@ async fn commit(pool: &Pool, jobs: Vec<Job>, shard: i16, timeout: Duration) {
     // One statement cannot update a row twice: reports for the same key merge, latest wins,
     // and all their senders get the same answer.
     let mut slots: HashMap<ReportKey, usize> = HashMap::with_capacity(received);
-    let mut reports: Vec<(Submission, DateTime<Utc>)> = Vec::with_capacity(received);
-    let mut waiters: Vec<Vec<oneshot::Sender<Result<Stored, WriteError>>>> =
-        Vec::with_capacity(received);
+    let mut reports: Vec<(Submission, Vec<Reply>)> = Vec::with_capacity(received);
+    let mut abandoned = 0;
     for job in jobs {
+        if job.reply.is_closed() {
+            abandoned += 1;
+            continue;
+        }
         let key = report_key(&job.report);
         match slots.get(&key) {
             Some(&slot) => {
-                reports[slot] = (job.report, job.received_at);
-                waiters[slot].push(job.reply);
+                reports[slot].0 = job.report;
+                reports[slot].1.push(job.reply);
             }
             None => {
                 slots.insert(key, reports.len());
-                reports.push((job.report, job.received_at));
-                waiters.push(vec![job.reply]);
+                reports.push((job.report, vec![job.reply]));
             }
         }
+    }
+    if abandoned > 0 {
+        metrics::counter!("tally_writer_abandoned_reports_total").increment(abandoned);
+    }
+    if reports.is_empty() {
+        return;
     }
     // In key order: concurrent batches lock the rows they share in the same order.
     reports.sort_unstable_by_key(|(report, _)| report_key(report));
     let mut columns = Columns::with_capacity(reports.len());
-    for (report, received_at) in reports {
-        columns.push(report, received_at);
+    let mut keys = Vec::with_capacity(reports.len());
+    let mut waiters = Vec::with_capacity(reports.len());
+    for (report, replies) in reports {
+        keys.push(report_key(&report));
+        columns.push(report);
+        waiters.push(replies);
     }
     metrics::histogram!("tally_batch_size").record(received as f64);
 
     let started = std::time::Instant::now();
-    let outcome = match tokio::time::timeout(timeout, upsert(pool, &columns, shard)).await {
-        Ok(outcome) => outcome,
-        Err(_) => Err(WriteError::TimedOut),
-    };
-    metrics::histogram!("tally_batch_commit_seconds").record(started.elapsed().as_secs_f64());
-    match outcome {
-        Ok(stored) => {
-            for (key, submission_id, inserted) in stored {
-                let Some(&slot) = slots.get(&key) else {
-                    continue;
-                };
-                for (nth, reply) in waiters[slot].drain(..).enumerate() {
-                    let _ = reply.send(Ok(Stored {
-                        submission_id,
-                        inserted: inserted && nth == 0,
-                    }));
+    let mut parts = vec![0..columns.len()];
+    while let Some(rows) = parts.pop() {
+        match upsert(pool, &columns, shard, rows.clone(), timeout).await {
+            Ok(stored) => {
+                for (key, submission_id, inserted) in stored {
+                    // `keys` is sorted (see above).
+                    let Ok(slot) = keys[rows.clone()].binary_search(&key) else {
+                        continue;
+                    };
+                    for (nth, reply) in waiters[rows.start + slot].drain(..).enumerate() {
+                        let _ = reply.send(Ok(Stored {
+                            submission_id,
+                            inserted: inserted && nth == 0,
+                        }));
+                    }
+                }
+                // A report Postgres did not return was not stored: say so rather than hang.
+                answer(&mut waiters[rows], &WriteError::Unconfirmed);
+            }
+            Err(error) => {
+                metrics::counter!("tally_batch_failures_total").increment(1);
+                let reports = rows.len();
+                if error.is_transient() {
+                    tracing::warn!(error = %Chain(&error), reports, "batch not committed");
+                    answer(
+                        &mut waiters[rows],
+                        &WriteError::Unavailable(Arc::new(error)),
+                    );
+                } else if reports > 1 {
+                    tracing::warn!(error = %Chain(&error), reports, "batch refused, retrying it in halves");
+                    let middle = rows.start + reports / 2;
+                    parts.push(middle..rows.end);
+                    parts.push(rows.start..middle);
+                } else {
+                    answer(&mut waiters[rows], &WriteError::Refused(Arc::new(error)));
                 }
             }
-            // A report Postgres did not return was not stored: say so rather than hang.
-            answer_all(
-                waiters,
-                &WriteError::Failed("report missing from batch result".into()),
-            );
-        }
-        Err(error) => {
-            metrics::counter!("tally_batch_failures_total").increment(1);
-            tracing::error!(%error, reports = received, "batch not committed");
-            answer_all(waiters, &error);
         }
     }
+    metrics::histogram!("tally_batch_commit_seconds").record(started.elapsed().as_secs_f64());
 }
 
+/// One statement for `rows` of the batch. A connection whose statement overran is closed, not
+/// returned to the pool: it may still be waiting on the database.
 async fn upsert(
     pool: &Pool,
     columns: &Columns,
     shard: i16,
-) -> Result<Vec<(ReportKey, i64, bool)>, WriteError> {
-    let client = pool.get().await.map_err(StoreError::from)?;
-    Ok(columns.upsert(&client, shard).await?)
+    rows: Range<usize>,
+    timeout: Duration,
+) -> Result<Vec<(ReportKey, i64, bool)>, StoreError> {
+    let client = pool.get().await?;
+    match tokio::time::timeout(timeout, columns.upsert(&client, shard, rows)).await {
+        Ok(outcome) => outcome,
+        Err(_) => {
+            drop(Object::take(client));
+            Err(StoreError::TimedOut(timeout))
+        }
+    }
 }
 
-fn answer_all(waiters: Vec<Vec<oneshot::Sender<Result<Stored, WriteError>>>>, error: &WriteError) {
-    for reply in waiters.into_iter().flatten() {
-        let _ = reply.send(Err(error.clone()));
+fn answer(waiters: &mut [Vec<Reply>], outcome: &WriteError) {
+    for reply in waiters.iter_mut().flat_map(|replies| replies.drain(..)) {
+        let _ = reply.send(Err(outcome.clone()));
     }
 }

@@ -45,6 +45,15 @@ pub fn serve_config(database_url: &str) -> ServeConfig {
     }
 }
 
+/// A pool for queries on `database_url`, as the app builds them.
+pub fn query_pool(database_url: &str) -> deadpool_postgres::Pool {
+    tally::store::pool(
+        &serve_config(database_url).database,
+        tally::store::Purpose::Queries { connections: 2 },
+    )
+    .expect("the pool builds")
+}
+
 pub struct TestApp {
     pub address: String,
     pub http: reqwest::Client,

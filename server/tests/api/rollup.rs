@@ -3,10 +3,11 @@
 
 use chrono::{Duration, Utc};
 use serde_json::Value;
-use tally::config::DatabaseConfig;
 use tally::rollup::{self, Wait};
 
-use crate::helpers::{body, naive, report, spawn_app_with, TestApp, ADMIN_KEY, INGEST_KEY};
+use crate::helpers::{
+    body, naive, query_pool, report, spawn_app_with, TestApp, ADMIN_KEY, INGEST_KEY,
+};
 
 const PRODUCT: &str = "printernizer";
 
@@ -19,13 +20,8 @@ pub async fn app() -> TestApp {
     .await
 }
 
-fn pool(app: &TestApp) -> deadpool_postgres::Pool {
-    tally::store::pool(&DatabaseConfig {
-        database_url: app.database_url.parse().unwrap(),
-        db_pool_size: 2,
-        db_timeout_ms: 5_000,
-    })
-    .unwrap()
+pub fn pool(app: &TestApp) -> deadpool_postgres::Pool {
+    query_pool(&app.database_url)
 }
 
 pub async fn roll(app: &TestApp) {
@@ -593,12 +589,7 @@ async fn daily_rows(db: &tokio_postgres::Client) -> i64 {
 async fn statistics_are_read_from_the_replica_when_one_is_configured() {
     // The "replica" is another schema, migrated and empty: what the routes show comes from it.
     let (_, replica_url) = crate::helpers::fresh_schema();
-    let replica = tally::store::pool(&DatabaseConfig {
-        database_url: replica_url.parse().unwrap(),
-        db_pool_size: 1,
-        db_timeout_ms: 5_000,
-    })
-    .unwrap();
+    let replica = query_pool(&replica_url);
     tally::store::migrate(&replica).await.unwrap();
     let app = spawn_app_with(|c| {
         c.rate_limit_per_hour = 0;
