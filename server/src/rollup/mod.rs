@@ -198,7 +198,7 @@ async fn incremental(client: &mut Object, product: &str) -> Result<Rolled, Store
         },
         Some(state) => {
             let received = store::received_since(&*client, product, state.watermark).await?;
-            dirty_ranges(today, &received, &marked)
+            dirty_ranges(today, &received, &marked.days)
         }
     };
     let rolled = roll_ranges(client, product, ranges).await?;

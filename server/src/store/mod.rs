@@ -26,7 +26,7 @@ pub use rollup::{
     for_each_report, marked_days, midnight, new_installations, oldest_raw_day, received_since,
     register_installations, replace_days, report_days, reports_ending_on, rollup_state,
     save_rollup_state, summarize_brin_indexes, unmark_days, watermark, DailyRows, DimensionRow,
-    ReportRow, Reports, RollupState, TotalsRow, ROLLUP_LOCK,
+    MarkedDays, ReportRow, Reports, RollupState, TotalsRow, ROLLUP_LOCK,
 };
 pub use submissions::{
     delete_installation, installation_reports, ping, summary, StoredReport, Summary,

@@ -451,31 +451,43 @@ pub async fn report_days(
     Ok(first.zip(last))
 }
 
+/// The days marked for re-rolling, as one run read them.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct MarkedDays {
+    pub days: Vec<NaiveDate>,
+    /// Each mark's number (from a sequence): an erasure that marks a day again renumbers it.
+    marks: Vec<i64>,
+}
+
 pub async fn marked_days(
     client: &impl GenericClient,
     product: &str,
-) -> Result<Vec<NaiveDate>, StoreError> {
+) -> Result<MarkedDays, StoreError> {
     let rows = client
         .query(
-            "SELECT day FROM rollup_dirty_days WHERE product = $1",
+            "SELECT day, mark FROM rollup_dirty_days WHERE product = $1",
             &[&product],
         )
         .await?;
-    rows.iter()
-        .map(|row| row.try_get(0))
-        .collect::<Result<_, tokio_postgres::Error>>()
-        .map_err(StoreError::from)
+    let mut marked = MarkedDays::default();
+    for row in rows {
+        marked.days.push(row.try_get(0)?);
+        marked.marks.push(row.try_get(1)?);
+    }
+    Ok(marked)
 }
 
+/// Removes the marks a run read and no later one: a day an erasure marked again since has a new
+/// number (under READ COMMITTED, a DELETE waiting on that erasure re-checks the renumbered row).
 pub async fn unmark_days(
     client: &impl GenericClient,
     product: &str,
-    days: &[NaiveDate],
+    marked: &MarkedDays,
 ) -> Result<(), StoreError> {
     client
         .execute(
-            "DELETE FROM rollup_dirty_days WHERE product = $1 AND day = ANY($2)",
-            &[&product, &days],
+            "DELETE FROM rollup_dirty_days WHERE product = $1 AND mark = ANY($2)",
+            &[&product, &marked.marks],
         )
         .await?;
     Ok(())

@@ -315,7 +315,8 @@ pub async fn delete_installation(
              marked AS (
                  INSERT INTO rollup_dirty_days (product, day)
                  SELECT DISTINCT $1, (period_end AT TIME ZONE 'UTC')::date FROM erased
-                 ON CONFLICT DO NOTHING),
+                 -- A new number: a run that read the old mark leaves this one.
+                 ON CONFLICT (product, day) DO UPDATE SET mark = EXCLUDED.mark),
              unregistered AS (
                  DELETE FROM installations WHERE product = $1 AND installation_id = $2
                  RETURNING 1),

@@ -180,7 +180,8 @@ async fn commit(pool: &Pool, jobs: Vec<Job>, shard: i16, timeout: Duration) {
     metrics::histogram!("tally_batch_size").record(received as f64);
 
     let started = std::time::Instant::now();
-    let mut parts = vec![0..columns.len()];
+    let mut parts: Vec<Range<usize>> = Vec::with_capacity(1);
+    parts.push(0..columns.len());
     while let Some(rows) = parts.pop() {
         match upsert(pool, &columns, shard, rows.clone(), timeout).await {
             Ok(stored) => {

@@ -1,8 +1,9 @@
 //! The daily tables and the statistics read from them, on controlled histories with exact
 //! expected numbers. Reports are sent through the API with chosen period ends, then rolled.
 
-use chrono::{Duration, Utc};
+use chrono::{Duration, NaiveDate, Utc};
 use serde_json::Value;
+use tally::domain::InstallationId;
 use tally::rollup::{self, Wait};
 
 use crate::helpers::{
@@ -609,4 +610,135 @@ async fn statistics_are_read_from_the_replica_when_one_is_configured() {
         primary > 0,
         "the primary's daily tables hold the rolled day"
     );
+}
+
+#[tokio::test]
+async fn an_erasure_while_a_run_rolls_its_day_is_rolled_by_the_next_run() {
+    let app = app().await;
+    let end = Utc::now() - Duration::days(3);
+    let day = end.date_naive();
+    for n in 1..=3 {
+        send(&app, &report(&id(n), end)).await;
+    }
+    roll(&app).await;
+    let db = app.db().await;
+    // Received an hour ago: behind every watermark, so only a mark makes the day roll again.
+    db.batch_execute("UPDATE submissions SET received_at = received_at - interval '1 hour'")
+        .await
+        .unwrap();
+    assert_eq!(counts_on(&db, day).await, (3, vec![3, 3], 3));
+    // An earlier erasure marked the day; the next run reads that mark and the reports, then
+    // waits to replace the days.
+    erase(&app, 3).await;
+    let blocker = app.db().await;
+    blocker
+        .batch_execute("BEGIN; LOCK TABLE daily_reports IN EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let pool = pool(&app);
+    let run =
+        tokio::spawn(async move { rollup::bring_up_to_date(&pool, PRODUCT, Wait::Yes).await });
+    until_waiting_for(&db, "daily_reports").await;
+
+    // Marks the same day again while the run still counts the installation.
+    erase(&app, 2).await;
+    blocker.batch_execute("COMMIT").await.unwrap();
+    run.await
+        .unwrap()
+        .expect("the run rolls")
+        .expect("it holds the lock");
+    roll(&app).await;
+
+    assert_eq!(counts_on(&db, day).await, (1, vec![1, 1], 1));
+}
+
+/// Erases through the store, not the route: the route also wakes the server's own rollup, which
+/// could roll the day again by itself and hide a lost mark.
+async fn erase(app: &TestApp, n: u8) {
+    let installation = InstallationId::parse(&id(n)).unwrap();
+    tally::store::delete_installation(&pool(app), PRODUCT, installation)
+        .await
+        .expect("the erasure runs");
+}
+
+/// On `day`: reports ending on it, active installations in the 7- and 30-day windows, and those
+/// counted by version in the 7-day window.
+async fn counts_on(db: &tokio_postgres::Client, day: NaiveDate) -> (i32, Vec<i32>, i64) {
+    let row = db
+        .query_one(
+            "SELECT (SELECT reports FROM daily_reports WHERE day = $1),
+                    (SELECT array_agg(installations ORDER BY window_days)
+                     FROM daily_totals WHERE day = $1),
+                    (SELECT sum(installations)::bigint FROM daily_dimensions
+                     WHERE day = $1 AND window_days = 7 AND dimension = 'version')",
+            &[&day],
+        )
+        .await
+        .unwrap();
+    (row.get(0), row.get(1), row.get(2))
+}
+
+/// Returns once a statement waits for a lock on `table`.
+async fn until_waiting_for(db: &tokio_postgres::Client, table: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let waiting: bool = db
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM pg_locks
+                                WHERE relation = $1::text::regclass AND NOT granted)",
+                &[&table],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if waiting {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nothing waited for {table}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+mod before_v5 {
+    refinery::embed_migrations!("../migrations");
+}
+
+#[tokio::test]
+async fn days_marked_before_v5_stay_marked_until_the_next_run() {
+    let (_, url) = crate::helpers::fresh_schema();
+    let pool = query_pool(&url);
+    let mut client = pool.get().await.unwrap();
+    before_v5::migrations::runner()
+        .set_target(refinery::Target::Version(4))
+        .run_async(&mut **client)
+        .await
+        .unwrap();
+    client
+        .batch_execute(
+            "INSERT INTO rollup_dirty_days (product, day)
+             VALUES ('printernizer', current_date - 3), ('printernizer', current_date - 2)",
+        )
+        .await
+        .unwrap();
+
+    tally::store::migrate(&pool).await.unwrap();
+
+    let marked = tally::store::marked_days(&client, PRODUCT).await.unwrap();
+    let mut days = marked.days.clone();
+    days.sort();
+    let today = Utc::now().date_naive();
+    assert_eq!(
+        days,
+        [today - Duration::days(3), today - Duration::days(2)],
+        "the marks survive the migration"
+    );
+    rollup::bring_up_to_date(&pool, PRODUCT, Wait::Yes)
+        .await
+        .unwrap()
+        .unwrap();
+    let left = tally::store::marked_days(&client, PRODUCT).await.unwrap();
+    assert!(left.days.is_empty(), "{left:?}");
 }
