@@ -22,6 +22,7 @@ use governor::clock::{Clock, DefaultClock};
 use governor::nanos::Nanos;
 use governor::state::StateStore;
 use governor::{Quota, RateLimiter};
+use ipnet::{IpNet, Ipv4Net};
 
 use crate::domain::InstallationId;
 use crate::error::ApiError;
@@ -106,56 +107,46 @@ impl<K: Hash + Eq + Clone> Limiter<K> {
     }
 }
 
-/// An address or a CIDR range (`10.0.0.0/8`, `fd00::/8`).
+/// A trusted proxy: an address or a CIDR range (`10.0.0.0/8`, `fd00::/8`).
+///
+/// Addresses are compared in canonical form: an IPv4 peer reaching a dual-stack socket shows
+/// up as `::ffff:a.b.c.d`, and must match the IPv4 range it belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IpRange {
-    network: IpAddr,
-    prefix: u8,
-}
+pub struct IpRange(IpNet);
 
 impl std::str::FromStr for IpRange {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let bad = || format!("'{text}' is not an IP address or CIDR range");
-        let (address, prefix) = match text.trim().split_once('/') {
-            Some((address, prefix)) => (address, Some(prefix)),
-            None => (text.trim(), None),
+        let entry = text.trim();
+        let range = match entry.parse::<IpNet>() {
+            Ok(range) => range,
+            Err(_) => entry
+                .parse::<IpAddr>()
+                .map(IpNet::from)
+                .map_err(|_| format!("'{entry}' is not an IP address or CIDR range"))?,
         };
-        let network: IpAddr = address.parse().map_err(|_| bad())?;
-        let width = if network.is_ipv4() { 32 } else { 128 };
-        let prefix = match prefix {
-            Some(prefix) => prefix.parse::<u8>().map_err(|_| bad())?,
-            None => width,
-        };
-        if prefix > width {
-            return Err(bad());
-        }
-        Ok(Self { network, prefix })
+        Ok(Self(canonical_range(range)))
     }
 }
 
 impl IpRange {
     pub fn contains(&self, address: IpAddr) -> bool {
-        let mask = |bits: u32| {
-            if self.prefix == 0 {
-                0
-            } else {
-                u128::MAX << (bits - u32::from(self.prefix))
+        self.0.contains(&address.to_canonical())
+    }
+}
+
+/// `::ffff:10.0.0.0/104` is `10.0.0.0/8`; a range wider than the mapped block stays IPv6.
+fn canonical_range(range: IpNet) -> IpNet {
+    if let IpNet::V6(v6) = range {
+        let mapped_prefix = v6.prefix_len().checked_sub(96);
+        if let (Some(v4), Some(prefix)) = (v6.addr().to_ipv4_mapped(), mapped_prefix) {
+            if let Ok(v4) = Ipv4Net::new(v4, prefix) {
+                return IpNet::V4(v4.trunc());
             }
-        };
-        match (self.network, address) {
-            (IpAddr::V4(net), IpAddr::V4(addr)) => {
-                let m = mask(32);
-                (u128::from(u32::from(net)) & m) == (u128::from(u32::from(addr)) & m)
-            }
-            (IpAddr::V6(net), IpAddr::V6(addr)) => {
-                let m = mask(128);
-                (u128::from(net) & m) == (u128::from(addr) & m)
-            }
-            _ => false,
         }
     }
+    range.trunc()
 }
 
 /// 2^20 cells (8 MiB): far more than the installations that report within one hour.
@@ -213,9 +204,10 @@ impl Limits {
 
     /// The peer address, or, when the peer is a trusted proxy, the nearest address in
     /// `X-Forwarded-For` that is not a trusted proxy (the leftmost entries are the client's
-    /// to invent).
+    /// to invent). Canonical: `::ffff:a.b.c.d`, from a dual-stack socket or a proxy, is
+    /// `a.b.c.d`, so one client is one source however its address is written.
     fn client_address(&self, req: &HttpRequest) -> Option<IpAddr> {
-        let peer = req.peer_addr()?.ip();
+        let peer = req.peer_addr()?.ip().to_canonical();
         if !self.is_trusted(peer) {
             return Some(peer);
         }
@@ -225,6 +217,7 @@ impl Limits {
             .filter_map(|value| value.to_str().ok())
             .flat_map(|value| value.split(','))
             .filter_map(|entry| entry.trim().parse::<IpAddr>().ok())
+            .map(|address| address.to_canonical())
             .collect::<Vec<_>>();
         Some(
             forwarded
@@ -272,19 +265,109 @@ impl FromRequest for SourceAllowed {
 mod tests {
     use super::*;
 
+    fn range(text: &str) -> IpRange {
+        text.parse().unwrap()
+    }
+
+    fn address(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
     #[test]
     fn cidr_ranges_contain_their_addresses_and_no_others() {
-        let range: IpRange = "10.1.0.0/16".parse().unwrap();
-        assert!(range.contains("10.1.200.3".parse().unwrap()));
-        assert!(!range.contains("10.2.0.1".parse().unwrap()));
-        assert!(!range.contains("::1".parse().unwrap()));
-        let single: IpRange = "127.0.0.1".parse().unwrap();
-        assert!(single.contains("127.0.0.1".parse().unwrap()));
-        assert!(!single.contains("127.0.0.2".parse().unwrap()));
-        let all: IpRange = "0.0.0.0/0".parse().unwrap();
-        assert!(all.contains("8.8.8.8".parse().unwrap()));
-        assert!("10.0.0.0/33".parse::<IpRange>().is_err());
-        assert!("proxy".parse::<IpRange>().is_err());
+        let range = range("10.1.0.0/16");
+        assert!(range.contains(address("10.1.200.3")));
+        assert!(!range.contains(address("10.2.0.1")));
+        assert!(!range.contains(address("::1")));
+        let single = self::range("127.0.0.1");
+        assert!(single.contains(address("127.0.0.1")));
+        assert!(!single.contains(address("127.0.0.2")));
+        assert!(self::range("0.0.0.0/0").contains(address("8.8.8.8")));
+        assert!(self::range("fd00::/8").contains(address("fd12::1")));
+        assert!(!self::range("fd00::/8").contains(address("fe80::1")));
+    }
+
+    #[test]
+    fn an_ipv4_mapped_address_is_in_the_ipv4_range_it_maps_to() {
+        let range = range("10.0.0.0/8");
+        assert!(range.contains(address("::ffff:10.0.0.1")));
+        assert!(!range.contains(address("::ffff:11.0.0.1")));
+        assert!(
+            !range.contains(address("::10.0.0.1")),
+            "IPv4-compatible is not mapped"
+        );
+    }
+
+    #[test]
+    fn a_range_written_as_ipv4_mapped_holds_the_ipv4_addresses_it_maps() {
+        let range = range("::ffff:10.0.0.0/104");
+        assert_eq!(range, self::range("10.0.0.0/8"));
+        assert!(range.contains(address("10.200.0.1")));
+        assert!(range.contains(address("::ffff:10.200.0.1")));
+        assert_eq!(self::range("::ffff:192.0.2.1"), self::range("192.0.2.1"));
+    }
+
+    #[test]
+    fn a_trusted_proxy_entry_that_is_neither_address_nor_range_is_refused_by_name() {
+        for bad in ["proxy", "10.0.0.0/33", "fd00::/129", "10.0.0/8", ""] {
+            let error = bad.parse::<IpRange>().unwrap_err();
+            assert!(error.contains(&format!("'{bad}'")), "{error}");
+        }
+    }
+
+    fn request(peer: &str, forwarded: Option<&str>) -> HttpRequest {
+        let mut request = actix_web::test::TestRequest::default().peer_addr(peer.parse().unwrap());
+        if let Some(forwarded) = forwarded {
+            request = request.insert_header(("X-Forwarded-For", forwarded));
+        }
+        request.to_http_request()
+    }
+
+    fn trusting(ranges: &[&str]) -> Limits {
+        Limits::new(1, 0, ranges.iter().map(|text| range(text)).collect())
+    }
+
+    #[test]
+    fn a_trusted_proxy_connecting_ipv4_mapped_has_its_forwarded_address_believed() {
+        let limits = trusting(&["10.0.0.0/8"]);
+
+        let client = limits.client_address(&request("[::ffff:10.0.0.1]:443", Some("203.0.113.5")));
+
+        assert_eq!(client, Some(address("203.0.113.5")));
+    }
+
+    #[test]
+    fn an_untrusted_peer_is_the_source_whatever_it_forwards() {
+        let limits = trusting(&["10.0.0.0/8"]);
+
+        let mapped = limits.client_address(&request("[::ffff:192.0.2.9]:443", Some("203.0.113.5")));
+        let plain = limits.client_address(&request("192.0.2.9:443", Some("203.0.113.5")));
+
+        assert_eq!(mapped, Some(address("192.0.2.9")));
+        assert_eq!(plain, Some(address("192.0.2.9")));
+    }
+
+    #[test]
+    fn forwarded_entries_are_canonical_and_trusted_hops_written_mapped_are_skipped() {
+        let limits = trusting(&["10.0.0.0/8"]);
+
+        let client = limits.client_address(&request(
+            "10.0.0.1:443",
+            Some("198.51.100.1, ::ffff:203.0.113.5, ::ffff:10.0.0.2"),
+        ));
+
+        assert_eq!(client, Some(address("203.0.113.5")));
+    }
+
+    #[test]
+    fn one_client_written_mapped_or_plain_shares_one_quota() {
+        let limits = trusting(&["10.0.0.1"]);
+
+        let plain = limits.check_source(&request("10.0.0.1:443", Some("203.0.113.5")));
+        let mapped = limits.check_source(&request("10.0.0.1:443", Some("::ffff:203.0.113.5")));
+
+        assert!(plain.is_ok());
+        assert!(matches!(mapped, Err(ApiError::RateLimited(_))));
     }
 
     #[test]

@@ -1,11 +1,15 @@
 //! Logs and metrics, set up in one place.
 //!
-//! Privacy: no log line or metric label ever carries a client address, a user agent, a key or a
-//! body. Handlers log outcomes and, at most, the installation id.
+//! Privacy: no log line or metric label ever carries a client address, a user agent, a key, a
+//! body or an installation id (the credential for access and erasure). Handlers log outcomes.
 
 use std::sync::OnceLock;
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tracing::{Level, Metadata};
+use tracing_subscriber::filter::{filter_fn, FilterFn};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{LogFormat, TelemetryConfig};
@@ -36,9 +40,22 @@ pub fn init_logs(config: &TelemetryConfig) {
             .json()
             .flatten_event(true)
             .with_current_span(false)
+            .finish()
+            .with(dependency_cap())
             .try_init(),
-        LogFormat::Pretty => builder.try_init(),
+        LogFormat::Pretty => builder.finish().with(dependency_cap()).try_init(),
     };
+}
+
+/// tokio-postgres logs every statement's parameter values at debug (installation ids among
+/// them), so it stays at info whatever RUST_LOG asks: a filter of its own, because a more
+/// specific RUST_LOG directive (`tokio_postgres::query=debug`) would outrank one added to it.
+fn dependency_cap() -> FilterFn<impl Fn(&Metadata<'_>) -> bool> {
+    filter_fn(|metadata| {
+        let target = metadata.target();
+        let tokio_postgres = target == "tokio_postgres" || target.starts_with("tokio_postgres::");
+        !tokio_postgres || *metadata.level() <= Level::INFO
+    })
 }
 
 /// The process-wide Prometheus recorder (the `metrics` facade has one global recorder).

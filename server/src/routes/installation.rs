@@ -50,7 +50,8 @@ pub async fn delete(
     let product = rules.catalog.product;
     let deleted = store::delete_installation(&pool, product, installation).await?;
     nudge.now();
-    tracing::info!(%installation, deleted, "installation erased");
+    // Never the id: it is what grants access to and erasure of these reports.
+    tracing::info!(deleted, "installation erased");
     Ok(HttpResponse::Ok().json(json!({
         "status": "success",
         "deleted_count": deleted,

@@ -29,7 +29,7 @@ struct Accepted {
 
 /// Authenticate and limit the source (extractors, before the body is read), read and parse the
 /// body, limit the installation, store (group commit), answer only after COMMIT.
-#[tracing::instrument(level = "debug", name = "submit", skip_all, fields(installation_id))]
+#[tracing::instrument(level = "debug", name = "submit", skip_all)]
 pub async fn submit(
     _: IngestKey,
     _: SourceAllowed,
@@ -41,10 +41,6 @@ pub async fn submit(
 ) -> Result<HttpResponse, ApiError> {
     let parsed = Submission::from_json(&body.0, &rules, Utc::now())?;
     let report = parsed.submission;
-    tracing::Span::current().record(
-        "installation_id",
-        tracing::field::display(report.installation_id),
-    );
     if parsed.unknown_fields > 0 {
         outcomes.add(Outcome::UnknownFieldsDropped, parsed.unknown_fields as u64);
     }

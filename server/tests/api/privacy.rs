@@ -1,8 +1,12 @@
-use std::process::Command;
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::helpers::{fresh_report, spawn_app, INGEST_KEY};
+use crate::helpers::{
+    free_port, fresh_report, fresh_schema, spawn_app, tally_command, wait_for_health, INGEST_KEY,
+};
 
 /// Strings a hostile or careless client might send; none may reach the database.
 const FORWARDED_ADDRESS: &str = "203.0.113.77";
@@ -100,4 +104,99 @@ fn pg_dump(schema: &str) -> String {
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8(output.stdout).expect("a UTF-8 dump")
+}
+
+/// The installation id is the credential for access and erasure, so no log level may show it,
+/// not even a dependency's trace.
+#[tokio::test]
+async fn no_log_line_at_any_level_carries_the_installation_id_of_a_submit_access_or_erasure() {
+    let (_, url) = fresh_schema();
+    let port = free_port();
+    let mut child = tally_command()
+        .arg("serve")
+        .env("DATABASE_URL", url)
+        .env("TALLY_BIND", format!("127.0.0.1:{port}"))
+        .env("TALLY_INGEST_KEYS", INGEST_KEY)
+        // Every level, and a dependency's statement log asked for by name.
+        .env("RUST_LOG", "trace,tokio_postgres::query=trace")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Trace logs overflow a pipe long before the server stops: read them as they come.
+    let mut stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut logs = String::new();
+        stderr.read_to_string(&mut logs).map(|_| logs)
+    });
+    wait_for_health(port).await;
+    let http = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    let (installation, report) = fresh_report();
+    let installation_url = format!("{base}/installation/{installation}");
+
+    let submitted = http
+        .post(format!("{base}/submit"))
+        .header("X-API-Key", INGEST_KEY)
+        .json(&report)
+        .send()
+        .await
+        .unwrap();
+    let accessed = http
+        .get(&installation_url)
+        .header("X-API-Key", INGEST_KEY)
+        .send()
+        .await
+        .unwrap();
+    let erased = http
+        .delete(&installation_url)
+        .header("X-API-Key", INGEST_KEY)
+        .send()
+        .await
+        .unwrap();
+    stop_with_sigterm(&mut child).await;
+    let logs = reader.join().unwrap().unwrap();
+
+    assert_eq!(submitted.status(), 200);
+    assert_eq!(accessed.status(), 200);
+    assert_eq!(erased.status(), 200);
+    // Every level was on, and the log saw the erasure and the shutdown.
+    for sign in [
+        "\"level\":\"TRACE\"",
+        "installation erased",
+        "SIGTERM received",
+    ] {
+        assert!(logs.contains(sign), "the logs should show {sign}");
+    }
+    let id = uuid::Uuid::parse_str(&installation).unwrap();
+    for form in [
+        id.hyphenated().to_string(),
+        id.simple().to_string(),
+        id.hyphenated().to_string().to_uppercase(),
+        id.simple().to_string().to_uppercase(),
+    ] {
+        if let Some(line) = logs.lines().find(|line| line.contains(&form)) {
+            panic!("the installation id ({form}) reached the log: {line}");
+        }
+    }
+}
+
+async fn stop_with_sigterm(child: &mut std::process::Child) {
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let stopped = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            stopped.elapsed() < Duration::from_secs(15),
+            "no exit after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "{status:?}");
 }
