@@ -3,7 +3,11 @@
 
 use serde_json::json;
 
-use crate::helpers::{body, spawn_app_with, TestApp, ADMIN_KEY};
+use futures_util::future::join_all;
+
+use crate::helpers::{
+    body, fresh_report, spawn_app_behind_proxy, spawn_app_with, ProxyMode, TestApp, ADMIN_KEY,
+};
 use crate::rollup::{id, report_ago, roll, send};
 
 #[tokio::test]
@@ -127,4 +131,92 @@ async fn api_routes_refuse_an_unknown_metric_a_bad_window_and_a_missing_key() {
         app.get("/api/v1/outcomes", Some(ADMIN_KEY)).await.status(),
         200
     );
+}
+
+/// Waits until the app's public overview copy exists (made by its background task).
+async fn wait_for_the_public_overview(app: &TestApp) {
+    let started = std::time::Instant::now();
+    while app.get("/api/v1/public/overview", None).await.status() != 200 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "no public overview copy"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_flood_of_public_overview_requests_never_fails_a_submission_and_reads_no_database() {
+    // One connection for the other queries and a short pool wait: were the overview to query
+    // the database, the flood would hold that connection and the writer (if it shared it)
+    // would answer 503.
+    let (app, proxy) = spawn_app_behind_proxy(|c| {
+        c.rate_limit_per_hour = 0;
+        c.ip_rate_per_minute = 0;
+        c.rollup_interval_secs = 1;
+        c.database.db_pool_size = 1;
+        c.read_pool_size = 1;
+        c.database.db_timeout_ms = 200;
+    })
+    .await;
+    wait_for_the_public_overview(&app).await;
+    let flooding = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let flood: Vec<_> = (0..64)
+        .map(|_| {
+            let (http, url, flooding) = (
+                reqwest::Client::new(),
+                app.url("/api/v1/public/overview"),
+                flooding.clone(),
+            );
+            tokio::spawn(async move {
+                let mut server_errors = 0;
+                while flooding.load(std::sync::atomic::Ordering::Relaxed) {
+                    let answer = http.get(&url).send().await.expect("an answer");
+                    server_errors += usize::from(answer.status().is_server_error());
+                }
+                server_errors
+            })
+        })
+        .collect();
+
+    let reports: Vec<_> = (0..200).map(|_| fresh_report().1).collect();
+    let mut submitted = Vec::new();
+    for chunk in reports.chunks(8) {
+        submitted.extend(join_all(chunk.iter().map(|report| app.submit(report))).await);
+    }
+    flooding.store(false, std::sync::atomic::Ordering::Relaxed);
+    let overview_errors: usize = join_all(flood).await.into_iter().map(|n| n.unwrap()).sum();
+
+    let statuses: Vec<u16> = submitted.iter().map(|a| a.status().as_u16()).collect();
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    assert_eq!(app.stored_reports().await, 200);
+    assert_eq!(overview_errors, 0);
+    // With the database gone, the overview still answers: it is served from its copy.
+    proxy.set(ProxyMode::Cut);
+    assert_eq!(app.get("/api/v1/public/overview", None).await.status(), 200);
+}
+
+#[tokio::test]
+async fn the_public_overview_is_under_the_per_source_limit() {
+    let app = spawn_app_with(|c| {
+        c.ip_rate_per_minute = 2;
+        c.rollup_interval_secs = 1;
+    })
+    .await;
+    // Waiting spends the quota too: count the answers until the first 429.
+    let started = std::time::Instant::now();
+    let refused = loop {
+        let answer = app.get("/api/v1/public/overview", None).await;
+        if answer.status() == 429 {
+            break answer;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "never limited"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+
+    assert!(refused.headers().contains_key("retry-after"));
+    assert!(body(refused).await["detail"].is_string());
 }

@@ -10,5 +10,6 @@ mod helpers;
 mod installation;
 mod privacy;
 mod rollup;
+mod stalled;
 mod stats;
 mod submit;
