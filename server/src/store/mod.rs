@@ -6,13 +6,12 @@ mod outcomes;
 mod partitions;
 mod rollup;
 mod submissions;
+mod tls;
 mod writer;
 
-use std::str::FromStr;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
-use tokio_postgres::NoTls;
 
 use crate::config::DatabaseConfig;
 
@@ -61,13 +60,12 @@ impl From<tokio_postgres::Error> for StoreError {
 /// A pool whose every wait is bounded, so a full pool or an absent database becomes a fast
 /// error instead of a hang (deadpool's timeouts default to none).
 pub fn pool(config: &DatabaseConfig) -> anyhow::Result<Pool> {
-    let mut pg = tokio_postgres::Config::from_str(config.database_url.expose())
-        .map_err(|e| anyhow::anyhow!("DATABASE_URL is not a valid PostgreSQL URL: {e}"))?;
+    let (mut pg, tls) = tls::connector("DATABASE_URL", config.database_url.expose())?;
     pg.application_name("tally");
     pg.connect_timeout(config.timeout());
     let manager = Manager::from_config(
         pg,
-        NoTls,
+        tls,
         ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
         },
