@@ -43,8 +43,23 @@ pub enum StoreError {
 
 impl From<PoolError> for StoreError {
     fn from(error: PoolError) -> Self {
-        Self::Unavailable(error.to_string())
+        Self::Unavailable(with_causes(&error))
     }
+}
+
+/// An error and its causes on one line: deadpool and tokio-postgres keep what went wrong (a
+/// refused certificate, a pg_hba.conf rule) in the source chain, not in their own text.
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text = format!("{text}: {cause_text}");
+        }
+        source = cause.source();
+    }
+    text
 }
 
 impl From<tokio_postgres::Error> for StoreError {
@@ -52,7 +67,7 @@ impl From<tokio_postgres::Error> for StoreError {
         // An error without SQLSTATE is a broken or closed connection, not a bad statement.
         match error.as_db_error() {
             Some(db) => Self::Query(format!("{} ({})", db.message(), db.code().code())),
-            None => Self::Unavailable(error.to_string()),
+            None => Self::Unavailable(with_causes(&error)),
         }
     }
 }
