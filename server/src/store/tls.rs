@@ -4,6 +4,7 @@
 //! are taken out of the URL here and become a rustls configuration that checks what libpq checks.
 
 use std::borrow::Cow;
+use std::error::Error as _;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -26,8 +27,13 @@ pub type Tls = tokio_postgres_rustls::MakeRustlsConnect;
 /// `setting` names the variable the URL came from, for the errors.
 pub fn connector(setting: &str, url: &str) -> anyhow::Result<(tokio_postgres::Config, Tls)> {
     let (rest, mode, root) = take_tls_settings(url);
-    let mut config = tokio_postgres::Config::from_str(&rest)
-        .map_err(|e| anyhow!("{setting} is not a valid PostgreSQL URL: {e}"))?;
+    // tokio-postgres keeps what is wrong (an option's name, never its value) in the source.
+    let mut config = tokio_postgres::Config::from_str(&rest).map_err(|e| {
+        let cause = e
+            .source()
+            .map_or_else(|| e.to_string(), ToString::to_string);
+        anyhow!("{setting} is not a valid PostgreSQL URL: {cause}")
+    })?;
     let mode = match mode {
         Some(mode) => mode.parse().map_err(|e| anyhow!("{setting}: {e}"))?,
         // libpq's default; with the system's roots named, libpq asks for the full check.
@@ -407,6 +413,18 @@ mod tests {
         .expect("refused");
 
         assert!(error.to_string().contains("use verify-full"), "{error}");
+    }
+
+    #[test]
+    fn an_option_tokio_postgres_does_not_know_is_named() {
+        let error = connector("DATABASE_URL", "postgres://db/tally?sslcert=/client.pem")
+            .err()
+            .expect("refused");
+
+        assert!(
+            error.to_string().contains("unknown option `sslcert`"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -11,3 +11,4 @@ mod privacy;
 mod rollup;
 mod stats;
 mod submit;
+mod tls;
