@@ -5,7 +5,6 @@
 
 use std::borrow::Cow;
 use std::error::Error as _;
-use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
 
@@ -203,7 +202,7 @@ struct Roots {
 }
 
 fn roots_from_file(setting: &str, path: &str) -> anyhow::Result<Roots> {
-    let pem = std::fs::read(PathBuf::from(path))
+    let pem = std::fs::read(path)
         .with_context(|| format!("{setting}: cannot read the sslrootcert file {path}"))?;
     let mut store = RootCertStore::empty();
     for cert in CertificateDer::pem_slice_iter(&pem) {
