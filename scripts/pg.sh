@@ -5,6 +5,7 @@
 #   scripts/pg.sh start DIR PORT [postgres -c options...]   init DIR if needed, start if stopped
 #   scripts/pg.sh stop DIR
 #   scripts/pg.sh bindir                                     where initdb/pg_ctl/pg_dump live
+#   scripts/pg.sh devdir CLONE                               where CLONE's dev cluster lives
 set -euo pipefail
 
 bindir() {
@@ -48,7 +49,9 @@ start() {
         fi
     fi
     if [ ! -f "$dir/PG_VERSION" ]; then
-        as_owner "$bin/initdb" -D "$dir" -A trust -U postgres --encoding=UTF8 --locale=C >"$dir.initdb.log" 2>&1 || {
+        # --no-sync: a cluster lost to a crash in the seconds after its creation is made anew;
+        # the flush costs tests that start their own cluster two seconds each.
+        as_owner "$bin/initdb" -D "$dir" -A trust -U postgres --encoding=UTF8 --locale=C --no-sync >"$dir.initdb.log" 2>&1 || {
             cat "$dir.initdb.log" >&2
             exit 1
         }
@@ -73,9 +76,31 @@ stop() {
     fi
 }
 
+# The development cluster of a clone lives in it (.tally-dev/pg), unless we are root and the
+# `postgres` user, who then runs the cluster, cannot reach the clone (under /root, in a mktemp
+# directory): then in a directory under /var/tmp named after the clone's path.
+devdir() {
+    local clone name hash parent
+    clone=$(cd "$1" && pwd -P)
+    if [ "$(id -u)" != 0 ] || runuser -u postgres -- test -x "$clone" 2>/dev/null; then
+        echo "$clone/.tally-dev/pg"
+        return
+    fi
+    name=$(basename "$clone" | tr -c 'A-Za-z0-9._\n-' '_')
+    hash=$(printf '%s' "$clone" | sha256sum | cut -c1-12)
+    parent="/var/tmp/tally-dev-$name-$hash"
+    # /var/tmp is everyone's: a cluster we start as root must be in a directory root made.
+    if [ -L "$parent" ] || { [ -e "$parent" ] && [ "$(stat -c %u "$parent")" != 0 ]; }; then
+        echo "$parent is not a directory owned by root; remove it to start the dev cluster" >&2
+        exit 1
+    fi
+    echo "$parent/pg"
+}
+
 case "${1:-}" in
     start) shift; start "$@" ;;
     stop) shift; stop "$@" ;;
     bindir) bindir ;;
-    *) echo "usage: $0 start DIR PORT [option=value...] | stop DIR | bindir" >&2; exit 2 ;;
+    devdir) shift; devdir "$@" ;;
+    *) echo "usage: $0 start DIR PORT [option=value...] | stop DIR | bindir | devdir CLONE" >&2; exit 2 ;;
 esac

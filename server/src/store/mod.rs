@@ -6,14 +6,13 @@ mod outcomes;
 mod partitions;
 mod rollup;
 mod submissions;
+mod tls;
 mod writer;
 
-use std::str::FromStr;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
 use tokio_postgres::error::SqlState;
-use tokio_postgres::NoTls;
 
 use crate::config::DatabaseConfig;
 use crate::telemetry::Chain;
@@ -109,8 +108,7 @@ pub const WRITER_APPLICATION: &str = "tally-writer";
 /// A pool whose every wait is bounded, so a full pool or an absent database becomes a fast
 /// error instead of a hang (deadpool's timeouts default to none).
 pub fn pool(config: &DatabaseConfig, purpose: Purpose) -> anyhow::Result<Pool> {
-    let mut pg = tokio_postgres::Config::from_str(config.database_url.expose())
-        .map_err(|e| anyhow::anyhow!("DATABASE_URL is not a valid PostgreSQL URL: {e}"))?;
+    let (mut pg, tls) = tls::connector("DATABASE_URL", config.database_url.expose())?;
     pg.connect_timeout(config.timeout());
     let (connections, recycling_method) = match purpose {
         Purpose::Writer { connections } => {
@@ -128,7 +126,7 @@ pub fn pool(config: &DatabaseConfig, purpose: Purpose) -> anyhow::Result<Pool> {
             (connections, RecyclingMethod::Verified)
         }
     };
-    let manager = Manager::from_config(pg, NoTls, ManagerConfig { recycling_method });
+    let manager = Manager::from_config(pg, tls, ManagerConfig { recycling_method });
     Ok(Pool::builder(manager)
         .max_size(connections.max(1))
         .runtime(Runtime::Tokio1)

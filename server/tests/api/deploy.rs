@@ -75,3 +75,149 @@ async fn the_compose_settings_start_the_real_binary() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// A copy of `make run`'s script in a clone of its own, inside a directory closed to everyone
+/// but us; the clone's `target/release/tally` is this build's binary. Dropping it stops what
+/// the script left running and removes the clone and its cluster.
+struct DevClone {
+    closed: std::path::PathBuf,
+    clone: std::path::PathBuf,
+    run: Option<std::process::Child>,
+}
+
+impl DevClone {
+    fn new() -> Self {
+        use std::os::unix::fs::{symlink, PermissionsExt};
+        let closed = std::env::temp_dir().join(format!("tally-closed-{}", uuid::Uuid::new_v4()));
+        let clone = closed.join("clone");
+        std::fs::create_dir_all(clone.join("scripts")).unwrap();
+        std::fs::create_dir_all(clone.join("target/release")).unwrap();
+        std::fs::set_permissions(&closed, std::fs::Permissions::from_mode(0o700)).unwrap();
+        std::fs::set_permissions(&clone, std::fs::Permissions::from_mode(0o755)).unwrap();
+        for script in ["dev-run.sh", "pg.sh"] {
+            std::fs::copy(
+                format!("{REPO}/scripts/{script}"),
+                clone.join("scripts").join(script),
+            )
+            .unwrap();
+        }
+        symlink(
+            env!("CARGO_BIN_EXE_tally"),
+            clone.join("target/release/tally"),
+        )
+        .unwrap();
+        Self {
+            closed,
+            clone,
+            run: None,
+        }
+    }
+
+    /// Where `scripts/pg.sh devdir` puts this clone's cluster.
+    fn cluster_dir(&self) -> std::path::PathBuf {
+        let output = std::process::Command::new(self.clone.join("scripts/pg.sh"))
+            .arg("devdir")
+            .arg(&self.clone)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8(output.stdout).unwrap().trim().into()
+    }
+
+    /// Starts `scripts/dev-run.sh` in a process group of its own, as a terminal would; its
+    /// output arrives line by line on the returned channel.
+    fn start(&mut self, bind: &str, pg_port: u16) -> std::sync::mpsc::Receiver<String> {
+        use std::io::BufRead;
+        use std::os::unix::process::CommandExt;
+        let mut child = std::process::Command::new(self.clone.join("scripts/dev-run.sh"))
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("TALLY_BIND", bind)
+            .env("TALLY_DEV_PG_PORT", pg_port.to_string())
+            .process_group(0)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (lines, received) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let _ = lines.send(line);
+            }
+        });
+        self.run = Some(child);
+        received
+    }
+
+    /// Ctrl-C in the terminal: the whole group gets SIGINT.
+    fn interrupt(&mut self) -> std::process::ExitStatus {
+        let mut child = self.run.take().expect("started");
+        signal_group(&child, "-INT");
+        child.wait().unwrap()
+    }
+}
+
+fn signal_group(child: &std::process::Child, signal: &str) {
+    let _ = std::process::Command::new("kill")
+        .args([signal, "--", &format!("-{}", child.id())])
+        .status();
+}
+
+impl Drop for DevClone {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.run.take() {
+            signal_group(&child, "-KILL");
+            let _ = child.wait();
+        }
+        let cluster = self.cluster_dir();
+        let _ = std::process::Command::new(self.clone.join("scripts/pg.sh"))
+            .arg("stop")
+            .arg(&cluster)
+            .status();
+        if !cluster.starts_with(&self.clone) {
+            let _ = std::fs::remove_dir_all(cluster.parent().unwrap());
+        }
+        let _ = std::fs::remove_dir_all(&self.closed);
+    }
+}
+
+#[tokio::test]
+async fn make_run_starts_its_cluster_where_postgres_can_reach_it_from_a_closed_clone() {
+    let mut dev = DevClone::new();
+    let port = free_port();
+    let as_root =
+        std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self").unwrap()) == 0;
+    let expected = dev.cluster_dir();
+    if as_root {
+        // `postgres` runs the cluster and cannot enter the clone.
+        assert!(
+            expected
+                .to_string_lossy()
+                .starts_with("/var/tmp/tally-dev-clone-"),
+            "{expected:?}"
+        );
+    } else {
+        assert_eq!(expected, dev.clone.join(".tally-dev/pg"));
+    }
+
+    let output = dev.start(&format!("127.0.0.1:{port}"), free_port());
+    wait_for_health(port).await;
+
+    let printed: Vec<String> = output.try_iter().collect();
+    let announced = format!("(private cluster in {})", expected.display());
+    assert!(
+        printed.iter().any(|line| line.ends_with(&announced)),
+        "{printed:?}"
+    );
+    assert!(expected.join("PG_VERSION").is_file());
+    assert!(dev.clone.join(".tally-dev/keys.env").is_file());
+    assert!(dev.interrupt().success());
+    assert!(
+        !expected.join("postmaster.pid").exists(),
+        "the script stopped the cluster it started"
+    );
+}

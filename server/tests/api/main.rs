@@ -13,3 +13,4 @@ mod rollup;
 mod stalled;
 mod stats;
 mod submit;
+mod tls;

@@ -1,0 +1,440 @@
+//! TLS to PostgreSQL as libpq users know it: `sslmode` and `sslrootcert` in the database URL.
+//!
+//! tokio-postgres knows only `disable`, `prefer` and `require` and refuses `sslrootcert`, so both
+//! are taken out of the URL here and become a rustls configuration that checks what libpq checks.
+
+use std::borrow::Cow;
+use std::error::Error as _;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use anyhow::{anyhow, bail, Context};
+use percent_encoding::percent_decode_str;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::{verify_server_cert_signed_by_trust_anchor, verify_server_name};
+use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::server::ParsedCertificate;
+use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use tokio_postgres::config::SslMode as WireMode;
+
+/// Makes the TLS session of each new connection; never used when `sslmode=disable`.
+pub type Tls = tokio_postgres_rustls::MakeRustlsConnect;
+
+/// The connection settings and TLS connector for a database URL (URL or `key=value` form).
+/// `setting` names the variable the URL came from, for the errors.
+pub fn connector(setting: &str, url: &str) -> anyhow::Result<(tokio_postgres::Config, Tls)> {
+    let (rest, mode, root) = take_tls_settings(url);
+    // tokio-postgres keeps what is wrong (an option's name, never its value) in the source.
+    let mut config = tokio_postgres::Config::from_str(&rest).map_err(|e| {
+        let cause = e
+            .source()
+            .map_or_else(|| e.to_string(), ToString::to_string);
+        anyhow!("{setting} is not a valid PostgreSQL URL: {cause}")
+    })?;
+    let mode = match mode {
+        Some(mode) => mode.parse().map_err(|e| anyhow!("{setting}: {e}"))?,
+        // libpq's default; with the system's roots named, libpq asks for the full check.
+        None if root.as_deref() == Some("system") => SslMode::VerifyFull,
+        None => SslMode::Prefer,
+    };
+    let roots = match root.as_deref() {
+        Some("system") if mode != SslMode::VerifyFull => bail!(
+            "{setting}: sslmode={mode} may not be used with sslrootcert=system (use verify-full)"
+        ),
+        // A file named in the URL is checked even by prefer and require, as libpq does.
+        Some(path) if path != "system" && mode != SslMode::Disable => {
+            Some(roots_from_file(setting, path)?)
+        }
+        _ if matches!(mode, SslMode::VerifyCa | SslMode::VerifyFull) => {
+            Some(system_roots(setting, mode)?)
+        }
+        _ => None,
+    };
+    config.ssl_mode(match mode {
+        SslMode::Disable => WireMode::Disable,
+        SslMode::Prefer => WireMode::Prefer,
+        SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => WireMode::Require,
+    });
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = Verifier {
+        setting: setting.to_owned(),
+        mode,
+        roots,
+        provider: provider.clone(),
+    };
+    let tls = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .context("the TLS library has no protocol version in common with itself")?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_no_client_auth();
+    Ok((config, Tls::new(tls)))
+}
+
+/// libpq's `sslmode` values; `allow` (plain first, TLS if refused) has no tokio-postgres twin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SslMode {
+    Disable,
+    Prefer,
+    Require,
+    VerifyCa,
+    VerifyFull,
+}
+
+impl FromStr for SslMode {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, String> {
+        match value {
+            "disable" => Ok(Self::Disable),
+            "prefer" => Ok(Self::Prefer),
+            "require" => Ok(Self::Require),
+            "verify-ca" => Ok(Self::VerifyCa),
+            "verify-full" => Ok(Self::VerifyFull),
+            "allow" => Err("sslmode=allow is not supported; use prefer or disable".to_owned()),
+            other => Err(format!(
+                "sslmode={other} is not one of disable, prefer, require, verify-ca, verify-full"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for SslMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Disable => "disable",
+            Self::Prefer => "prefer",
+            Self::Require => "require",
+            Self::VerifyCa => "verify-ca",
+            Self::VerifyFull => "verify-full",
+        })
+    }
+}
+
+/// The URL without `sslmode` and `sslrootcert`, and their values. A URL we cannot take apart
+/// is handed on whole, for tokio-postgres to say what is wrong with it.
+fn take_tls_settings(url: &str) -> (String, Option<String>, Option<String>) {
+    let mut mode = None;
+    let mut root = None;
+    let mut keep = |key: &str, value: Cow<'_, str>| {
+        match key {
+            "sslmode" => mode = Some(value.into_owned()),
+            "sslrootcert" => root = Some(value.into_owned()),
+            _ => return true,
+        }
+        false
+    };
+    let rest = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        match url.split_once('?') {
+            Some((base, query)) => {
+                let kept: Vec<&str> = query
+                    .split('&')
+                    .filter(|pair| {
+                        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+                        keep(
+                            &percent_decode_str(key).decode_utf8_lossy(),
+                            percent_decode_str(value).decode_utf8_lossy(),
+                        )
+                    })
+                    .collect();
+                if kept.is_empty() {
+                    base.to_owned()
+                } else {
+                    format!("{base}?{}", kept.join("&"))
+                }
+            }
+            None => url.to_owned(),
+        }
+    } else {
+        match keyword_pairs(url) {
+            Some(pairs) => pairs
+                .into_iter()
+                .filter(|(key, value, _)| keep(key, Cow::Borrowed(value)))
+                .map(|(_, _, text)| text)
+                .collect::<Vec<_>>()
+                .join(" "),
+            None => url.to_owned(),
+        }
+    };
+    (rest, mode, root)
+}
+
+/// `key = value` pairs of the libpq keyword form: (key, unquoted value, the pair as written).
+fn keyword_pairs(text: &str) -> Option<Vec<(&str, String, &str)>> {
+    let mut pairs = Vec::new();
+    let mut rest = text.trim_start();
+    while !rest.is_empty() {
+        let start = rest;
+        let key_end = rest.find(|c: char| c == '=' || c.is_whitespace())?;
+        let key = &rest[..key_end];
+        rest = rest[key_end..].trim_start().strip_prefix('=')?.trim_start();
+        let quoted = rest.starts_with('\'');
+        let mut chars = rest.char_indices().skip(usize::from(quoted));
+        let mut value = String::new();
+        let mut end = rest.len();
+        while let Some((at, c)) = chars.next() {
+            match c {
+                '\\' => value.extend(chars.next().map(|(_, c)| c)),
+                '\'' if quoted => {
+                    end = at + 1;
+                    break;
+                }
+                c if c.is_whitespace() && !quoted => {
+                    end = at;
+                    break;
+                }
+                c => value.push(c),
+            }
+        }
+        pairs.push((key, value, &start[..start.len() - rest.len() + end]));
+        rest = rest[end..].trim_start();
+    }
+    Some(pairs)
+}
+
+/// The certificates a server's chain must lead to, and where they came from (for errors).
+#[derive(Debug)]
+struct Roots {
+    store: RootCertStore,
+    origin: String,
+}
+
+fn roots_from_file(setting: &str, path: &str) -> anyhow::Result<Roots> {
+    let pem = std::fs::read(path)
+        .with_context(|| format!("{setting}: cannot read the sslrootcert file {path}"))?;
+    let mut store = RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(&pem) {
+        let cert = cert.with_context(|| format!("{setting}: sslrootcert {path} is not PEM"))?;
+        store.add(cert).with_context(|| {
+            format!("{setting}: sslrootcert {path} holds an unusable certificate")
+        })?;
+    }
+    if store.is_empty() {
+        bail!("{setting}: sslrootcert {path} holds no PEM certificate");
+    }
+    Ok(Roots {
+        store,
+        origin: format!("sslrootcert {path}"),
+    })
+}
+
+/// The machine's trusted roots: libpq would look for ~/.postgresql/root.crt, which a server in
+/// a container does not have; the system store is where its operator puts a CA.
+fn system_roots(setting: &str, mode: SslMode) -> anyhow::Result<Roots> {
+    let found = rustls_native_certs::load_native_certs();
+    let mut store = RootCertStore::empty();
+    store.add_parsable_certificates(found.certs);
+    if store.is_empty() {
+        let errors: Vec<String> = found.errors.iter().map(ToString::to_string).collect();
+        bail!(
+            "{setting}: sslmode={mode} needs trusted roots: name a CA file with sslrootcert, \
+             or install the system's (none found: {})",
+            errors.join("; ")
+        );
+    }
+    Ok(Roots {
+        store,
+        origin: "the system's trusted roots".to_owned(),
+    })
+}
+
+/// Checks the server's certificate as far as the mode asks: nothing (an encrypted but
+/// unauthenticated channel, as libpq's require), the chain, or the chain and the host name.
+#[derive(Debug)]
+struct Verifier {
+    setting: String,
+    mode: SslMode,
+    roots: Option<Roots>,
+    provider: Arc<CryptoProvider>,
+}
+
+impl Verifier {
+    /// The handshake error, worded so that the log line says which setting asked for what.
+    fn refuse(&self, wanted: String, cause: rustls::Error) -> rustls::Error {
+        let text = format!("{}: sslmode={} {wanted}: {cause}", self.setting, self.mode);
+        rustls::Error::Other(rustls::OtherError(Arc::new(std::io::Error::other(text))))
+    }
+}
+
+impl ServerCertVerifier for Verifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let Some(roots) = &self.roots else {
+            return Ok(ServerCertVerified::assertion());
+        };
+        let cert = ParsedCertificate::try_from(end_entity)
+            .map_err(|e| self.refuse("cannot read the server's certificate".to_owned(), e))?;
+        verify_server_cert_signed_by_trust_anchor(
+            &cert,
+            &roots.store,
+            intermediates,
+            now,
+            self.provider.signature_verification_algorithms.all,
+        )
+        .map_err(|e| {
+            let wanted = format!(
+                "needs a certificate the server's chain leads to ({})",
+                roots.origin
+            );
+            self.refuse(wanted, e)
+        })?;
+        if self.mode == SslMode::VerifyFull {
+            verify_server_name(&cert, server_name).map_err(|e| {
+                let wanted = format!("needs a certificate for the host {}", server_name.to_str());
+                self.refuse(wanted, e)
+            })?;
+        }
+        Ok(ServerCertVerified::assertion())
+    }
+
+    // The handshake's own signatures are always checked: they make the channel private even
+    // when the certificate is not.
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_url_form_loses_only_the_tls_settings() {
+        let (rest, mode, root) = take_tls_settings(
+            "postgres://u:secret@db:5432/tally?sslmode=verify-full&application_name=x&sslrootcert=%2Fetc%2Fca.pem",
+        );
+
+        assert_eq!(rest, "postgres://u:secret@db:5432/tally?application_name=x");
+        assert_eq!(mode.as_deref(), Some("verify-full"));
+        assert_eq!(root.as_deref(), Some("/etc/ca.pem"));
+    }
+
+    #[test]
+    fn the_url_form_loses_its_query_when_only_tls_settings_were_in_it() {
+        let (rest, mode, _) = take_tls_settings("postgresql://db/tally?sslmode=require");
+
+        assert_eq!(rest, "postgresql://db/tally");
+        assert_eq!(mode.as_deref(), Some("require"));
+    }
+
+    #[test]
+    fn the_keyword_form_loses_only_the_tls_settings() {
+        let (rest, mode, root) = take_tls_settings(
+            "host=db sslmode = verify-ca password='a b\\'c' sslrootcert='/my certs/ca.pem' user=u",
+        );
+
+        assert_eq!(rest, "host=db password='a b\\'c' user=u");
+        assert_eq!(mode.as_deref(), Some("verify-ca"));
+        assert_eq!(root.as_deref(), Some("/my certs/ca.pem"));
+    }
+
+    #[test]
+    fn an_unknown_sslmode_is_named_and_the_password_is_not() {
+        let error = connector(
+            "DATABASE_URL",
+            "postgres://u:hunter2@db/tally?sslmode=verify",
+        )
+        .err()
+        .expect("refused");
+
+        let text = format!("{error:#}");
+        assert!(
+            text.contains("DATABASE_URL: sslmode=verify is not one of"),
+            "{text}"
+        );
+        assert!(!text.contains("hunter2"), "{text}");
+    }
+
+    #[test]
+    fn a_missing_sslrootcert_file_is_named() {
+        let error = connector(
+            "TALLY_READ_DATABASE_URL",
+            "postgres://u:hunter2@db/tally?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem",
+        )
+        .err()
+        .expect("refused");
+
+        let text = format!("{error:#}");
+        assert!(
+            text.contains(
+                "TALLY_READ_DATABASE_URL: cannot read the sslrootcert file /nonexistent/ca.pem"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("hunter2"), "{text}");
+    }
+
+    #[test]
+    fn sslrootcert_system_refuses_a_weaker_mode_as_libpq_does() {
+        let error = connector(
+            "DATABASE_URL",
+            "postgres://db/tally?sslmode=require&sslrootcert=system",
+        )
+        .err()
+        .expect("refused");
+
+        assert!(error.to_string().contains("use verify-full"), "{error}");
+    }
+
+    #[test]
+    fn an_option_tokio_postgres_does_not_know_is_named() {
+        let error = connector("DATABASE_URL", "postgres://db/tally?sslcert=/client.pem")
+            .err()
+            .expect("refused");
+
+        assert!(
+            error.to_string().contains("unknown option `sslcert`"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn disable_and_require_set_the_wire_mode() {
+        let (disable, _) =
+            connector("DATABASE_URL", "postgres://db/tally?sslmode=disable").unwrap();
+        let (require, _) = connector("DATABASE_URL", "host=db sslmode=require").unwrap();
+        let (default, _) = connector("DATABASE_URL", "postgres://db/tally").unwrap();
+
+        assert_eq!(disable.get_ssl_mode(), WireMode::Disable);
+        assert_eq!(require.get_ssl_mode(), WireMode::Require);
+        assert_eq!(default.get_ssl_mode(), WireMode::Prefer);
+    }
+}
