@@ -14,3 +14,4 @@ mod stalled;
 mod stats;
 mod submit;
 mod tls;
+mod writer;

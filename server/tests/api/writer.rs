@@ -1,0 +1,301 @@
+//! The group-commit writer on a real database: what it writes when a row is refused, when a
+//! sender stops waiting, and which time a report is stamped with.
+//!
+//! These drive `Writer` directly on the test's current-thread runtime: every `store` of a
+//! `join_all` is queued before the writer task runs, so the batches are known, not timed.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use chrono::Utc;
+use futures_util::future::join_all;
+use tally::domain::{Catalog, Rules, Submission};
+use tally::store::{Purpose, WriteError, Writer, WriterConfig};
+
+use crate::helpers::{
+    body, free_port, fresh_report, fresh_schema, psql, query_pool, report, serve_config, spawn_app,
+    tally_command, wait_for_health, TestApp, ADMIN_KEY, INGEST_KEY,
+};
+
+const RULES: Rules = Rules {
+    raw_retention: chrono::Duration::days(400),
+    catalog: &Catalog::PRINTERNIZER,
+};
+
+fn parsed(body: &serde_json::Value) -> Submission {
+    let bytes = serde_json::to_vec(body).expect("JSON");
+    Submission::from_json(&bytes, &RULES, Utc::now())
+        .expect("a valid report")
+        .submission
+}
+
+/// A writer on the app's schema, one batch at a time.
+fn writer(app: &TestApp) -> Writer {
+    let pool = tally::store::pool(
+        &serve_config(&app.database_url).database,
+        Purpose::Writer { connections: 1 },
+    )
+    .expect("the writer's pool");
+    Writer::start(
+        pool,
+        WriterConfig {
+            batch_max: 64,
+            queue_capacity: 64,
+            concurrent_batches: 1,
+            batch_timeout: Duration::from_secs(30),
+        },
+    )
+    .0
+}
+
+/// Refuses every report of `installation` (for the test): the database's error, not ours.
+async fn refuse_reports_of(app: &TestApp, installation: &str) {
+    app.db()
+        .await
+        .batch_execute(&format!(
+            "CREATE FUNCTION refuse_one() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN
+               IF NEW.installation_id = '{installation}' THEN
+                 RAISE EXCEPTION 'refused by the test';
+               END IF;
+               RETURN NEW;
+             END $$;
+             CREATE TRIGGER refuse_one BEFORE INSERT OR UPDATE ON submissions
+               FOR EACH ROW EXECUTE FUNCTION refuse_one();"
+        ))
+        .await
+        .expect("trigger created");
+}
+
+#[tokio::test]
+async fn a_row_the_database_refuses_fails_alone_and_the_rest_of_its_batch_is_stored() {
+    let app = spawn_app().await;
+    let reports: Vec<(String, serde_json::Value)> = (0..8).map(|_| fresh_report()).collect();
+    refuse_reports_of(&app, &reports[5].0).await;
+    let writer = writer(&app);
+
+    let answers = join_all(reports.iter().map(|(_, body)| writer.store(parsed(body)))).await;
+
+    for (n, answer) in answers.iter().enumerate() {
+        match (n, answer) {
+            (5, Err(WriteError::Refused(_))) => {}
+            (5, other) => panic!("the refused row answered {other:?}"),
+            (_, Ok(stored)) => assert!(stored.inserted),
+            (_, Err(error)) => panic!("report {n} failed with its neighbour: {error:?}"),
+        }
+    }
+    assert_eq!(app.stored_reports().await, 7);
+    let (reports, installations) = app.counted_over_raw_reports().await;
+    let summary = body(app.get("/stats/summary", Some(ADMIN_KEY)).await).await;
+    assert_eq!(summary["total_submissions"], reports);
+    assert_eq!(reports, installations);
+}
+
+#[tokio::test]
+async fn a_refused_report_answers_500_with_no_internals_and_its_cause_is_logged_whole() {
+    let (schema, url) = fresh_schema();
+    let port = free_port();
+    let mut child = tally_command()
+        .arg("serve")
+        .env("DATABASE_URL", &url)
+        .env("TALLY_BIND", format!("127.0.0.1:{port}"))
+        .env("TALLY_INGEST_KEYS", INGEST_KEY)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("tally starts");
+    wait_for_health(port).await;
+    let (installation, body_of) = fresh_report();
+    assert!(psql(&format!(
+        "SET search_path = {schema};
+         CREATE FUNCTION refuse_one() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN RAISE EXCEPTION 'refused by the test'; END $$;
+         CREATE TRIGGER refuse_one BEFORE INSERT ON submissions
+           FOR EACH ROW EXECUTE FUNCTION refuse_one();"
+    ))
+    .success());
+
+    let answer = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/submit"))
+        .header("X-API-Key", INGEST_KEY)
+        .json(&body_of)
+        .send()
+        .await
+        .expect("an answer");
+
+    assert_eq!(answer.status(), 500);
+    let detail = body(answer).await;
+    assert_eq!(
+        detail,
+        serde_json::json!({"detail": "Internal server error"})
+    );
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let output = child.wait_with_output().expect("tally exits");
+    let logs = String::from_utf8_lossy(&output.stderr);
+    let answered: Vec<&str> = logs
+        .lines()
+        .filter(|line| line.contains("answering 500"))
+        .collect();
+    assert_eq!(answered.len(), 1, "one log line per 500:\n{logs}");
+    // The whole chain, outermost first, down to the database's own words and SQLSTATE.
+    assert!(
+        answered[0].contains(
+            "Internal server error: the database refused the report: \
+             the database refused the statement: refused by the test (SQLSTATE P0001)"
+        ),
+        "{}",
+        answered[0]
+    );
+    assert!(
+        answered[0].contains("\"route\":\"/submit\""),
+        "{}",
+        answered[0]
+    );
+    assert!(
+        !logs.contains(&installation),
+        "the installation id reached the log"
+    );
+}
+
+/// Waits until a session of the test's schema waits for a lock on `table`.
+async fn until_a_session_waits_on(app: &TestApp, table: &str) {
+    let db = app.db().await;
+    let started = std::time::Instant::now();
+    loop {
+        let waiting: i64 = db
+            .query_one(
+                "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+                 WHERE NOT l.granted AND c.relname = $1
+                   AND c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = $2)",
+                &[&table, &app.schema],
+            )
+            .await
+            .expect("pg_locks")
+            .get(0);
+        if waiting > 0 {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no session waits"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn reports_whose_senders_stopped_waiting_are_not_written() {
+    let app = spawn_app().await;
+    let writer = writer(&app);
+    // The first batch waits on a lock the test holds; five more reports queue behind it.
+    let mut db = app.db().await;
+    let lock = db.transaction().await.expect("a transaction");
+    lock.batch_execute("LOCK TABLE submission_counts IN EXCLUSIVE MODE")
+        .await
+        .expect("locked");
+    let first = tokio::spawn({
+        let writer = writer.clone();
+        let (_, body) = fresh_report();
+        async move { writer.store(parsed(&body)).await }
+    });
+    until_a_session_waits_on(&app, "submission_counts").await;
+
+    // Their senders give up (as a handler does at its deadline, or a client that hangs up).
+    let queued: Vec<_> = (0..5).map(|_| fresh_report().1).collect();
+    let gave_up =
+        join_all(queued.iter().map(|body| {
+            tokio::time::timeout(Duration::from_millis(50), writer.store(parsed(body)))
+        }))
+        .await;
+    assert!(gave_up.iter().all(Result::is_err));
+    lock.commit().await.expect("unlocked");
+    assert!(first.await.expect("the first report's task").is_ok());
+    let (_, last) = fresh_report();
+    assert!(writer.store(parsed(&last)).await.is_ok());
+
+    assert_eq!(app.stored_reports().await, 2);
+}
+
+#[tokio::test]
+async fn a_report_sent_through_an_instance_whose_clock_is_behind_is_registered_and_rolled() {
+    const FAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1";
+    assert!(
+        std::path::Path::new(FAKETIME).exists(),
+        "{FAKETIME} is missing: install with: apt-get install -y faketime"
+    );
+    let (schema, url) = fresh_schema();
+    let port = free_port();
+    // The instance's clock runs five minutes behind the database's.
+    let mut child = tally_command()
+        .arg("serve")
+        .env("LD_PRELOAD", FAKETIME)
+        .env("FAKETIME", "-5m")
+        .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
+        .env("DATABASE_URL", &url)
+        .env("TALLY_BIND", format!("127.0.0.1:{port}"))
+        .env("TALLY_INGEST_KEYS", INGEST_KEY)
+        .env("TALLY_ADMIN_KEYS", ADMIN_KEY)
+        .env("TALLY_ROLLUP_INTERVAL_SECS", "3600")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("tally starts");
+    wait_for_health(port).await;
+    let pool = query_pool(&url);
+    // The instance's first rollup run has taken its watermark (the database's time).
+    let started = std::time::Instant::now();
+    while !psql(&format!(
+        "DO $$ BEGIN PERFORM 1 FROM {schema}.rollup_state;
+           IF NOT FOUND THEN RAISE EXCEPTION 'not yet'; END IF; END $$"
+    ))
+    .success()
+    {
+        assert!(started.elapsed() < Duration::from_secs(20), "no first run");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let installation = uuid::Uuid::new_v4().to_string();
+    let http = reqwest::Client::new();
+    let sent = http
+        .post(format!("http://127.0.0.1:{port}/submit"))
+        .header("X-API-Key", INGEST_KEY)
+        .json(&report(
+            &installation,
+            Utc::now() - chrono::Duration::days(1),
+        ))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(sent.status(), 200);
+
+    tally::rollup::bring_up_to_date(&pool, "printernizer", tally::rollup::Wait::Yes)
+        .await
+        .expect("a run");
+
+    let summary: serde_json::Value = http
+        .get(format!("http://127.0.0.1:{port}/stats/summary"))
+        .header("X-API-Key", ADMIN_KEY)
+        .send()
+        .await
+        .expect("an answer")
+        .json()
+        .await
+        .expect("JSON");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(summary["unique_installations"], 1, "{summary}");
+    let client = pool.get().await.expect("a connection");
+    let active: i64 = client
+        .query_one(
+            "SELECT installations::bigint FROM daily_totals
+             WHERE window_days = 7 AND day = (now() AT TIME ZONE 'UTC')::date - 1",
+            &[],
+        )
+        .await
+        .expect("the report's day was rolled")
+        .get(0);
+    assert_eq!(active, 1);
+}
