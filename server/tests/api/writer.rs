@@ -95,7 +95,7 @@ async fn a_row_the_database_refuses_fails_alone_and_the_rest_of_its_batch_is_sto
 async fn a_refused_report_answers_500_with_no_internals_and_its_cause_is_logged_whole() {
     let (schema, url) = fresh_schema();
     let port = free_port();
-    let mut child = tally_command()
+    let child = tally_command()
         .arg("serve")
         .env("DATABASE_URL", &url)
         .env("TALLY_BIND", format!("127.0.0.1:{port}"))
