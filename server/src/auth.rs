@@ -10,6 +10,7 @@ use subtle::ConstantTimeEq;
 
 use crate::config::Secret;
 use crate::error::ApiError;
+use crate::limits::Limits;
 
 pub const API_KEY_HEADER: &str = "x-api-key";
 
@@ -77,7 +78,9 @@ impl FromRequest for IngestKey {
 }
 
 /// Proof that the request carries an admin key (`X-API-Key` or `Authorization: Bearer`).
-/// An ingest key here is 403: the caller is known but may not read the aggregates.
+/// An ingest key here is 403: the caller is known but may not read the aggregates. A refused
+/// request counts against its source's quota (429 past it), so keys cannot be guessed at speed;
+/// requests with an admin key are not limited.
 pub struct AdminKey;
 
 impl FromRequest for AdminKey {
@@ -94,8 +97,12 @@ impl FromRequest for AdminKey {
                 .unwrap_or("");
             let presented = [api_key(req), bearer.trim()];
             if presented.iter().any(|key| any_matches(&keys.admin, key)) {
-                Ok(AdminKey)
-            } else if presented.iter().any(|key| any_matches(&keys.ingest, key)) {
+                return Ok(AdminKey);
+            }
+            if let Some(limits) = req.app_data::<web::Data<Limits>>() {
+                limits.check_source(req)?;
+            }
+            if presented.iter().any(|key| any_matches(&keys.ingest, key)) {
                 Err(ApiError::Forbidden)
             } else {
                 Err(ApiError::Unauthorized)

@@ -188,7 +188,7 @@ impl Limits {
             .map_err(ApiError::RateLimited)
     }
 
-    fn check_source(&self, req: &HttpRequest) -> Result<(), ApiError> {
+    pub fn check_source(&self, req: &HttpRequest) -> Result<(), ApiError> {
         if self.per_source.inner.is_none() {
             return Ok(());
         }

@@ -98,3 +98,22 @@ async fn admin_routes_answer_403_to_an_ingest_key_and_401_to_none() {
     assert_eq!(wrong.status(), 401);
     assert_eq!(bearer.status(), 200);
 }
+
+#[tokio::test]
+async fn wrong_admin_keys_count_against_the_source_quota_and_a_right_key_is_never_limited() {
+    let app = spawn_app_with(|config| config.ip_rate_per_minute = 2).await;
+
+    let guesses = [
+        app.get("/stats/summary", Some("guess-1")).await.status(),
+        app.get("/stats/summary", Some("guess-2")).await.status(),
+        app.get("/stats/summary", Some("guess-3")).await.status(),
+    ];
+    let rights = [
+        app.get("/stats/summary", Some(ADMIN_KEY)).await.status(),
+        app.get("/stats/summary", Some(ADMIN_KEY)).await.status(),
+        app.get("/stats/summary", Some(ADMIN_KEY)).await.status(),
+    ];
+
+    assert_eq!(guesses, [401, 401, 429]);
+    assert_eq!(rights, [200, 200, 200]);
+}
