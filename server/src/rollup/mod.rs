@@ -21,8 +21,6 @@
 //! - **Bounded.** A run's statements may take `ROLL_STATEMENT_TIMEOUT` each (the pool's
 //!   deadline is for requests); in `tally serve` a run is abandoned after `ROLL_DEADLINE`, or at
 //!   once on shutdown, and its transaction rolls back.
-//! - **Installations registered.** Each incremental run also adds the installations of the
-//!   reports received since the watermark to `installations`, for `/stats/summary`.
 //! - **Pruned history.** Days whose reports may have been pruned (`tally prune`) are never
 //!   rolled again: the daily tables are all that remains of them.
 
@@ -202,7 +200,6 @@ async fn incremental(client: &mut Object, product: &str) -> Result<Rolled, Store
         }
     };
     let rolled = roll_ranges(client, product, ranges).await?;
-    store::register_installations(client, product, state.map(|state| state.watermark)).await?;
     store::unmark_days(&*client, product, &marked).await?;
     store::save_rollup_state(
         &*client,

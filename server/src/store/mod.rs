@@ -4,6 +4,7 @@ mod daily;
 mod migrate;
 mod outcomes;
 mod partitions;
+mod registry;
 mod rollup;
 mod submissions;
 mod tls;
@@ -21,11 +22,12 @@ pub use daily::{Daily, DayReports, OutcomeCount, ReadPool};
 pub use migrate::migrate;
 pub use outcomes::add_outcomes;
 pub use partitions::{drop_partitions_before, ensure_partitions};
+pub use registry::register_installations;
 pub use rollup::{
     for_each_report, marked_days, midnight, new_installations, oldest_raw_day, received_since,
-    register_installations, replace_days, report_days, reports_ending_on, rollup_state,
-    save_rollup_state, summarize_brin_indexes, unmark_days, watermark, DailyRows, DimensionRow,
-    MarkedDays, ReportRow, Reports, RollupState, TotalsRow, ROLLUP_LOCK,
+    replace_days, report_days, reports_ending_on, rollup_state, save_rollup_state,
+    summarize_brin_indexes, unmark_days, watermark, DailyRows, DimensionRow, MarkedDays, ReportRow,
+    Reports, RollupState, TotalsRow, ROLLUP_LOCK,
 };
 pub use submissions::{
     delete_installation, installation_reports, ping, summary, StoredReport, Summary,

@@ -3,7 +3,7 @@
 //! arithmetic live in `crate::rollup`.)
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
-use deadpool_postgres::{GenericClient, Object, Transaction};
+use deadpool_postgres::{GenericClient, Transaction};
 use futures_util::{pin_mut, TryStreamExt};
 use std::collections::BTreeMap;
 
@@ -373,48 +373,6 @@ pub async fn received_since(
         .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
         .collect::<Result<_, tokio_postgres::Error>>()
         .map_err(StoreError::from)
-}
-
-/// Registers the installations of the reports received since `since` (all of them when
-/// `None`) and counts the new ones for `/stats/summary`, in one transaction. Off the write
-/// path: the summary counts what arrived after the rollup's watermark itself.
-pub async fn register_installations(
-    client: &mut Object,
-    product: &str,
-    since: Option<DateTime<Utc>>,
-) -> Result<u64, StoreError> {
-    let tx = client.transaction().await?;
-    // One registration at a time with erasure (which removes installations); `submissions`
-    // first, as everyone locks. Each lock is its own statement, so the insert below reads a
-    // snapshot taken after any erasure ahead of it committed.
-    tx.batch_execute(
-        "LOCK TABLE submissions IN ACCESS SHARE MODE;
-         LOCK TABLE installations IN SHARE ROW EXCLUSIVE MODE",
-    )
-    .await?;
-    let since = since.map_or(tokio_postgres::types::Timestamp::NegInfinity, |at| {
-        tokio_postgres::types::Timestamp::Value(at)
-    });
-    let row = tx
-        .query_one(
-            "WITH registered AS (
-                 INSERT INTO installations (product, installation_id)
-                 SELECT DISTINCT product, installation_id FROM submissions
-                 WHERE product = $1 AND received_at >= $2
-                 ON CONFLICT DO NOTHING
-                 RETURNING 1),
-             counted AS (
-                 INSERT INTO submission_counts AS c (product, shard, submissions, installations)
-                 VALUES ($1, 0, 0, (SELECT count(*) FROM registered))
-                 ON CONFLICT (product, shard) DO UPDATE SET
-                     installations = c.installations + EXCLUDED.installations)
-             SELECT count(*) FROM registered",
-            &[&product, &since],
-        )
-        .await?;
-    tx.commit().await?;
-    let registered: i64 = row.try_get(0)?;
-    Ok(u64::try_from(registered).unwrap_or(0))
 }
 
 /// Summarizes the block ranges filled since the last call in the BRIN indexes the rollup and

@@ -13,7 +13,7 @@ use crate::domain::{InstallationId, Submission, Version};
 /// prepared once per connection (measured ~100x faster than one INSERT per row).
 /// A retry of a stored report overwrites it and keeps its `submission_id`. The same statement
 /// adds to the summary's counts of reports (shard `$20`), so they move exactly with them.
-/// (Installations are registered by the rollup, off this path: see `register_installations`.)
+/// (Installations are registered every second, off this path: see `register_installations`.)
 /// `received_at` is the database's time of the statement's transaction, never an instance's
 /// clock: the rollup's watermark is read off the same clock and the writers' open
 /// transactions (see `rollup::watermark`), so no report can commit behind it.
@@ -347,7 +347,8 @@ pub struct Summary {
 }
 
 /// Reports and the latest receipt are counted by every batch (see `UPSERT_BATCH`); installations
-/// are those the rollup registered plus any in reports received since its watermark (through
+/// are those registered (every second) plus any in reports received since the registration's
+/// watermark (through
 /// the BRIN index on `received_at`). One snapshot for both reads; the watermark goes to the
 /// second as a parameter, planned for its value every time: a plan for any watermark sorts the
 /// whole registry (measured 17-48 ms at a year of data, against 2-4 ms).
@@ -365,7 +366,7 @@ pub async fn summary(pool: &Pool) -> Result<Summary, StoreError> {
         .prepare_cached(
             "SELECT coalesce(sum(submissions), 0)::bigint, coalesce(sum(installations), 0)::bigint,
                     max(latest_received_at),
-                    coalesce((SELECT min(watermark) FROM rollup_state), '-infinity')
+                    coalesce((SELECT min(watermark) FROM registration_state), '-infinity')
              FROM submission_counts",
         )
         .await?;
