@@ -146,7 +146,7 @@
     setText("new-installations", number.format(newInRange));
     setText("new-range", `first reported ${longDate(from)} – ${longDate(to)}`);
     drawFreshness(overview.last_updated);
-    $("empty-message").hidden = overview.last_updated !== null || installations.total > 0;
+    $("empty-message").hidden = installations.total > 0;
     for (const sub of document.querySelectorAll("[data-end]")) {
       sub.title = `As of ${longDate(to)}`;
     }
@@ -312,7 +312,7 @@
 
   // A round upper bound for the y axis and its step.
   function scale(max) {
-    if (max <= 4) return { top: 4, step: 1 };
+    if (max <= 5) return { top: Math.max(1, max), step: 1 };
     const rough = max / 4;
     const power = 10 ** Math.floor(Math.log10(rough));
     const step = [1, 2, 2.5, 5, 10].map((m) => m * power).find((s) => s >= rough);
@@ -322,6 +322,11 @@
   // A line per series over the dates, with a legend, axes, and a tooltip per day.
   function lineChart(box, dates, series) {
     box.replaceChildren();
+    const max = Math.max(0, ...series.flatMap((s) => s.values));
+    if (series.length === 0 || max === 0) {
+      box.append(element("p", "empty", "No active installations in this range."));
+      return;
+    }
     const legend = element("div", "legend");
     series.forEach((s, i) => {
       const item = element("span", "legend-item", s.name);
@@ -331,11 +336,6 @@
       legend.append(item);
     });
     box.append(legend);
-    const max = Math.max(0, ...series.flatMap((s) => s.values));
-    if (series.length === 0 || max === 0) {
-      box.append(element("p", "empty", "No active installations in this range."));
-      return;
-    }
 
     const width = Math.max(320, box.clientWidth);
     const height = 220;

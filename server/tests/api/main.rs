@@ -3,6 +3,7 @@
 
 mod api_v1;
 mod batching;
+mod dashboard;
 mod deploy;
 mod health;
 mod helpers;
