@@ -15,6 +15,8 @@ use crate::helpers::{body, free_port, spawn_app, TestApp, ADMIN_KEY, INGEST_KEY}
 use crate::rollup::{app, id, report_ago, roll, send};
 
 const INSTALL: &str = "install with: apt-get install -y chromium chromium-driver";
+/// How long a step may take: three browsers and the rest of the suite share two cores.
+const PATIENCE: Duration = Duration::from_secs(30);
 
 /// chromedriver on a free port, the Chromium session it drives, and a throw-away profile.
 struct Browser {
@@ -97,7 +99,7 @@ impl Browser {
         let input = self
             .client
             .wait()
-            .at_most(Duration::from_secs(20))
+            .at_most(PATIENCE)
             .for_element(Locator::Css("body[data-state='key'] #key"))
             .await
             .expect("the page asks for a key");
@@ -119,7 +121,7 @@ impl Browser {
     async fn wait_until_drawn(&self) {
         self.client
             .wait()
-            .at_most(Duration::from_secs(20))
+            .at_most(PATIENCE)
             .for_element(Locator::Css("body[data-state='ready']"))
             .await
             .expect("the page shows the statistics");
@@ -205,10 +207,7 @@ async fn wait_until_ready(driver_url: &str) {
                 return;
             }
         }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "chromedriver did not come up"
-        );
+        assert!(started.elapsed() < PATIENCE, "chromedriver did not come up");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -285,7 +284,7 @@ async fn wait_for_outcomes(app: &TestApp, accepted: i64) {
     let started = Instant::now();
     while admin_get(app, "/api/v1/outcomes").await["totals"]["accepted"] != accepted {
         assert!(
-            started.elapsed() < Duration::from_secs(20),
+            started.elapsed() < PATIENCE,
             "the outcome counts were not written"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -433,7 +432,7 @@ impl Browser {
     async fn enter_key_after_refusal(&self, status: &str) {
         self.client
             .wait()
-            .at_most(Duration::from_secs(20))
+            .at_most(PATIENCE)
             .for_element(Locator::Css(
                 "body[data-state='key'] #key-message:not([hidden])",
             ))
@@ -500,6 +499,9 @@ async fn dashboard_files_are_served_with_a_strict_policy_and_revalidated() {
             .unwrap();
         assert_eq!(again.status(), 304, "{path}");
     }
+    let followed = app.get("/dashboard/", None).await;
+    assert_eq!(followed.url().path(), "/dashboard");
+    assert_eq!(followed.status(), 200);
     let page = app.get("/dashboard", None).await.text().await.unwrap();
     assert!(!page.contains("http://") && !page.contains("https://"));
 }
