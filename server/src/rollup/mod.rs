@@ -14,7 +14,7 @@
 //!   the run's start or the start of the oldest writer transaction still open, whichever is
 //!   earlier (`store::watermark`): no report can commit behind it, whatever the instances'
 //!   clocks say or however long a batch waits.
-//! - **One roller.** A run holds `pg_advisory_lock(ROLLUP_LOCK)` on its connection: the task in
+//! - **One roller.** A run holds the rollup lock (`store::lock_rollup`) on its connection: the task in
 //!   `tally serve` skips a turn when another instance rolls; `tally rollup` waits for it. A run
 //!   that is abandoned (deadline, shutdown) closes its connection, which releases the lock; it
 //!   never goes back to the pool holding it.
@@ -119,34 +119,18 @@ pub async fn recompute(
 struct Locked(Option<Object>);
 
 impl Locked {
-    /// A connection for a run, with the run's statement deadline.
-    async fn connect(pool: &Pool) -> Result<Self, StoreError> {
-        let client = pool.get().await?;
-        client
-            .batch_execute(&format!(
-                "SET statement_timeout = '{ROLL_STATEMENT_TIMEOUT}'"
-            ))
-            .await?;
-        Ok(Self(Some(client)))
-    }
-
     /// Waits for the lock.
     async fn wait(pool: &Pool) -> Result<Self, StoreError> {
-        let mut run = Self::connect(pool).await?;
-        run.client()
-            .execute("SELECT pg_advisory_lock($1)", &[&store::ROLLUP_LOCK])
-            .await?;
-        Ok(run)
+        let client = pool.get().await?;
+        store::lock_rollup(&client, ROLL_STATEMENT_TIMEOUT, true).await?;
+        Ok(Self(Some(client)))
     }
 
     /// Takes the lock unless another run holds it.
     async fn try_take(pool: &Pool) -> Result<Option<Self>, StoreError> {
-        let mut run = Self::connect(pool).await?;
-        let locked: bool = run
-            .client()
-            .query_one("SELECT pg_try_advisory_lock($1)", &[&store::ROLLUP_LOCK])
-            .await?
-            .try_get(0)?;
+        let client = pool.get().await?;
+        let locked = store::lock_rollup(&client, ROLL_STATEMENT_TIMEOUT, false).await?;
+        let run = Self(Some(client));
         if locked {
             Ok(Some(run))
         } else {
@@ -165,11 +149,8 @@ impl Locked {
         let Some(client) = self.0.take() else {
             return;
         };
-        let released = client
-            .batch_execute("SELECT pg_advisory_unlock_all(); RESET statement_timeout")
-            .await;
-        if let Err(error) = released {
-            tracing::warn!(error = %Chain(&StoreError::from(error)), "rollup lock not released; closing its connection");
+        if let Err(error) = store::unlock_rollup(&client).await {
+            tracing::warn!(error = %Chain(&error), "rollup lock not released; closing its connection");
             drop(Object::take(client));
         }
     }

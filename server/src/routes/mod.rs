@@ -2,6 +2,7 @@
 
 mod api;
 mod cors;
+mod dashboard;
 mod deadline;
 mod health;
 mod installation;
@@ -85,6 +86,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 ))
                 .default_service(web::to(not_found)),
         )
+        .configure(dashboard::configure)
         .default_service(web::to(not_found));
 }
 

@@ -24,10 +24,10 @@ pub use outcomes::add_outcomes;
 pub use partitions::{drop_partitions_before, ensure_partitions};
 pub use registry::register_installations;
 pub use rollup::{
-    for_each_report, marked_days, midnight, new_installations, oldest_raw_day, received_since,
-    replace_days, report_days, reports_ending_on, rollup_state, save_rollup_state,
-    summarize_brin_indexes, unmark_days, watermark, DailyRows, DimensionRow, MarkedDays, ReportRow,
-    Reports, RollupState, TotalsRow, ROLLUP_LOCK,
+    for_each_report, lock_rollup, marked_days, midnight, new_installations, oldest_raw_day,
+    received_since, replace_days, report_days, reports_ending_on, rollup_state, save_rollup_state,
+    summarize_brin_indexes, unlock_rollup, unmark_days, watermark, DailyRows, DimensionRow,
+    MarkedDays, ReportRow, Reports, RollupState, TotalsRow,
 };
 pub use submissions::{
     delete_installation, installation_reports, ping, summary, StoredReport, Summary,

@@ -7,8 +7,9 @@ use tokio_postgres::types::Timestamp;
 
 use super::{watermark, StoreError};
 
-/// Any constant shared by all instances: one registration at a time (the others skip).
-const REGISTRY_LOCK: i64 = 0x7461_6c6c_7972_6567; // "tallyreg"
+/// The registration lock's class; the second key is the schema (see `ROLLUP_LOCK`): one
+/// registration at a time per schema, the others skip their turn.
+const REGISTRY_LOCK: i32 = 0x746c_7267; // "tlrg"
 
 /// Registers the installations of the reports received since the last registration and moves
 /// its watermark, in one transaction; `None` when another instance is registering.
@@ -18,7 +19,10 @@ pub async fn register_installations(
 ) -> Result<Option<u64>, StoreError> {
     let tx = client.transaction().await?;
     let locked: bool = tx
-        .query_one("SELECT pg_try_advisory_xact_lock($1)", &[&REGISTRY_LOCK])
+        .query_one(
+            "SELECT pg_try_advisory_xact_lock($1, hashtext(current_schema()))",
+            &[&REGISTRY_LOCK],
+        )
         .await?
         .try_get(0)?;
     if !locked {

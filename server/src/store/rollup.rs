@@ -11,8 +11,46 @@ use tokio_postgres::types::Json;
 
 use super::{StoreError, WRITER_APPLICATION};
 
-/// Any constant shared by all instances: one roller at a time.
-pub const ROLLUP_LOCK: i64 = 0x7461_6c6c_7972_6f6c; // "tallyrol"
+/// The rollup lock's class (the first advisory-lock key). The second key is the schema, so
+/// instances on one schema roll one at a time, and Tallys in other schemas of the same database
+/// (tests run so, each in its own) never wait for each other.
+const ROLLUP_LOCK: i32 = 0x746c_726f; // "tlro"
+
+/// Gives a rollup session its statement deadline and takes the rollup lock: waits for it, or,
+/// with `wait` false, answers false at once when another run holds it.
+pub async fn lock_rollup(
+    client: &impl GenericClient,
+    statement_timeout: &str,
+    wait: bool,
+) -> Result<bool, StoreError> {
+    client
+        .batch_execute(&format!("SET statement_timeout = '{statement_timeout}'"))
+        .await?;
+    if wait {
+        client
+            .execute(
+                "SELECT pg_advisory_lock($1, hashtext(current_schema()))",
+                &[&ROLLUP_LOCK],
+            )
+            .await?;
+        return Ok(true);
+    }
+    Ok(client
+        .query_one(
+            "SELECT pg_try_advisory_lock($1, hashtext(current_schema()))",
+            &[&ROLLUP_LOCK],
+        )
+        .await?
+        .try_get(0)?)
+}
+
+/// Releases the rollup lock (if held) and the session's deadline.
+pub async fn unlock_rollup(client: &impl GenericClient) -> Result<(), StoreError> {
+    client
+        .batch_execute("SELECT pg_advisory_unlock_all(); RESET statement_timeout")
+        .await?;
+    Ok(())
+}
 
 /// One stored report, as the rollup needs it.
 #[derive(Debug, Clone, PartialEq)]
