@@ -107,6 +107,12 @@ impl<K: Hash + Eq + Clone> Limiter<K> {
     }
 }
 
+/// A refusal by `limiter`, counted for the operator.
+fn refused(limiter: &'static str, wait: Duration) -> ApiError {
+    metrics::counter!("tally_rate_limited_total", "limiter" => limiter).increment(1);
+    ApiError::RateLimited(wait)
+}
+
 /// A trusted proxy: an address or a CIDR range (`10.0.0.0/8`, `fd00::/8`).
 ///
 /// Addresses are compared in canonical form: an IPv4 peer reaching a dual-stack socket shows
@@ -185,7 +191,7 @@ impl Limits {
     pub fn check_installation(&self, installation: InstallationId) -> Result<(), ApiError> {
         self.per_installation
             .check(&installation)
-            .map_err(ApiError::RateLimited)
+            .map_err(|wait| refused("installation", wait))
     }
 
     pub fn check_source(&self, req: &HttpRequest) -> Result<(), ApiError> {
@@ -199,7 +205,9 @@ impl Limits {
             Ok(salt) => salt.hash_one(address),
             Err(poisoned) => poisoned.into_inner().hash_one(address),
         };
-        self.per_source.check(&key).map_err(ApiError::RateLimited)
+        self.per_source
+            .check(&key)
+            .map_err(|wait| refused("source", wait))
     }
 
     /// The peer address, or, when the peer is a trusted proxy, the nearest address in

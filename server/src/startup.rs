@@ -27,7 +27,7 @@ use crate::outcomes::Outcomes;
 use crate::rollup::{self, Nudge};
 use crate::routes::{self, Cors, DatabaseProbe, PublicOverview, QueryDeadline, StatsSettings};
 use crate::store::{self, Purpose, ReadPool, Writer, WriterConfig};
-use crate::telemetry::{self, Chain};
+use crate::telemetry::{self, Chain, Sampled};
 
 /// How often ingest outcomes counted in memory are added to the database.
 const FLUSH_OUTCOMES_EVERY: Duration = Duration::from_secs(5);
@@ -103,7 +103,7 @@ impl Application {
             trusted_proxies,
         ));
         let (writer, writer_task) = Writer::start(
-            writer_pool,
+            writer_pool.clone(),
             WriterConfig {
                 batch_max: config.batch_max.max(1),
                 queue_capacity: config.queue_capacity.max(1),
@@ -168,6 +168,14 @@ impl Application {
         let probe = web::Data::new(DatabaseProbe::new(pool.clone(), Duration::from_secs(1)));
         let pool = web::Data::new(pool);
         let metrics = web::Data::new(telemetry::metrics_handle());
+        let sampled = web::Data::new(Sampled::new(
+            vec![
+                ("writer", writer_pool),
+                ("queries", pool.get_ref().clone()),
+                ("reads", read_pool.0.clone()),
+            ],
+            writer.get_ref().clone(),
+        ));
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(keys.clone())
@@ -178,6 +186,7 @@ impl Application {
                 .app_data(probe.clone())
                 .app_data(pool.clone())
                 .app_data(metrics.clone())
+                .app_data(sampled.clone())
                 .app_data(read_pool.clone())
                 .app_data(nudge.clone())
                 .app_data(stats.clone())
@@ -188,6 +197,7 @@ impl Application {
                 .wrap(actix_web::middleware::from_fn(
                     crate::error::log_server_errors,
                 ))
+                .wrap(actix_web::middleware::from_fn(telemetry::measure_requests))
         })
         .listen(listener)?
         // Slow or silent clients must not hold workers: bounded header/body time and idle time.

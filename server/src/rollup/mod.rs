@@ -28,7 +28,7 @@ pub mod engine;
 mod retention;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use chrono::{Duration as Days, NaiveDate, Utc};
 use deadpool_postgres::{Object, Pool};
@@ -37,7 +37,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::domain::MAX_PERIOD_DAYS;
 use crate::store::{self, ReportRow, Reports, RollupState, StoreError};
-use crate::telemetry::Chain;
+use crate::telemetry::{self, Chain};
 use engine::{Sweep, LONGEST_WINDOW};
 
 pub use retention::prune;
@@ -347,22 +347,30 @@ enum Step {
 
 async fn run_step(pool: &Pool, product: &str, raw_retention_days: u32, step: Step) {
     let began = Instant::now();
+    let started = SystemTime::now();
     match step {
         Step::Roll => {
             match store::within(ROLL_DEADLINE, bring_up_to_date(pool, product, Wait::No)).await {
-                Ok(Some(rolled)) => tracing::info!(
-                    days = rolled.days(),
-                    reports = rolled.reports,
-                    elapsed_ms = began.elapsed().as_millis() as u64,
-                    "daily tables up to date"
-                ),
+                Ok(Some(rolled)) => {
+                    telemetry::rollup_succeeded(started, began.elapsed());
+                    tracing::info!(
+                        days = rolled.days(),
+                        reports = rolled.reports,
+                        elapsed_ms = began.elapsed().as_millis() as u64,
+                        "daily tables up to date"
+                    );
+                }
                 Ok(None) => tracing::debug!("another instance is rolling up"),
-                Err(error) => tracing::error!(error = %Chain(&error), "rollup failed"),
+                Err(error) => {
+                    metrics::counter!("tally_rollup_failures_total", "step" => "roll").increment(1);
+                    tracing::error!(error = %Chain(&error), "rollup failed");
+                }
             }
         }
         Step::Prune => {
             let pruned = prune(pool, raw_retention_days, Utc::now().date_naive());
             if let Err(error) = store::within(ROLL_DEADLINE, pruned).await {
+                metrics::counter!("tally_rollup_failures_total", "step" => "prune").increment(1);
                 tracing::error!(error = %Chain(&error), "pruning raw partitions failed");
             }
         }

@@ -102,6 +102,11 @@ impl Writer {
             Err(_) => Err(WriteError::TimedOut),
         }
     }
+
+    /// Reports waiting in the queue for a batch.
+    pub fn queued(&self) -> usize {
+        self.queue.max_capacity() - self.queue.capacity()
+    }
 }
 
 /// Rows of `submission_counts` the batches spread over. A batch holds its row's lock until it
@@ -177,7 +182,7 @@ async fn commit(pool: &Pool, jobs: Vec<Job>, shard: i16, timeout: Duration) {
         columns.push(report);
         waiters.push(replies);
     }
-    metrics::histogram!("tally_batch_size").record(received as f64);
+    metrics::histogram!("tally_batch_reports").record(received as f64);
 
     let started = std::time::Instant::now();
     let mut parts: Vec<Range<usize>> = Vec::with_capacity(1);
@@ -220,7 +225,8 @@ async fn commit(pool: &Pool, jobs: Vec<Job>, shard: i16, timeout: Duration) {
             }
         }
     }
-    metrics::histogram!("tally_batch_commit_seconds").record(started.elapsed().as_secs_f64());
+    metrics::histogram!("tally_batch_commit_duration_seconds")
+        .record(started.elapsed().as_secs_f64());
 }
 
 /// One statement for `rows` of the batch. A connection whose statement overran is closed, not

@@ -9,6 +9,7 @@ mod deploy;
 mod health;
 mod helpers;
 mod installation;
+mod metrics;
 mod privacy;
 mod rollup;
 mod stalled;
