@@ -11,8 +11,8 @@ use serde_json::{json, Map, Value};
 use crate::auth::AdminKey;
 use crate::domain::FieldError;
 use crate::error::{ApiError, ErrorBody, InvalidBody};
-use crate::routes::openapi::bodies;
 use crate::rollup::engine::dimension;
+use crate::routes::openapi::bodies;
 use crate::routes::stats::{date, rfc3339, Query, StatsSettings};
 use crate::store::{Daily, ReadPool, StoreError, TotalsRow};
 

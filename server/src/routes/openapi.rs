@@ -121,10 +121,10 @@ impl Modify for RootIsHealth {
             return;
         };
         get.operation_id = Some("root".to_owned());
-        openapi
-            .paths
-            .paths
-            .insert("/".to_owned(), PathItem::new(utoipa::openapi::HttpMethod::Get, get));
+        openapi.paths.paths.insert(
+            "/".to_owned(),
+            PathItem::new(utoipa::openapi::HttpMethod::Get, get),
+        );
     }
 }
 
@@ -150,9 +150,10 @@ pub async fn document() -> HttpResponse {
 
 /// An error response with the body `schema` (`ErrorBody` or `InvalidBody`).
 fn error(description: &str, schema: &str) -> ResponseBuilder {
-    ResponseBuilder::new()
-        .description(description)
-        .content("application/json", Content::new(Some(Ref::from_schema_name(schema))))
+    ResponseBuilder::new().description(description).content(
+        "application/json",
+        Content::new(Some(Ref::from_schema_name(schema))),
+    )
 }
 
 /// An error worth retrying later: `Retry-After` says when.
@@ -216,7 +217,10 @@ impl IntoResponses for submit::Body {
 impl IntoResponses for RejectedSubmission {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
         responses([
-            (400, error("The body is not JSON (or could not be read)", "ErrorBody")),
+            (
+                400,
+                error("The body is not JSON (or could not be read)", "ErrorBody"),
+            ),
             (
                 422,
                 error(

@@ -16,10 +16,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::domain::OTHER;
 use crate::error::{ApiError, ErrorBody};
-use crate::routes::openapi::bodies;
 use crate::limits::SourceAllowed;
 use crate::rollup::engine::dimension;
 use crate::routes::api::last_updated;
+use crate::routes::openapi::bodies;
 use crate::routes::stats::{date, Snapshot, StatsSettings};
 use crate::store::{self, Daily, DimensionRow, ReadPool, StoreError};
 use crate::telemetry::Chain;

@@ -8,6 +8,7 @@ mod deploy;
 mod health;
 mod helpers;
 mod installation;
+mod openapi;
 mod privacy;
 mod rollup;
 mod stats;
