@@ -62,7 +62,7 @@ use crate::store::{StoreError, WriteError};
         api::outcomes,
         public::public_overview,
     ),
-    // Named only by the error responses below, which utoipa does not follow to their schemas.
+    // The error responses below name these by reference, which utoipa does not follow.
     components(schemas(ErrorBody, InvalidBody)),
     modifiers(&SecuritySchemes, &RootIsHealth),
     tags(

@@ -170,6 +170,40 @@ async fn every_mounted_route_answers_and_the_document_names_exactly_those_routes
 }
 
 #[tokio::test]
+async fn the_document_is_openapi_3_1_and_every_reference_in_it_resolves() {
+    let app = spawn_app().await;
+    let doc = document(&app).await;
+
+    let spec = oas3::from_json(doc.to_string()).expect("an OpenAPI 3.1 document");
+
+    assert!(spec.validate_version().is_ok(), "version {}", spec.openapi);
+    assert_eq!(spec.operations().count(), ROUTES.len());
+    let mut unresolved = Vec::new();
+    references(&doc, &mut |reference| {
+        let target = reference
+            .strip_prefix("#/")
+            .map(|pointer| doc.pointer(&format!("/{pointer}")));
+        if !matches!(target, Some(Some(_))) {
+            unresolved.push(reference.to_owned());
+        }
+    });
+    assert!(unresolved.is_empty(), "{unresolved:?}");
+}
+
+fn references(value: &Value, found: &mut impl FnMut(&str)) {
+    match value {
+        Value::Object(object) => {
+            if let Some(Value::String(reference)) = object.get("$ref") {
+                found(reference);
+            }
+            object.values().for_each(|value| references(value, found));
+        }
+        Value::Array(list) => list.iter().for_each(|value| references(value, found)),
+        _ => {}
+    }
+}
+
+#[tokio::test]
 async fn every_documented_body_matches_what_its_route_answers() {
     let app = spawn_app_with(|c| {
         c.rate_limit_per_hour = 0;
