@@ -14,11 +14,25 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::middleware::Next;
 use actix_web::{HttpResponse, ResponseError};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::domain::{FieldError, RejectedSubmission};
 use crate::store::{StoreError, WriteError};
 use crate::telemetry::Chain;
+
+/// The body of every error but 422.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    #[schema(example = "Missing or invalid API key")]
+    pub detail: String,
+}
+
+/// The body of a 422: every broken field.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvalidBody<'a> {
+    pub detail: &'a [FieldError],
+}
 
 /// What went wrong inside, kept for the log.
 pub type Cause = Box<dyn std::error::Error + Send + Sync>;
@@ -91,8 +105,10 @@ impl ResponseError for ApiError {
             _ => {}
         }
         match self {
-            Self::Invalid(errors) => response.json(json!({ "detail": errors })),
-            other => response.json(json!({ "detail": other.to_string() })),
+            Self::Invalid(errors) => response.json(InvalidBody { detail: errors }),
+            other => response.json(ErrorBody {
+                detail: other.to_string(),
+            }),
         }
     }
 }

@@ -1,10 +1,13 @@
 /// One broken field, addressed the way FastAPI does it (`["body", "usage_stats", "job_count"]`),
 /// because Printernizer logs such bodies and its maintainers know the shape.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct FieldError {
+    #[schema(example = json!(["body", "usage_stats", "job_count"]))]
     pub loc: Vec<String>,
+    #[schema(example = "must be an integer from 0 to 100000")]
     pub msg: String,
     #[serde(rename = "type")]
+    #[schema(example = "range")]
     pub kind: String,
 }
 

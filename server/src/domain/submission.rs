@@ -29,10 +29,18 @@ pub fn oldest_valid_start(today: NaiveDate, retention: Duration) -> NaiveDate {
     today - retention - Duration::days(MAX_PERIOD_DAYS)
 }
 
-#[derive(Debug, Deserialize, Validate)]
+/// A weekly report as sent (Printernizer's `AggregatedStats`, schema 1.0). Unknown fields are
+/// ignored, never stored, and counted. Datetimes are strings in ISO 8601 with `T` or a space,
+/// with or without fractional seconds, naive (taken as UTC) or with `Z` or an offset:
+/// `2026-11-20 12:00:00.123456`, `2026-11-20T12:00:00Z`, `2026-11-20T14:00:00+02:00`.
+#[derive(Debug, Deserialize, Validate, utoipa::ToSchema)]
+#[schema(as = Submission)]
 pub struct SubmissionDto {
     #[validate(custom(function = "supported_schema"))]
+    #[schema(example = "1.0", pattern = "^1\\.0$")]
     schema_version: Option<String>,
+    /// A datetime string in one of the forms `Submission` lists.
+    #[schema(example = "2026-11-20 12:00:00.123456")]
     submission_timestamp: Option<String>,
     #[validate(nested)]
     installation: InstallationDto,
@@ -42,65 +50,107 @@ pub struct SubmissionDto {
     printer_fleet: PrinterFleetDto,
     #[validate(nested)]
     usage_stats: UsageStatsDto,
+    /// Error counts by plain identifier (`a-z 0-9 _`, at most 48 characters), at most 32 entries,
+    /// each 0 to 1000000.
     #[serde(default)]
     #[validate(custom(function = "counts_by_identifier"))]
+    #[schema(example = json!({"total_errors": 2}))]
     error_summary: BTreeMap<String, i64>,
 }
 
-#[derive(Debug, Deserialize, Validate)]
+#[derive(Debug, Deserialize, Validate, utoipa::ToSchema)]
+#[schema(as = SubmissionInstallation)]
 struct InstallationDto {
     #[validate(custom(function = "uuid"))]
+    #[schema(format = Uuid, example = "550e8400-e29b-41d4-a716-446655440000")]
     installation_id: String,
+    /// A datetime string in one of the forms `Submission` lists.
+    #[schema(example = "2025-12-01 10:00:00.500000")]
     first_seen: Option<String>,
+    /// 1 to 40 characters from `A-Z a-z 0-9 . - _ +`.
     #[validate(custom(function = "version"))]
+    #[schema(example = "2.41.2-3-gabc1234")]
     app_version: String,
+    /// 1 to 40 characters from `A-Z a-z 0-9 . - _ +`.
     #[validate(custom(function = "version"))]
+    #[schema(example = "3.12.3")]
     python_version: Option<String>,
+    /// A plain identifier; outside `linux windows darwin` it is stored as `other`.
     #[validate(custom(function = "catalog_value"))]
+    #[schema(example = "linux")]
     platform: String,
+    /// A plain identifier; outside `homeassistant docker pi standalone` it is stored as `other`.
     #[validate(custom(function = "catalog_value"))]
+    #[schema(example = "homeassistant")]
     deployment_mode: String,
+    /// ISO 3166-1 alpha-2, or `XX` (unknown); an unassigned code is stored as `XX`.
     #[validate(custom(function = "country"))]
+    #[schema(example = "DE")]
     country_code: String,
 }
 
-#[derive(Debug, Deserialize, Validate)]
+/// `start < end`, at most 31 days long, ending no more than a day ahead and within the raw
+/// retention window.
+#[derive(Debug, Deserialize, Validate, utoipa::ToSchema)]
+#[schema(as = SubmissionPeriod)]
 struct PeriodDto {
+    /// A datetime string in one of the forms `Submission` lists.
+    #[schema(example = "2026-11-13 12:00:00.123456")]
     start: String,
+    /// A datetime string in one of the forms `Submission` lists.
+    #[schema(example = "2026-11-20 12:00:00.123456")]
     end: String,
     #[validate(range(min = 0.0, max = 31.0))]
+    #[schema(minimum = 0, maximum = 31, example = 7)]
     duration_days: Option<f64>,
 }
 
-#[derive(Debug, Deserialize, Validate)]
+#[derive(Debug, Deserialize, Validate, utoipa::ToSchema)]
+#[schema(as = PrinterFleet)]
 struct PrinterFleetDto {
     #[serde(default)]
     #[validate(range(min = 0, max = MAX_PRINTERS))]
+    #[schema(minimum = 0, maximum = 1000, example = 3)]
     printer_count: i64,
+    /// Plain identifiers, at most 32; outside `bambu_lab prusa_core octoprint unknown` stored as
+    /// `other`.
     #[serde(default)]
     #[validate(custom(function = "identifiers"))]
+    #[schema(example = json!(["bambu_lab", "prusa_core"]))]
     printer_types: Vec<String>,
+    /// Printers by type (plain identifiers), at most 32 entries, each 0 to 1000.
     #[serde(default)]
     #[validate(custom(function = "printer_counts"))]
+    #[schema(example = json!({"bambu_lab": 2, "prusa_core": 1}))]
     printer_type_counts: BTreeMap<String, i64>,
 }
 
-#[derive(Debug, Deserialize, Validate)]
+// The schema's maxima repeat the ceilings above; tests/api/openapi.rs submits each one and one
+// past it, so the document cannot drift from the rules.
+#[derive(Debug, Deserialize, Validate, utoipa::ToSchema)]
+#[schema(as = UsageStats)]
 struct UsageStatsDto {
     #[serde(default)]
     #[validate(range(min = 0, max = MAX_JOBS))]
+    #[schema(minimum = 0, maximum = 100000, example = 23)]
     job_count: i64,
     #[serde(default)]
     #[validate(range(min = 0, max = MAX_FILES))]
+    #[schema(minimum = 0, maximum = 1000000, example = 18)]
     file_count: i64,
     #[serde(default)]
     #[validate(range(min = 0, max = MAX_UPLOADS))]
+    #[schema(minimum = 0, maximum = 100000, example = 5)]
     upload_count: i64,
+    /// No more than the hours of the period.
     #[serde(default)]
     #[validate(range(min = 0, max = MAX_UPTIME_HOURS))]
+    #[schema(minimum = 0, maximum = 744, example = 134)]
     uptime_hours: i64,
+    /// Feature flags by plain identifier, at most 32 entries.
     #[serde(default)]
     #[validate(custom(function = "flags_by_identifier"))]
+    #[schema(example = json!({"library_enabled": true, "timelapse_enabled": false}))]
     feature_usage: BTreeMap<String, bool>,
 }
 

@@ -3,7 +3,9 @@ use std::fmt;
 use super::countries::{COUNTRIES, UNKNOWN};
 
 /// An installation's random UUID: the only identity a report carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, utoipa::ToSchema,
+)]
 pub struct InstallationId(uuid::Uuid);
 
 impl InstallationId {

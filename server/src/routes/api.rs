@@ -10,10 +10,11 @@ use serde_json::{json, Map, Value};
 
 use crate::auth::AdminKey;
 use crate::domain::FieldError;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody, InvalidBody};
 use crate::rollup::engine::dimension;
+use crate::routes::openapi::bodies;
 use crate::routes::stats::{date, rfc3339, Query, StatsSettings};
-use crate::store::{Daily, ReadPool, TotalsRow};
+use crate::store::{Daily, ReadPool, StoreError, TotalsRow};
 
 /// The longest range one request may ask for.
 const MAX_RANGE_DAYS: i64 = 366;
@@ -90,6 +91,22 @@ pub(super) fn last_updated(at: Option<chrono::DateTime<Utc>>) -> Value {
 }
 
 /// `GET /api/v1/metrics/{metric}?window=7|30&from=&to=`: one number per day.
+#[utoipa::path(
+    get,
+    path = "/api/v1/metrics/{metric}",
+    tag = "api",
+    operation_id = "api_metric",
+    summary = "One metric of the daily tables, one number per day",
+    params(("metric" = String, Path, description = "`active_installations`, `printers`, `jobs`, `files`, `uploads`, `uptime_hours`, `errors`, `installations_with_errors` (per window); `reports`, `new_installations`, `known_installations` (per day)"), ("window" = Option<u16>, Query, description = "7 (default) or 30: the window of the daily tables"), ("from" = Option<chrono::NaiveDate>, Query, description = "First day (YYYY-MM-DD); by default 29 days before `to`"), ("to" = Option<chrono::NaiveDate>, Query, description = "Last day (YYYY-MM-DD); by default the latest rolled day. At most 366 days after `from`")),
+    security(("admin_key" = []), ("admin_bearer" = [])),
+    responses(
+        (status = 200, description = "OK", body = bodies::MetricSeries),
+        (status = 404, description = "Unknown metric", body = ErrorBody),
+        (status = 422, description = "A query parameter is invalid", body = InvalidBody),
+        AdminKey,
+        StoreError,
+    )
+)]
 #[tracing::instrument(name = "api_metric", skip_all)]
 pub async fn metric(
     _: AdminKey,
@@ -138,6 +155,22 @@ pub async fn metric(
 
 /// `GET /api/v1/dimensions/{dimension}?window=7|30&from=&to=`: per day, each value's
 /// installations and amount.
+#[utoipa::path(
+    get,
+    path = "/api/v1/dimensions/{dimension}",
+    tag = "api",
+    operation_id = "api_dimension",
+    summary = "One dimension of the daily tables, per day and value",
+    params(("dimension" = String, Path, description = "`version`, `platform`, `deployment_mode`, `country`, `printer_type`, `feature`, `error_type`"), ("window" = Option<u16>, Query, description = "7 (default) or 30: the window of the daily tables"), ("from" = Option<chrono::NaiveDate>, Query, description = "First day (YYYY-MM-DD); by default 29 days before `to`"), ("to" = Option<chrono::NaiveDate>, Query, description = "Last day (YYYY-MM-DD); by default the latest rolled day. At most 366 days after `from`")),
+    security(("admin_key" = []), ("admin_bearer" = [])),
+    responses(
+        (status = 200, description = "OK", body = bodies::DimensionSeries),
+        (status = 404, description = "Unknown dimension", body = ErrorBody),
+        (status = 422, description = "A query parameter is invalid", body = InvalidBody),
+        AdminKey,
+        StoreError,
+    )
+)]
 #[tracing::instrument(name = "api_dimension", skip_all)]
 pub async fn dimension_series(
     _: AdminKey,
@@ -187,6 +220,21 @@ pub async fn dimension_series(
 }
 
 /// `GET /api/v1/outcomes?from=&to=`: what became of the requests to `/submit`, per day received.
+#[utoipa::path(
+    get,
+    path = "/api/v1/outcomes",
+    tag = "api",
+    operation_id = "api_outcomes",
+    summary = "What became of the requests to `/submit`, per day received",
+    params(("from" = Option<chrono::NaiveDate>, Query, description = "First day (YYYY-MM-DD); by default 29 days before `to`"), ("to" = Option<chrono::NaiveDate>, Query, description = "Last day (YYYY-MM-DD); by default the latest rolled day. At most 366 days after `from`")),
+    security(("admin_key" = []), ("admin_bearer" = [])),
+    responses(
+        (status = 200, description = "OK", body = bodies::OutcomeCounts),
+        (status = 422, description = "A query parameter is invalid", body = InvalidBody),
+        AdminKey,
+        StoreError,
+    )
+)]
 #[tracing::instrument(name = "api_outcomes", skip_all)]
 pub async fn outcomes(
     _: AdminKey,

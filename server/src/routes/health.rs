@@ -5,9 +5,10 @@ use std::time::{Duration, Instant};
 
 use actix_web::{web, HttpResponse};
 use deadpool_postgres::Pool;
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::store;
 use crate::telemetry::Chain;
 
@@ -51,22 +52,69 @@ impl DatabaseProbe {
     }
 }
 
-pub async fn health(probe: web::Data<DatabaseProbe>) -> HttpResponse {
-    let database = if probe.is_up().await {
-        "connected"
-    } else {
-        "unavailable"
-    };
-    HttpResponse::Ok().json(json!({
-        "status": "healthy",
-        "database": database,
-        "version": env!("CARGO_PKG_VERSION"),
-    }))
+/// Serving; whether the database answered its latest check.
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    #[schema(example = "healthy")]
+    status: &'static str,
+    database: Database,
+    #[schema(example = "0.1.0")]
+    version: &'static str,
 }
 
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+enum Database {
+    Connected,
+    Unavailable,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Ready {
+    #[schema(example = "ready")]
+    status: &'static str,
+}
+
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "operations",
+    operation_id = "health",
+    summary = "Liveness (also at `/`); the database is checked at most once a second",
+    responses((status = 200, description = "Serving", body = Health))
+)]
+pub async fn health(probe: web::Data<DatabaseProbe>) -> HttpResponse {
+    let database = if probe.is_up().await {
+        Database::Connected
+    } else {
+        Database::Unavailable
+    };
+    HttpResponse::Ok().json(Health {
+        status: "healthy",
+        database,
+        version: env!("CARGO_PKG_VERSION"),
+    })
+}
+
+#[utoipa::path(
+    get,
+    path = "/ready",
+    tag = "operations",
+    operation_id = "ready",
+    summary = "Readiness: whether the database answers",
+    responses(
+        (status = 200, description = "The database answers", body = Ready),
+        (
+            status = 503,
+            description = "The database does not answer",
+            body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))
+        ),
+    )
+)]
 pub async fn ready(probe: web::Data<DatabaseProbe>) -> Result<HttpResponse, ApiError> {
     if probe.is_up().await {
-        Ok(HttpResponse::Ok().json(json!({ "status": "ready" })))
+        Ok(HttpResponse::Ok().json(Ready { status: "ready" }))
     } else {
         Err(ApiError::Unavailable("database unavailable".into()))
     }

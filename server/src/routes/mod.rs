@@ -7,6 +7,7 @@ mod deadline;
 mod health;
 mod installation;
 mod metrics;
+mod openapi;
 mod public;
 mod stats;
 mod submit;
@@ -28,6 +29,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/health", web::get().to(health::health)))
         .service(resource("/ready", web::get().to(health::ready)))
         .service(resource("/metrics", web::get().to(metrics::render)))
+        .service(resource("/openapi.json", web::get().to(openapi::document)))
         .service(
             resource("/submit", web::post().to(submit::submit))
                 .wrap(actix_web::middleware::from_fn(submit::count_outcome)),

@@ -15,10 +15,11 @@ use serde_json::{json, Map, Value};
 use tokio_util::sync::CancellationToken;
 
 use crate::domain::OTHER;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::limits::SourceAllowed;
 use crate::rollup::engine::dimension;
 use crate::routes::api::last_updated;
+use crate::routes::openapi::bodies;
 use crate::routes::stats::{date, Snapshot, StatsSettings};
 use crate::store::{self, Daily, DimensionRow, ReadPool, StoreError};
 use crate::telemetry::Chain;
@@ -100,6 +101,23 @@ pub async fn keep_fresh(
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/public/overview",
+    tag = "api",
+    operation_id = "api_public_overview",
+    summary = "The 30-day distributions, small cells merged into `other` (no key)",
+    responses(
+        (status = 200, description = "OK", body = bodies::PublicOverview),
+        SourceAllowed,
+        (
+            status = 503,
+            description = "The overview has not been made yet (shortly after start)",
+            body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))
+        ),
+    )
+)]
 #[tracing::instrument(name = "api_public_overview", skip_all)]
 pub async fn public_overview(
     _: SourceAllowed,

@@ -9,26 +9,48 @@ use chrono::Utc;
 use futures_util::future::LocalBoxFuture;
 use futures_util::StreamExt;
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::auth::IngestKey;
-use crate::domain::{Rules, Submission};
+use crate::domain::{RejectedSubmission, Rules, Submission, SubmissionDto};
 use crate::error::ApiError;
 use crate::limits::{Limits, SourceAllowed};
 use crate::outcomes::{Outcome, Outcomes};
-use crate::store::Writer;
+use crate::store::{WriteError, Writer};
 
 /// A real report is ~900 bytes; anything near this is not one.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-#[derive(Serialize)]
-struct Accepted {
+/// Sent only after COMMIT; a resent report gets the same `submission_id`.
+#[derive(Serialize, ToSchema)]
+pub struct Accepted {
+    #[schema(example = "success")]
     status: &'static str,
+    #[schema(example = 42)]
     submission_id: i64,
+    #[schema(example = "Statistics submitted successfully")]
     message: &'static str,
 }
 
 /// Authenticate and limit the source (extractors, before the body is read), read and parse the
 /// body, limit the installation, store (group commit), answer only after COMMIT.
+#[utoipa::path(
+    post,
+    path = "/submit",
+    tag = "ingest",
+    operation_id = "submit",
+    summary = "Submit one weekly report of one installation",
+    request_body = SubmissionDto,
+    security(("ingest_key" = [])),
+    responses(
+        (status = 200, description = "Stored (or already stored)", body = Accepted),
+        IngestKey,
+        SourceAllowed,
+        Body,
+        RejectedSubmission,
+        WriteError,
+    )
+)]
 #[tracing::instrument(level = "debug", name = "submit", skip_all)]
 pub async fn submit(
     _: IngestKey,

@@ -220,7 +220,7 @@ fn json(value: &impl Serialize) -> String {
 }
 
 /// One stored report as the installation may read it back (right of access).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct StoredReport {
     pub submission_id: i64,
     pub period_start: DateTime<Utc>,
@@ -238,8 +238,11 @@ pub struct StoredReport {
     pub upload_count: i32,
     pub uptime_hours: i32,
     pub total_errors: i32,
+    #[schema(value_type = std::collections::BTreeMap<String, i64>)]
     pub printer_type_counts: serde_json::Value,
+    #[schema(value_type = std::collections::BTreeMap<String, bool>)]
     pub feature_usage: serde_json::Value,
+    #[schema(value_type = std::collections::BTreeMap<String, i64>)]
     pub error_summary: serde_json::Value,
 }
 

@@ -10,6 +10,7 @@ mod health;
 mod helpers;
 mod installation;
 mod metrics;
+mod openapi;
 mod privacy;
 mod rollup;
 mod stalled;

@@ -17,8 +17,9 @@ use futures_util::future::LocalBoxFuture;
 use serde_json::{json, Value};
 
 use crate::auth::AdminKey;
-use crate::error::ApiError;
-use crate::store::{self, Daily, ReadPool};
+use crate::error::{ApiError, InvalidBody};
+use crate::routes::openapi::bodies;
+use crate::store::{self, Daily, ReadPool, StoreError};
 
 pub use params::Query;
 pub use snapshot::Snapshot;
@@ -44,6 +45,19 @@ fn ok(body: Value) -> Result<HttpResponse, ApiError> {
 }
 
 /// Live and exact totals over the raw reports.
+#[utoipa::path(
+    get,
+    path = "/stats/summary",
+    tag = "stats",
+    operation_id = "stats_summary",
+    summary = "Live and exact totals over the raw reports",
+    security(("admin_key" = []), ("admin_bearer" = [])),
+    responses(
+        (status = 200, description = "OK", body = bodies::StatsSummary),
+        AdminKey,
+        StoreError,
+    )
+)]
 #[tracing::instrument(name = "stats_summary", skip_all)]
 pub async fn summary(_: AdminKey, pool: web::Data<Pool>) -> Result<HttpResponse, ApiError> {
     let summary = store::summary(&pool).await?;
@@ -84,6 +98,19 @@ fn dashboard(snapshot: &Snapshot, trend: &Series, versions: u32, countries: u32)
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/stats/overview",
+    tag = "stats",
+    operation_id = "stats_overview",
+    summary = "Everything the dashboard shows",
+    security(("admin_key" = []), ("admin_bearer" = [])),
+    responses(
+        (status = 200, description = "OK", body = bodies::StatsOverview),
+        AdminKey,
+        StoreError,
+    )
+)]
 #[tracing::instrument(name = "stats_overview", skip_all)]
 pub async fn overview(
     _: AdminKey,
@@ -96,6 +123,19 @@ pub async fn overview(
     ok(body)
 }
 
+#[utoipa::path(
+    get,
+    path = "/stats/export",
+    tag = "stats",
+    operation_id = "stats_export",
+    summary = "The overview with longer lists, for export",
+    security(("admin_key" = []), ("admin_bearer" = [])),
+    responses(
+        (status = 200, description = "OK", body = bodies::StatsExport),
+        AdminKey,
+        StoreError,
+    )
+)]
 #[tracing::instrument(name = "stats_export", skip_all)]
 pub async fn export(
     _: AdminKey,
@@ -108,6 +148,21 @@ pub async fn export(
     ok(body)
 }
 
+#[utoipa::path(
+    get,
+    path = "/stats/installations",
+    tag = "stats",
+    operation_id = "stats_installations",
+    summary = "Installations known and active, with a daily trend",
+    params(("days" = Option<u32>, Query, minimum = 1, maximum = 365, description = "Days of trend, 30 by default")),
+    security(("admin_key" = []), ("admin_bearer" = [])),
+    responses(
+        (status = 200, description = "OK", body = bodies::StatsInstallations),
+        (status = 422, description = "A query parameter out of range", body = InvalidBody),
+        AdminKey,
+        StoreError,
+    )
+)]
 #[tracing::instrument(name = "stats_installations", skip_all)]
 pub async fn installations(
     _: AdminKey,
@@ -146,38 +201,133 @@ impl FromRequest for Today {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/stats/deployment-modes",
+    tag = "stats",
+    operation_id = "stats_deployment_modes",
+    summary = "Active installations by deployment mode",
+    security(("admin_key" = []), ("admin_bearer" = [])),
+    responses(
+        (status = 200, description = "OK", body = bodies::StatsDeploymentModes),
+        AdminKey,
+        StoreError,
+    )
+)]
 #[tracing::instrument(name = "stats_deployment_modes", skip_all)]
 pub async fn deployment_modes(_: AdminKey, today: Today) -> Result<HttpResponse, ApiError> {
     ok(views::deployment_modes(&today.0))
 }
 
+#[utoipa::path(
+    get,
+    path = "/stats/versions",
+    tag = "stats",
+    operation_id = "stats_versions",
+    summary = "Active installations by version",
+    params(("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Most entries listed, 10 by default")),
+    security(("admin_key" = []), ("admin_bearer" = [])),
+    responses(
+        (status = 200, description = "OK", body = bodies::StatsVersions),
+        (status = 422, description = "A query parameter out of range", body = InvalidBody),
+        AdminKey,
+        StoreError,
+    )
+)]
 #[tracing::instrument(name = "stats_versions", skip_all)]
 pub async fn versions(_: AdminKey, query: Query, today: Today) -> Result<HttpResponse, ApiError> {
     let limit = params::limit(&query, 10)?;
     ok(views::versions(&today.0, limit))
 }
 
+#[utoipa::path(
+    get,
+    path = "/stats/geography",
+    tag = "stats",
+    operation_id = "stats_geography",
+    summary = "Active installations by country",
+    params(("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Most entries listed, 20 by default")),
+    security(("admin_key" = []), ("admin_bearer" = [])),
+    responses(
+        (status = 200, description = "OK", body = bodies::StatsGeography),
+        (status = 422, description = "A query parameter out of range", body = InvalidBody),
+        AdminKey,
+        StoreError,
+    )
+)]
 #[tracing::instrument(name = "stats_geography", skip_all)]
 pub async fn geography(_: AdminKey, query: Query, today: Today) -> Result<HttpResponse, ApiError> {
     let limit = params::limit(&query, 20)?;
     ok(views::geography(&today.0, limit))
 }
 
+#[utoipa::path(
+    get,
+    path = "/stats/printers",
+    tag = "stats",
+    operation_id = "stats_printers",
+    summary = "Printers of the active installations",
+    security(("admin_key" = []), ("admin_bearer" = [])),
+    responses(
+        (status = 200, description = "OK", body = bodies::StatsPrinters),
+        AdminKey,
+        StoreError,
+    )
+)]
 #[tracing::instrument(name = "stats_printers", skip_all)]
 pub async fn printers(_: AdminKey, today: Today) -> Result<HttpResponse, ApiError> {
     ok(views::printers(&today.0))
 }
 
+#[utoipa::path(
+    get,
+    path = "/stats/features",
+    tag = "stats",
+    operation_id = "stats_features",
+    summary = "Feature flags of the active installations",
+    security(("admin_key" = []), ("admin_bearer" = [])),
+    responses(
+        (status = 200, description = "OK", body = bodies::StatsFeatures),
+        AdminKey,
+        StoreError,
+    )
+)]
 #[tracing::instrument(name = "stats_features", skip_all)]
 pub async fn features(_: AdminKey, today: Today) -> Result<HttpResponse, ApiError> {
     ok(views::features(&today.0))
 }
 
+#[utoipa::path(
+    get,
+    path = "/stats/errors",
+    tag = "stats",
+    operation_id = "stats_errors",
+    summary = "Errors of the active installations, week over week",
+    security(("admin_key" = []), ("admin_bearer" = [])),
+    responses(
+        (status = 200, description = "OK", body = bodies::StatsErrors),
+        AdminKey,
+        StoreError,
+    )
+)]
 #[tracing::instrument(name = "stats_errors", skip_all)]
 pub async fn errors(_: AdminKey, today: Today) -> Result<HttpResponse, ApiError> {
     ok(views::errors(&today.0))
 }
 
+#[utoipa::path(
+    get,
+    path = "/stats/anomalies",
+    tag = "stats",
+    operation_id = "stats_anomalies",
+    summary = "Anomaly checks",
+    security(("admin_key" = []), ("admin_bearer" = [])),
+    responses(
+        (status = 200, description = "OK", body = bodies::StatsAnomalies),
+        AdminKey,
+        StoreError,
+    )
+)]
 #[tracing::instrument(name = "stats_anomalies", skip_all)]
 pub async fn anomalies(_: AdminKey, today: Today) -> Result<HttpResponse, ApiError> {
     ok(anomalies::anomalies(&today.0, Utc::now()))
@@ -194,6 +344,21 @@ async fn series(
     Ok(Series::load(&daily, settings.product, today, days, Some(of)).await?)
 }
 
+#[utoipa::path(
+    get,
+    path = "/stats/version-migration",
+    tag = "stats",
+    operation_id = "stats_version_migration",
+    summary = "Active installations per version, per day",
+    params(("days" = Option<u32>, Query, minimum = 1, maximum = 365, description = "Days of trend, 30 by default")),
+    security(("admin_key" = []), ("admin_bearer" = [])),
+    responses(
+        (status = 200, description = "OK", body = bodies::StatsVersionMigration),
+        (status = 422, description = "A query parameter out of range", body = InvalidBody),
+        AdminKey,
+        StoreError,
+    )
+)]
 #[tracing::instrument(name = "stats_version_migration", skip_all)]
 pub async fn version_migration(
     _: AdminKey,
@@ -207,6 +372,21 @@ pub async fn version_migration(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/stats/feature-trends",
+    tag = "stats",
+    operation_id = "stats_feature_trends",
+    summary = "Installations with each feature enabled, per day",
+    params(("days" = Option<u32>, Query, minimum = 1, maximum = 365, description = "Days of trend, 30 by default")),
+    security(("admin_key" = []), ("admin_bearer" = [])),
+    responses(
+        (status = 200, description = "OK", body = bodies::StatsFeatureTrends),
+        (status = 422, description = "A query parameter out of range", body = InvalidBody),
+        AdminKey,
+        StoreError,
+    )
+)]
 #[tracing::instrument(name = "stats_feature_trends", skip_all)]
 pub async fn feature_trends(
     _: AdminKey,
