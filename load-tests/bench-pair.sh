@@ -48,6 +48,8 @@ def figures(report):
         "acknowledged_equals_stored": report["acknowledged_equals_stored_rows"],
         "cpu_secs": submit["cpu_secs"],
         "cpu_secs_per_1000_accepted": report["cpu_secs_per_1000_accepted"],
+        # Cores the three kept busy: well under 2 on this machine means neighbours took the rest.
+        "cores_used": round(sum(submit["cpu_secs"].values()) / submit["duration_secs"], 2),
         "load_average_before": report["machine"]["load_average_before"][0],
         "load_average_after": report["machine"]["load_average_after"][0],
         "server_rss_peak_mib": report["server_rss_mib"]["peak"],
@@ -93,13 +95,14 @@ with open(summary, "w") as f:
     f.write("\n")
 
 cols = ("pair", "server", "reports/s", "p99 ms", "server CPU s/1k", "PG CPU s/1k",
-        "gen CPU s/1k", "acked", "stored", "ok", "load")
+        "gen CPU s/1k", "cores", "acked", "stored", "ok", "load")
 table = [cols]
 fmt = lambda v: "-" if v is None else f"{v:.4f}"
 def line(pair, side, fig):
     per = fig["cpu_secs_per_1000_accepted"]
     return (str(pair), side, f"{fig['throughput_rps']:,.0f}", f"{fig['p99_ms']:.1f}",
             fmt(per.get("server")), fmt(per.get("postgres")), fmt(per.get("generator")),
+            f"{fig['cores_used']:.2f}",
             str(fig["acknowledged"]), str(fig["stored_rows"]),
             "yes" if fig["acknowledged_equals_stored"] else "NO",
             f"{fig['load_average_before']:.1f}->{fig['load_average_after']:.1f}")
