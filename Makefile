@@ -1,5 +1,5 @@
 # The two commands of the quick start, and the benchmark.
-.PHONY: run test bench bench-bare bench-stats build
+.PHONY: run test bench bench-bare bench-pair bench-stats build
 
 # One build of the whole workspace: building a package alone unifies features differently and
 # would rebuild the dependencies for each target.
@@ -23,6 +23,11 @@ bench: build
 ## The same scenario against the issue's bare pipeline (tally-bare): the machine's ceiling.
 bench-bare: build
 	BENCH_SERVER=bare load-tests/bench.sh
+
+## Bare then Tally, PAIRS times (3): each run, the median ratio Tally/bare, p99, CPU per 1,000
+## accepted reports of the server and of PostgreSQL; also written to target/bench-pair.json.
+bench-pair: build
+	load-tests/bench-pair.sh
 
 ## A year of reports, the backfill, one day's roll, and every /stats route timed (see README).
 bench-stats: build

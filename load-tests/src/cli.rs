@@ -13,6 +13,7 @@ use std::time::Duration;
 use clap::{Parser, ValueEnum};
 use hyper::Uri;
 
+use crate::cpu::{parse_watch, Watch};
 use crate::payload::Installations;
 
 #[derive(Parser, Debug)]
@@ -87,6 +88,11 @@ pub struct Args {
     /// Runtime worker threads. One is usually enough and leaves the other core to the server.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub threads: u32,
+
+    /// A process tree whose CPU seconds in the measured window go in the report, as LABEL=PID
+    /// (repeatable; Linux). The generator's own are always there, as `generator`.
+    #[arg(long = "cpu-pid", value_name = "LABEL=PID", value_parser = parse_watch)]
+    pub cpu_pids: Vec<Watch>,
 
     /// Also write the JSON report to this file.
     #[arg(long)]

@@ -1,9 +1,10 @@
 //! `tally-load`: load generator for Tally. Loopback only; one JSON report on stdout.
 //!
-//! `cli` reads the flags, `payload` writes the bodies, `driver` runs the loops, `report` turns
-//! the counts into the JSON. This file wires them together.
+//! `cli` reads the flags, `payload` writes the bodies, `driver` runs the loops, `cpu` times the
+//! watched processes, `report` turns the counts into the JSON. This file wires them together.
 
 mod cli;
+mod cpu;
 mod driver;
 mod payload;
 mod report;
@@ -88,6 +89,7 @@ async fn run(args: Args) -> Result<(), String> {
             );
         }
     }
+    let window = cpu::Window::start(args.cpu_pids.clone(), args.warmup, args.duration);
     let outcome = driver::run(Plan {
         url: args.url.clone(),
         work,
@@ -98,6 +100,7 @@ async fn run(args: Args) -> Result<(), String> {
         timeout: args.timeout,
     })
     .await;
+    let cpu_secs = window.finish().await;
     let stored_after = match &admin_key {
         Some(key) => match driver::total_submissions(&args.url, key, args.timeout).await {
             Ok(total) => Some(total),
@@ -119,7 +122,8 @@ async fn run(args: Args) -> Result<(), String> {
         warmup_secs: args.warmup.as_secs_f64(),
     };
     let counts_rows = args.target == Target::Submit;
-    let report = report::Report::new(setup, &outcome, counts_rows, stored_before, stored_after);
+    let report = report::Report::new(setup, &outcome, counts_rows, stored_before, stored_after)
+        .with_cpu(cpu_secs);
     let json = report.to_json();
     println!("{json}");
     if let Some(path) = &args.report {

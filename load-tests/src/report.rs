@@ -5,7 +5,8 @@
 //! the run (null without an admin key). `acknowledged_equals_stored` compares the distinct
 //! (installation, period) pairs the server answered 200 for with the growth of its table: the
 //! server promised to keep every one of them, and a retry of the same pair is one row. It is
-//! only meaningful when nothing else writes to the server during the run.
+//! only meaningful when nothing else writes to the server during the run. `cpu_secs` holds the
+//! CPU seconds of each watched process tree (and the generator) over the measured window only.
 
 use std::collections::BTreeMap;
 
@@ -61,6 +62,8 @@ pub struct Report {
     pub stored_after: Option<u64>,
     pub stored_delta: Option<i64>,
     pub acknowledged_equals_stored: Option<bool>,
+    /// CPU seconds in the measured window by label (`--cpu-pid`, and `generator`).
+    pub cpu_secs: BTreeMap<String, f64>,
 }
 
 fn round3(x: f64) -> f64 {
@@ -123,7 +126,13 @@ impl Report {
             acknowledged_equals_stored: stored_delta
                 .filter(|_| counts_rows)
                 .map(|delta| delta == outcome.distinct_acknowledged as i64),
+            cpu_secs: BTreeMap::new(),
         }
+    }
+
+    pub fn with_cpu(mut self, cpu_secs: BTreeMap<String, f64>) -> Self {
+        self.cpu_secs = cpu_secs.into_iter().map(|(k, v)| (k, round3(v))).collect();
+        self
     }
 
     pub fn to_json(&self) -> String {
@@ -203,6 +212,7 @@ mod tests {
             "stored_after",
             "stored_delta",
             "acknowledged_equals_stored",
+            "cpu_secs",
         ] {
             assert!(v.get(key).is_some(), "{key} missing from {json}");
         }
