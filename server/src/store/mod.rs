@@ -4,6 +4,7 @@ mod daily;
 mod migrate;
 mod outcomes;
 mod partitions;
+mod reports;
 mod rollup;
 mod submissions;
 mod tls;
@@ -21,6 +22,7 @@ pub use daily::{Daily, DayReports, OutcomeCount, ReadPool};
 pub use migrate::migrate;
 pub use outcomes::add_outcomes;
 pub use partitions::{drop_partitions_before, ensure_partitions};
+pub use reports::{begin_sending, last_sent, Sending};
 pub use rollup::{
     for_each_report, marked_days, midnight, new_installations, oldest_raw_day, received_since,
     register_installations, replace_days, report_days, reports_ending_on, rollup_state,

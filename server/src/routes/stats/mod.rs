@@ -20,11 +20,18 @@ use crate::auth::AdminKey;
 use crate::error::ApiError;
 use crate::store::{self, Daily, ReadPool};
 
+pub use anomalies::anomalies as anomalies_of;
 pub use params::Query;
-pub use snapshot::Snapshot;
+pub use snapshot::{Series, Snapshot};
 pub use views::date;
+/// The bodies of the routes, for the e-mailed reports (the same numbers).
+pub mod bodies {
+    pub use super::views::{
+        change_percent, errors, features, geography, installations, printers, versions,
+    };
+}
 
-use snapshot::{Series, FEATURE, VERSION};
+use snapshot::{FEATURE, VERSION};
 
 /// What the statistics routes need to know besides the database.
 #[derive(Debug, Clone, Copy)]
