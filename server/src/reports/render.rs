@@ -22,8 +22,13 @@ fn kind(report: &Report) -> (&'static str, &'static str) {
     }
 }
 
-fn signed(percent: f64) -> String {
-    format!("{percent:+.1}%")
+/// A change in percent; none without a number to compare with (`/stats/*` says 0 there).
+fn change(before: i64, percent: f64) -> String {
+    if before == 0 {
+        "no change to compare".to_owned()
+    } else {
+        format!("{percent:+.1}%")
+    }
 }
 
 pub fn subject(report: &Report) -> String {
@@ -70,7 +75,7 @@ fn sections(report: &Report, part: &ProductReport) -> Vec<(String, Vec<Vec<Strin
                     "{} ({} a {noun} before, {})",
                     i.active_7d,
                     part.active_before,
-                    signed(part.active_change_percent)
+                    change(part.active_before, part.active_change_percent)
                 ),
             ],
             vec!["Active (30 days)".into(), i.active_30d.to_string()],
@@ -149,7 +154,7 @@ fn sections(report: &Report, part: &ProductReport) -> Vec<(String, Vec<Vec<Strin
                     "{} (7 days before: {}, {})",
                     e.this_week_errors,
                     e.last_week_errors,
-                    signed(e.error_change_percent)
+                    change(e.last_week_errors, e.error_change_percent)
                 ),
             ],
             vec![

@@ -9,6 +9,7 @@ mod health;
 mod helpers;
 mod installation;
 mod privacy;
+mod reports;
 mod rollup;
 mod stalled;
 mod stats;
