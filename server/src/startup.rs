@@ -68,6 +68,10 @@ impl Application {
             raw_retention: Days::days(i64::from(config.retention.raw_retention_days)),
             catalog: &Catalog::PRINTERNIZER,
         };
+        let reporting = Arc::new(
+            Reporting::new(&config.reports, rules.catalog.product)
+                .map_err(|e| anyhow::anyhow!("{e}"))?,
+        );
 
         // Three pools, so that no kind of work can take another's connections: the writer's,
         // the statistics reads' (on the replica if there is one), and one for the rest.
@@ -116,10 +120,6 @@ impl Application {
             product: rules.catalog.product,
             min_cohort: i64::from(config.min_cohort),
         };
-        let reporting = Arc::new(
-            Reporting::new(&config.reports, rules.catalog.product)
-                .map_err(|e| anyhow::anyhow!("{e}"))?,
-        );
         let rollup_every = Duration::from_secs(config.rollup_interval_secs.max(1));
         let public_overview = web::Data::new(PublicOverview::default());
         let mut background = vec![

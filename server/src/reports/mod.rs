@@ -36,7 +36,7 @@ pub enum ReportError {
     #[error("E-mail is not configured: {0}")]
     NotConfigured(&'static str),
     #[error("{0}")]
-    InvalidRecipients(String),
+    InvalidRequest(String),
     #[error(transparent)]
     Mail(#[from] MailError),
     #[error("the statistics could not be read")]
@@ -286,7 +286,7 @@ impl Reporting {
             return Ok(self.recipients.clone());
         };
         if named.len() > MAX_RECIPIENTS {
-            return Err(ReportError::InvalidRecipients(format!(
+            return Err(ReportError::InvalidRequest(format!(
                 "at most {MAX_RECIPIENTS} recipients"
             )));
         }
@@ -294,7 +294,7 @@ impl Reporting {
             .iter()
             .map(|to| {
                 to.trim().parse().map_err(|_| {
-                    ReportError::InvalidRecipients(format!(
+                    ReportError::InvalidRequest(format!(
                         "recipients: {:?} is not an e-mail address",
                         to.trim()
                     ))

@@ -19,9 +19,9 @@ use crate::reports::mail::MailError;
 use crate::reports::{addresses, bounded, Kind, Period, Report, ReportError, Reporting};
 use crate::store::{Daily, ReadPool};
 
-/// The optional body of the POST routes.
+/// The optional body of the POST routes; other fields are ignored, as Printernizer's service
+/// ignores them.
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct EmailRequest {
     recipients: Option<Vec<String>>,
 }
@@ -31,7 +31,7 @@ fn request(body: &[u8]) -> Result<EmailRequest, ReportError> {
         return Ok(EmailRequest::default());
     }
     serde_json::from_slice(body).map_err(|e| {
-        ReportError::InvalidRecipients(format!(
+        ReportError::InvalidRequest(format!(
             "the body must be {{\"recipients\": [\"a@example.org\"]}} or empty: {e}"
         ))
     })
@@ -41,7 +41,7 @@ impl ResponseError for ReportError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::NotConfigured(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::InvalidRecipients(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::InvalidRequest(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Mail(MailError::Send { .. } | MailError::TimedOut { .. }) => {
                 StatusCode::BAD_GATEWAY
             }

@@ -11,6 +11,7 @@ mod installation;
 mod privacy;
 mod reports;
 mod rollup;
+mod smtp_sink;
 mod stalled;
 mod stats;
 mod submit;
