@@ -3,10 +3,10 @@
 use chrono::NaiveDate;
 use clap::{Parser, Subcommand};
 
-use crate::config::{DatabaseConfig, RetentionConfig, ServeConfig, TelemetryConfig};
+use crate::config::{DatabaseConfig, ReportsConfig, RetentionConfig, ServeConfig, TelemetryConfig};
 use crate::domain::Catalog;
 use crate::startup::Application;
-use crate::{rollup, store, telemetry};
+use crate::{reports, rollup, store, telemetry};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -52,6 +52,27 @@ pub enum Command {
         #[command(flatten)]
         retention: RetentionConfig,
     },
+    /// Send the weekly or monthly report now (the 7 or 30 days ending today), or with
+    /// --dry-run print it (plain text) instead.
+    Report {
+        #[arg(value_enum)]
+        kind: ReportKind,
+        /// Print the report to stdout instead of sending it.
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        database: DatabaseConfig,
+        #[command(flatten)]
+        telemetry: TelemetryConfig,
+        #[command(flatten)]
+        reports: ReportsConfig,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ReportKind {
+    Weekly,
+    Monthly,
 }
 
 impl Command {
@@ -135,5 +156,62 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             tracing::info!(partitions = dropped.len(), "raw partitions pruned");
             Ok(())
         }
+        Command::Report {
+            kind,
+            dry_run,
+            database,
+            telemetry: logs,
+            reports: settings,
+        } => {
+            telemetry::init_logs(&logs);
+            let kind = match kind {
+                ReportKind::Weekly => reports::Kind::Weekly,
+                ReportKind::Monthly => reports::Kind::Monthly,
+            };
+            report(kind, dry_run, &database, &settings).await
+        }
     }
+}
+
+/// `tally report`: one report for the period ending today, printed or sent.
+async fn report(
+    kind: crate::reports::Kind,
+    dry_run: bool,
+    database: &DatabaseConfig,
+    settings: &ReportsConfig,
+) -> anyhow::Result<()> {
+    use crate::reports::{Period, Report, Reporting};
+    let reporting = Reporting::new(settings, Catalog::PRINTERNIZER.product)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let pool = store::connect(database).await?;
+    store::migrate(&pool).await?;
+    let now = chrono::Utc::now();
+    let period = Period::ending(kind, now.date_naive());
+    let daily = store::Daily::connect(&store::ReadPool(pool)).await?;
+    let report = Report::load(
+        &daily,
+        &reporting.products,
+        period,
+        reporting.dashboard.clone(),
+        now,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{}", telemetry::Chain(&e)))?;
+    if dry_run {
+        print!(
+            "Subject: {}\n\n{}",
+            reports::subject(&report),
+            reports::text(&report)
+        );
+        return Ok(());
+    }
+    let to = reporting
+        .recipients(None)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    reporting
+        .send_report(&report, &to)
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", telemetry::Chain(&e)))?;
+    tracing::info!(recipients = to.len(), "report sent");
+    Ok(())
 }

@@ -164,4 +164,43 @@ pub struct ServeConfig {
     /// replica or, without one, a pool of their own on the primary.
     #[arg(long, env = "TALLY_READ_POOL_SIZE", default_value_t = 8)]
     pub read_pool_size: usize,
+
+    #[command(flatten)]
+    pub reports: ReportsConfig,
+}
+
+/// The e-mailed summaries for maintainers (README "Scheduled reports"): off unless
+/// `TALLY_SMTP_URL` is set.
+#[derive(Debug, Clone, Args)]
+pub struct ReportsConfig {
+    /// SMTP server: `smtp://user:pass@host:587` (STARTTLS; required when there are
+    /// credentials), `smtps://user:pass@host:465` (TLS from the start), or
+    /// `smtp://host:25?tls=none` (a local relay, no TLS).
+    #[arg(long, env = "TALLY_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<Secret>,
+
+    /// The sender of the reports, e.g. `Tally <tally@example.org>`.
+    #[arg(long, env = "TALLY_REPORT_FROM")]
+    pub report_from: Option<String>,
+
+    /// Comma-separated addresses the scheduled reports go to.
+    #[arg(long, env = "TALLY_REPORT_RECIPIENTS", value_delimiter = ',')]
+    pub report_recipients: Vec<String>,
+
+    /// Day of the week the weekly report is sent (UTC), e.g. `mon`.
+    #[arg(long, env = "TALLY_REPORT_WEEKDAY", default_value = "mon")]
+    pub report_weekday: chrono::Weekday,
+
+    /// Hour of the day (UTC, 0-23) the weekly and monthly reports are sent.
+    #[arg(long, env = "TALLY_REPORT_HOUR", default_value_t = 8,
+          value_parser = clap::value_parser!(u32).range(0..24))]
+    pub report_hour: u32,
+
+    /// Comma-separated products a report covers; default: the served product.
+    #[arg(long, env = "TALLY_REPORT_PRODUCTS", value_delimiter = ',')]
+    pub report_products: Vec<String>,
+
+    /// Public base URL of this server, for a link to `/dashboard` in the reports.
+    #[arg(long, env = "TALLY_PUBLIC_URL")]
+    pub public_url: Option<String>,
 }

@@ -12,6 +12,7 @@
 //! - `routes`: one module per endpoint family.
 //! - `store`: SQL and nothing else, including the group-commit writer.
 //! - `rollup`: which days of the daily tables to roll, rolling them, and retention.
+//! - `reports`: the weekly and monthly e-mailed reports for maintainers, and their schedule.
 
 pub mod auth;
 pub mod cli;
@@ -20,6 +21,7 @@ pub mod domain;
 pub mod error;
 pub mod limits;
 pub mod outcomes;
+pub mod reports;
 pub mod rollup;
 pub mod routes;
 pub mod startup;

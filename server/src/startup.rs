@@ -24,6 +24,7 @@ use crate::config::{DatabaseConfig, ServeConfig};
 use crate::domain::{oldest_valid_start, Catalog, Rules};
 use crate::limits::{IpRange, Limits};
 use crate::outcomes::Outcomes;
+use crate::reports::{self, Reporting};
 use crate::rollup::{self, Nudge};
 use crate::routes::{self, Cors, DatabaseProbe, PublicOverview, QueryDeadline, StatsSettings};
 use crate::store::{self, Purpose, ReadPool, Writer, WriterConfig};
@@ -70,6 +71,10 @@ impl Application {
             raw_retention: Days::days(i64::from(config.retention.raw_retention_days)),
             catalog: &Catalog::PRINTERNIZER,
         };
+        let reporting = Arc::new(
+            Reporting::new(&config.reports, rules.catalog.product)
+                .map_err(|e| anyhow::anyhow!("{e}"))?,
+        );
 
         // Three pools, so that no kind of work can take another's connections: the writer's,
         // the statistics reads' (on the replica if there is one), and one for the rest.
@@ -120,7 +125,7 @@ impl Application {
         };
         let rollup_every = Duration::from_secs(config.rollup_interval_secs.max(1));
         let public_overview = web::Data::new(PublicOverview::default());
-        let background = vec![
+        let mut background = vec![
             tokio::spawn(upkeep(
                 pool.clone(),
                 rules,
@@ -152,6 +157,17 @@ impl Application {
                 stop.clone(),
             )),
         ];
+        // Scheduled reports only with a server, a sender and recipients.
+        if reporting.is_configured() {
+            background.push(tokio::spawn(reports::schedule::run(
+                pool.clone(),
+                read_pool.clone().into_inner(),
+                reporting.clone(),
+                deadline,
+                stop.clone(),
+            )));
+        }
+        let reporting = web::Data::from(reporting);
         let nudge = web::Data::from(nudge);
         let stats = web::Data::new(stats);
         let cors = web::Data::new(Cors::new(&config.cors_origins));
@@ -193,6 +209,7 @@ impl Application {
                 .app_data(cors.clone())
                 .app_data(deadline.clone())
                 .app_data(public_overview.clone())
+                .app_data(reporting.clone())
                 .configure(routes::configure)
                 .wrap(actix_web::middleware::from_fn(
                     crate::error::log_server_errors,

@@ -9,6 +9,7 @@ mod installation;
 mod metrics;
 mod openapi;
 mod public;
+mod reports;
 mod stats;
 mod submit;
 
@@ -23,6 +24,7 @@ pub use deadline::QueryDeadline;
 pub use health::DatabaseProbe;
 pub use public::{keep_fresh, PublicOverview};
 pub use stats::StatsSettings;
+pub use stats::{anomalies_of, views, Series, Snapshot};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/", web::get().to(health::health)))
@@ -70,6 +72,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 ))
                 .service(resource("/errors", web::get().to(stats::errors)))
                 .service(resource("/anomalies", web::get().to(stats::anomalies)))
+                .default_service(web::to(not_found)),
+        )
+        .service(
+            web::scope("/reports")
+                .service(resource(
+                    "/email-status",
+                    web::get().to(reports::email_status),
+                ))
+                .service(resource("/test-email", web::post().to(reports::test_email)))
+                .service(resource("/weekly", web::post().to(reports::weekly)))
+                .service(resource("/monthly", web::post().to(reports::monthly)))
                 .default_service(web::to(not_found)),
         )
         .service(

@@ -5,6 +5,7 @@ mod migrate;
 mod outcomes;
 mod partitions;
 mod registry;
+mod reports;
 mod rollup;
 mod submissions;
 mod tls;
@@ -23,6 +24,7 @@ pub use migrate::migrate;
 pub use outcomes::add_outcomes;
 pub use partitions::{drop_partitions_before, ensure_partitions};
 pub use registry::register_installations;
+pub use reports::{begin_sending, last_sent, Sending};
 pub use rollup::{
     for_each_report, lock_rollup, marked_days, midnight, new_installations, oldest_raw_day,
     received_since, replace_days, report_days, reports_ending_on, rollup_state, save_rollup_state,

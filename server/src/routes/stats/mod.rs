@@ -7,7 +7,8 @@ mod anomalies;
 mod params;
 mod snapshot;
 mod versions;
-mod views;
+/// The bodies of the routes; the e-mailed reports read them too (the same numbers).
+pub mod views;
 
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
@@ -21,11 +22,12 @@ use crate::error::{ApiError, InvalidBody};
 use crate::routes::openapi::bodies;
 use crate::store::{self, Daily, ReadPool, StoreError};
 
+pub use anomalies::anomalies as anomalies_of;
 pub use params::Query;
-pub use snapshot::Snapshot;
+pub use snapshot::{Series, Snapshot};
 pub use views::date;
 
-use snapshot::{Series, FEATURE, VERSION};
+use snapshot::{FEATURE, VERSION};
 
 /// What the statistics routes need to know besides the database.
 #[derive(Debug, Clone, Copy)]

@@ -1,0 +1,347 @@
+//! E-mailed reports for maintainers (Printernizer's `/reports/*`): a weekly and a monthly
+//! summary of the daily tables, sent on a schedule by `tally serve` or on demand. Here a
+//! "report" is the e-mail, not an installation's submission.
+//!
+//! - `figures`: the `/stats/*` bodies a report shows, typed; the numbers come from the functions
+//!   that answer `/stats/*`, loaded for the report's last day.
+//! - `render`: subject, HTML and plain text.
+//! - `mail`: `TALLY_SMTP_URL` and sending over SMTP (lettre, rustls).
+//! - `schedule`: when a report is due, and the task that sends it once per period.
+
+mod figures;
+pub mod mail;
+mod render;
+pub mod schedule;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use lettre::message::Mailbox;
+use serde::Serialize;
+
+use crate::config::ReportsConfig;
+use crate::routes::{anomalies_of, views, Series, Snapshot};
+use crate::store::{Daily, StoreError};
+use figures::{read, ShapeError};
+use mail::{mailbox, MailError, Mailer, Security, SmtpUrl};
+use schedule::Schedule;
+
+pub use render::{html, subject, text};
+
+/// The most recipients one request may name instead of the configured ones.
+const MAX_RECIPIENTS: usize = 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("E-mail is not configured: {0}")]
+    NotConfigured(&'static str),
+    #[error("{0}")]
+    InvalidRequest(String),
+    #[error(transparent)]
+    Mail(#[from] MailError),
+    #[error("the statistics could not be read")]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Shape(#[from] ShapeError),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Weekly,
+    Monthly,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 2] = [Kind::Weekly, Kind::Monthly];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Weekly => "weekly",
+            Self::Monthly => "monthly",
+        }
+    }
+}
+
+/// The days a report covers, both ends included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Period {
+    pub kind: Kind,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+}
+
+impl Period {
+    /// On demand: the 7 days (weekly) or the 30 days (monthly) ending `to`.
+    pub fn ending(kind: Kind, to: NaiveDate) -> Self {
+        let days = match kind {
+            Kind::Weekly => 7,
+            Kind::Monthly => 30,
+        };
+        Self {
+            kind,
+            from: to - Duration::days(days - 1),
+            to,
+        }
+    }
+
+    pub fn days(&self) -> u32 {
+        u32::try_from((self.to - self.from).num_days() + 1).unwrap_or(1)
+    }
+}
+
+/// One product's part of a report.
+#[derive(Debug, Clone)]
+pub struct ProductReport {
+    pub product: String,
+    /// The day the figures are of: the latest rolled day on or before the period's end.
+    pub as_of: Option<NaiveDate>,
+    pub installations: figures::Installations,
+    /// Active installations (7-day window) on the day before the period, and their change.
+    pub active_before: i64,
+    pub active_change_percent: f64,
+    pub new_installations: i64,
+    pub versions: figures::Versions,
+    pub geography: figures::Geography,
+    pub printers: figures::Printers,
+    pub features: figures::Features,
+    pub errors: figures::Errors,
+    pub anomalies: Vec<figures::Anomaly>,
+    /// What became of the requests to `/submit` during the period, by outcome.
+    pub outcomes: BTreeMap<String, i64>,
+}
+
+/// One e-mail: a period, and a part for each product it covers.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub period: Period,
+    pub products: Vec<ProductReport>,
+    /// The built-in dashboard, when `TALLY_PUBLIC_URL` is set.
+    pub dashboard: Option<String>,
+}
+
+impl Report {
+    /// Loads each product's figures as `/stats/*` answers them on the period's last day.
+    pub async fn load(
+        daily: &Daily,
+        products: &[String],
+        period: Period,
+        dashboard: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<Self, ReportError> {
+        let mut parts = Vec::with_capacity(products.len());
+        for product in products {
+            parts.push(ProductReport::load(daily, product, period, now).await?);
+        }
+        Ok(Self {
+            period,
+            products: parts,
+            dashboard,
+        })
+    }
+}
+
+impl ProductReport {
+    async fn load(
+        daily: &Daily,
+        product: &str,
+        period: Period,
+        now: DateTime<Utc>,
+    ) -> Result<Self, ReportError> {
+        // One day more than the period: the active installations on the day before it.
+        let (snapshot, series, outcomes) = tokio::try_join!(
+            Snapshot::load(daily, product, period.to),
+            Series::load(daily, product, period.to, period.days() + 1, None),
+            daily.outcomes(product, period.from, period.to),
+        )?;
+        let installations: figures::Installations =
+            read("installations", views::installations(&snapshot, &series))?;
+        let active_before = installations.trend.first().map_or(0, |p| p.active);
+        let active_now = installations.active_7d;
+        let new_installations = series
+            .reports
+            .iter()
+            .filter(|day| day.day >= period.from && day.day <= period.to)
+            .map(|day| day.new_installations)
+            .sum();
+        let mut by_outcome = BTreeMap::new();
+        for count in outcomes {
+            *by_outcome.entry(count.outcome).or_default() += count.count;
+        }
+        let anomalies: figures::Anomalies = read("anomalies", anomalies_of(&snapshot, now))?;
+        Ok(Self {
+            product: product.to_owned(),
+            as_of: snapshot.as_of,
+            active_before,
+            active_change_percent: views::change_percent(active_now, active_before),
+            new_installations,
+            versions: read("versions", views::versions(&snapshot, 10))?,
+            geography: read("geography", views::geography(&snapshot, 10))?,
+            printers: read("printers", views::printers(&snapshot))?,
+            features: read("features", views::features(&snapshot))?,
+            errors: read("errors", views::errors(&snapshot))?,
+            anomalies: anomalies.anomalies,
+            outcomes: by_outcome,
+            installations,
+        })
+    }
+}
+
+/// What `GET /reports/email-status` answers (Printernizer's keys).
+#[derive(Debug, Serialize)]
+pub struct EmailStatus {
+    pub enabled: bool,
+    pub configured: bool,
+    pub host: Option<String>,
+    pub from_email: Option<String>,
+    pub recipients_count: usize,
+    pub use_tls: bool,
+    pub use_ssl: bool,
+}
+
+/// The reports' settings, checked once at start-up, and the mailer.
+#[derive(Debug)]
+pub struct Reporting {
+    mailer: Option<Mailer>,
+    from: Option<Mailbox>,
+    recipients: Vec<Mailbox>,
+    pub products: Vec<String>,
+    pub dashboard: Option<String>,
+    pub schedule: Schedule,
+}
+
+impl Reporting {
+    /// `product` is covered when `TALLY_REPORT_PRODUCTS` names none.
+    pub fn new(config: &ReportsConfig, product: &str) -> Result<Self, MailError> {
+        let mailer = config
+            .smtp_url
+            .as_ref()
+            .map(|url| Mailer::new(SmtpUrl::parse(url)?))
+            .transpose()?;
+        let from = config
+            .report_from
+            .as_deref()
+            .filter(|from| !from.trim().is_empty())
+            .map(|from| mailbox("TALLY_REPORT_FROM", from))
+            .transpose()?;
+        let recipients = config
+            .report_recipients
+            .iter()
+            .filter(|to| !to.trim().is_empty())
+            .map(|to| mailbox("TALLY_REPORT_RECIPIENTS", to))
+            .collect::<Result<_, _>>()?;
+        let mut products: Vec<String> = config
+            .report_products
+            .iter()
+            .map(|p| p.trim().to_owned())
+            .filter(|p| !p.is_empty())
+            .collect();
+        if products.is_empty() {
+            products.push(product.to_owned());
+        }
+        let dashboard = config
+            .public_url
+            .as_deref()
+            .map(|url| url.trim().trim_end_matches('/'))
+            .filter(|url| !url.is_empty())
+            .map(|url| format!("{url}/dashboard"));
+        Ok(Self {
+            mailer,
+            from,
+            recipients,
+            products,
+            dashboard,
+            schedule: Schedule {
+                weekday: config.report_weekday,
+                hour: config.report_hour,
+            },
+        })
+    }
+
+    /// Scheduled reports need a server, a sender and recipients.
+    pub fn is_configured(&self) -> bool {
+        self.mailer.is_some() && self.from.is_some() && !self.recipients.is_empty()
+    }
+
+    pub fn status(&self) -> EmailStatus {
+        let url = self.mailer.as_ref().map(Mailer::url);
+        EmailStatus {
+            enabled: url.is_some(),
+            configured: self.is_configured(),
+            host: url.map(|url| url.host.clone()),
+            from_email: self.from.as_ref().map(|from| from.email.to_string()),
+            recipients_count: self.recipients.len(),
+            use_tls: url.is_some_and(|url| {
+                matches!(
+                    url.security,
+                    Security::StartTls | Security::StartTlsIfOffered
+                )
+            }),
+            use_ssl: url.is_some_and(|url| url.security == Security::Tls),
+        }
+    }
+
+    /// The recipients a request names instead of the configured ones, checked; or those.
+    pub fn recipients(&self, named: Option<&[String]>) -> Result<Vec<Mailbox>, ReportError> {
+        let Some(named) = named.filter(|named| !named.is_empty()) else {
+            return Ok(self.recipients.clone());
+        };
+        if named.len() > MAX_RECIPIENTS {
+            return Err(ReportError::InvalidRequest(format!(
+                "at most {MAX_RECIPIENTS} recipients"
+            )));
+        }
+        named
+            .iter()
+            .map(|to| {
+                to.trim().parse().map_err(|_| {
+                    ReportError::InvalidRequest(format!(
+                        "recipients: {:?} is not an e-mail address",
+                        to.trim()
+                    ))
+                })
+            })
+            .collect()
+    }
+
+    /// Sends one message to `to` (never empty: that is "not configured").
+    pub async fn send(
+        &self,
+        to: &[Mailbox],
+        subject: &str,
+        html: String,
+        text: String,
+    ) -> Result<(), ReportError> {
+        let Some(mailer) = &self.mailer else {
+            return Err(ReportError::NotConfigured("TALLY_SMTP_URL is not set"));
+        };
+        let Some(from) = &self.from else {
+            return Err(ReportError::NotConfigured("TALLY_REPORT_FROM is not set"));
+        };
+        if to.is_empty() {
+            return Err(ReportError::NotConfigured(
+                "no recipients: set TALLY_REPORT_RECIPIENTS or name them in the request",
+            ));
+        }
+        Ok(mailer.send(from, to, subject, html, text).await?)
+    }
+
+    pub async fn send_report(&self, report: &Report, to: &[Mailbox]) -> Result<(), ReportError> {
+        self.send(to, &subject(report), html(report), text(report))
+            .await
+    }
+}
+
+/// Runs the database work `work` within `deadline`; past it, the database is taken as stalled.
+pub(crate) async fn bounded<T>(
+    deadline: std::time::Duration,
+    work: impl std::future::Future<Output = Result<T, ReportError>>,
+) -> Result<T, ReportError> {
+    tokio::time::timeout(deadline, work)
+        .await
+        .unwrap_or(Err(StoreError::TimedOut(deadline).into()))
+}
+
+/// Addresses as a response lists them.
+pub fn addresses(to: &[Mailbox]) -> Vec<String> {
+    to.iter().map(|to| to.email.to_string()).collect()
+}
