@@ -5,7 +5,7 @@ use clap::{Parser, Subcommand};
 
 use crate::config::{DatabaseConfig, ReportsConfig, RetentionConfig, ServeConfig, TelemetryConfig};
 use crate::domain::Catalog;
-use crate::startup::Application;
+use crate::startup::{self, Application};
 use crate::{reports, rollup, store, telemetry};
 
 #[derive(Debug, Parser)]
@@ -93,7 +93,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(config) => {
             telemetry::init_logs(&config.telemetry);
             let app = Application::build(*config).await?;
-            app.run_until_stopped(telemetry::shutdown_signal()).await
+            app.run_until_stopped(startup::shutdown_signal()).await
         }
         Command::Migrate {
             database,

@@ -2,17 +2,14 @@
 //!
 //! Rules: every error body is JSON. 4xx bodies say what the client can fix; 5xx bodies say
 //! nothing about our internals. A 5xx keeps its cause as a `#[source]` chain, and
-//! `log_server_errors` writes that chain to the log once, where the error has become a
+//! `log_server_error` writes that chain to the log once, where the error has become a
 //! response, at the level it deserves (503 warn, 500 error). No key, address, installation id
 //! or body ever appears in a body or a log line.
 
 use std::time::Duration;
 
-use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
-use actix_web::middleware::Next;
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -141,32 +138,19 @@ impl From<WriteError> for ApiError {
     }
 }
 
-/// Logs every 5xx once, with its whole chain of causes, where it has become a response (or an
-/// error that the server turns into one).
-pub async fn log_server_errors(
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let route = req.match_pattern();
-    let answered = next.call(req).await;
-    let (status, error) = match &answered {
-        Ok(response) => (response.status(), response.response().error()),
-        Err(error) => (error.as_response_error().status_code(), Some(error)),
-    };
-    if status.is_server_error() {
-        let route = route.as_deref().unwrap_or("unmatched");
-        match error.and_then(|error| error.as_error::<ApiError>()) {
-            Some(api) if status == StatusCode::SERVICE_UNAVAILABLE => {
-                tracing::warn!(route, error = %Chain(api), "answering 503");
-            }
-            Some(api) => tracing::error!(route, error = %Chain(api), "answering {status}"),
-            None => match error {
-                Some(other) => tracing::error!(route, error = %other, "answering {status}"),
-                None => tracing::error!(route, "answering {status}"),
-            },
+/// Logs a 5xx once, with its whole chain of causes, where it has become a response (or an
+/// error the server turns into one): `telemetry::observe` calls this for every 5xx.
+pub fn log_server_error(route: &str, status: StatusCode, error: Option<&actix_web::Error>) {
+    match error.and_then(|error| error.as_error::<ApiError>()) {
+        Some(api) if status == StatusCode::SERVICE_UNAVAILABLE => {
+            tracing::warn!(route, error = %Chain(api), "answering 503");
         }
+        Some(api) => tracing::error!(route, error = %Chain(api), "answering {status}"),
+        None => match error {
+            Some(other) => tracing::error!(route, error = %other, "answering {status}"),
+            None => tracing::error!(route, "answering {status}"),
+        },
     }
-    answered
 }
 
 #[cfg(test)]

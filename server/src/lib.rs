@@ -3,8 +3,8 @@
 //!
 //! The map of the house:
 //! - `cli`, `config`: the command line and every setting.
-//! - `startup`: builds the app, runs it, shuts it down in order; background upkeep.
-//! - `telemetry`: logs and metrics.
+//! - `startup`: builds the app, runs it until SIGTERM, shuts it down in order; background tasks.
+//! - `telemetry`: logs and metrics, and `observe`, the middleware every request passes.
 //! - `error`: the HTTP boundary's errors and their JSON shapes.
 //! - `auth`, `limits`: API keys; rate limits and the salted source hash.
 //! - `domain`: the parsed, valid world (`Submission` and its values).

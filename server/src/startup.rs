@@ -211,10 +211,7 @@ impl Application {
                 .app_data(public_overview.clone())
                 .app_data(reporting.clone())
                 .configure(routes::configure)
-                .wrap(actix_web::middleware::from_fn(
-                    crate::error::log_server_errors,
-                ))
-                .wrap(actix_web::middleware::from_fn(telemetry::measure_requests))
+                .wrap(actix_web::middleware::from_fn(telemetry::observe))
         })
         .listen(listener)?
         // Slow or silent clients must not hold workers: bounded header/body time and idle time.
@@ -356,5 +353,33 @@ async fn flush_outcomes(pool: &Pool, rules: &Rules, outcomes: &Outcomes, deadlin
     if let Err(error) = store::within(deadline, added).await {
         tracing::warn!(error = %Chain(&error), "ingest outcomes not written yet, keeping them for the next try");
         outcomes.restore(&taken);
+    }
+}
+
+/// Resolves on SIGTERM or Ctrl-C: what `tally serve` runs until.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => tracing::info!("Ctrl-C received, shutting down"),
+        () = term => tracing::info!("SIGTERM received, shutting down"),
     }
 }

@@ -1,7 +1,5 @@
-//! Logs and metrics, set up in one place.
-//!
-//! Privacy: no log line or metric label ever carries a client address, a user agent, a key, a
-//! body or an installation id (the credential for access and erasure). Handlers log outcomes.
+//! Prometheus metrics: the recorder with explicit buckets and HELP texts, the request
+//! observer, and the gauges sampled when `/metrics` renders.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
@@ -9,63 +7,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::Method;
+use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use deadpool_postgres::Pool;
 use metrics::{Label, SharedString};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use tracing::{Level, Metadata};
-use tracing_subscriber::filter::{filter_fn, FilterFn};
-use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::util::SubscriberInitExt;
-use tracing_subscriber::EnvFilter;
 
-use crate::config::{LogFormat, TelemetryConfig};
 use crate::store::Writer;
-
-/// An error with its causes, `outer: inner: innermost`, for one log line.
-pub struct Chain<'a>(pub &'a (dyn std::error::Error + 'static));
-
-impl std::fmt::Display for Chain<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.0)?;
-        let mut cause = self.0.source();
-        while let Some(error) = cause {
-            write!(f, ": {error}")?;
-            cause = error.source();
-        }
-        Ok(())
-    }
-}
-
-/// Installs the global subscriber; a second call (tests spawn many apps) keeps the first.
-pub fn init_logs(config: &TelemetryConfig) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match config.log_format {
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .finish()
-            .with(dependency_cap())
-            .try_init(),
-        LogFormat::Pretty => builder.finish().with(dependency_cap()).try_init(),
-    };
-}
-
-/// tokio-postgres logs every statement's parameter values at debug (installation ids among
-/// them), so it stays at info whatever RUST_LOG asks: a filter of its own, because a more
-/// specific RUST_LOG directive (`tokio_postgres::query=debug`) would outrank one added to it.
-fn dependency_cap() -> FilterFn<impl Fn(&Metadata<'_>) -> bool> {
-    filter_fn(|metadata| {
-        let target = metadata.target();
-        let tokio_postgres = target == "tokio_postgres" || target.starts_with("tokio_postgres::");
-        !tokio_postgres || *metadata.level() <= Level::INFO
-    })
-}
 
 /// Histograms and their buckets: with explicit buckets the exporter writes real Prometheus
 /// histograms (aggregatable across instances), not summaries.
@@ -231,31 +179,57 @@ fn keep_up(handle: PrometheusHandle) {
     }
 }
 
-/// Counts and times every request by route template, method and status. A request answered
-/// with an error (a deadline passed) counts with the error's status.
-pub async fn measure_requests(
+/// Every request: counted and timed by route template, method and status; a 5xx is also
+/// logged with its causes (`error::log_server_error`). A request answered with an error (a
+/// deadline passed) counts with the error's status. The route template is read once, here.
+pub async fn observe(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let route = req
-        .match_pattern()
-        .map_or(SharedString::const_str(UNMATCHED), SharedString::from);
+    let route = req.match_pattern();
     let method = method_label(req.method());
     let began = Instant::now();
     let answered = next.call(req).await;
-    let status = match &answered {
-        Ok(response) => response.status(),
-        Err(error) => error.as_response_error().status_code(),
+    let (status, error) = match &answered {
+        Ok(response) => (response.status(), response.response().error()),
+        Err(error) => (error.as_response_error().status_code(), Some(error)),
     };
+    if status.is_server_error() {
+        crate::error::log_server_error(route.as_deref().unwrap_or(UNMATCHED), status, error);
+    }
+    let route = route.map_or(SharedString::const_str(UNMATCHED), SharedString::from);
     let labels = [
         Label::new("route", route),
         Label::from_static_parts("method", method),
-        Label::new("status", status.as_str().to_owned()),
+        status_label(status),
     ];
     metrics::counter!("tally_http_requests_total", labels.iter()).increment(1);
     metrics::histogram!("tally_http_request_duration_seconds", labels.iter())
         .record(began.elapsed().as_secs_f64());
     answered
+}
+
+/// The status as a label without an allocation for the statuses Tally sends.
+fn status_label(status: StatusCode) -> Label {
+    let known = match status.as_u16() {
+        200 => "200",
+        204 => "204",
+        304 => "304",
+        308 => "308",
+        400 => "400",
+        401 => "401",
+        403 => "403",
+        404 => "404",
+        405 => "405",
+        413 => "413",
+        422 => "422",
+        429 => "429",
+        500 => "500",
+        502 => "502",
+        503 => "503",
+        _ => return Label::new("status", status.as_str().to_owned()),
+    };
+    Label::from_static_parts("status", known)
 }
 
 /// Any other method a client invents shares one label value.
@@ -349,34 +323,6 @@ fn proc_value(text: &str, key: &str) -> Option<f64> {
         .next()?
         .parse()
         .ok()
-}
-
-/// Resolves on SIGTERM or Ctrl-C.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(error) = tokio::signal::ctrl_c().await {
-            tracing::error!(%error, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(error) => {
-                tracing::error!(%error, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => tracing::info!("Ctrl-C received, shutting down"),
-        () = term => tracing::info!("SIGTERM received, shutting down"),
-    }
 }
 
 #[cfg(test)]
