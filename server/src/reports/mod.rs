@@ -187,7 +187,7 @@ impl ProductReport {
 }
 
 /// What `GET /reports/email-status` answers (Printernizer's keys).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct EmailStatus {
     pub enabled: bool,
     pub configured: bool,

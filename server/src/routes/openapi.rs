@@ -18,7 +18,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::openapi::{Content, HeaderBuilder, Ref, RefOr};
 use utoipa::{IntoResponses, Modify, OpenApi, PartialSchema};
 
-use super::{api, health, installation, metrics, public, stats, submit};
+use super::{api, health, installation, metrics, public, reports, stats, submit};
 use crate::auth::{AdminKey, IngestKey};
 use crate::domain::RejectedSubmission;
 use crate::error::{ErrorBody, InvalidBody, UNAUTHORIZED};
@@ -61,6 +61,10 @@ use crate::store::{StoreError, WriteError};
         api::dimension_series,
         api::outcomes,
         public::public_overview,
+        reports::email_status,
+        reports::test_email,
+        reports::weekly,
+        reports::monthly,
     ),
     // The error responses below name these by reference, which utoipa does not follow.
     components(schemas(ErrorBody, InvalidBody)),
@@ -68,6 +72,7 @@ use crate::store::{StoreError, WriteError};
     tags(
         (name = "ingest", description = "Reports from installations (ingest key)"),
         (name = "installation", description = "An installation's right of access and erasure (ingest key)"),
+        (name = "reports", description = "E-mailed reports for maintainers, Printernizer's /reports/* (admin key)"),
         (name = "operations", description = "Probes, metrics and this document (no key)"),
         (name = "stats", description = "Printernizer's dashboard statistics (admin key)"),
         (name = "api", description = "Time series from the daily tables (admin key) and the public overview (no key)"),

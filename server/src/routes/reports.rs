@@ -9,7 +9,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse, ResponseError};
 use chrono::Utc;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::QueryDeadline;
@@ -21,9 +21,20 @@ use crate::store::{Daily, ReadPool};
 
 /// The optional body of the POST routes; other fields are ignored, as Printernizer's service
 /// ignores them.
-#[derive(Debug, Default, Deserialize)]
-struct EmailRequest {
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+pub struct EmailRequest {
+    /// Addresses to send to instead of `TALLY_REPORT_RECIPIENTS` (at most 20).
+    #[schema(example = json!(["maintainer@example.org"]))]
     recipients: Option<Vec<String>>,
+}
+
+/// What a sent mail answers (Printernizer's shape).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Sent {
+    #[schema(example = "success")]
+    status: &'static str,
+    message: &'static str,
+    recipients: Vec<String>,
 }
 
 fn request(body: &[u8]) -> Result<EmailRequest, ReportError> {
@@ -74,19 +85,68 @@ fn answer(error: ReportError) -> actix_web::Error {
     }
 }
 
-fn success(message: &str, recipients: Vec<String>) -> HttpResponse {
-    HttpResponse::Ok().json(json!({
-        "status": "success",
-        "message": message,
-        "recipients": recipients,
-    }))
+fn success(message: &'static str, recipients: Vec<String>) -> HttpResponse {
+    HttpResponse::Ok().json(Sent {
+        status: "success",
+        message,
+        recipients,
+    })
 }
 
+/// The errors of sending: e-mail not configured (503), a bad body or recipient (422), the SMTP
+/// server refused or did not answer (502), the database (503/500).
+impl utoipa::IntoResponses for ReportError {
+    fn responses(
+    ) -> std::collections::BTreeMap<String, utoipa::openapi::RefOr<utoipa::openapi::Response>> {
+        use utoipa::openapi::ResponseBuilder;
+        let error = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    utoipa::openapi::ContentBuilder::new()
+                        .schema(Some(utoipa::openapi::Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build()
+                .into()
+        };
+        [
+            ("422", error("The body or a recipient is invalid")),
+            ("502", error("The SMTP server refused the mail or did not answer; `detail` has its answer")),
+            ("503", error("E-mail is not configured (`detail` names the missing setting), or the database is unavailable")),
+            ("500", error("Internal server error")),
+        ]
+        .into_iter()
+        .map(|(status, response)| (status.to_owned(), response))
+        .collect()
+    }
+}
+
+#[utoipa::path(
+    get,
+    path = "/reports/email-status",
+    tag = "reports",
+    operation_id = "reports_email_status",
+    summary = "The e-mail settings, as Printernizer's service answers them",
+    security(("admin_key" = []), ("admin_bearer" = [])),
+    responses((status = 200, description = "OK", body = crate::reports::EmailStatus), AdminKey)
+)]
 #[tracing::instrument(name = "reports_email_status", skip_all)]
 pub async fn email_status(_: AdminKey, reporting: web::Data<Reporting>) -> HttpResponse {
     HttpResponse::Ok().json(reporting.status())
 }
 
+#[utoipa::path(
+    post,
+    path = "/reports/test-email",
+    tag = "reports",
+    operation_id = "reports_test_email",
+    summary = "Sends a test e-mail",
+    request_body(content = Option<EmailRequest>, description = "Optional: other recipients"),
+    security(("admin_key" = []), ("admin_bearer" = [])),
+    responses((status = 200, description = "Sent", body = Sent), AdminKey, ReportError)
+)]
 #[tracing::instrument(name = "reports_test_email", skip_all)]
 pub async fn test_email(
     _: AdminKey,
@@ -127,6 +187,16 @@ async fn send_now(
     Ok(addresses(&to))
 }
 
+#[utoipa::path(
+    post,
+    path = "/reports/weekly",
+    tag = "reports",
+    operation_id = "reports_weekly",
+    summary = "Sends the weekly report (the 7 days ending today) now",
+    request_body(content = Option<EmailRequest>, description = "Optional: other recipients"),
+    security(("admin_key" = []), ("admin_bearer" = [])),
+    responses((status = 200, description = "Sent", body = Sent), AdminKey, ReportError)
+)]
 #[tracing::instrument(name = "reports_weekly", skip_all)]
 pub async fn weekly(
     _: AdminKey,
@@ -141,6 +211,16 @@ pub async fn weekly(
     Ok(success("Weekly report sent successfully", to))
 }
 
+#[utoipa::path(
+    post,
+    path = "/reports/monthly",
+    tag = "reports",
+    operation_id = "reports_monthly",
+    summary = "Sends the monthly report (the 30 days ending today) now",
+    request_body(content = Option<EmailRequest>, description = "Optional: other recipients"),
+    security(("admin_key" = []), ("admin_bearer" = [])),
+    responses((status = 200, description = "Sent", body = Sent), AdminKey, ReportError)
+)]
 #[tracing::instrument(name = "reports_monthly", skip_all)]
 pub async fn monthly(
     _: AdminKey,

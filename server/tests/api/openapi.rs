@@ -17,7 +17,7 @@ const SNAPSHOT: &str = concat!(
 const ANY_ID: &str = "550e8400-e29b-41d4-a716-446655440000";
 
 /// Every route `routes::configure` mounts: method, documented path, a path to request, the key.
-const ROUTES: [(&str, &str, &str, Option<&str>); 25] = [
+const ROUTES: [(&str, &str, &str, Option<&str>); 29] = [
     ("get", "/", "/", None),
     ("get", "/health", "/health", None),
     ("get", "/ready", "/ready", None),
@@ -35,6 +35,30 @@ const ROUTES: [(&str, &str, &str, Option<&str>); 25] = [
         "/installation/{installation_id}",
         "/installation/550e8400-e29b-41d4-a716-446655440000",
         Some(INGEST_KEY),
+    ),
+    (
+        "get",
+        "/reports/email-status",
+        "/reports/email-status",
+        Some(ADMIN_KEY),
+    ),
+    (
+        "post",
+        "/reports/test-email",
+        "/reports/test-email",
+        Some(ADMIN_KEY),
+    ),
+    (
+        "post",
+        "/reports/weekly",
+        "/reports/weekly",
+        Some(ADMIN_KEY),
+    ),
+    (
+        "post",
+        "/reports/monthly",
+        "/reports/monthly",
+        Some(ADMIN_KEY),
     ),
     ("get", "/stats/summary", "/stats/summary", Some(ADMIN_KEY)),
     ("get", "/stats/overview", "/stats/overview", Some(ADMIN_KEY)),
