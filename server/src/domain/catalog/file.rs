@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
 
+use super::error::{CatalogError, Invalid};
 use super::fields::{AllowList, CountMap, Counter, Dimension, Field, Flag, Measure, ValueRule};
 use super::product::{Cadence, EventType, Format, Product};
 use super::report::ReportRules;
@@ -14,38 +15,6 @@ use crate::domain::values::Identifier;
 
 /// Most bounds a measure's histogram may have; each is a column of the daily tables.
 const MAX_BUCKETS: usize = 32;
-
-/// Why a catalog file was refused: `<file>: <path in it>: <what is wrong>`.
-#[derive(Debug, thiserror::Error)]
-#[error("{file}: {at}: {message}")]
-pub struct CatalogError {
-    file: String,
-    at: String,
-    message: String,
-}
-
-/// A broken part of a file, before the file's name is known to the error.
-pub(super) struct Invalid {
-    at: String,
-    message: String,
-}
-
-impl Invalid {
-    pub(super) fn new(at: &str, message: impl Into<String>) -> Self {
-        Self {
-            at: at.to_owned(),
-            message: message.into(),
-        }
-    }
-
-    pub(super) fn in_file(self, file: &str) -> CatalogError {
-        CatalogError {
-            file: file.to_owned(),
-            at: self.at,
-            message: self.message,
-        }
-    }
-}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

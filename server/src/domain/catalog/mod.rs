@@ -4,13 +4,14 @@
 //! (`TALLY_CATALOG`) adds products or replaces one of the same name. Each wire adapter reads
 //! its product's declaration; nothing product-specific is spelled in the pipeline.
 
+mod error;
 mod fields;
 mod file;
 mod product;
 mod report;
 
+pub use error::CatalogError;
 pub use fields::{AllowList, CountMap, Counter, Dimension, Field, Flag, Measure, ValueRule};
-pub use file::CatalogError;
 pub use product::{Cadence, EventType, Format, KeyPolicy, Product};
 pub use report::ReportRules;
 
@@ -73,7 +74,7 @@ impl Catalog {
             .iter()
             .find(|product| product.name == PRINTERNIZER)
             .ok_or_else(|| {
-                file::Invalid::new("products", "printernizer is not declared")
+                error::Invalid::new("products", "printernizer is not declared")
                     .in_file(BUILT_IN[0].name)
             })
             .and_then(|product| {

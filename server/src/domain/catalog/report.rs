@@ -1,8 +1,8 @@
 //! What the `printernizer_report` adapter (`Submission`) reads from its product's declaration,
 //! looked up once when the catalog is loaded, so a report never meets a missing rule.
 
+use super::error::Invalid;
 use super::fields::{AllowList, CountMap, Counter, Dimension};
-use super::file::Invalid;
 use super::product::Product;
 
 /// The fields a `printernizer_report` product may declare: those the adapter reads, and the
