@@ -6,37 +6,124 @@ use std::future::{ready, Ready};
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest};
-use subtle::ConstantTimeEq;
+use subtle::{ConditionallySelectable, ConstantTimeEq};
 
 use crate::config::Secret;
+use crate::domain::{Catalog, KeyPolicy, PRINTERNIZER};
 use crate::error::ApiError;
 use crate::limits::Limits;
 
 pub const API_KEY_HEADER: &str = "x-api-key";
 
+/// The product whose ingest keys a route accepts, set on the route where it is mounted.
+#[derive(Debug, Clone, Copy)]
+pub struct RouteProduct(pub &'static str);
+
+/// An ingest key and the product it belongs to.
+struct IngestEntry {
+    product: &'static str,
+    key: Secret,
+}
+
 pub struct Keys {
-    ingest: Vec<Secret>,
+    ingest: Vec<IngestEntry>,
     admin: Vec<Secret>,
+    /// Products declared `key = "none"`: their routes need no key.
+    keyless: Vec<&'static str>,
+}
+
+/// Why `TALLY_INGEST_KEYS` was refused. Never shows a key, nor a prefix (a bare key may
+/// contain a colon, and then its start would be shown).
+#[derive(Debug, thiserror::Error)]
+pub enum KeysError {
+    #[error(
+        "TALLY_INGEST_KEYS: entry {entry} starts with a product that is not declared \
+         (declared: {declared}); an entry is `product:key` or a bare key (Printernizer's)"
+    )]
+    UnknownProduct { entry: usize, declared: String },
+    #[error("TALLY_INGEST_KEYS: entries {first} and {second} are the same key for two products")]
+    Shared { first: usize, second: usize },
 }
 
 impl Keys {
-    /// Empty entries (`TALLY_INGEST_KEYS=a,,b` or an empty variable) are not keys.
-    pub fn new(ingest: &[Secret], admin: &[Secret]) -> Self {
-        let keep = |keys: &[Secret]| {
-            keys.iter()
+    /// Ingest entries are `product:key` or a bare key, which is Printernizer's. Empty entries
+    /// (`TALLY_INGEST_KEYS=a,,b` or an empty variable) are not keys.
+    pub fn new(
+        ingest: &[Secret],
+        admin: &[Secret],
+        catalog: &'static Catalog,
+    ) -> Result<Self, KeysError> {
+        let mut entries: Vec<(usize, IngestEntry)> = Vec::new();
+        for (index, entry) in ingest.iter().enumerate() {
+            let entry_number = index + 1;
+            let (product, key) = match entry.expose().split_once(':') {
+                Some((prefix, key)) => {
+                    let product = catalog.product(prefix.trim()).ok_or_else(|| {
+                        KeysError::UnknownProduct {
+                            entry: entry_number,
+                            declared: declared(catalog),
+                        }
+                    })?;
+                    (product.name(), key)
+                }
+                None => (PRINTERNIZER, entry.expose()),
+            };
+            let Ok(key) = key.parse::<Secret>() else {
+                continue;
+            };
+            if key.expose().is_empty() {
+                continue;
+            }
+            if let Some((first, _)) = entries
+                .iter()
+                .find(|(_, known)| known.key == key && known.product != product)
+            {
+                return Err(KeysError::Shared {
+                    first: *first,
+                    second: entry_number,
+                });
+            }
+            entries.push((entry_number, IngestEntry { product, key }));
+        }
+        Ok(Self {
+            ingest: entries.into_iter().map(|(_, entry)| entry).collect(),
+            admin: admin
+                .iter()
                 .filter(|key| !key.expose().is_empty())
                 .cloned()
-                .collect()
-        };
-        Self {
-            ingest: keep(ingest),
-            admin: keep(admin),
-        }
+                .collect(),
+            keyless: catalog
+                .products()
+                .iter()
+                .filter(|product| product.key() == KeyPolicy::None)
+                .map(|product| product.name())
+                .collect(),
+        })
     }
 
     pub fn has_ingest_key(&self) -> bool {
         !self.ingest.is_empty()
     }
+
+    /// The product `presented` is an ingest key of. Every key is compared, so the time taken
+    /// says neither which key came close nor which product it belongs to.
+    pub fn product_of(&self, presented: &str) -> Option<&'static str> {
+        let mut found: u64 = 0;
+        for (index, entry) in (1..).zip(&self.ingest) {
+            let matches = entry.key.expose().as_bytes().ct_eq(presented.as_bytes());
+            found.conditional_assign(&index, matches);
+        }
+        let index = usize::try_from(found).ok()?.checked_sub(1)?;
+        self.ingest
+            .get(index)
+            .filter(|_| !presented.is_empty())
+            .map(|entry| entry.product)
+    }
+}
+
+fn declared(catalog: &Catalog) -> String {
+    let names: Vec<&str> = catalog.products().iter().map(|p| p.name()).collect();
+    names.join(", ")
 }
 
 /// Checks every key, so the time taken does not say which key came close.
@@ -60,8 +147,10 @@ fn api_key(req: &HttpRequest) -> &str {
         .unwrap_or("")
 }
 
-/// Proof that the request carries an ingest key. As the first extractor of a handler it runs
-/// before the body is read, so an unauthenticated request costs us nothing.
+/// Proof that the request carries an ingest key of the route's product (`RouteProduct`), or
+/// that the product needs none. A valid key of another product is 403. As the first
+/// extractor of a handler it runs before the body is read, so an unauthenticated request
+/// costs us nothing.
 pub struct IngestKey;
 
 impl FromRequest for IngestKey {
@@ -70,9 +159,18 @@ impl FromRequest for IngestKey {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         ready(keys(req).and_then(|keys| {
-            any_matches(&keys.ingest, api_key(req))
-                .then_some(IngestKey)
-                .ok_or(ApiError::Unauthorized)
+            let served = req
+                .app_data::<web::Data<RouteProduct>>()
+                .map(|route| route.0)
+                .ok_or_else(|| ApiError::Internal("a route serves no product".into()))?;
+            if keys.keyless.contains(&served) {
+                return Ok(IngestKey);
+            }
+            match keys.product_of(api_key(req)) {
+                Some(product) if product == served => Ok(IngestKey),
+                Some(_) => Err(ApiError::Forbidden),
+                None => Err(ApiError::Unauthorized),
+            }
         }))
     }
 }
@@ -102,7 +200,7 @@ impl FromRequest for AdminKey {
             if let Some(limits) = req.app_data::<web::Data<Limits>>() {
                 limits.check_source(req)?;
             }
-            if presented.iter().any(|key| any_matches(&keys.ingest, key)) {
+            if presented.iter().any(|key| keys.product_of(key).is_some()) {
                 Err(ApiError::Forbidden)
             } else {
                 Err(ApiError::Unauthorized)
@@ -113,10 +211,21 @@ impl FromRequest for AdminKey {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::OnceLock;
+
     use super::*;
 
     fn secrets(list: &[&str]) -> Vec<Secret> {
         list.iter().map(|key| key.parse().unwrap()).collect()
+    }
+
+    fn catalog() -> &'static Catalog {
+        static BUILT_IN: OnceLock<Catalog> = OnceLock::new();
+        BUILT_IN.get_or_init(|| Catalog::load(None).expect("the built-in catalog loads"))
+    }
+
+    fn ingest(list: &[&str]) -> Result<Keys, KeysError> {
+        Keys::new(&secrets(list), &[], catalog())
     }
 
     #[test]
@@ -130,8 +239,52 @@ mod tests {
 
     #[test]
     fn empty_entries_are_not_keys() {
-        let keys = Keys::new(&secrets(&["", " "]), &[]);
+        let keys = ingest(&["", " ", "stories:"]).unwrap();
         assert!(!keys.has_ingest_key());
-        assert!(!any_matches(&keys.ingest, ""));
+        assert_eq!(keys.product_of(""), None);
+    }
+
+    #[test]
+    fn a_key_belongs_to_its_prefix_and_a_bare_key_to_printernizer() {
+        let keys = ingest(&["printernizer:k1", "k2", "stories:k3"]).unwrap();
+
+        assert_eq!(keys.product_of("k1"), Some("printernizer"));
+        assert_eq!(keys.product_of("k2"), Some("printernizer"));
+        assert_eq!(keys.product_of("k3"), Some("stories"));
+        assert_eq!(keys.product_of("k"), None);
+        assert_eq!(keys.product_of("stories:k3"), None);
+    }
+
+    #[test]
+    fn a_prefix_naming_no_product_is_refused_without_showing_the_entry() {
+        let refused = ingest(&["k1", "nosuch:secret-part"])
+            .err()
+            .expect("refused");
+        let message = refused.to_string();
+
+        assert!(message.contains("entry 2"), "{message}");
+        assert!(message.contains("printernizer, stories"), "{message}");
+        assert!(!message.contains("nosuch"), "{message}");
+        assert!(!message.contains("secret-part"), "{message}");
+    }
+
+    #[test]
+    fn one_key_for_two_products_is_refused() {
+        let refused = ingest(&["k1", "stories:k1"]).err().expect("refused");
+
+        assert!(matches!(
+            refused,
+            KeysError::Shared {
+                first: 1,
+                second: 2
+            }
+        ));
+    }
+
+    #[test]
+    fn keyless_products_are_the_ones_declared_without_a_key() {
+        let keys = ingest(&["k1"]).unwrap();
+
+        assert_eq!(keys.keyless, vec!["stories"]);
     }
 }

@@ -4,7 +4,7 @@ use chrono::NaiveDate;
 use clap::{Parser, Subcommand};
 
 use crate::config::{DatabaseConfig, ReportsConfig, RetentionConfig, ServeConfig, TelemetryConfig};
-use crate::domain::Catalog;
+use crate::domain::PRINTERNIZER;
 use crate::startup::{self, Application};
 use crate::{reports, rollup, store, telemetry};
 
@@ -114,7 +114,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             telemetry::init_logs(&logs);
             let pool = store::connect(&database).await?;
             store::migrate(&pool).await?;
-            let product = Catalog::PRINTERNIZER.product;
+            let product = PRINTERNIZER;
             let began = std::time::Instant::now();
             let rolled = if from.is_none() && to.is_none() {
                 rollup::bring_up_to_date(&pool, product, rollup::Wait::Yes)
@@ -181,8 +181,7 @@ async fn report(
     settings: &ReportsConfig,
 ) -> anyhow::Result<()> {
     use crate::reports::{Period, Report, Reporting};
-    let reporting = Reporting::new(settings, Catalog::PRINTERNIZER.product)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let reporting = Reporting::new(settings, PRINTERNIZER).map_err(|e| anyhow::anyhow!("{e}"))?;
     let pool = store::connect(database).await?;
     store::migrate(&pool).await?;
     let now = chrono::Utc::now();

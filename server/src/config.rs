@@ -94,7 +94,8 @@ pub struct ServeConfig {
     #[arg(long, env = "TALLY_BIND", default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
 
-    /// Comma-separated keys for POST /submit and /installation/* (sent as X-API-Key).
+    /// Comma-separated ingest keys (sent as X-API-Key), each `product:key` or a bare key,
+    /// which is Printernizer's (POST /submit and /installation/*).
     #[arg(
         long,
         env = "TALLY_INGEST_KEYS",
@@ -126,6 +127,11 @@ pub struct ServeConfig {
 
     #[command(flatten)]
     pub retention: RetentionConfig,
+
+    /// A TOML file of products added to the built-in ones; one of the same name replaces the
+    /// built-in declaration (README "Products and the catalog").
+    #[arg(long, env = "TALLY_CATALOG")]
+    pub catalog: Option<std::path::PathBuf>,
 
     /// HTTP worker threads (0 = one per core).
     #[arg(long, env = "TALLY_WORKERS", default_value_t = 0)]

@@ -7,7 +7,7 @@
 //! - `telemetry`: logs and metrics, and `observe`, the middleware every request passes.
 //! - `error`: the HTTP boundary's errors and their JSON shapes.
 //! - `auth`, `limits`: API keys; rate limits and the salted source hash.
-//! - `domain`: the parsed, valid world (`Submission` and its values).
+//! - `domain`: the parsed, valid world (`Submission` and its values, the products' `Catalog`).
 //! - `outcomes`: what became of each submission, counted for the daily tables.
 //! - `routes`: one module per endpoint family.
 //! - `store`: SQL and nothing else, including the group-commit writer.

@@ -8,6 +8,7 @@
 
 use std::future::Future;
 use std::net::TcpListener;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::Keys;
 use crate::config::{DatabaseConfig, ServeConfig};
-use crate::domain::{oldest_valid_start, Catalog, Rules};
+use crate::domain::{oldest_valid_start, Catalog, CatalogFile, Rules};
 use crate::limits::{IpRange, Limits};
 use crate::outcomes::Outcomes;
 use crate::reports::{self, Reporting};
@@ -54,7 +55,8 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: ServeConfig) -> anyhow::Result<Self> {
-        let keys = Keys::new(&config.ingest_keys, &config.admin_keys);
+        let catalog = load_catalog(config.catalog.as_deref())?;
+        let keys = Keys::new(&config.ingest_keys, &config.admin_keys, catalog)?;
         anyhow::ensure!(
             keys.has_ingest_key(),
             "no ingest key: set TALLY_INGEST_KEYS (or --ingest-keys) to one or more \
@@ -69,10 +71,10 @@ impl Application {
             .map_err(|e| anyhow::anyhow!("TALLY_TRUSTED_PROXIES: {e}"))?;
         let rules = Rules {
             raw_retention: Days::days(i64::from(config.retention.raw_retention_days)),
-            catalog: &Catalog::PRINTERNIZER,
+            report: catalog.printernizer(),
         };
         let reporting = Arc::new(
-            Reporting::new(&config.reports, rules.catalog.product)
+            Reporting::new(&config.reports, rules.report.product())
                 .map_err(|e| anyhow::anyhow!("{e}"))?,
         );
 
@@ -120,7 +122,7 @@ impl Application {
         let stop = CancellationToken::new();
         let nudge = Arc::new(Nudge::default());
         let stats = StatsSettings {
-            product: rules.catalog.product,
+            product: rules.report.product(),
             min_cohort: i64::from(config.min_cohort),
         };
         let rollup_every = Duration::from_secs(config.rollup_interval_secs.max(1));
@@ -136,13 +138,13 @@ impl Application {
             )),
             tokio::spawn(register_installations(
                 pool.clone(),
-                rules.catalog.product,
+                rules.report.product(),
                 deadline,
                 stop.clone(),
             )),
             tokio::spawn(rollup::run_periodically(
                 pool.clone(),
-                rules.catalog.product,
+                rules.report.product(),
                 rollup_every,
                 config.retention.raw_retention_days,
                 nudge.clone(),
@@ -181,6 +183,7 @@ impl Application {
         let outcomes = web::Data::from(outcomes);
         let writer = web::Data::new(writer);
         let rules = web::Data::new(rules);
+        let catalog = web::Data::new(catalog);
         let probe = web::Data::new(DatabaseProbe::new(pool.clone(), Duration::from_secs(1)));
         let pool = web::Data::new(pool);
         let metrics = web::Data::new(telemetry::metrics_handle());
@@ -199,6 +202,7 @@ impl Application {
                 .app_data(outcomes.clone())
                 .app_data(writer.clone())
                 .app_data(rules.clone())
+                .app_data(catalog.clone())
                 .app_data(probe.clone())
                 .app_data(pool.clone())
                 .app_data(metrics.clone())
@@ -262,6 +266,26 @@ impl Application {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// The built-in declarations and those of the operator's file (`TALLY_CATALOG`). Leaked, once
+/// per server: a `Submission` keeps `&'static str` values folded from it, and the catalog
+/// lives as long as the server anyway.
+fn load_catalog(file: Option<&Path>) -> anyhow::Result<&'static Catalog> {
+    let operator = match file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("TALLY_CATALOG: cannot read {}", path.display()))?;
+            Some((path.display().to_string(), text))
+        }
+        None => None,
+    };
+    let catalog = Catalog::load(
+        operator
+            .as_ref()
+            .map(|(name, text)| CatalogFile { name, text }),
+    )?;
+    Ok(Box::leak(Box::new(catalog)))
 }
 
 /// Partitions for every month a valid report can start in, plus the next month.
@@ -349,7 +373,7 @@ async fn flush_outcomes(pool: &Pool, rules: &Rules, outcomes: &Outcomes, deadlin
         .map(|(outcome, n)| (outcome.as_str(), i64::try_from(*n).unwrap_or(i64::MAX)))
         .collect();
     let today = Utc::now().date_naive();
-    let added = store::add_outcomes(pool, rules.catalog.product, today, &counts);
+    let added = store::add_outcomes(pool, rules.report.product(), today, &counts);
     if let Err(error) = store::within(deadline, added).await {
         tracing::warn!(error = %Chain(&error), "ingest outcomes not written yet, keeping them for the next try");
         outcomes.restore(&taken);

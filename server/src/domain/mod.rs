@@ -1,6 +1,7 @@
 //! The parsed, valid world: a value of one of these types exists only if it passed its rules.
 //!
-//! `Submission::parse` turns the wire DTO into a `Submission` or returns every broken field.
+//! `Submission::parse` turns the wire DTO into a `Submission` or returns every broken field;
+//! `Catalog::load` turns the products' declarations into a `Catalog` or names what is wrong.
 
 mod catalog;
 mod countries;
@@ -9,7 +10,11 @@ mod field_error;
 mod submission;
 mod values;
 
-pub use catalog::{Catalog, OTHER};
+pub use catalog::{
+    AllowList, Cadence, Catalog, CatalogError, CatalogFile, CountMap, Counter, Dimension,
+    EventType, Field, Flag, Format, KeyPolicy, Measure, Product, ReportRules, ValueRule, OTHER,
+    PRINTERNIZER,
+};
 pub use datetime::parse_datetime;
 pub use field_error::FieldError;
 pub use submission::{

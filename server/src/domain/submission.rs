@@ -7,19 +7,11 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::Deserialize;
 use validator::{Validate, ValidationError, ValidationErrors, ValidationErrorsKind};
 
-use super::catalog::Catalog;
+use super::catalog::{CountMap, Counter, ReportRules};
 use super::datetime::parse_datetime;
 use super::field_error::FieldError;
 use super::values::{CountryCode, Identifier, InstallationId, Version};
 
-// Ceilings for one week of one installation: a count beyond them is an error, not data.
-const MAX_PRINTERS: i64 = 1_000;
-const MAX_JOBS: i64 = 100_000;
-const MAX_FILES: i64 = 1_000_000;
-const MAX_UPLOADS: i64 = 100_000;
-const MAX_ERRORS: i64 = 1_000_000;
-const MAX_UPTIME_HOURS: i64 = 31 * 24;
-const MAX_MAP_ENTRIES: usize = 32;
 /// The longest period one report may cover.
 pub const MAX_PERIOD_DAYS: i64 = 31;
 
@@ -53,7 +45,6 @@ pub struct SubmissionDto {
     /// Error counts by plain identifier (`a-z 0-9 _`, at most 48 characters), at most 32 entries,
     /// each 0 to 1000000.
     #[serde(default)]
-    #[validate(custom(function = "counts_by_identifier"))]
     #[schema(example = json!({"total_errors": 2}))]
     error_summary: BTreeMap<String, i64>,
 }
@@ -109,47 +100,40 @@ struct PeriodDto {
 #[schema(as = PrinterFleet)]
 struct PrinterFleetDto {
     #[serde(default)]
-    #[validate(range(min = 0, max = MAX_PRINTERS))]
     #[schema(minimum = 0, maximum = 1000, example = 3)]
     printer_count: i64,
     /// Plain identifiers, at most 32; outside `bambu_lab prusa_core octoprint unknown` stored as
     /// `other`.
     #[serde(default)]
-    #[validate(custom(function = "identifiers"))]
     #[schema(example = json!(["bambu_lab", "prusa_core"]))]
     printer_types: Vec<String>,
     /// Printers by type (plain identifiers), at most 32 entries, each 0 to 1000.
     #[serde(default)]
-    #[validate(custom(function = "printer_counts"))]
     #[schema(example = json!({"bambu_lab": 2, "prusa_core": 1}))]
     printer_type_counts: BTreeMap<String, i64>,
 }
 
-// The schema's maxima repeat the ceilings above; tests/api/openapi.rs submits each one and one
-// past it, so the document cannot drift from the rules.
+// The schema's maxima and the lists in the doc comments repeat Printernizer's declaration
+// (server/catalog/printernizer.toml); tests/api/openapi.rs submits each maximum and one past
+// it, so the document cannot drift from the shipped rules.
 #[derive(Debug, Deserialize, Validate, utoipa::ToSchema)]
 #[schema(as = UsageStats)]
 struct UsageStatsDto {
     #[serde(default)]
-    #[validate(range(min = 0, max = MAX_JOBS))]
     #[schema(minimum = 0, maximum = 100000, example = 23)]
     job_count: i64,
     #[serde(default)]
-    #[validate(range(min = 0, max = MAX_FILES))]
     #[schema(minimum = 0, maximum = 1000000, example = 18)]
     file_count: i64,
     #[serde(default)]
-    #[validate(range(min = 0, max = MAX_UPLOADS))]
     #[schema(minimum = 0, maximum = 100000, example = 5)]
     upload_count: i64,
     /// No more than the hours of the period.
     #[serde(default)]
-    #[validate(range(min = 0, max = MAX_UPTIME_HOURS))]
     #[schema(minimum = 0, maximum = 744, example = 134)]
     uptime_hours: i64,
     /// Feature flags by plain identifier, at most 32 entries.
     #[serde(default)]
-    #[validate(custom(function = "flags_by_identifier"))]
     #[schema(example = json!({"library_enabled": true, "timelapse_enabled": false}))]
     feature_usage: BTreeMap<String, bool>,
 }
@@ -159,7 +143,9 @@ struct UsageStatsDto {
 pub struct Rules {
     /// Reports whose period ended before `now - raw_retention` would be pruned at once.
     pub raw_retention: Duration,
-    pub catalog: &'static Catalog,
+    /// The allow-lists and ceilings of Printernizer's declaration. `'static` because a
+    /// `Submission` keeps the declared values it was folded to (`&'static str`).
+    pub report: &'static ReportRules,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -247,6 +233,8 @@ impl Submission {
             Ok(()) => Vec::new(),
             Err(found) => field_errors(&found),
         };
+        let declared = rules.report;
+        check_declared(&dto, declared, &mut errors);
         let mut datetime = |loc: &[&str], text: &str| {
             let parsed = parse_datetime(text);
             if parsed.is_none() {
@@ -295,16 +283,15 @@ impl Submission {
         ) else {
             return Err(vec![FieldError::new(&[], "invalid report", "value_error")]);
         };
-        let catalog = rules.catalog;
         let mut printer_types = BTreeMap::new();
         for name in &dto.printer_fleet.printer_types {
             printer_types
-                .entry(Catalog::fold(catalog.printer_types, name))
+                .entry(declared.printer_type.fold(name))
                 .or_insert(0);
         }
         for (name, count) in &dto.printer_fleet.printer_type_counts {
             *printer_types
-                .entry(Catalog::fold(catalog.printer_types, name))
+                .entry(declared.printer_type.fold(name))
                 .or_insert(0) += count_u32(*count);
         }
         let error_types: BTreeMap<Identifier, u32> = identified(&dto.error_summary)
@@ -312,7 +299,7 @@ impl Submission {
             .collect();
         let usage = &dto.usage_stats;
         Ok(Self {
-            product: catalog.product,
+            product: declared.product(),
             installation_id,
             period,
             app_version,
@@ -321,14 +308,12 @@ impl Submission {
                 .python_version
                 .as_deref()
                 .and_then(Version::parse),
-            platform: Catalog::fold(
-                catalog.platforms,
-                &dto.installation.platform.to_ascii_lowercase(),
-            ),
-            deployment_mode: Catalog::fold(
-                catalog.deployment_modes,
-                &dto.installation.deployment_mode.to_ascii_lowercase(),
-            ),
+            platform: declared
+                .platform
+                .fold(&dto.installation.platform.to_ascii_lowercase()),
+            deployment_mode: declared
+                .deployment_mode
+                .fold(&dto.installation.deployment_mode.to_ascii_lowercase()),
             country,
             first_seen: first_seen.flatten(),
             counts: UsageCounts {
@@ -346,6 +331,80 @@ impl Submission {
             error_types,
         })
     }
+}
+
+/// The rules the declaration sets: counters' ceilings, the maps' sizes and their counts'
+/// ceilings. Same codes and messages as the DTO's own rules, one error per field.
+fn check_declared(dto: &SubmissionDto, declared: &ReportRules, errors: &mut Vec<FieldError>) {
+    let fleet = &dto.printer_fleet;
+    let usage = &dto.usage_stats;
+    let counters = [
+        (
+            "printer_fleet",
+            "printer_count",
+            fleet.printer_count,
+            declared.printer_count,
+        ),
+        (
+            "usage_stats",
+            "job_count",
+            usage.job_count,
+            declared.job_count,
+        ),
+        (
+            "usage_stats",
+            "file_count",
+            usage.file_count,
+            declared.file_count,
+        ),
+        (
+            "usage_stats",
+            "upload_count",
+            usage.upload_count,
+            declared.upload_count,
+        ),
+        (
+            "usage_stats",
+            "uptime_hours",
+            usage.uptime_hours,
+            declared.uptime_hours,
+        ),
+    ];
+    for (section, field, value, counter) in counters {
+        if let Err(error) = counter_within(value, counter) {
+            errors.push(field_error(&[section, field], &error));
+        }
+    }
+    let maps = [
+        (
+            &["printer_fleet", "printer_types"][..],
+            identifiers(
+                &fleet.printer_types,
+                declared.printer_type_counts.max_entries(),
+            ),
+        ),
+        (
+            &["printer_fleet", "printer_type_counts"][..],
+            counts_within(&fleet.printer_type_counts, &declared.printer_type_counts),
+        ),
+        (
+            &["usage_stats", "feature_usage"][..],
+            entries(&usage.feature_usage, declared.feature_usage),
+        ),
+        (
+            &["error_summary"][..],
+            counts_within(&dto.error_summary, &declared.error_summary),
+        ),
+    ];
+    for (loc, checked) in maps {
+        if let Err(error) = checked {
+            errors.push(field_error(loc, &error));
+        }
+    }
+}
+
+fn field_error(loc: &[&str], error: &ValidationError) -> FieldError {
+    FieldError::new(loc, describe(error), error.code.as_ref())
 }
 
 fn check_period(
@@ -543,31 +602,36 @@ fn shown(text: &str) -> &str {
     }
 }
 
-fn entries<V>(map: &BTreeMap<String, V>) -> Result<(), ValidationError> {
-    if map.len() > MAX_MAP_ENTRIES {
-        return Err(invalid(
-            "length",
-            format!("at most {MAX_MAP_ENTRIES} entries"),
-        ));
+fn counter_within(value: i64, counter: Counter) -> Result<(), ValidationError> {
+    if counter.admits(value) {
+        return Ok(());
+    }
+    let mut error = ValidationError::new("range");
+    error.add_param("min".into(), &0);
+    error.add_param("max".into(), &counter.max());
+    Err(error)
+}
+
+fn entries<V>(map: &BTreeMap<String, V>, max_entries: usize) -> Result<(), ValidationError> {
+    if map.len() > max_entries {
+        return Err(invalid("length", format!("at most {max_entries} entries")));
     }
     map.keys().try_for_each(|key| identifier(key))
 }
 
-fn identifiers(list: &[String]) -> Result<(), ValidationError> {
-    if list.len() > MAX_MAP_ENTRIES {
-        return Err(invalid(
-            "length",
-            format!("at most {MAX_MAP_ENTRIES} entries"),
-        ));
+fn identifiers(list: &[String], max_entries: usize) -> Result<(), ValidationError> {
+    if list.len() > max_entries {
+        return Err(invalid("length", format!("at most {max_entries} entries")));
     }
     list.iter().try_for_each(|entry| identifier(entry))
 }
 
-fn counts_up_to(map: &BTreeMap<String, i64>, ceiling: i64) -> Result<(), ValidationError> {
-    entries(map)?;
+fn counts_within(map: &BTreeMap<String, i64>, declared: &CountMap) -> Result<(), ValidationError> {
+    entries(map, declared.max_entries())?;
+    let ceiling = declared.max();
     match map
         .iter()
-        .find(|(_, count)| !(0..=ceiling).contains(*count))
+        .find(|(_, count)| !u64::try_from(**count).is_ok_and(|count| count <= ceiling))
     {
         Some((key, _)) => Err(invalid(
             "range",
@@ -575,16 +639,4 @@ fn counts_up_to(map: &BTreeMap<String, i64>, ceiling: i64) -> Result<(), Validat
         )),
         None => Ok(()),
     }
-}
-
-fn counts_by_identifier(map: &BTreeMap<String, i64>) -> Result<(), ValidationError> {
-    counts_up_to(map, MAX_ERRORS)
-}
-
-fn printer_counts(map: &BTreeMap<String, i64>) -> Result<(), ValidationError> {
-    counts_up_to(map, MAX_PRINTERS)
-}
-
-fn flags_by_identifier(map: &BTreeMap<String, bool>) -> Result<(), ValidationError> {
-    entries(map)
 }

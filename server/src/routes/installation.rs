@@ -68,7 +68,7 @@ pub async fn export(
     pool: web::Data<Pool>,
 ) -> Result<HttpResponse, ApiError> {
     let installation = installation_id(&path)?;
-    let reports = store::installation_reports(&pool, rules.catalog.product, installation).await?;
+    let reports = store::installation_reports(&pool, rules.report.product(), installation).await?;
     Ok(HttpResponse::Ok().json(Reports {
         installation_id: installation,
         reports,
@@ -101,7 +101,7 @@ pub async fn delete(
     nudge: web::Data<Nudge>,
 ) -> Result<HttpResponse, ApiError> {
     let installation = installation_id(&path)?;
-    let product = rules.catalog.product;
+    let product = rules.report.product();
     let deleted = store::delete_installation(&pool, product, installation).await?;
     nudge.now();
     // Never the id: it is what grants access to and erasure of these reports.

@@ -8,6 +8,7 @@ mod health;
 mod installation;
 mod metrics;
 mod openapi;
+mod products;
 mod public;
 mod reports;
 mod stats;
@@ -15,6 +16,8 @@ mod submit;
 
 use actix_web::web;
 
+use crate::auth::RouteProduct;
+use crate::domain::PRINTERNIZER;
 use crate::error::ApiError;
 
 use cors::cors;
@@ -34,10 +37,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/openapi.json", web::get().to(openapi::document)))
         .service(
             resource("/submit", web::post().to(submit::submit))
+                .app_data(printernizer())
                 .wrap(actix_web::middleware::from_fn(submit::count_outcome)),
         )
         .service(
             web::resource("/installation/{installation_id}")
+                .app_data(printernizer())
                 .wrap(actix_web::middleware::from_fn(deadline))
                 .route(web::get().to(installation::export))
                 .route(web::delete().to(installation::delete))
@@ -95,6 +100,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     web::get().to(api::dimension_series),
                 ))
                 .service(resource("/outcomes", web::get().to(api::outcomes)))
+                .service(resource("/products", web::get().to(products::products)))
                 .service(resource(
                     "/public/overview",
                     web::get().to(public::public_overview),
@@ -103,6 +109,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .configure(dashboard::configure)
         .default_service(web::to(not_found));
+}
+
+/// Printernizer's routes take its ingest keys only.
+fn printernizer() -> web::Data<RouteProduct> {
+    web::Data::new(RouteProduct(PRINTERNIZER))
 }
 
 /// A resource with one route that answers other methods with our JSON 405.

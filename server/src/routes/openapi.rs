@@ -18,7 +18,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::openapi::{Content, HeaderBuilder, Ref, RefOr};
 use utoipa::{IntoResponses, Modify, OpenApi, PartialSchema};
 
-use super::{api, health, installation, metrics, public, reports, stats, submit};
+use super::{api, health, installation, metrics, products, public, reports, stats, submit};
 use crate::auth::{AdminKey, IngestKey};
 use crate::domain::RejectedSubmission;
 use crate::error::{ErrorBody, InvalidBody, UNAUTHORIZED};
@@ -60,6 +60,7 @@ use crate::store::{StoreError, WriteError};
         api::metric,
         api::dimension_series,
         api::outcomes,
+        products::products,
         public::public_overview,
         reports::email_status,
         reports::test_email,
@@ -182,13 +183,16 @@ fn responses(
 
 impl IntoResponses for IngestKey {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
-        responses([(
-            401,
-            error(
-                &format!("{UNAUTHORIZED}: missing, empty, wrong, or an admin key"),
-                "ErrorBody",
+        responses([
+            (
+                401,
+                error(
+                    &format!("{UNAUTHORIZED}: missing, empty, wrong, or an admin key"),
+                    "ErrorBody",
+                ),
             ),
-        )])
+            (403, error("An ingest key of another product", "ErrorBody")),
+        ])
     }
 }
 

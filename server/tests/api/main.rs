@@ -4,6 +4,7 @@
 mod addresses;
 mod api_v1;
 mod batching;
+mod catalog;
 mod dashboard;
 mod deploy;
 mod health;

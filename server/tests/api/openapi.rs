@@ -17,7 +17,7 @@ const SNAPSHOT: &str = concat!(
 const ANY_ID: &str = "550e8400-e29b-41d4-a716-446655440000";
 
 /// Every route `routes::configure` mounts: method, documented path, a path to request, the key.
-const ROUTES: [(&str, &str, &str, Option<&str>); 29] = [
+const ROUTES: [(&str, &str, &str, Option<&str>); 30] = [
     ("get", "/", "/", None),
     ("get", "/health", "/health", None),
     ("get", "/ready", "/ready", None),
@@ -119,6 +119,12 @@ const ROUTES: [(&str, &str, &str, Option<&str>); 29] = [
         "get",
         "/api/v1/outcomes",
         "/api/v1/outcomes",
+        Some(ADMIN_KEY),
+    ),
+    (
+        "get",
+        "/api/v1/products",
+        "/api/v1/products",
         Some(ADMIN_KEY),
     ),
     (

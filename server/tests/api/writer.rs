@@ -17,14 +17,18 @@ use crate::helpers::{
     tally_command, wait_for_health, TestApp, ADMIN_KEY, INGEST_KEY,
 };
 
-const RULES: Rules = Rules {
-    raw_retention: chrono::Duration::days(400),
-    catalog: &Catalog::PRINTERNIZER,
-};
+fn rules() -> Rules {
+    static CATALOG: std::sync::OnceLock<Catalog> = std::sync::OnceLock::new();
+    let catalog = CATALOG.get_or_init(|| Catalog::load(None).expect("the built-in catalog"));
+    Rules {
+        raw_retention: chrono::Duration::days(400),
+        report: catalog.printernizer(),
+    }
+}
 
 fn parsed(body: &serde_json::Value) -> Submission {
     let bytes = serde_json::to_vec(body).expect("JSON");
-    Submission::from_json(&bytes, &RULES, Utc::now())
+    Submission::from_json(&bytes, &rules(), Utc::now())
         .expect("a valid report")
         .submission
 }

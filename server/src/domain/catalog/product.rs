@@ -1,0 +1,79 @@
+//! One declared product: its wire format, key policy and cadence, and what it may send.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::fields::{CountMap, Counter, Dimension, Field, Flag, Measure};
+
+/// How a product's clients send: each format has one adapter that reads its bodies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    /// Printernizer's weekly `AggregatedStats` to `POST /submit`.
+    PrinternizerReport,
+    /// IndexPilot's daily report to `POST /api/v1/telemetry`.
+    IndexpilotTelemetry,
+    /// Batches of events to `POST /api/events/batch`, crash reports to `POST /api/crashes`.
+    EventBatch,
+    /// PostHog-style capture: `/capture/` and `/batch/`, the key in the body's `api_key`.
+    PosthogCapture,
+}
+
+/// Whether a client must present an ingest key of its product.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyPolicy {
+    Required,
+    /// Guarded by the per-source limit and validation alone (a desktop app ships no secret).
+    None,
+}
+
+/// How often one installation reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Cadence {
+    Weekly,
+    Daily,
+    /// Events whenever they happen, folded into one row per installation per day.
+    Events,
+}
+
+/// What one event type may carry besides its type and time.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct EventType {
+    pub(super) properties: BTreeMap<String, Field>,
+}
+
+/// A product as declared and checked. Anything it does not declare is dropped and counted.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Product {
+    #[schema(example = "printernizer")]
+    pub(super) name: String,
+    pub(super) format: Format,
+    pub(super) key: KeyPolicy,
+    pub(super) cadence: Cadence,
+    /// Days raw per-installation rows are kept; without it, `TALLY_RAW_RETENTION_DAYS`.
+    pub(super) retention_days: Option<u32>,
+    pub(super) dimensions: BTreeMap<String, Dimension>,
+    pub(super) counters: BTreeMap<String, Counter>,
+    pub(super) measures: BTreeMap<String, Measure>,
+    pub(super) flags: BTreeMap<String, Flag>,
+    pub(super) count_maps: BTreeMap<String, CountMap>,
+    pub(super) events: BTreeMap<String, EventType>,
+}
+
+impl Product {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    pub fn key(&self) -> KeyPolicy {
+        self.key
+    }
+}
