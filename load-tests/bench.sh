@@ -16,11 +16,12 @@
 # `SELECT count(*) FROM submissions`.
 #
 # Knobs: BENCH_SERVER (tally or bare), BENCH_DURATION (30s), BENCH_WARMUP (5s),
-# BENCH_CONNECTIONS (64), BENCH_HEALTH (1; 0 skips the GET /health run), BENCH_REPORT (a file).
+# BENCH_CONNECTIONS (64), BENCH_HEALTH (1; 0 skips the GET /health run), BENCH_REPORT (a file),
+# BENCH_TALLY (another `tally` binary, e.g. an earlier commit's, to compare two builds).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 scripts="$root/scripts"
-tally="$root/target/release/tally"
+tally=${BENCH_TALLY:-$root/target/release/tally}
 load="$root/target/release/tally-load"
 bare="$root/target/release/tally-bare"
 server=${BENCH_SERVER:-tally}
