@@ -3,7 +3,8 @@ use deadpool_postgres::Pool;
 
 use super::StoreError;
 
-const PARTITION_LOCK: i64 = 0x7461_6c6c_7970_6172; // "tallypar"
+/// The partition lock's class; the second key is the schema, as for the rollup's lock.
+const PARTITION_LOCK: i32 = 0x746c_7061; // "tlpa"
 
 /// Makes sure a monthly partition of `submissions` exists for every month from `from` to `to`.
 /// Creating partitions takes a lock on the parent, so instances do it one at a time.
@@ -14,8 +15,11 @@ pub async fn ensure_partitions(
 ) -> Result<(), StoreError> {
     let mut conn = pool.get().await?;
     let tx = conn.transaction().await?;
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&PARTITION_LOCK])
-        .await?;
+    tx.execute(
+        "SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))",
+        &[&PARTITION_LOCK],
+    )
+    .await?;
     let ensure = tx
         .prepare("SELECT tally_ensure_month_partition($1)")
         .await?;
@@ -39,8 +43,11 @@ pub async fn drop_partitions_before(
 ) -> Result<Vec<String>, StoreError> {
     let mut conn = pool.get().await?;
     let tx = conn.transaction().await?;
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&PARTITION_LOCK])
-        .await?;
+    tx.execute(
+        "SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))",
+        &[&PARTITION_LOCK],
+    )
+    .await?;
     let rows = tx
         .query(
             "SELECT c.relname::text,

@@ -1,9 +1,10 @@
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::helpers::{
     body, cluster_url, free_port, fresh_report, fresh_schema, psql, spawn_app,
-    spawn_app_behind_proxy, tally_command, wait_for_health, ProxyMode, INGEST_KEY,
+    spawn_app_behind_proxy, stop_with_sigterm, tally_command, wait_for_health, ProxyMode,
+    INGEST_KEY,
 };
 
 #[tokio::test]
@@ -151,24 +152,7 @@ async fn serve_stops_gracefully_on_sigterm_and_its_json_logs_hold_no_key_address
         .unwrap();
     assert_eq!(refused.status(), 422);
 
-    let kill = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let stopped = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            stopped.elapsed() < Duration::from_secs(15),
-            "no exit after SIGTERM"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-
-    assert!(status.success(), "{status:?}");
+    stop_with_sigterm(&mut child).await;
     let mut logs = String::new();
     std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut logs).unwrap();
     assert!(logs.contains("SIGTERM received"), "{logs}");

@@ -112,6 +112,29 @@ pub fn free_port() -> u16 {
     probe.local_addr().expect("its address").port()
 }
 
+/// Sends SIGTERM to a `tally` process and waits for it to exit 0; returns how long it took.
+/// A process still running 15 s later is killed and the test fails.
+pub async fn stop_with_sigterm(child: &mut std::process::Child) -> std::time::Duration {
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(sent.success());
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("the child's status") {
+            break status;
+        }
+        if started.elapsed() > std::time::Duration::from_secs(15) {
+            let _ = child.kill();
+            panic!("no exit 15 s after SIGTERM");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "{status:?}");
+    started.elapsed()
+}
+
 /// Waits until a server on `port` answers `GET /health` with 200.
 pub async fn wait_for_health(port: u16) {
     let client = reqwest::Client::new();
@@ -150,7 +173,9 @@ async fn spawn_app_in_schema(
     let app_url = proxy.map_or_else(|| database_url.clone(), |proxy| proxy.url(&schema));
     let mut config = serve_config(&app_url);
     adjust(&mut config);
-    let app = Application::build(config).await.expect("the app builds");
+    let app = Application::build(config)
+        .await
+        .unwrap_or_else(|error| panic!("the app does not build: {error:#}"));
     let address = format!("http://127.0.0.1:{}", app.port());
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(app.run_until_stopped(async {

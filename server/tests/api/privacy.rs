@@ -1,11 +1,11 @@
 use std::io::Read;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use serde_json::json;
 
 use crate::helpers::{
-    free_port, fresh_report, fresh_schema, spawn_app, tally_command, wait_for_health, INGEST_KEY,
+    free_port, fresh_report, fresh_schema, spawn_app, stop_with_sigterm, tally_command,
+    wait_for_health, INGEST_KEY,
 };
 
 /// Strings a hostile or careless client might send; none may reach the database.
@@ -179,24 +179,4 @@ async fn no_log_line_at_any_level_carries_the_installation_id_of_a_submit_access
             panic!("the installation id ({form}) reached the log: {line}");
         }
     }
-}
-
-async fn stop_with_sigterm(child: &mut std::process::Child) {
-    let kill = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let stopped = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            stopped.elapsed() < Duration::from_secs(15),
-            "no exit after SIGTERM"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    assert!(status.success(), "{status:?}");
 }

@@ -5,8 +5,8 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::helpers::{
-    body, fresh_report, spawn_app_behind_proxy, tally_command, wait_for_health, DbProxy, ProxyMode,
-    TestApp, ADMIN_KEY, INGEST_KEY,
+    body, fresh_report, spawn_app_behind_proxy, stop_with_sigterm, tally_command, wait_for_health,
+    DbProxy, ProxyMode, TestApp, ADMIN_KEY, INGEST_KEY,
 };
 
 /// Waits until the app's public overview copy exists (made by its background task).
@@ -121,11 +121,8 @@ async fn the_app_stops_within_its_grace_period_while_the_database_is_stalled() {
     let stopped = tokio::time::timeout(Duration::from_secs(15), app.stop()).await;
 
     assert!(stopped.is_ok(), "still stopping after 15 s");
-    assert!(
-        started.elapsed() <= Duration::from_secs(12),
-        "{:?}",
-        started.elapsed()
-    );
+    let took = started.elapsed();
+    assert!(took <= Duration::from_secs(12), "{took:?}");
 }
 
 #[tokio::test]
@@ -156,27 +153,7 @@ async fn serve_exits_in_time_on_sigterm_while_the_database_is_stalled() {
     proxy.set(ProxyMode::Stalled);
     tokio::time::sleep(Duration::from_millis(1_500)).await;
 
-    let sent = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(sent.success());
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("the child's status") {
-            break status;
-        }
-        if started.elapsed() > Duration::from_secs(15) {
-            let _ = child.kill();
-            panic!("no exit 15 s after SIGTERM with the database stalled");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let took = stop_with_sigterm(&mut child).await;
 
-    assert!(status.success(), "{status:?}");
-    assert!(
-        started.elapsed() <= Duration::from_secs(12),
-        "{:?}",
-        started.elapsed()
-    );
+    assert!(took <= Duration::from_secs(12), "{took:?}");
 }

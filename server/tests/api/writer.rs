@@ -14,7 +14,7 @@ use tally::store::{Purpose, WriteError, Writer, WriterConfig};
 
 use crate::helpers::{
     body, free_port, fresh_report, fresh_schema, psql, query_pool, report, serve_config, spawn_app,
-    tally_command, wait_for_health, TestApp, ADMIN_KEY, INGEST_KEY,
+    stop_with_sigterm, tally_command, wait_for_health, TestApp, ADMIN_KEY, INGEST_KEY,
 };
 
 fn rules() -> Rules {
@@ -99,7 +99,7 @@ async fn a_row_the_database_refuses_fails_alone_and_the_rest_of_its_batch_is_sto
 async fn a_refused_report_answers_500_with_no_internals_and_its_cause_is_logged_whole() {
     let (schema, url) = fresh_schema();
     let port = free_port();
-    let child = tally_command()
+    let mut child = tally_command()
         .arg("serve")
         .env("DATABASE_URL", &url)
         .env("TALLY_BIND", format!("127.0.0.1:{port}"))
@@ -133,13 +133,10 @@ async fn a_refused_report_answers_500_with_no_internals_and_its_cause_is_logged_
         detail,
         serde_json::json!({"detail": "Internal server error"})
     );
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(killed.success());
-    let output = child.wait_with_output().expect("tally exits");
-    let logs = String::from_utf8_lossy(&output.stderr);
+    stop_with_sigterm(&mut child).await;
+    let mut logs = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut logs)
+        .expect("the logs");
     let answered: Vec<&str> = logs
         .lines()
         .filter(|line| line.contains("answering 500"))
