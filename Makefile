@@ -29,6 +29,8 @@ bench-bare: build
 bench-pair: build
 	load-tests/bench-pair.sh
 
-## A year of reports, the backfill, one day's roll, and every /stats route timed (see README).
+## A year of reports, the backfill, one day's roll, and every /stats route timed; then, on a
+## fresh cluster, /stats/summary during and right after a burst of 600,000 reports (see README).
 bench-stats: build
 	load-tests/stats-bench.sh
+	load-tests/summary-bench.sh
