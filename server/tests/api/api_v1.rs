@@ -6,7 +6,8 @@ use serde_json::json;
 use futures_util::future::join_all;
 
 use crate::helpers::{
-    body, fresh_report, spawn_app_behind_proxy, spawn_app_with, ProxyMode, TestApp, ADMIN_KEY,
+    body, fresh_report, spawn_app_behind_proxy, spawn_app_with, wait_for_the_public_overview,
+    ProxyMode, TestApp, ADMIN_KEY,
 };
 use crate::rollup::{id, report_ago, roll, send};
 
@@ -131,18 +132,6 @@ async fn api_routes_refuse_an_unknown_metric_a_bad_window_and_a_missing_key() {
         app.get("/api/v1/outcomes", Some(ADMIN_KEY)).await.status(),
         200
     );
-}
-
-/// Waits until the app's public overview copy exists (made by its background task).
-async fn wait_for_the_public_overview(app: &TestApp) {
-    let started = std::time::Instant::now();
-    while app.get("/api/v1/public/overview", None).await.status() != 200 {
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(20),
-            "no public overview copy"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
 }
 
 #[tokio::test]

@@ -112,6 +112,18 @@ pub fn free_port() -> u16 {
     probe.local_addr().expect("its address").port()
 }
 
+/// Waits until the app's public overview copy exists (made by its background task).
+pub async fn wait_for_the_public_overview(app: &TestApp) {
+    let started = std::time::Instant::now();
+    while app.get("/api/v1/public/overview", None).await.status() != 200 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "no public overview copy"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 /// Sends SIGTERM to a `tally` process and waits for it to exit 0; returns how long it took.
 /// A process still running 15 s later is killed and the test fails.
 pub async fn stop_with_sigterm(child: &mut std::process::Child) -> std::time::Duration {

@@ -6,20 +6,8 @@ use std::time::{Duration, Instant};
 
 use crate::helpers::{
     body, fresh_report, spawn_app_behind_proxy, stop_with_sigterm, tally_command, wait_for_health,
-    DbProxy, ProxyMode, TestApp, ADMIN_KEY, INGEST_KEY,
+    wait_for_the_public_overview, DbProxy, ProxyMode, ADMIN_KEY, INGEST_KEY,
 };
-
-/// Waits until the app's public overview copy exists (made by its background task).
-async fn wait_for_the_public_overview(app: &TestApp) {
-    let started = Instant::now();
-    while app.get("/api/v1/public/overview", None).await.status() != 200 {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "no public overview copy"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 async fn timed(request: reqwest::RequestBuilder) -> (reqwest::Response, Duration) {
     let started = Instant::now();
