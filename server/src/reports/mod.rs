@@ -331,16 +331,6 @@ impl Reporting {
     }
 }
 
-/// Runs the database work `work` within `deadline`; past it, the database is taken as stalled.
-pub(crate) async fn bounded<T>(
-    deadline: std::time::Duration,
-    work: impl std::future::Future<Output = Result<T, ReportError>>,
-) -> Result<T, ReportError> {
-    tokio::time::timeout(deadline, work)
-        .await
-        .unwrap_or(Err(StoreError::TimedOut(deadline).into()))
-}
-
 /// Addresses as a response lists them.
 pub fn addresses(to: &[Mailbox]) -> Vec<String> {
     to.iter().map(|to| to.email.to_string()).collect()

@@ -12,7 +12,7 @@ use chrono::{DateTime, Datelike, Duration as Days, Months, NaiveDate, Timelike, 
 use deadpool_postgres::Pool;
 use tokio_util::sync::CancellationToken;
 
-use super::{bounded, Kind, Period, Report, ReportError, Reporting};
+use super::{Kind, Period, Report, ReportError, Reporting};
 use crate::store::{self, Daily, ReadPool, StoreError};
 use crate::telemetry::Chain;
 
@@ -83,8 +83,8 @@ pub async fn step(
     let to = reporting.recipients(None)?;
     let mut sent = Vec::new();
     for kind in Kind::ALL {
-        let mut client = bounded(deadline, async {
-            Ok(pool.get().await.map_err(StoreError::from)?)
+        let mut client = store::within(deadline, async {
+            pool.get().await.map_err(StoreError::from)
         })
         .await?;
         let last = store::within(deadline, store::last_sent(&client, kind.as_str())).await?;
@@ -95,7 +95,7 @@ pub async fn step(
         let Some(sending) = store::within(deadline, sending).await? else {
             continue;
         };
-        let report = bounded(deadline, async {
+        let report = store::within(deadline, async {
             let daily = Daily::connect(read).await?;
             let dashboard = reporting.dashboard.clone();
             Report::load(&daily, &reporting.products, period, dashboard, now).await

@@ -16,8 +16,8 @@ use super::QueryDeadline;
 use crate::auth::AdminKey;
 use crate::error::ApiError;
 use crate::reports::mail::MailError;
-use crate::reports::{addresses, bounded, Kind, Period, Report, ReportError, Reporting};
-use crate::store::{Daily, ReadPool};
+use crate::reports::{addresses, Kind, Period, Report, ReportError, Reporting};
+use crate::store::{self, Daily, ReadPool};
 
 /// The optional body of the POST routes; other fields are ignored, as Printernizer's service
 /// ignores them.
@@ -166,7 +166,25 @@ pub async fn test_email(
     Ok(success("Test email sent successfully", addresses(&to)))
 }
 
+/// Sends the report of `kind` now and answers as Printernizer's service does.
 async fn send_now(
+    kind: Kind,
+    body: &[u8],
+    reporting: &Reporting,
+    pool: &ReadPool,
+    deadline: QueryDeadline,
+) -> Result<HttpResponse, actix_web::Error> {
+    let to = send_report_now(kind, body, reporting, pool, deadline)
+        .await
+        .map_err(answer)?;
+    let message = match kind {
+        Kind::Weekly => "Weekly report sent successfully",
+        Kind::Monthly => "Monthly report sent successfully",
+    };
+    Ok(success(message, to))
+}
+
+async fn send_report_now(
     kind: Kind,
     body: &[u8],
     reporting: &Reporting,
@@ -177,7 +195,7 @@ async fn send_now(
     let to = reporting.recipients(request.recipients.as_deref())?;
     let now = Utc::now();
     let period = Period::ending(kind, now.date_naive());
-    let report = bounded(deadline.0, async {
+    let report = store::within(deadline.0, async {
         let daily = Daily::connect(pool).await?;
         let dashboard = reporting.dashboard.clone();
         Report::load(&daily, &reporting.products, period, dashboard, now).await
@@ -205,10 +223,7 @@ pub async fn weekly(
     pool: web::Data<ReadPool>,
     deadline: web::Data<QueryDeadline>,
 ) -> Result<HttpResponse, actix_web::Error> {
-    let to = send_now(Kind::Weekly, &body, &reporting, &pool, **deadline)
-        .await
-        .map_err(answer)?;
-    Ok(success("Weekly report sent successfully", to))
+    send_now(Kind::Weekly, &body, &reporting, &pool, **deadline).await
 }
 
 #[utoipa::path(
@@ -229,8 +244,5 @@ pub async fn monthly(
     pool: web::Data<ReadPool>,
     deadline: web::Data<QueryDeadline>,
 ) -> Result<HttpResponse, actix_web::Error> {
-    let to = send_now(Kind::Monthly, &body, &reporting, &pool, **deadline)
-        .await
-        .map_err(answer)?;
-    Ok(success("Monthly report sent successfully", to))
+    send_now(Kind::Monthly, &body, &reporting, &pool, **deadline).await
 }

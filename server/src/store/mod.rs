@@ -168,11 +168,11 @@ pub async fn connect(config: &DatabaseConfig) -> anyhow::Result<Pool> {
 /// Runs `work` against the database within `deadline`: past it, the answer is `TimedOut`
 /// whatever the network does (a stalled connection never answers, and `statement_timeout`
 /// only helps a database that still talks).
-pub async fn within<T>(
+pub async fn within<T, E: From<StoreError>>(
     deadline: Duration,
-    work: impl std::future::Future<Output = Result<T, StoreError>>,
-) -> Result<T, StoreError> {
+    work: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, E> {
     tokio::time::timeout(deadline, work)
         .await
-        .unwrap_or(Err(StoreError::TimedOut(deadline)))
+        .unwrap_or_else(|_| Err(StoreError::TimedOut(deadline).into()))
 }
