@@ -3,6 +3,7 @@
 //! `Submission::parse` turns the wire DTO into a `Submission` or returns every broken field;
 //! `Catalog::load` turns the products' declarations into a `Catalog` or names what is wrong.
 
+pub mod activity;
 mod catalog;
 mod countries;
 mod datetime;

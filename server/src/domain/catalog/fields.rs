@@ -21,6 +21,11 @@ impl Dimension {
     pub fn allow_list(&self) -> Option<&AllowList> {
         self.allow.as_ref()
     }
+
+    /// The rule a value must pass when there is no allow-list.
+    pub fn rule(&self) -> Option<ValueRule> {
+        self.rule
+    }
 }
 
 /// The values of a dimension that are stored as they are: plain identifiers, compared with the
@@ -78,11 +83,34 @@ pub struct Measure {
     pub(super) max: Option<f64>,
 }
 
+impl Measure {
+    /// The ascending upper bounds of the buckets.
+    pub fn buckets(&self) -> &[f64] {
+        &self.buckets
+    }
+
+    pub fn max(&self) -> Option<f64> {
+        self.max
+    }
+
+    /// The bucket `value` falls in: the first whose bound is >= it, or the last, open one.
+    pub fn bucket_of(&self, value: f64) -> usize {
+        self.buckets.partition_point(|bound| *bound < value)
+    }
+}
+
 /// A boolean; with `max_entries`, booleans by plain identifier, at most that many.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Flag {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) max_entries: Option<usize>,
+}
+
+impl Flag {
+    /// `None` for a single boolean.
+    pub fn max_entries(&self) -> Option<usize> {
+        self.max_entries
+    }
 }
 
 /// Counts by key, at most `max_entries` keys, each count from 0 to `max`. Keys are plain
@@ -96,6 +124,11 @@ pub struct CountMap {
 }
 
 impl CountMap {
+    /// The dimension whose allow-list the keys are folded by, if any.
+    pub fn keys(&self) -> Option<&str> {
+        self.keys.as_deref()
+    }
+
     pub fn max_entries(&self) -> usize {
         self.max_entries
     }

@@ -230,6 +230,14 @@ fn product_of(at: &str, name: String, dto: ProductDto) -> Result<Product, Invali
         identifier(&at, &event, "an event type")?;
         events.insert(event, event_of(&at, dto)?);
     }
+    let fields = dimensions
+        .iter()
+        .map(|(name, d)| (name.clone(), Field::Dimension(d.clone())))
+        .chain(counters.iter().map(|(n, c)| (n.clone(), Field::Counter(*c))))
+        .chain(measures.iter().map(|(n, m)| (n.clone(), Field::Measure(m.clone()))))
+        .chain(flags.iter().map(|(n, f)| (n.clone(), Field::Flag(*f))))
+        .chain(count_maps.iter().map(|(n, m)| (n.clone(), Field::CountMap(m.clone()))))
+        .collect();
     let product = Product {
         name,
         format: dto.format,
@@ -242,6 +250,7 @@ fn product_of(at: &str, name: String, dto: ProductDto) -> Result<Product, Invali
         flags,
         count_maps,
         events,
+        fields,
     };
     if product.format == Format::PrinternizerReport {
         ReportRules::resolve(&product, at)?;

@@ -46,6 +46,12 @@ pub struct EventType {
     pub(super) properties: BTreeMap<String, Field>,
 }
 
+impl EventType {
+    pub fn property(&self, name: &str) -> Option<&Field> {
+        self.properties.get(name)
+    }
+}
+
 /// A product as declared and checked. Anything it does not declare is dropped and counted.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Product {
@@ -62,6 +68,9 @@ pub struct Product {
     pub(super) flags: BTreeMap<String, Flag>,
     pub(super) count_maps: BTreeMap<String, CountMap>,
     pub(super) events: BTreeMap<String, EventType>,
+    /// The product's own fields of every section, by name (names are unique across sections).
+    #[serde(skip)]
+    pub(super) fields: BTreeMap<String, Field>,
 }
 
 impl Product {
@@ -75,5 +84,26 @@ impl Product {
 
     pub fn key(&self) -> KeyPolicy {
         self.key
+    }
+
+    pub fn cadence(&self) -> Cadence {
+        self.cadence
+    }
+
+    pub fn retention_days(&self) -> Option<u32> {
+        self.retention_days
+    }
+
+    /// One of the product's own fields (not an event's property), whatever its section.
+    pub fn field(&self, name: &str) -> Option<&Field> {
+        self.fields.get(name)
+    }
+
+    pub fn event(&self, event_type: &str) -> Option<&EventType> {
+        self.events.get(event_type)
+    }
+
+    pub fn event_types(&self) -> impl Iterator<Item = (&str, &EventType)> {
+        self.events.iter().map(|(name, event)| (name.as_str(), event))
     }
 }

@@ -1,0 +1,161 @@
+//! The one internal shape of every product but Printernizer: what one installation did on one
+//! UTC day, reduced to numbers under keys. Wire adapters (`adapters/`) fold bodies into it;
+//! the writer adds it (events) or puts it in place (daily reports) in one row per
+//! installation per day; the rollup sums the keys. No event ever gets a row of its own.
+//!
+//! A key names what it counts, built only by the functions below so that the adapters that
+//! write a key and the queries that read it cannot disagree. A *path* is a field's name
+//! (`os`) or an event type's property (`transcription_completed.duration`). Values of
+//! dimensions and keys of flags and count maps are identifiers, versions or country codes,
+//! none of which holds a `/`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use chrono::NaiveDate;
+
+/// An installation's anonymous id as a product's client sends it: 8 to 64 characters from
+/// `A-Z a-z 0-9 - _` (a UUID, a hex hash, a random token). No `@`, `.`, `/` or space, so it
+/// cannot be an e-mail address, a host name or a path.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ClientId(String);
+
+impl ClientId {
+    pub const MIN_LEN: usize = 8;
+    pub const MAX_LEN: usize = 64;
+
+    pub fn parse(text: &str) -> Option<Self> {
+        ((Self::MIN_LEN..=Self::MAX_LEN).contains(&text.len())
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_')))
+        .then(|| Self(text.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ClientId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// How a new row meets the one stored for the same installation and day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Merge {
+    /// Events: every key is added to what is stored.
+    Add,
+    /// A daily report: a resend on the same day replaces the stored one.
+    Replace,
+}
+
+/// Numbers under keys (see the module doc): event counts, sums, histogram buckets.
+pub type Counts = BTreeMap<String, f64>;
+
+/// One installation's day of one product.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DayRow {
+    pub installation: ClientId,
+    pub day: NaiveDate,
+    pub counts: Counts,
+}
+
+/// What one request brought, folded: the rows it adds or replaces, and what was dropped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Folded {
+    pub product: &'static str,
+    pub merge: Merge,
+    /// At most one per installation and day.
+    pub rows: Vec<DayRow>,
+    /// A digest of the request's accepted content: a request seen before with the same
+    /// fingerprint (a resent batch) is not counted again. `None` when a resend cannot be told
+    /// from a new request (events without their own time or id), or when `merge` is `Replace`.
+    pub fingerprint: Option<[u8; 32]>,
+    /// Fields, properties and events the catalog does not declare: dropped, never stored.
+    pub dropped: u64,
+    /// Values outside their allow-list, stored as `other`.
+    pub others: u64,
+}
+
+/// The keys of `Counts`. Every function here is the only place its key's form is spelled.
+pub mod key {
+    /// Events of a type.
+    pub fn event(event_type: &str) -> String {
+        format!("event/{event_type}")
+    }
+
+    /// Events (or reports) whose dimension at `path` had `value`.
+    pub fn dimension(path: &str, value: &str) -> String {
+        format!("dim/{path}/{value}")
+    }
+
+    /// The sum of a counter.
+    pub fn counter(path: &str) -> String {
+        format!("counter/{path}")
+    }
+
+    /// How many values a measure received.
+    pub fn measure_count(path: &str) -> String {
+        format!("measure/{path}/count")
+    }
+
+    /// The sum of a measure's values.
+    pub fn measure_sum(path: &str) -> String {
+        format!("measure/{path}/sum")
+    }
+
+    /// Values in bucket `index` of a measure: bucket i holds values <= bounds[i] and above
+    /// bounds[i - 1]; bucket `bounds.len()` holds what lies above the last bound.
+    pub fn measure_bucket(path: &str, index: usize) -> String {
+        format!("measure/{path}/bucket/{index}")
+    }
+
+    /// Times a boolean flag was on.
+    pub fn flag(path: &str) -> String {
+        format!("flag/{path}")
+    }
+
+    /// Times the flag `entry` of a flag set was on.
+    pub fn flag_entry(path: &str, entry: &str) -> String {
+        format!("flag/{path}/{entry}")
+    }
+
+    /// The sum of a count map's entry.
+    pub fn count_map(path: &str, entry: &str) -> String {
+        format!("map/{path}/{entry}")
+    }
+
+    /// The path of an event type's property.
+    pub fn property(event_type: &str, property: &str) -> String {
+        format!("{event_type}.{property}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_ids_take_uuids_and_hashes_and_refuse_addresses_and_paths() {
+        for good in [
+            "0c6f2a6e-8d0b-4c53-9d55-1a0f2f6a9a11",
+            "a3f5b2c1d4e6f7a8",
+            "user_Abc-123",
+        ] {
+            assert!(ClientId::parse(good).is_some(), "{good}");
+        }
+        for bad in [
+            "short",
+            "me@example.com",
+            "/home/bob/x",
+            "10.0.0.1",
+            "has space in",
+            &"a".repeat(65),
+        ] {
+            assert!(ClientId::parse(bad).is_none(), "{bad}");
+        }
+    }
+}
