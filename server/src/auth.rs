@@ -9,7 +9,7 @@ use actix_web::{web, FromRequest, HttpRequest};
 use subtle::{ConditionallySelectable, ConstantTimeEq};
 
 use crate::config::Secret;
-use crate::domain::{Catalog, KeyPolicy, PRINTERNIZER};
+use crate::domain::{Catalog, Format, KeyPolicy, Product, PRINTERNIZER};
 use crate::error::ApiError;
 use crate::limits::Limits;
 
@@ -18,6 +18,16 @@ pub const API_KEY_HEADER: &str = "x-api-key";
 /// The product whose ingest keys a route accepts, set on the route where it is mounted.
 #[derive(Debug, Clone, Copy)]
 pub struct RouteProduct(pub &'static str);
+
+/// The wire format a catalog route reads. Its product is the key's; without a key, the
+/// keyless product of that format the query names (`?product=`), or the first one declared.
+#[derive(Debug, Clone, Copy)]
+pub struct RouteFormat(pub Format);
+
+/// The product a request to a catalog route is for, proven by its key or by needing none.
+/// Kept in the request's extensions too, so that its outcome is counted under it.
+#[derive(Debug, Clone, Copy)]
+pub struct Served(pub &'static Product);
 
 /// An ingest key and the product it belongs to.
 struct IngestEntry {
@@ -121,6 +131,34 @@ impl Keys {
     }
 }
 
+impl Keys {
+    /// The product of a request to a route reading `format` that presents `presented` (empty
+    /// when none) and names `named` (`?product=`, if any). A valid key of a product of another
+    /// format, or of another product than the one named, is 403.
+    pub fn served(
+        &self,
+        catalog: &'static Catalog,
+        format: Format,
+        presented: &str,
+        named: Option<&str>,
+    ) -> Result<&'static Product, ApiError> {
+        if !presented.is_empty() {
+            let name = self.product_of(presented).ok_or(ApiError::Unauthorized)?;
+            return catalog
+                .product(name)
+                .filter(|product| product.format() == format)
+                .filter(|_| named.is_none_or(|named| named == name))
+                .ok_or(ApiError::Forbidden);
+        }
+        catalog
+            .products()
+            .iter()
+            .filter(|product| product.format() == format && product.key() == KeyPolicy::None)
+            .find(|product| named.is_none_or(|named| named == product.name()))
+            .ok_or(ApiError::Unauthorized)
+    }
+}
+
 fn declared(catalog: &Catalog) -> String {
     let names: Vec<&str> = catalog.products().iter().map(|p| p.name()).collect();
     names.join(", ")
@@ -173,6 +211,37 @@ impl FromRequest for IngestKey {
             }
         }))
     }
+}
+
+impl FromRequest for Served {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(keys(req).and_then(|keys| served(req, keys, api_key(req))))
+    }
+}
+
+/// The product of a catalog route's request presenting `presented` (the header's key, or a
+/// key the body carries).
+pub fn served(req: &HttpRequest, keys: &Keys, presented: &str) -> Result<Served, ApiError> {
+    let (Some(format), Some(catalog)) = (
+        req.app_data::<web::Data<RouteFormat>>(),
+        req.app_data::<web::Data<&'static Catalog>>(),
+    ) else {
+        return Err(ApiError::Internal("a catalog route has no format".into()));
+    };
+    let named = web::Query::<NamedProduct>::from_query(req.query_string())
+        .ok()
+        .and_then(|query| query.into_inner().product);
+    let served = Served(keys.served(catalog, format.0, presented, named.as_deref())?);
+    req.extensions_mut().insert(served);
+    Ok(served)
+}
+
+#[derive(serde::Deserialize)]
+struct NamedProduct {
+    product: Option<String>,
 }
 
 /// Proof that the request carries an admin key (`X-API-Key` or `Authorization: Bearer`).

@@ -24,6 +24,7 @@ use governor::state::StateStore;
 use governor::{Quota, RateLimiter};
 use ipnet::{IpNet, Ipv4Net};
 
+use crate::domain::activity::ClientId;
 use crate::domain::InstallationId;
 use crate::error::ApiError;
 
@@ -163,6 +164,8 @@ const SOURCE_CELLS_LOG2: u32 = 18;
 pub struct Limits {
     per_source: Limiter<u64>,
     per_installation: Limiter<InstallationId>,
+    /// The other products' installations, by a salted hash of product and id.
+    per_client: Limiter<u64>,
     salt: RwLock<RandomState>,
     trusted_proxies: Vec<IpRange>,
 }
@@ -183,6 +186,10 @@ impl Limits {
                 NonZeroU32::new(per_installation_per_hour).map(Quota::per_hour),
                 INSTALLATION_CELLS_LOG2,
             ),
+            per_client: Limiter::new(
+                NonZeroU32::new(per_installation_per_hour).map(Quota::per_hour),
+                INSTALLATION_CELLS_LOG2,
+            ),
             salt: RwLock::new(RandomState::new()),
             trusted_proxies,
         }
@@ -194,6 +201,13 @@ impl Limits {
             .map_err(|wait| refused("installation", wait))
     }
 
+    /// The per-installation quota, for an installation of a product stored in `activity`.
+    pub fn check_client(&self, product: &str, installation: &ClientId) -> Result<(), ApiError> {
+        self.per_client
+            .check(&self.salted((product, installation)))
+            .map_err(|wait| refused("installation", wait))
+    }
+
     pub fn check_source(&self, req: &HttpRequest) -> Result<(), ApiError> {
         if self.per_source.inner.is_none() {
             return Ok(());
@@ -201,10 +215,7 @@ impl Limits {
         let Some(address) = self.client_address(req) else {
             return Ok(());
         };
-        let key = match self.salt.read() {
-            Ok(salt) => salt.hash_one(address),
-            Err(poisoned) => poisoned.into_inner().hash_one(address),
-        };
+        let key = self.salted(address);
         self.per_source
             .check(&key)
             .map_err(|wait| refused("source", wait))
@@ -240,6 +251,13 @@ impl Limits {
         self.trusted_proxies
             .iter()
             .any(|range| range.contains(address))
+    }
+
+    fn salted(&self, value: impl Hash) -> u64 {
+        match self.salt.read() {
+            Ok(salt) => salt.hash_one(value),
+            Err(poisoned) => poisoned.into_inner().hash_one(value),
+        }
     }
 
     /// Daily: a new salt, so yesterday's hashes cannot be linked to today's.

@@ -1,5 +1,6 @@
-//! Ingest outcomes: what became of each request to `/submit`, counted in memory on the hot
-//! path (one atomic add) and added to the `ingest_outcomes` table every few seconds.
+//! Ingest outcomes: what became of each request to an ingest route, per product, counted in
+//! memory on the hot path (one atomic add) and added to the `ingest_outcomes` table every few
+//! seconds.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -16,10 +17,12 @@ pub enum Outcome {
     Failed,
     /// Not a request outcome: unknown fields dropped from reports that were valid.
     UnknownFieldsDropped,
+    /// Not a request outcome: values outside their allow-list, stored as `other`.
+    OtherValues,
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 10] = [
+    pub const ALL: [Outcome; 11] = [
         Self::Accepted,
         Self::Duplicate,
         Self::Unauthorized,
@@ -30,6 +33,7 @@ impl Outcome {
         Self::Unavailable,
         Self::Failed,
         Self::UnknownFieldsDropped,
+        Self::OtherValues,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -44,6 +48,7 @@ impl Outcome {
             Self::Unavailable => "unavailable",
             Self::Failed => "failed",
             Self::UnknownFieldsDropped => "unknown_fields_dropped",
+            Self::OtherValues => "values_stored_as_other",
         }
     }
 
@@ -61,37 +66,54 @@ impl Outcome {
     }
 }
 
-/// Counts since the last flush.
-#[derive(Default)]
+/// Counts since the last flush, per product.
 pub struct Outcomes {
-    counts: [AtomicU64; Outcome::ALL.len()],
+    products: Vec<&'static str>,
+    counts: Vec<[AtomicU64; Outcome::ALL.len()]>,
 }
 
 impl Outcomes {
-    pub fn add(&self, outcome: Outcome, n: u64) {
-        self.counts[outcome as usize].fetch_add(n, Ordering::Relaxed);
+    /// Counts for `products`; the first is the one counts of an unknown product go to.
+    pub fn new(products: Vec<&'static str>) -> Self {
+        let counts = products.iter().map(|_| Default::default()).collect();
+        Self { products, counts }
+    }
+
+    pub fn add(&self, product: &str, outcome: Outcome, n: u64) {
+        self.count(product, outcome, n);
         metrics::counter!("tally_ingest_outcomes_total", "outcome" => outcome.as_str())
             .increment(n);
     }
 
     /// Takes the counts, leaving zeros: what a flush writes.
-    pub fn take(&self) -> Vec<(Outcome, u64)> {
-        Outcome::ALL
-            .iter()
-            .map(|outcome| {
-                (
-                    *outcome,
-                    self.counts[*outcome as usize].swap(0, Ordering::Relaxed),
-                )
-            })
-            .filter(|(_, n)| *n > 0)
-            .collect()
+    pub fn take(&self) -> Vec<(&'static str, Outcome, u64)> {
+        let mut taken = Vec::new();
+        for (product, counts) in self.products.iter().zip(&self.counts) {
+            for outcome in Outcome::ALL {
+                let n = counts[outcome as usize].swap(0, Ordering::Relaxed);
+                if n > 0 {
+                    taken.push((*product, outcome, n));
+                }
+            }
+        }
+        taken
     }
 
     /// Puts back counts a failed flush could not write.
-    pub fn restore(&self, taken: &[(Outcome, u64)]) {
-        for (outcome, n) in taken {
-            self.counts[*outcome as usize].fetch_add(*n, Ordering::Relaxed);
+    pub fn restore(&self, taken: &[(&'static str, Outcome, u64)]) {
+        for (product, outcome, n) in taken {
+            self.count(product, *outcome, *n);
+        }
+    }
+
+    fn count(&self, product: &str, outcome: Outcome, n: u64) {
+        let at = self
+            .products
+            .iter()
+            .position(|known| *known == product)
+            .unwrap_or(0);
+        if let Some(counts) = self.counts.get(at) {
+            counts[outcome as usize].fetch_add(n, Ordering::Relaxed);
         }
     }
 }
@@ -102,13 +124,20 @@ mod tests {
 
     #[test]
     fn taking_the_counts_leaves_zeros_and_restoring_puts_them_back() {
-        let outcomes = Outcomes::default();
-        outcomes.add(Outcome::Accepted, 2);
-        outcomes.add(Outcome::Invalid, 1);
+        let outcomes = Outcomes::new(vec!["printernizer", "stories"]);
+        outcomes.add("printernizer", Outcome::Accepted, 2);
+        outcomes.add("stories", Outcome::Invalid, 1);
+        outcomes.add("undeclared", Outcome::Accepted, 1);
 
         let taken = outcomes.take();
 
-        assert_eq!(taken, vec![(Outcome::Accepted, 2), (Outcome::Invalid, 1)]);
+        assert_eq!(
+            taken,
+            vec![
+                ("printernizer", Outcome::Accepted, 3),
+                ("stories", Outcome::Invalid, 1)
+            ]
+        );
         assert!(outcomes.take().is_empty());
         outcomes.restore(&taken);
         assert_eq!(outcomes.take(), taken);

@@ -28,7 +28,7 @@ use crate::outcomes::Outcomes;
 use crate::reports::{self, Reporting};
 use crate::rollup::{self, Nudge};
 use crate::routes::{self, Cors, DatabaseProbe, PublicOverview, QueryDeadline, StatsSettings};
-use crate::store::{self, Purpose, ReadPool, Writer, WriterConfig};
+use crate::store::{self, Activity, Purpose, ReadPool, Writer, WriterConfig};
 use crate::telemetry::{self, Chain, Sampled};
 
 /// How often ingest outcomes counted in memory are added to the database.
@@ -48,7 +48,8 @@ const REQUESTS_GRACE_SECS: u64 = 5;
 pub struct Application {
     port: u16,
     server: Server,
-    writer_task: JoinHandle<()>,
+    /// The writers': each ends once the server's handles to it are gone.
+    writer_tasks: Vec<JoinHandle<()>>,
     background: Vec<JoinHandle<()>>,
     stop: CancellationToken,
 }
@@ -109,16 +110,31 @@ impl Application {
             config.rate_limit_per_hour,
             trusted_proxies,
         ));
-        let (writer, writer_task) = Writer::start(
-            writer_pool.clone(),
+        let writer_config = WriterConfig {
+            batch_max: config.batch_max.max(1),
+            queue_capacity: config.queue_capacity.max(1),
+            concurrent_batches: config.concurrent_batches.max(1),
+            batch_timeout: config.database.timeout() * 2,
+        };
+        let (writer, writer_task) = Writer::start(writer_pool.clone(), writer_config);
+        // The other products' days have a writer of their own, on one connection: their
+        // batches never wait for Printernizer's, nor take its connections.
+        let activity_pool = store::pool(&config.database, Purpose::Writer { connections: 1 })?;
+        let (activity_writer, activity_task) = Writer::start_with(
+            Activity,
+            activity_pool.clone(),
             WriterConfig {
-                batch_max: config.batch_max.max(1),
-                queue_capacity: config.queue_capacity.max(1),
-                concurrent_batches: config.concurrent_batches.max(1),
-                batch_timeout: config.database.timeout() * 2,
+                concurrent_batches: 1,
+                ..writer_config
             },
         );
-        let outcomes = Arc::new(Outcomes::default());
+        // Printernizer first: counts of a request whose product is not known go to it.
+        let printernizer = rules.report.product();
+        let others = catalog.products().iter().map(|product| product.name());
+        let products = std::iter::once(printernizer)
+            .chain(others.filter(|name| *name != printernizer))
+            .collect();
+        let outcomes = Arc::new(Outcomes::new(products));
         let stop = CancellationToken::new();
         let nudge = Arc::new(Nudge::default());
         let stats = StatsSettings {
@@ -182,6 +198,7 @@ impl Application {
         let limits = web::Data::from(limits);
         let outcomes = web::Data::from(outcomes);
         let writer = web::Data::new(writer);
+        let activity_writer = web::Data::new(activity_writer);
         let rules = web::Data::new(rules);
         let catalog = web::Data::new(catalog);
         let probe = web::Data::new(DatabaseProbe::new(pool.clone(), Duration::from_secs(1)));
@@ -190,6 +207,7 @@ impl Application {
         let sampled = web::Data::new(Sampled::new(
             vec![
                 ("writer", writer_pool),
+                ("activity_writer", activity_pool),
                 ("queries", pool.get_ref().clone()),
                 ("reads", read_pool.0.clone()),
             ],
@@ -201,6 +219,7 @@ impl Application {
                 .app_data(limits.clone())
                 .app_data(outcomes.clone())
                 .app_data(writer.clone())
+                .app_data(activity_writer.clone())
                 .app_data(rules.clone())
                 .app_data(catalog.clone())
                 .app_data(probe.clone())
@@ -231,7 +250,7 @@ impl Application {
         Ok(Self {
             port,
             server: server.run(),
-            writer_task,
+            writer_tasks: vec![writer_task, activity_task],
             background,
             stop,
         })
@@ -250,7 +269,9 @@ impl Application {
             handle.stop(true).await;
             server.await??;
             self.stop.cancel();
-            self.writer_task.await?;
+            for task in self.writer_tasks {
+                task.await?;
+            }
             for task in self.background {
                 task.await?;
             }
@@ -315,10 +336,10 @@ async fn upkeep(
     loop {
         tokio::select! {
             () = stop.cancelled() => {
-                flush_outcomes(&pool, &rules, &outcomes, deadline).await;
+                flush_outcomes(&pool, &outcomes, deadline).await;
                 break;
             }
-            _ = flush.tick() => flush_outcomes(&pool, &rules, &outcomes, deadline).await,
+            _ = flush.tick() => flush_outcomes(&pool, &outcomes, deadline).await,
             _ = daily.tick() => {
                 limits.rotate_salt();
                 let made = tokio::time::timeout(deadline, ensure_partitions(&pool, &rules)).await;
@@ -363,17 +384,20 @@ async fn register_installations(
     }
 }
 
-async fn flush_outcomes(pool: &Pool, rules: &Rules, outcomes: &Outcomes, deadline: Duration) {
+async fn flush_outcomes(pool: &Pool, outcomes: &Outcomes, deadline: Duration) {
     let taken = outcomes.take();
     if taken.is_empty() {
         return;
     }
-    let counts: Vec<(&str, i64)> = taken
+    let counts: Vec<(&str, &str, i64)> = taken
         .iter()
-        .map(|(outcome, n)| (outcome.as_str(), i64::try_from(*n).unwrap_or(i64::MAX)))
+        .map(|(product, outcome, n)| {
+            let n = i64::try_from(*n).unwrap_or(i64::MAX);
+            (*product, outcome.as_str(), n)
+        })
         .collect();
     let today = Utc::now().date_naive();
-    let added = store::add_outcomes(pool, rules.report.product(), today, &counts);
+    let added = store::add_outcomes(pool, today, &counts);
     if let Err(error) = store::within(deadline, added).await {
         tracing::warn!(error = %Chain(&error), "ingest outcomes not written yet, keeping them for the next try");
         outcomes.restore(&taken);

@@ -5,6 +5,7 @@ mod cors;
 mod dashboard;
 mod deadline;
 mod health;
+mod ingest;
 mod installation;
 mod metrics;
 mod openapi;
@@ -16,8 +17,8 @@ mod submit;
 
 use actix_web::web;
 
-use crate::auth::RouteProduct;
-use crate::domain::PRINTERNIZER;
+use crate::auth::{RouteFormat, RouteProduct};
+use crate::domain::{Format, PRINTERNIZER};
 use crate::error::ApiError;
 
 use cors::cors;
@@ -38,8 +39,23 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             resource("/submit", web::post().to(submit::submit))
                 .app_data(printernizer())
-                .wrap(actix_web::middleware::from_fn(submit::count_outcome)),
+                .wrap(actix_web::middleware::from_fn(ingest::count_outcome)),
         )
+        .service(ingest_route(
+            "/api/v1/telemetry",
+            Format::IndexpilotTelemetry,
+            web::post().to(ingest::telemetry),
+        ))
+        .service(ingest_route(
+            "/api/events/batch",
+            Format::EventBatch,
+            web::post().to(ingest::event_batch),
+        ))
+        .service(ingest_route(
+            "/api/crashes",
+            Format::EventBatch,
+            web::post().to(ingest::crash_report),
+        ))
         .service(
             web::resource("/installation/{installation_id}")
                 .app_data(printernizer())
@@ -107,8 +123,30 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 ))
                 .default_service(web::to(not_found)),
         )
+        .configure(capture_routes)
         .configure(dashboard::configure)
         .default_service(web::to(not_found));
+}
+
+/// PostHog's clients post to `/capture/`, `/batch/` (`/e/`, `/track/` in older ones), with
+/// or without the trailing slash.
+fn capture_routes(cfg: &mut web::ServiceConfig) {
+    for path in ["/capture", "/batch", "/e", "/track"] {
+        for path in [path.to_owned(), format!("{path}/")] {
+            cfg.service(ingest_route(
+                &path,
+                Format::PosthogCapture,
+                web::post().to(ingest::capture),
+            ));
+        }
+    }
+}
+
+/// A catalog product's ingest route: it reads `format`, and counts its outcomes.
+fn ingest_route(path: &str, format: Format, route: actix_web::Route) -> actix_web::Resource {
+    resource(path, route)
+        .app_data(web::Data::new(RouteFormat(format)))
+        .wrap(actix_web::middleware::from_fn(ingest::count_outcome))
 }
 
 /// Printernizer's routes take its ingest keys only.

@@ -1,9 +1,7 @@
 //! `POST /submit`: one weekly report of one installation.
 
-use actix_web::body::MessageBody;
-use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::middleware::Next;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use chrono::Utc;
 use futures_util::future::LocalBoxFuture;
@@ -64,7 +62,11 @@ pub async fn submit(
     let parsed = Submission::from_json(&body.0, &rules, Utc::now())?;
     let report = parsed.submission;
     if parsed.unknown_fields > 0 {
-        outcomes.add(Outcome::UnknownFieldsDropped, parsed.unknown_fields as u64);
+        outcomes.add(
+            rules.report.product(),
+            Outcome::UnknownFieldsDropped,
+            parsed.unknown_fields as u64,
+        );
     }
     limits.check_installation(report.installation_id)?;
     let stored = writer.store(report).await?;
@@ -81,26 +83,9 @@ pub async fn submit(
     Ok(response)
 }
 
-/// Counts every `/submit` response as an ingest outcome, the refusals of the extractors
-/// (key, source limit) included: the handler marks its successes, the status says the rest.
-pub async fn count_outcome(
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let outcomes = req.app_data::<web::Data<Outcomes>>().cloned();
-    let response = next.call(req).await?;
-    if let Some(outcomes) = outcomes {
-        let marked = response.response().extensions().get::<Outcome>().copied();
-        let outcome =
-            marked.unwrap_or_else(|| Outcome::of_error_status(response.status().as_u16()));
-        outcomes.add(outcome, 1);
-    }
-    Ok(response)
-}
-
 /// The request body, read only once the extractors before it have passed, and refused with
 /// 413 as soon as it is known to exceed `MAX_BODY_BYTES`.
-pub struct Body(web::BytesMut);
+pub struct Body(pub(crate) web::BytesMut);
 
 impl FromRequest for Body {
     type Error = ApiError;

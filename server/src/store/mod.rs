@@ -34,7 +34,7 @@ pub use rollup::{
 pub use submissions::{
     delete_installation, installation_reports, ping, summary, StoredReport, Summary,
 };
-pub use writer::{Stored, WriteError, Writer, WriterConfig};
+pub use writer::{Activity, Counted, Stored, WriteError, Writer, WriterConfig};
 
 /// Why the store could not answer. Causes are kept for the log (`#[source]`), never shown.
 #[derive(Debug, thiserror::Error)]

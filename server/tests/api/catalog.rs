@@ -9,7 +9,7 @@ use crate::helpers::{
     body, cluster_url, fresh_report, spawn_app, spawn_app_with, tally_command, ADMIN_KEY,
 };
 
-const KILN: &str = r#"
+pub(crate) const KILN: &str = r#"
 [products.kiln]
 format = "indexpilot_telemetry"
 key = "required"
@@ -23,10 +23,10 @@ firings = { max = 50 }
 "#;
 
 /// A catalog file of this test's own, removed when dropped.
-struct CatalogFile(PathBuf);
+pub(crate) struct CatalogFile(pub(crate) PathBuf);
 
 impl CatalogFile {
-    fn new(text: &str) -> Self {
+    pub(crate) fn new(text: &str) -> Self {
         let path = std::env::temp_dir().join(format!("catalog-{}.toml", uuid::Uuid::new_v4()));
         std::fs::write(&path, text).expect("the catalog file is written");
         Self(path)

@@ -167,7 +167,8 @@ pub async fn wait_for_health(port: u16) {
     }
 }
 
-async fn spawn_app_in_schema(
+/// An app on `schema`, made if it does not exist (an existing one is migrated).
+pub async fn spawn_app_in_schema(
     schema: String,
     proxy: Option<&DbProxy>,
     adjust: impl FnOnce(&mut ServeConfig),
@@ -178,7 +179,7 @@ async fn spawn_app_in_schema(
         .expect("the test cluster answers");
     tokio::spawn(connection);
     admin
-        .batch_execute(&format!("CREATE SCHEMA {schema}"))
+        .batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
         .await
         .expect("schema created");
     let database_url = format!("{}?options=-csearch_path%3D{schema}", cluster_url());
@@ -468,4 +469,22 @@ pub async fn spawn_app_behind_proxy(adjust: impl FnOnce(&mut ServeConfig)) -> (T
     let schema = format!("test_{}", uuid::Uuid::new_v4().simple());
     let app = spawn_app_in_schema(schema, Some(&proxy), adjust).await;
     (app, proxy)
+}
+
+/// A plain-SQL dump of `schema`: what an operator's backup would hold.
+pub fn pg_dump(schema: &str) -> String {
+    let bin = std::env::var("TALLY_TEST_PG_BIN").unwrap_or_else(|_| "/usr/bin".to_owned());
+    let output = std::process::Command::new(format!("{bin}/pg_dump"))
+        .arg("--dbname")
+        .arg(crate::helpers::cluster_url())
+        .arg("--schema")
+        .arg(schema)
+        .output()
+        .expect("pg_dump runs");
+    assert!(
+        output.status.success(),
+        "pg_dump failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("a UTF-8 dump")
 }

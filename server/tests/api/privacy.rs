@@ -4,6 +4,7 @@ use std::process::{Command, Stdio};
 use serde_json::json;
 
 use crate::helpers::{
+    pg_dump,
     free_port, fresh_report, fresh_schema, spawn_app, stop_with_sigterm, tally_command,
     wait_for_health, INGEST_KEY,
 };
@@ -87,23 +88,6 @@ async fn a_dump_of_the_database_after_hostile_submissions_contains_none_of_their
     ] {
         assert!(!dump.contains(secret), "the dump contains {secret}");
     }
-}
-
-fn pg_dump(schema: &str) -> String {
-    let bin = std::env::var("TALLY_TEST_PG_BIN").unwrap_or_else(|_| "/usr/bin".to_owned());
-    let output = Command::new(format!("{bin}/pg_dump"))
-        .arg("--dbname")
-        .arg(crate::helpers::cluster_url())
-        .arg("--schema")
-        .arg(schema)
-        .output()
-        .expect("pg_dump runs");
-    assert!(
-        output.status.success(),
-        "pg_dump failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).expect("a UTF-8 dump")
 }
 
 /// The installation id is the credential for access and erasure, so no log level may show it,

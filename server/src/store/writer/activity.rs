@@ -1,0 +1,206 @@
+//! Every other product's days (`activity`): a batch's folded requests are added into
+//! (events) or put in place of (daily reports) one row per installation per day, in one
+//! transaction.
+//!
+//! A request with a fingerprint counts once: its fingerprint is inserted first, and only the
+//! requests whose fingerprint was new (to the table and to the batch) add their rows. A batch
+//! the database refuses is retried in halves, so only the request at fault fails.
+
+use std::collections::{BTreeMap, HashSet};
+use std::ops::Range;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use deadpool_postgres::{Object, Pool};
+use tokio_postgres::types::Json;
+
+use super::{answer, Batch, Waiting, WriteError};
+use crate::domain::activity::{Counts, Folded, Merge};
+use crate::store::StoreError;
+use crate::telemetry::Chain;
+
+/// The outcome of a committed request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counted {
+    /// False when the same batch was counted before (a resend): nothing was added.
+    pub counted: bool,
+}
+
+/// Batches of folded requests of the products stored in `activity`.
+pub struct Activity;
+
+impl Batch for Activity {
+    type Job = Folded;
+    type Stored = Counted;
+
+    async fn commit(&self, pool: &Pool, jobs: Vec<Waiting<Self>>, _: i16, timeout: Duration) {
+        let (jobs, mut waiters): (Vec<Folded>, Vec<_>) = jobs
+            .into_iter()
+            .map(|Waiting { job, reply }| (job, vec![reply]))
+            .unzip();
+        let mut parts: Vec<Range<usize>> = vec![0..jobs.len()];
+        while let Some(range) = parts.pop() {
+            match write(pool, &jobs[range.clone()], timeout).await {
+                Ok(counted) => {
+                    for (replies, counted) in waiters[range].iter_mut().zip(counted) {
+                        for reply in replies.drain(..) {
+                            let _ = reply.send(Ok(Counted { counted }));
+                        }
+                    }
+                }
+                Err(error) => {
+                    metrics::counter!("tally_batch_failures_total").increment(1);
+                    let requests = range.len();
+                    if error.is_transient() {
+                        tracing::warn!(error = %Chain(&error), requests, "activity batch not committed");
+                        answer(&mut waiters[range], &WriteError::Unavailable(Arc::new(error)));
+                    } else if requests > 1 {
+                        tracing::warn!(error = %Chain(&error), requests, "activity batch refused, retrying it in halves");
+                        let middle = range.start + requests / 2;
+                        parts.push(middle..range.end);
+                        parts.push(range.start..middle);
+                    } else {
+                        answer(&mut waiters[range], &WriteError::Refused(Arc::new(error)));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Writes `jobs` in one transaction; says of each whether it was counted. A connection whose
+/// transaction overran is closed, not returned to the pool: it may still be working.
+async fn write(pool: &Pool, jobs: &[Folded], timeout: Duration) -> Result<Vec<bool>, StoreError> {
+    let mut client = pool.get().await?;
+    match tokio::time::timeout(timeout, transaction(&mut client, jobs)).await {
+        Ok(outcome) => outcome,
+        Err(_) => {
+            drop(Object::take(client));
+            Err(StoreError::TimedOut(timeout))
+        }
+    }
+}
+
+type RowKey<'a> = (&'a str, &'a str, NaiveDate);
+
+async fn transaction(client: &mut Object, jobs: &[Folded]) -> Result<Vec<bool>, StoreError> {
+    let transaction = client.transaction().await?;
+    let fresh = fresh_fingerprints(&transaction, jobs).await?;
+    let mut taken = HashSet::new();
+    let counted: Vec<bool> = jobs
+        .iter()
+        .map(|job| {
+            job.fingerprint.is_none_or(|fingerprint| {
+                let key = (job.product.to_owned(), fingerprint);
+                fresh.contains(&key) && taken.insert(key)
+            })
+        })
+        .collect();
+    // One statement cannot touch a row twice: the rows of one installation and day merge
+    // here first, in key order so that concurrent batches lock rows in the same order.
+    let mut rows: BTreeMap<RowKey<'_>, (Merge, Counts)> = BTreeMap::new();
+    for job in jobs.iter().zip(&counted).filter(|(_, c)| **c).map(|(j, _)| j) {
+        for row in &job.rows {
+            let key = (job.product, row.installation.as_str(), row.day);
+            match rows.get_mut(&key) {
+                Some((Merge::Add, counts)) if job.merge == Merge::Add => {
+                    for (name, value) in &row.counts {
+                        *counts.entry(name.clone()).or_default() += value;
+                    }
+                }
+                Some(stored) => *stored = (job.merge, row.counts.clone()),
+                None => {
+                    rows.insert(key, (job.merge, row.counts.clone()));
+                }
+            }
+        }
+    }
+    for merge in [Merge::Add, Merge::Replace] {
+        let chosen: Vec<(&RowKey<'_>, &Counts)> = rows
+            .iter()
+            .filter(|(_, (m, _))| *m == merge)
+            .map(|(key, (_, counts))| (key, counts))
+            .collect();
+        if chosen.is_empty() {
+            continue;
+        }
+        let products: Vec<&str> = chosen.iter().map(|(key, _)| key.0).collect();
+        let installations: Vec<&str> = chosen.iter().map(|(key, _)| key.1).collect();
+        let days: Vec<NaiveDate> = chosen.iter().map(|(key, _)| key.2).collect();
+        let counts: Vec<Json<&Counts>> = chosen.iter().map(|(_, counts)| Json(*counts)).collect();
+        let statement = transaction
+            .prepare_cached(match merge {
+                Merge::Add => ADD_DAYS,
+                Merge::Replace => REPLACE_DAYS,
+            })
+            .await?;
+        transaction
+            .execute(&statement, &[&products, &installations, &days, &counts])
+            .await?;
+        let statement = transaction.prepare_cached(REGISTER).await?;
+        transaction
+            .execute(&statement, &[&products, &installations, &days])
+            .await?;
+    }
+    transaction.commit().await?;
+    Ok(counted)
+}
+
+/// Inserts the batch's fingerprints; returns those that were not there before.
+async fn fresh_fingerprints(
+    transaction: &deadpool_postgres::Transaction<'_>,
+    jobs: &[Folded],
+) -> Result<HashSet<(String, [u8; 32])>, StoreError> {
+    let mut seen = HashSet::new();
+    let (products, fingerprints): (Vec<&str>, Vec<&[u8]>) = jobs
+        .iter()
+        .filter_map(|job| Some((job.product, job.fingerprint.as_ref()?)))
+        .filter(|(product, fingerprint)| seen.insert((*product, **fingerprint)))
+        .map(|(product, fingerprint)| (product, fingerprint.as_slice()))
+        .unzip();
+    if products.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let statement = transaction
+        .prepare_cached(
+            "INSERT INTO batch_fingerprints (product, fingerprint, received_on)
+             SELECT product, fingerprint, current_date
+             FROM UNNEST($1::text[], $2::bytea[]) AS t(product, fingerprint)
+             ORDER BY product, fingerprint
+             ON CONFLICT (product, fingerprint) DO NOTHING
+             RETURNING product, fingerprint",
+        )
+        .await?;
+    let rows = transaction
+        .query(&statement, &[&products, &fingerprints])
+        .await?;
+    Ok(rows
+        .iter()
+        .filter_map(|row| {
+            let fingerprint: &[u8] = row.get(1);
+            Some((row.get(0), fingerprint.try_into().ok()?))
+        })
+        .collect())
+}
+
+const ADD_DAYS: &str = "INSERT INTO activity AS stored (product, installation_id, day, received_at, counts)
+     SELECT product, installation_id, day, now(), counts
+     FROM UNNEST($1::text[], $2::text[], $3::date[], $4::jsonb[]) AS t(product, installation_id, day, counts)
+     ON CONFLICT (product, installation_id, day)
+     DO UPDATE SET received_at = now(), counts = tally_add_counts(stored.counts, EXCLUDED.counts)";
+
+const REPLACE_DAYS: &str = "INSERT INTO activity (product, installation_id, day, received_at, counts)
+     SELECT product, installation_id, day, now(), counts
+     FROM UNNEST($1::text[], $2::text[], $3::date[], $4::jsonb[]) AS t(product, installation_id, day, counts)
+     ON CONFLICT (product, installation_id, day)
+     DO UPDATE SET received_at = now(), counts = EXCLUDED.counts";
+
+/// Installations seen, with the first day each was active (an older day may arrive later).
+const REGISTER: &str = "INSERT INTO activity_installations AS known (product, installation_id, first_day)
+     SELECT product, installation_id, min(day)
+     FROM UNNEST($1::text[], $2::text[], $3::date[]) AS t(product, installation_id, day)
+     GROUP BY product, installation_id
+     ORDER BY product, installation_id
+     ON CONFLICT (product, installation_id)
+     DO UPDATE SET first_day = EXCLUDED.first_day WHERE EXCLUDED.first_day < known.first_day";

@@ -1,0 +1,188 @@
+//! Group commit: handlers hand a valid job to a writer and wait; the writer commits every job
+//! that is waiting (up to `batch_max`) together and then answers each of them. What a batch
+//! writes is the `Batch`'s business: Printernizer's reports (`reports`) or the other products'
+//! days (`activity`); the queueing, the bounds and the answers are shared.
+//!
+//! Nothing is acknowledged before its batch has committed (`synchronous_commit` stays on).
+//! The queue is bounded: when it is full, or the database is away, the answer is an
+//! immediate error that the handler turns into 503 + Retry-After, never a hang.
+//!
+//! A job whose sender has stopped waiting (it was answered 503, or hung up) is not written:
+//! under overload the database would otherwise do the work twice while clients retry.
+
+mod activity;
+mod reports;
+
+use std::future::Future;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::Arc;
+use std::time::Duration;
+
+use deadpool_postgres::Pool;
+use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::task::JoinHandle;
+
+use super::StoreError;
+
+pub use activity::{Activity, Counted};
+pub use reports::{Reports, Stored};
+
+#[derive(Debug, Clone, Copy)]
+pub struct WriterConfig {
+    /// Most jobs in one batch.
+    pub batch_max: usize,
+    /// Jobs that may wait for a batch.
+    pub queue_capacity: usize,
+    /// Batches committing at once: while one commits, the next one fills.
+    pub concurrent_batches: usize,
+    /// Longest a job waits for its batch before the handler gives up with 503.
+    pub batch_timeout: Duration,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum WriteError {
+    #[error("the write queue is full")]
+    QueueFull,
+    #[error("the writer has stopped")]
+    Stopped,
+    #[error("the batch did not commit in time")]
+    TimedOut,
+    #[error("the batch could not be committed")]
+    Unavailable(#[source] Arc<StoreError>),
+    #[error("the database refused the report")]
+    Refused(#[source] Arc<StoreError>),
+    #[error("the database did not confirm the report")]
+    Unconfirmed,
+}
+
+/// What a writer commits: the jobs of one batch, answered each through its reply.
+pub trait Batch: Send + Sync + Sized + 'static {
+    type Job: Send + 'static;
+    type Stored: Send + 'static;
+
+    /// Commits `jobs` (none abandoned) and answers every one of them.
+    fn commit(
+        &self,
+        pool: &Pool,
+        jobs: Vec<Waiting<Self>>,
+        shard: i16,
+        timeout: Duration,
+    ) -> impl Future<Output = ()> + Send;
+}
+
+type Reply<T> = oneshot::Sender<Result<T, WriteError>>;
+
+/// A job and the sender waiting for it.
+pub struct Waiting<B: Batch> {
+    job: B::Job,
+    reply: Reply<B::Stored>,
+}
+
+/// A handle to a writer task; cheap to clone. The task ends, after committing what it holds,
+/// once every handle is dropped.
+pub struct Writer<B: Batch = Reports> {
+    queue: mpsc::Sender<Waiting<B>>,
+    batch_timeout: Duration,
+}
+
+impl<B: Batch> Clone for Writer<B> {
+    fn clone(&self) -> Self {
+        Self {
+            queue: self.queue.clone(),
+            batch_timeout: self.batch_timeout,
+        }
+    }
+}
+
+impl Writer<Reports> {
+    /// The writer of Printernizer's reports.
+    pub fn start(pool: Pool, config: WriterConfig) -> (Self, JoinHandle<()>) {
+        Self::start_with(Reports, pool, config)
+    }
+}
+
+impl<B: Batch> Writer<B> {
+    pub fn start_with(batch: B, pool: Pool, config: WriterConfig) -> (Self, JoinHandle<()>) {
+        let (queue, jobs) = mpsc::channel(config.queue_capacity);
+        let task = tokio::spawn(run(Arc::new(batch), pool, jobs, config));
+        let writer = Self {
+            queue,
+            batch_timeout: config.batch_timeout,
+        };
+        (writer, task)
+    }
+
+    /// Stores a job; returns once its batch has committed.
+    pub async fn store(&self, job: B::Job) -> Result<B::Stored, WriteError> {
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .try_send(Waiting { job, reply })
+            .map_err(|error| match error {
+                mpsc::error::TrySendError::Full(_) => WriteError::QueueFull,
+                mpsc::error::TrySendError::Closed(_) => WriteError::Stopped,
+            })?;
+        match tokio::time::timeout(self.batch_timeout, answer).await {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(_)) => Err(WriteError::Stopped),
+            Err(_) => Err(WriteError::TimedOut),
+        }
+    }
+
+    /// Jobs waiting in the queue for a batch.
+    pub fn queued(&self) -> usize {
+        self.queue.max_capacity() - self.queue.capacity()
+    }
+}
+
+/// Rows of `submission_counts` the batches spread over. A batch holds its row's lock until it
+/// commits, so batches committing at once, in this instance or another, should not share one:
+/// each instance starts at a random row and uses `concurrent_batches` rows from there.
+const COUNT_SHARDS: u64 = 1024;
+
+async fn run<B: Batch>(
+    batch: Arc<B>,
+    pool: Pool,
+    mut jobs: mpsc::Receiver<Waiting<B>>,
+    config: WriterConfig,
+) {
+    let committers = Arc::new(Semaphore::new(config.concurrent_batches));
+    let mut waiting = Vec::with_capacity(config.batch_max);
+    let first_shard = RandomState::new().hash_one(std::process::id()) % COUNT_SHARDS;
+    let mut batches: u64 = 0;
+    while jobs.recv_many(&mut waiting, config.batch_max).await > 0 {
+        let own = batches % config.concurrent_batches as u64;
+        let shard = i16::try_from((first_shard + own) % COUNT_SHARDS).unwrap_or(0);
+        batches = batches.wrapping_add(1);
+        // Waiting for a free committer lets more jobs gather: the next batch is larger.
+        let Ok(permit) = committers.clone().acquire_owned().await else {
+            break;
+        };
+        let mut ready = std::mem::replace(&mut waiting, Vec::with_capacity(config.batch_max));
+        let before = ready.len();
+        ready.retain(|job| !job.reply.is_closed());
+        let abandoned = before - ready.len();
+        if abandoned > 0 {
+            metrics::counter!("tally_writer_abandoned_reports_total").increment(abandoned as u64);
+        }
+        if ready.is_empty() {
+            continue;
+        }
+        let (batch, pool) = (batch.clone(), pool.clone());
+        let timeout = config.batch_timeout;
+        tokio::spawn(async move {
+            batch.commit(&pool, ready, shard, timeout).await;
+            drop(permit);
+        });
+    }
+    // Every handle is gone: wait for the batches still committing.
+    let all = u32::try_from(config.concurrent_batches).unwrap_or(u32::MAX);
+    let _ = committers.acquire_many(all).await;
+    tracing::info!("writer stopped");
+}
+
+/// Answers every sender of `waiters` with the same error.
+fn answer<T>(waiters: &mut [Vec<Reply<T>>], outcome: &WriteError) {
+    for reply in waiters.iter_mut().flat_map(|replies| replies.drain(..)) {
+        let _ = reply.send(Err(outcome.clone()));
+    }
+}

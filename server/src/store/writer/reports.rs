@@ -1,0 +1,133 @@
+//! Printernizer's reports: one statement per batch into the typed `submissions` table.
+//!
+//! One statement cannot update a row twice: reports for the same key merge (latest wins) and
+//! all their senders get the same answer. A batch the database refuses is retried in halves,
+//! so only the report at fault fails; a transient failure fails the batch with 503.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::sync::Arc;
+use std::time::Duration;
+
+use deadpool_postgres::{Object, Pool};
+
+use super::{answer, Batch, Reply, Waiting, WriteError};
+use crate::domain::Submission;
+use crate::store::submissions::{report_key, Columns, ReportKey};
+use crate::store::StoreError;
+use crate::telemetry::Chain;
+
+/// The outcome of a committed report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stored {
+    pub submission_id: i64,
+    /// False when the report overwrote one stored before (a retry).
+    pub inserted: bool,
+}
+
+/// Batches of Printernizer's reports.
+pub struct Reports;
+
+impl Batch for Reports {
+    type Job = Submission;
+    type Stored = Stored;
+
+    async fn commit(&self, pool: &Pool, jobs: Vec<Waiting<Self>>, shard: i16, timeout: Duration) {
+        commit(pool, jobs, shard, timeout).await;
+    }
+}
+
+/// Commits one batch and answers each of its reports.
+async fn commit(pool: &Pool, jobs: Vec<Waiting<Reports>>, shard: i16, timeout: Duration) {
+    let received = jobs.len();
+    let mut slots: HashMap<ReportKey, usize> = HashMap::with_capacity(received);
+    let mut reports: Vec<(Submission, Vec<Reply<Stored>>)> = Vec::with_capacity(received);
+    for Waiting { job, reply } in jobs {
+        let key = report_key(&job);
+        match slots.get(&key) {
+            Some(&slot) => {
+                reports[slot].0 = job;
+                reports[slot].1.push(reply);
+            }
+            None => {
+                slots.insert(key, reports.len());
+                reports.push((job, vec![reply]));
+            }
+        }
+    }
+    // In key order: concurrent batches lock the rows they share in the same order.
+    reports.sort_unstable_by_key(|(report, _)| report_key(report));
+    let mut columns = Columns::with_capacity(reports.len());
+    let mut keys = Vec::with_capacity(reports.len());
+    let mut waiters = Vec::with_capacity(reports.len());
+    for (report, replies) in reports {
+        keys.push(report_key(&report));
+        columns.push(report);
+        waiters.push(replies);
+    }
+    metrics::histogram!("tally_batch_reports").record(received as f64);
+
+    let started = std::time::Instant::now();
+    let mut parts: Vec<Range<usize>> = Vec::with_capacity(1);
+    parts.push(0..columns.len());
+    while let Some(rows) = parts.pop() {
+        match upsert(pool, &columns, shard, rows.clone(), timeout).await {
+            Ok(stored) => {
+                for (key, submission_id, inserted) in stored {
+                    // `keys` is sorted (see above).
+                    let Ok(slot) = keys[rows.clone()].binary_search(&key) else {
+                        continue;
+                    };
+                    for (nth, reply) in waiters[rows.start + slot].drain(..).enumerate() {
+                        let _ = reply.send(Ok(Stored {
+                            submission_id,
+                            inserted: inserted && nth == 0,
+                        }));
+                    }
+                }
+                // A report Postgres did not return was not stored: say so rather than hang.
+                answer(&mut waiters[rows], &WriteError::Unconfirmed);
+            }
+            Err(error) => {
+                metrics::counter!("tally_batch_failures_total").increment(1);
+                let reports = rows.len();
+                if error.is_transient() {
+                    tracing::warn!(error = %Chain(&error), reports, "batch not committed");
+                    answer(
+                        &mut waiters[rows],
+                        &WriteError::Unavailable(Arc::new(error)),
+                    );
+                } else if reports > 1 {
+                    tracing::warn!(error = %Chain(&error), reports, "batch refused, retrying it in halves");
+                    let middle = rows.start + reports / 2;
+                    parts.push(middle..rows.end);
+                    parts.push(rows.start..middle);
+                } else {
+                    answer(&mut waiters[rows], &WriteError::Refused(Arc::new(error)));
+                }
+            }
+        }
+    }
+    metrics::histogram!("tally_batch_commit_duration_seconds")
+        .record(started.elapsed().as_secs_f64());
+}
+
+/// One statement for `rows` of the batch. A connection whose statement overran is closed, not
+/// returned to the pool: it may still be waiting on the database.
+async fn upsert(
+    pool: &Pool,
+    columns: &Columns,
+    shard: i16,
+    rows: Range<usize>,
+    timeout: Duration,
+) -> Result<Vec<(ReportKey, i64, bool)>, StoreError> {
+    let client = pool.get().await?;
+    match tokio::time::timeout(timeout, columns.upsert(&client, shard, rows)).await {
+        Ok(outcome) => outcome,
+        Err(_) => {
+            drop(Object::take(client));
+            Err(StoreError::TimedOut(timeout))
+        }
+    }
+}
+

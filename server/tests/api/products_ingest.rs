@@ -1,0 +1,332 @@
+//! The catalog's other clients, each with its real body shape, against a real server and a
+//! real PostgreSQL: IndexPilot's daily telemetry, Stories' event batches and crash reports,
+//! franklinwh-cloud's PostHog-style capture, and a fifth product added by a catalog file.
+//! What is checked is what lands in `activity` (one row per installation per day) and what
+//! never does.
+
+use std::collections::BTreeMap;
+
+use chrono::{Duration, SecondsFormat, Utc};
+use serde_json::{json, Value};
+
+use crate::catalog::CatalogFile;
+use crate::helpers::{body, pg_dump, spawn_app_with, TestApp};
+
+const INDEXPILOT_KEY: &str = "ip-key";
+const FRANKLIN_KEY: &str = "phc_franklin";
+const PRINTERNIZER_KEY: &str = "pz-key";
+
+async fn app() -> TestApp {
+    app_with_catalog(None).await
+}
+
+async fn app_with_catalog(catalog: Option<std::path::PathBuf>) -> TestApp {
+    spawn_app_with(|c| {
+        c.ingest_keys = [
+            PRINTERNIZER_KEY.to_owned(),
+            format!("indexpilot:{INDEXPILOT_KEY}"),
+            format!("franklinwh:{FRANKLIN_KEY}"),
+            "kiln:kiln-key".to_owned(),
+        ]
+        .iter()
+        .map(|key| key.parse().expect("a key"))
+        .collect();
+        if catalog.is_none() {
+            c.ingest_keys.pop();
+        }
+        c.catalog = catalog;
+        c.rate_limit_per_hour = 0;
+        c.ip_rate_per_minute = 0;
+    })
+    .await
+}
+
+fn now_text() -> String {
+    (Utc::now() - Duration::minutes(1)).to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+fn telemetry(installation: &str, indexes_created: u64) -> Value {
+    json!({
+        "installation_id": installation,
+        "version": "1.0.0",
+        "timestamp": now_text(),
+        "metrics": {
+            "features_used": ["auto_indexing", "pattern_detection"],
+            "indexes_created": indexes_created,
+            "queries_analyzed": 10000,
+            "performance_improvement_pct": 30.5,
+            "algorithm_usage": {"predictive_indexing": 15, "cert": 8, "qpg": 12}
+        },
+        "environment": {"python_version": "3.11.0", "postgresql_version": "15.0", "os": "linux", "cpu_cores": 8}
+    })
+}
+
+fn stories_batch(user: &str) -> Value {
+    let at = now_text();
+    json!({
+        "user_id": user,
+        "events": [
+            {"event_type": "app_opened", "timestamp": at, "properties": {"app_version": "1.4.0", "os_version": "14.2", "language": "de"}},
+            {"event_type": "transcription_completed", "timestamp": at, "properties": {"duration": 12.5, "success": true}},
+            {"event_type": "transcription_failed", "timestamp": at, "properties": {"error_type": "network_error"}}
+        ]
+    })
+}
+
+/// franklinwh-cloud 0.6.4's body, exactly as its `telemetry.py` sends it.
+fn franklin_event(distinct_id: &str) -> Value {
+    json!({
+        "api_key": FRANKLIN_KEY,
+        "event": "cli_command_executed",
+        "properties": {
+            "$ip": "127.0.0.1",
+            "distinct_id": distinct_id,
+            "franklin_version": "0.6.4",
+            "python_version": "3.11.7",
+            "os": "Linux",
+            "os_release": "6.1.0-18-amd64",
+            "command": "status"
+        }
+    })
+}
+
+async fn post(app: &TestApp, path: &str, key: Option<&str>, body: &Value) -> reqwest::Response {
+    let mut request = app.http.post(app.url(path)).json(body);
+    if let Some(key) = key {
+        request = request.header("X-API-Key", key);
+    }
+    request.send().await.expect("request sent")
+}
+
+/// The stored days of `product`: installation -> the counts of its one row today.
+async fn stored(app: &TestApp, product: &str) -> BTreeMap<String, Value> {
+    app.db()
+        .await
+        .query(
+            "SELECT installation_id, counts FROM activity WHERE product = $1",
+            &[&product],
+        )
+        .await
+        .expect("activity read")
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect()
+}
+
+fn locations(response: &Value) -> Vec<Vec<String>> {
+    response["detail"]
+        .as_array()
+        .expect("a list of field errors")
+        .iter()
+        .map(|error| serde_json::from_value(error["loc"].clone()).expect("a location"))
+        .collect()
+}
+
+#[tokio::test]
+async fn indexpilot_telemetry_is_one_row_per_installation_per_day_and_a_resend_replaces_it() {
+    let app = app().await;
+    let installation = "a3f5b2c1d4e6f7a8b9c0";
+
+    let first = post(&app, "/api/v1/telemetry", Some(INDEXPILOT_KEY), &telemetry(installation, 42)).await;
+    assert_eq!(first.status(), 200);
+    let answer = body(first).await;
+    assert_eq!(answer["status"], "success");
+    assert_eq!(answer["message"], "Telemetry received");
+    let next = chrono::DateTime::parse_from_rfc3339(answer["next_collection"].as_str().expect("a time"))
+        .expect("RFC 3339");
+    assert!(next > Utc::now() + Duration::hours(23));
+    let resent = post(&app, "/api/v1/telemetry", Some(INDEXPILOT_KEY), &telemetry(installation, 50)).await;
+    assert_eq!(resent.status(), 200);
+
+    let days = stored(&app, "indexpilot").await;
+    assert_eq!(days.len(), 1);
+    let counts = &days[installation];
+    assert_eq!(counts["counter/indexes_created"], 50.0);
+    assert_eq!(counts["counter/queries_analyzed"], 10000.0);
+    assert_eq!(counts["dim/os/linux"], 1.0);
+    assert_eq!(counts["dim/version/1.0.0"], 1.0);
+    assert_eq!(counts["flag/features_used/auto_indexing"], 1.0);
+    assert_eq!(counts["map/algorithm_usage/cert"], 8.0);
+    assert_eq!(counts["measure/performance_improvement_pct/sum"], 30.5);
+}
+
+#[tokio::test]
+async fn indexpilot_fields_that_break_their_rules_are_422_naming_each_field() {
+    let app = app().await;
+    let mut broken = telemetry("not-a-hex-hash-at-all", 100_001);
+    broken["environment"]["python_version"] = json!("3.11 /home/me");
+
+    let response = post(&app, "/api/v1/telemetry", Some(INDEXPILOT_KEY), &broken).await;
+
+    assert_eq!(response.status(), 422);
+    let found = locations(&body(response).await);
+    for expected in [
+        vec!["body", "installation_id"],
+        vec!["body", "metrics", "indexes_created"],
+        vec!["body", "environment", "python_version"],
+    ] {
+        assert!(found.contains(&expected.iter().map(|s| (*s).to_owned()).collect()), "{expected:?} in {found:?}");
+    }
+    assert!(stored(&app, "indexpilot").await.is_empty());
+}
+
+#[tokio::test]
+async fn each_route_takes_its_own_products_keys_only() {
+    let app = app().await;
+    let body = telemetry("a3f5b2c1d4e6f7a8", 1);
+
+    let own = post(&app, "/api/v1/telemetry", Some(INDEXPILOT_KEY), &body).await;
+    let printernizers = post(&app, "/api/v1/telemetry", Some(PRINTERNIZER_KEY), &body).await;
+    let none = post(&app, "/api/v1/telemetry", None, &body).await;
+    let unknown = post(&app, "/api/v1/telemetry", Some("nope"), &body).await;
+    let on_submit = post(&app, "/submit", Some(INDEXPILOT_KEY), &crate::helpers::fresh_report().1).await;
+    let mut captured = franklin_event("0c6f2a6e-8d0b-4c53-9d55-1a0f2f6a9a11");
+    captured["api_key"] = json!(INDEXPILOT_KEY);
+    let capture_with_another_products_key = post(&app, "/capture/", None, &captured).await;
+
+    assert_eq!(own.status(), 200);
+    assert_eq!(printernizers.status(), 403);
+    assert_eq!(none.status(), 401);
+    assert_eq!(unknown.status(), 401);
+    assert_eq!(on_submit.status(), 403);
+    assert_eq!(capture_with_another_products_key.status(), 403);
+}
+
+#[tokio::test]
+async fn a_stories_batch_needs_no_key_and_a_resent_batch_is_counted_once() {
+    let app = app().await;
+    let user = "user_7f3a9c2e";
+    let batch = stories_batch(user);
+
+    let first = post(&app, "/api/events/batch", None, &batch).await;
+    let resent = post(&app, "/api/events/batch", None, &batch).await;
+
+    assert_eq!(first.status(), 200);
+    assert_eq!(resent.status(), 200);
+    assert_eq!(body(resent).await["status"], "success");
+    let days = stored(&app, "stories").await;
+    let counts = &days[user];
+    assert_eq!(counts["event/app_opened"], 1.0);
+    assert_eq!(counts["event/transcription_completed"], 1.0);
+    assert_eq!(counts["dim/app_opened.language/de"], 1.0);
+    assert_eq!(counts["flag/transcription_completed.success"], 1.0);
+    assert_eq!(counts["measure/transcription_completed.duration/sum"], 12.5);
+    assert_eq!(counts["dim/transcription_failed.error_type/network_error"], 1.0);
+
+    let mut another = stories_batch(user);
+    another["events"][0]["timestamp"] = json!((Utc::now() - Duration::minutes(2)).to_rfc3339());
+    assert_eq!(post(&app, "/api/events/batch", None, &another).await.status(), 200);
+    assert_eq!(stored(&app, "stories").await[user]["event/app_opened"], 2.0);
+}
+
+#[tokio::test]
+async fn a_stories_event_that_breaks_its_rules_is_422_naming_the_event_and_nothing_is_stored() {
+    let app = app().await;
+    let mut batch = stories_batch("user_7f3a9c2e");
+    batch["events"][1]["properties"]["duration"] = json!(-3);
+    batch["events"][2]["timestamp"] = json!("yesterday-ish");
+
+    let response = post(&app, "/api/events/batch", None, &batch).await;
+
+    assert_eq!(response.status(), 422);
+    let found = locations(&body(response).await);
+    assert!(found.iter().any(|loc| loc.starts_with(&["body".into(), "events".into(), "1".into()])), "{found:?}");
+    assert!(found.iter().any(|loc| loc.starts_with(&["body".into(), "events".into(), "2".into()])), "{found:?}");
+    assert!(stored(&app, "stories").await.is_empty());
+}
+
+#[tokio::test]
+async fn a_crash_is_counted_by_error_type_and_versions_and_its_text_is_nowhere_in_the_database() {
+    let app = app().await;
+    let message = "TypeError: Cannot read properties of undefined (reading 'secretword') at /Users/annabelle/Library/app.js";
+    let trace = "at transcribe (/Users/annabelle/Library/Application Support/stories/main.js:812:17)";
+
+    let response = post(
+        &app,
+        "/api/crashes",
+        None,
+        &json!({
+            "error_message": message,
+            "stack_trace": trace,
+            "app_version": "1.4.0",
+            "os_version": "14.2",
+            "timestamp": now_text(),
+            "user_id": "user_7f3a9c2e"
+        }),
+    )
+    .await;
+
+    assert_eq!(response.status(), 200);
+    let counts = &stored(&app, "stories").await["user_7f3a9c2e"];
+    assert_eq!(counts["event/crash"], 1.0);
+    assert_eq!(counts["dim/crash.error_type/typeerror"], 1.0);
+    assert_eq!(counts["dim/crash.app_version/1.4.0"], 1.0);
+    let schema = app.schema.clone();
+    let dump = tokio::task::spawn_blocking(move || pg_dump(&schema)).await.expect("pg_dump");
+    for secret in ["annabelle", "secretword", "Cannot read", "main.js", "transcribe"] {
+        assert!(!dump.contains(secret), "the dump contains {secret}");
+    }
+}
+
+#[tokio::test]
+async fn franklinwh_clis_exact_body_is_captured_and_its_ip_is_never_stored() {
+    let app = app().await;
+    let installation = "0c6f2a6e-8d0b-4c53-9d55-1a0f2f6a9a11";
+
+    let response = post(&app, "/capture/", None, &franklin_event(installation)).await;
+
+    assert_eq!(response.status(), 200);
+    assert_eq!(body(response).await, json!({"status": 1}));
+    let mut top_level = franklin_event(installation);
+    let properties = top_level["properties"].as_object_mut().expect("properties");
+    properties.remove("distinct_id");
+    top_level["distinct_id"] = json!(installation);
+    assert_eq!(post(&app, "/capture", None, &top_level).await.status(), 200);
+    let batch = json!({"api_key": FRANKLIN_KEY, "batch": [franklin_event(installation), top_level]});
+    assert_eq!(post(&app, "/batch/", None, &batch).await.status(), 200);
+
+    let counts = &stored(&app, "franklinwh").await[installation];
+    // Two single captures and a batch of two: no timestamps, so four events, none a resend.
+    assert_eq!(counts["event/cli_command_executed"], 4.0);
+    assert_eq!(counts["dim/cli_command_executed.os/linux"], 4.0);
+    assert_eq!(counts["dim/cli_command_executed.command/status"], 4.0);
+    let schema = app.schema.clone();
+    let dump = tokio::task::spawn_blocking(move || pg_dump(&schema)).await.expect("pg_dump");
+    for absent in ["127.0.0.1", "$ip", "6.1.0-18-amd64", FRANKLIN_KEY] {
+        assert!(!dump.contains(absent), "the dump contains {absent}");
+    }
+}
+
+#[tokio::test]
+async fn a_capture_without_a_known_api_key_is_401() {
+    let app = app().await;
+    let mut event = franklin_event("0c6f2a6e-8d0b-4c53-9d55-1a0f2f6a9a11");
+    event["api_key"] = json!("phc_unknown");
+
+    let response = post(&app, "/capture/", None, &event).await;
+
+    assert_eq!(response.status(), 401);
+    assert!(stored(&app, "franklinwh").await.is_empty());
+}
+
+#[tokio::test]
+async fn a_fifth_product_declared_in_a_catalog_file_takes_telemetry_with_its_own_key() {
+    let file = CatalogFile::new(crate::catalog::KILN);
+    let app = app_with_catalog(Some(file.0.clone())).await;
+    let report = json!({
+        "installation_id": "00ff00ff00ff00ff",
+        "version": "2.0.0",
+        "timestamp": now_text(),
+        "metrics": {"firings": 7, "kiln_temperature": 1200},
+        "environment": {"glaze": "Matte"}
+    });
+
+    let response = post(&app, "/api/v1/telemetry", Some("kiln-key"), &report).await;
+
+    assert_eq!(response.status(), 200);
+    let counts = &stored(&app, "kiln").await["00ff00ff00ff00ff"];
+    assert_eq!(counts["counter/firings"], 7.0);
+    assert_eq!(counts["dim/glaze/matte"], 1.0);
+    assert!(counts.get("counter/kiln_temperature").is_none(), "{counts}");
+    assert!(stored(&app, "indexpilot").await.is_empty());
+}
