@@ -4,6 +4,7 @@
 //! `Catalog::load` turns the products' declarations into a `Catalog` or names what is wrong.
 
 pub mod activity;
+pub mod adapters;
 mod catalog;
 mod countries;
 mod datetime;

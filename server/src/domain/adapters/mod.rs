@@ -1,0 +1,14 @@
+//! Wire adapters: each product format's bodies folded into the one internal shape,
+//! `activity::Folded`. What a product may send is data (its catalog declaration), so a new
+//! product with a known format needs only a catalog entry; a new format is one file here,
+//! built on the shared folding step (`fold.rs`), never a second writer, limiter or rollup.
+//!
+//! Every adapter is a pure function of the body, the product's declaration and the clock. It
+//! returns every broken field at once, or rows; never part of a body.
+
+pub mod capture;
+pub mod events;
+mod fold;
+pub mod indexpilot;
+
+pub use capture::Capture;
