@@ -143,7 +143,11 @@ fn capture_routes(cfg: &mut web::ServiceConfig) {
 }
 
 /// A catalog product's ingest route: it reads `format`, and counts its outcomes.
-fn ingest_route(path: &str, format: Format, route: actix_web::Route) -> actix_web::Resource {
+fn ingest_route(
+    path: &str,
+    format: Format,
+    route: actix_web::Route,
+) -> impl actix_web::dev::HttpServiceFactory {
     resource(path, route)
         .app_data(web::Data::new(RouteFormat(format)))
         .wrap(actix_web::middleware::from_fn(ingest::count_outcome))

@@ -1,11 +1,10 @@
 use std::io::Read;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use serde_json::json;
 
 use crate::helpers::{
-    pg_dump,
-    free_port, fresh_report, fresh_schema, spawn_app, stop_with_sigterm, tally_command,
+    free_port, fresh_report, fresh_schema, pg_dump, spawn_app, stop_with_sigterm, tally_command,
     wait_for_health, INGEST_KEY,
 };
 

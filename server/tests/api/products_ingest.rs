@@ -127,15 +127,28 @@ async fn indexpilot_telemetry_is_one_row_per_installation_per_day_and_a_resend_r
     let app = app().await;
     let installation = "a3f5b2c1d4e6f7a8b9c0";
 
-    let first = post(&app, "/api/v1/telemetry", Some(INDEXPILOT_KEY), &telemetry(installation, 42)).await;
+    let first = post(
+        &app,
+        "/api/v1/telemetry",
+        Some(INDEXPILOT_KEY),
+        &telemetry(installation, 42),
+    )
+    .await;
     assert_eq!(first.status(), 200);
     let answer = body(first).await;
     assert_eq!(answer["status"], "success");
     assert_eq!(answer["message"], "Telemetry received");
-    let next = chrono::DateTime::parse_from_rfc3339(answer["next_collection"].as_str().expect("a time"))
-        .expect("RFC 3339");
+    let next =
+        chrono::DateTime::parse_from_rfc3339(answer["next_collection"].as_str().expect("a time"))
+            .expect("RFC 3339");
     assert!(next > Utc::now() + Duration::hours(23));
-    let resent = post(&app, "/api/v1/telemetry", Some(INDEXPILOT_KEY), &telemetry(installation, 50)).await;
+    let resent = post(
+        &app,
+        "/api/v1/telemetry",
+        Some(INDEXPILOT_KEY),
+        &telemetry(installation, 50),
+    )
+    .await;
     assert_eq!(resent.status(), 200);
 
     let days = stored(&app, "indexpilot").await;
@@ -165,7 +178,10 @@ async fn indexpilot_fields_that_break_their_rules_are_422_naming_each_field() {
         vec!["body", "metrics", "indexes_created"],
         vec!["body", "environment", "python_version"],
     ] {
-        assert!(found.contains(&expected.iter().map(|s| (*s).to_owned()).collect()), "{expected:?} in {found:?}");
+        assert!(
+            found.contains(&expected.iter().map(|s| (*s).to_owned()).collect()),
+            "{expected:?} in {found:?}"
+        );
     }
     assert!(stored(&app, "indexpilot").await.is_empty());
 }
@@ -179,7 +195,13 @@ async fn each_route_takes_its_own_products_keys_only() {
     let printernizers = post(&app, "/api/v1/telemetry", Some(PRINTERNIZER_KEY), &body).await;
     let none = post(&app, "/api/v1/telemetry", None, &body).await;
     let unknown = post(&app, "/api/v1/telemetry", Some("nope"), &body).await;
-    let on_submit = post(&app, "/submit", Some(INDEXPILOT_KEY), &crate::helpers::fresh_report().1).await;
+    let on_submit = post(
+        &app,
+        "/submit",
+        Some(INDEXPILOT_KEY),
+        &crate::helpers::fresh_report().1,
+    )
+    .await;
     let mut captured = franklin_event("0c6f2a6e-8d0b-4c53-9d55-1a0f2f6a9a11");
     captured["api_key"] = json!(INDEXPILOT_KEY);
     let capture_with_another_products_key = post(&app, "/capture/", None, &captured).await;
@@ -211,11 +233,19 @@ async fn a_stories_batch_needs_no_key_and_a_resent_batch_is_counted_once() {
     assert_eq!(counts["dim/app_opened.language/de"], 1.0);
     assert_eq!(counts["flag/transcription_completed.success"], 1.0);
     assert_eq!(counts["measure/transcription_completed.duration/sum"], 12.5);
-    assert_eq!(counts["dim/transcription_failed.error_type/network_error"], 1.0);
+    assert_eq!(
+        counts["dim/transcription_failed.error_type/network_error"],
+        1.0
+    );
 
     let mut another = stories_batch(user);
     another["events"][0]["timestamp"] = json!((Utc::now() - Duration::minutes(2)).to_rfc3339());
-    assert_eq!(post(&app, "/api/events/batch", None, &another).await.status(), 200);
+    assert_eq!(
+        post(&app, "/api/events/batch", None, &another)
+            .await
+            .status(),
+        200
+    );
     assert_eq!(stored(&app, "stories").await[user]["event/app_opened"], 2.0);
 }
 
@@ -230,8 +260,18 @@ async fn a_stories_event_that_breaks_its_rules_is_422_naming_the_event_and_nothi
 
     assert_eq!(response.status(), 422);
     let found = locations(&body(response).await);
-    assert!(found.iter().any(|loc| loc.starts_with(&["body".into(), "events".into(), "1".into()])), "{found:?}");
-    assert!(found.iter().any(|loc| loc.starts_with(&["body".into(), "events".into(), "2".into()])), "{found:?}");
+    assert!(
+        found
+            .iter()
+            .any(|loc| loc.starts_with(&["body".into(), "events".into(), "1".into()])),
+        "{found:?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|loc| loc.starts_with(&["body".into(), "events".into(), "2".into()])),
+        "{found:?}"
+    );
     assert!(stored(&app, "stories").await.is_empty());
 }
 
@@ -239,7 +279,8 @@ async fn a_stories_event_that_breaks_its_rules_is_422_naming_the_event_and_nothi
 async fn a_crash_is_counted_by_error_type_and_versions_and_its_text_is_nowhere_in_the_database() {
     let app = app().await;
     let message = "TypeError: Cannot read properties of undefined (reading 'secretword') at /Users/annabelle/Library/app.js";
-    let trace = "at transcribe (/Users/annabelle/Library/Application Support/stories/main.js:812:17)";
+    let trace =
+        "at transcribe (/Users/annabelle/Library/Application Support/stories/main.js:812:17)";
 
     let response = post(
         &app,
@@ -262,8 +303,16 @@ async fn a_crash_is_counted_by_error_type_and_versions_and_its_text_is_nowhere_i
     assert_eq!(counts["dim/crash.error_type/typeerror"], 1.0);
     assert_eq!(counts["dim/crash.app_version/1.4.0"], 1.0);
     let schema = app.schema.clone();
-    let dump = tokio::task::spawn_blocking(move || pg_dump(&schema)).await.expect("pg_dump");
-    for secret in ["annabelle", "secretword", "Cannot read", "main.js", "transcribe"] {
+    let dump = tokio::task::spawn_blocking(move || pg_dump(&schema))
+        .await
+        .expect("pg_dump");
+    for secret in [
+        "annabelle",
+        "secretword",
+        "Cannot read",
+        "main.js",
+        "transcribe",
+    ] {
         assert!(!dump.contains(secret), "the dump contains {secret}");
     }
 }
@@ -282,7 +331,8 @@ async fn franklinwh_clis_exact_body_is_captured_and_its_ip_is_never_stored() {
     properties.remove("distinct_id");
     top_level["distinct_id"] = json!(installation);
     assert_eq!(post(&app, "/capture", None, &top_level).await.status(), 200);
-    let batch = json!({"api_key": FRANKLIN_KEY, "batch": [franklin_event(installation), top_level]});
+    let batch =
+        json!({"api_key": FRANKLIN_KEY, "batch": [franklin_event(installation), top_level]});
     assert_eq!(post(&app, "/batch/", None, &batch).await.status(), 200);
 
     let counts = &stored(&app, "franklinwh").await[installation];
@@ -291,7 +341,9 @@ async fn franklinwh_clis_exact_body_is_captured_and_its_ip_is_never_stored() {
     assert_eq!(counts["dim/cli_command_executed.os/linux"], 4.0);
     assert_eq!(counts["dim/cli_command_executed.command/status"], 4.0);
     let schema = app.schema.clone();
-    let dump = tokio::task::spawn_blocking(move || pg_dump(&schema)).await.expect("pg_dump");
+    let dump = tokio::task::spawn_blocking(move || pg_dump(&schema))
+        .await
+        .expect("pg_dump");
     for absent in ["127.0.0.1", "$ip", "6.1.0-18-amd64", FRANKLIN_KEY] {
         assert!(!dump.contains(absent), "the dump contains {absent}");
     }

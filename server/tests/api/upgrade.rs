@@ -21,7 +21,7 @@ mod before_the_catalog {
 }
 
 /// The last migration before the catalog's tables.
-const BEFORE_THE_CATALOG: u32 = 7;
+const BEFORE_THE_CATALOG: i32 = 7;
 
 const STATS: [&str; 11] = [
     "/stats/summary",
@@ -44,7 +44,8 @@ fn reports() -> Vec<Value> {
     for n in 0..20u32 {
         let installation = format!("00000000-0000-4000-8000-{n:012}");
         for week in 0..=(n % 2) {
-            let end = now - Duration::days(i64::from(n % 5) + 7 * i64::from(week)) - Duration::hours(1);
+            let end =
+                now - Duration::days(i64::from(n % 5) + 7 * i64::from(week)) - Duration::hours(1);
             let mut body = report(&installation, end);
             body["installation"]["app_version"] = Value::from(format!("2.{}.0", n % 3));
             body["installation"]["platform"] =

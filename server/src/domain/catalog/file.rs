@@ -233,10 +233,22 @@ fn product_of(at: &str, name: String, dto: ProductDto) -> Result<Product, Invali
     let fields = dimensions
         .iter()
         .map(|(name, d)| (name.clone(), Field::Dimension(d.clone())))
-        .chain(counters.iter().map(|(n, c)| (n.clone(), Field::Counter(*c))))
-        .chain(measures.iter().map(|(n, m)| (n.clone(), Field::Measure(m.clone()))))
+        .chain(
+            counters
+                .iter()
+                .map(|(n, c)| (n.clone(), Field::Counter(*c))),
+        )
+        .chain(
+            measures
+                .iter()
+                .map(|(n, m)| (n.clone(), Field::Measure(m.clone()))),
+        )
         .chain(flags.iter().map(|(n, f)| (n.clone(), Field::Flag(*f))))
-        .chain(count_maps.iter().map(|(n, m)| (n.clone(), Field::CountMap(m.clone()))))
+        .chain(
+            count_maps
+                .iter()
+                .map(|(n, m)| (n.clone(), Field::CountMap(m.clone()))),
+        )
         .collect();
     let product = Product {
         name,

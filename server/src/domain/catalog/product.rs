@@ -104,6 +104,8 @@ impl Product {
     }
 
     pub fn event_types(&self) -> impl Iterator<Item = (&str, &EventType)> {
-        self.events.iter().map(|(name, event)| (name.as_str(), event))
+        self.events
+            .iter()
+            .map(|(name, event)| (name.as_str(), event))
     }
 }

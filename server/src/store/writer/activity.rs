@@ -54,7 +54,10 @@ impl Batch for Activity {
                     let requests = range.len();
                     if error.is_transient() {
                         tracing::warn!(error = %Chain(&error), requests, "activity batch not committed");
-                        answer(&mut waiters[range], &WriteError::Unavailable(Arc::new(error)));
+                        answer(
+                            &mut waiters[range],
+                            &WriteError::Unavailable(Arc::new(error)),
+                        );
                     } else if requests > 1 {
                         tracing::warn!(error = %Chain(&error), requests, "activity batch refused, retrying it in halves");
                         let middle = range.start + requests / 2;
@@ -100,7 +103,12 @@ async fn transaction(client: &mut Object, jobs: &[Folded]) -> Result<Vec<bool>, 
     // One statement cannot touch a row twice: the rows of one installation and day merge
     // here first, in key order so that concurrent batches lock rows in the same order.
     let mut rows: BTreeMap<RowKey<'_>, (Merge, Counts)> = BTreeMap::new();
-    for job in jobs.iter().zip(&counted).filter(|(_, c)| **c).map(|(j, _)| j) {
+    for job in jobs
+        .iter()
+        .zip(&counted)
+        .filter(|(_, c)| **c)
+        .map(|(j, _)| j)
+    {
         for row in &job.rows {
             let key = (job.product, row.installation.as_str(), row.day);
             match rows.get_mut(&key) {
@@ -197,7 +205,8 @@ const REPLACE_DAYS: &str = "INSERT INTO activity (product, installation_id, day,
      DO UPDATE SET received_at = now(), counts = EXCLUDED.counts";
 
 /// Installations seen, with the first day each was active (an older day may arrive later).
-const REGISTER: &str = "INSERT INTO activity_installations AS known (product, installation_id, first_day)
+const REGISTER: &str =
+    "INSERT INTO activity_installations AS known (product, installation_id, first_day)
      SELECT product, installation_id, min(day)
      FROM UNNEST($1::text[], $2::text[], $3::date[]) AS t(product, installation_id, day)
      GROUP BY product, installation_id

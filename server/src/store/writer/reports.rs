@@ -130,4 +130,3 @@ async fn upsert(
         }
     }
 }
-
