@@ -12,3 +12,6 @@ mod fold;
 pub mod indexpilot;
 
 pub use capture::Capture;
+
+#[cfg(test)]
+mod tests;
