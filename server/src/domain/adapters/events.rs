@@ -4,7 +4,8 @@
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use super::fold::{fingerprint, json_object, Folder};
+use super::body::{fingerprint, json_object};
+use super::fold::Folder;
 use crate::domain::activity::{ClientId, Folded, Merge};
 use crate::domain::{Identifier, Product, RejectedSubmission, OTHER};
 

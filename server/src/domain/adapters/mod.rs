@@ -6,6 +6,7 @@
 //! Every adapter is a pure function of the body, the product's declaration and the clock. It
 //! returns every broken field at once, or rows; never part of a body.
 
+mod body;
 pub mod capture;
 pub mod events;
 mod fold;

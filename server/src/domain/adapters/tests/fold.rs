@@ -2,7 +2,8 @@ use serde_json::json;
 
 use super::*;
 use crate::domain::activity::{ClientId, Merge};
-use crate::domain::adapters::fold::{event_day, fingerprint, Folder, Scope};
+use crate::domain::adapters::body::{event_day, fingerprint};
+use crate::domain::adapters::fold::{Folder, Scope};
 use crate::domain::Field;
 
 /// Folds one value of a shipped product's own field into a fresh row.
