@@ -9,7 +9,8 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 
-use super::fold::{fingerprint, join, json_object, Folder};
+use super::body::{fingerprint, json_object};
+use super::fold::{join, Folder};
 use crate::domain::activity::{ClientId, Folded, Merge};
 use crate::domain::{FieldError, Product, RejectedSubmission};
 
@@ -119,9 +120,9 @@ fn fold_event(
         .filter(|(property, _)| *property != "distinct_id")
         .map(|(property, value)| (property.as_str(), value))
         .partition(|(property, _)| property.starts_with('$'));
-    folder.drop(own.len() as u64);
     folder.row(installation.as_ref().zip(day));
     let kept = folder.event(product, name, properties, &properties_loc)?;
+    folder.drop(own.len() as u64);
     Some(json!({
         "distinct_id": installation.as_ref().map(ClientId::as_str),
         "event": name,

@@ -4,7 +4,8 @@
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use super::fold::{fingerprint, json_object, Folder};
+use super::body::{fingerprint, json_object};
+use super::fold::{join, Folder};
 use crate::domain::activity::{ClientId, Folded, Merge};
 use crate::domain::{Identifier, Product, RejectedSubmission, OTHER};
 
@@ -33,16 +34,9 @@ pub fn fold_batch(
             continue;
         };
         folder.drop_unknown(event, &["event_type", "timestamp", "properties"]);
-        let event_type = folder.string(
-            event.get("event_type"),
-            &[&loc[..], &["event_type"]].concat(),
-        );
-        let day = folder.day(
-            event.get("timestamp"),
-            &[&loc[..], &["timestamp"]].concat(),
-            now,
-        );
-        let properties_loc = [&loc[..], &["properties"]].concat();
+        let event_type = folder.string(event.get("event_type"), &join(&loc, &["event_type"]));
+        let day = folder.day(event.get("timestamp"), &join(&loc, &["timestamp"]), now);
+        let properties_loc = join(&loc, &["properties"]);
         let properties = folder.object(event.get("properties"), &properties_loc);
         let Some(event_type) = event_type else {
             continue;

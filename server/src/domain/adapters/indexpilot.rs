@@ -7,7 +7,8 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::fold::{json_object, Folder, Scope};
+use super::body::json_object;
+use super::fold::{Folder, Scope};
 use crate::domain::activity::{ClientId, Folded, Merge};
 use crate::domain::{Product, RejectedSubmission};
 

@@ -6,9 +6,13 @@
 //! Every adapter is a pure function of the body, the product's declaration and the clock. It
 //! returns every broken field at once, or rows; never part of a body.
 
+mod body;
 pub mod capture;
 pub mod events;
 mod fold;
 pub mod indexpilot;
 
 pub use capture::Capture;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,194 @@
+use serde_json::json;
+
+use super::*;
+use crate::domain::activity::Merge;
+use crate::domain::adapters::capture::read;
+
+const KEY: &str = "phc_secret_project_key_123";
+const USER: &str = "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f";
+
+/// What franklinwh-cloud's CLI sends to `/capture/`, byte for byte in shape.
+const FRANKLIN_BODY: &[u8] = br#"{"api_key": "phc_secret_project_key_123", "event": "cli_command_executed", "properties": {"$ip": "127.0.0.1", "distinct_id": "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f", "franklin_version": "0.6.4", "python_version": "3.11.7", "os": "Linux", "os_release": "6.1.0-18-amd64", "command": "status"}}"#;
+
+fn franklin_counts() -> Counts {
+    counts(&[
+        ("event/cli_command_executed", 1.0),
+        ("dim/cli_command_executed.franklin_version/0.6.4", 1.0),
+        ("dim/cli_command_executed.python_version/3.11.7", 1.0),
+        ("dim/cli_command_executed.os/linux", 1.0),
+        ("dim/cli_command_executed.command/status", 1.0),
+    ])
+}
+
+fn fold(body: &[u8]) -> Result<Folded, RejectedSubmission> {
+    read(body)?.fold(product("franklinwh"), now())
+}
+
+fn event(user: &str, command: &str, timestamp: &str) -> serde_json::Value {
+    json!({
+        "event": "cli_command_executed",
+        "distinct_id": user,
+        "timestamp": timestamp,
+        "properties": {"$ip": "10.1.2.3", "command": command, "os": "Darwin"}
+    })
+}
+
+#[test]
+fn franklinwh_exact_body_is_one_command_with_its_declared_properties_and_no_address() {
+    let capture = read(FRANKLIN_BODY).unwrap();
+    assert_eq!(capture.api_key(), KEY);
+
+    let folded = capture.fold(product("franklinwh"), now()).unwrap();
+
+    assert_eq!(folded.merge, Merge::Add);
+    assert_eq!(folded.rows[0].installation.as_str(), USER);
+    assert_eq!(folded.rows[0].day, now().date_naive());
+    assert_eq!(only_row(&folded), &franklin_counts());
+    // `$ip` and the undeclared `os_release`.
+    assert_eq!(folded.dropped, 2);
+    let shown = format!("{folded:?}");
+    assert!(!shown.contains("127.0.0.1") && !shown.contains("$ip"));
+    // Two runs of `status` are two identical bodies: nothing tells a resend apart.
+    assert_eq!(folded.fingerprint, None);
+}
+
+#[test]
+fn the_same_event_with_its_distinct_id_at_the_top_level_folds_the_same() {
+    let top_level = json!({
+        "api_key": KEY,
+        "event": "cli_command_executed",
+        "distinct_id": USER,
+        "properties": {"$ip": "127.0.0.1", "franklin_version": "0.6.4",
+            "python_version": "3.11.7", "os": "Linux", "os_release": "6.1.0-18-amd64",
+            "command": "status"}
+    });
+
+    let folded = fold(&body(top_level)).unwrap();
+
+    assert_eq!(folded, fold(FRANKLIN_BODY).unwrap());
+}
+
+#[test]
+fn a_top_level_distinct_id_wins_over_the_one_in_properties() {
+    let mut capture: serde_json::Value = serde_json::from_slice(FRANKLIN_BODY).unwrap();
+    capture["distinct_id"] = json!("top_level_installation");
+
+    let folded = fold(&body(capture)).unwrap();
+
+    assert_eq!(
+        folded.rows[0].installation.as_str(),
+        "top_level_installation"
+    );
+}
+
+#[test]
+fn a_batch_of_two_installations_becomes_one_row_each() {
+    let batch = json!({
+        "api_key": KEY,
+        "batch": [
+            event(USER, "status", "2025-12-10T09:00:00Z"),
+            event("second_installation", "status", "2025-12-10T09:00:00Z"),
+            event(USER, "discharge", "2025-12-10T09:05:00Z"),
+        ]
+    });
+
+    let folded = fold(&body(batch)).unwrap();
+
+    let installations: Vec<_> = folded
+        .rows
+        .iter()
+        .map(|r| r.installation.as_str())
+        .collect();
+    assert_eq!(installations, [USER, "second_installation"]);
+    assert_eq!(folded.rows[0].counts["event/cli_command_executed"], 2.0);
+    assert_eq!(
+        folded.rows[0].counts["dim/cli_command_executed.os/darwin"],
+        2.0
+    );
+    assert_eq!(folded.rows[1].counts["event/cli_command_executed"], 1.0);
+    assert_eq!(folded.dropped, 3);
+}
+
+#[test]
+fn a_batch_whose_events_all_carry_a_time_or_id_has_a_fingerprint_that_ignores_the_address() {
+    let batch = |ip: &str, events: usize| {
+        let mut list = vec![event(USER, "status", "2025-12-10T09:00:00Z"); events];
+        for event in &mut list {
+            event["properties"]["$ip"] = json!(ip);
+        }
+        json!({"api_key": KEY, "batch": list})
+    };
+
+    let first = fold(&body(batch("10.0.0.1", 1))).unwrap().fingerprint;
+    let resent_from_elsewhere = fold(&body(batch("192.168.7.7", 1))).unwrap().fingerprint;
+    let longer = fold(&body(batch("10.0.0.1", 2))).unwrap().fingerprint;
+
+    assert!(first.is_some());
+    assert_eq!(resent_from_elsewhere, first);
+    assert_ne!(longer, first);
+}
+
+#[test]
+fn a_batch_with_one_event_without_time_or_id_has_no_fingerprint() {
+    let mut untimed = event(USER, "status", "");
+    untimed.as_object_mut().unwrap().remove("timestamp");
+    let mut with_uuid = untimed.clone();
+    with_uuid["uuid"] = json!("018f3c2a-7b1e-7c3d-9e4f-5a6b7c8d9e0f");
+    let fingerprint = |events: Vec<serde_json::Value>| {
+        fold(&body(json!({"api_key": KEY, "batch": events})))
+            .unwrap()
+            .fingerprint
+    };
+
+    assert!(fingerprint(vec![with_uuid.clone()]).is_some());
+    assert_eq!(fingerprint(vec![with_uuid, untimed]), None);
+}
+
+#[test]
+fn a_missing_api_key_is_refused_at_its_loc() {
+    let rejected = read(br#"{"event": "cli_command_executed"}"#).unwrap_err();
+
+    assert_eq!(locs(rejected), [loc(&["api_key"])]);
+}
+
+#[test]
+fn the_api_key_appears_in_no_debug_output_nor_error() {
+    let capture = read(FRANKLIN_BODY).unwrap();
+    assert!(!format!("{capture:?}").contains(KEY));
+
+    let mut broken: serde_json::Value = serde_json::from_slice(FRANKLIN_BODY).unwrap();
+    broken["properties"]["os"] = json!(1);
+    let rejected = fold(&body(broken)).unwrap_err();
+
+    assert!(!format!("{rejected:?}").contains(KEY));
+}
+
+#[test]
+fn every_broken_event_field_is_listed_with_its_loc() {
+    let mut bad = event("me@example.com", "not a command", "2025-12-10T12:30:00Z");
+    bad["uuid"] = json!("not-a-uuid");
+    let batch = json!({
+        "api_key": KEY,
+        "batch": [event(USER, "status", "2025-12-10T09:00:00Z"), bad, {"event": "x"}]
+    });
+
+    let rejected = fold(&body(batch)).unwrap_err();
+
+    assert_eq!(
+        locs(rejected),
+        [
+            loc(&["batch", "1", "distinct_id"]),
+            loc(&["batch", "1", "timestamp"]),
+            loc(&["batch", "1", "uuid"]),
+            loc(&["batch", "1", "properties", "command"]),
+            loc(&["batch", "2", "properties", "distinct_id"]),
+        ]
+    );
+}
+
+#[test]
+fn a_body_with_a_batch_is_a_batch_on_either_route_and_an_empty_one_is_refused() {
+    let rejected = fold(&body(json!({"api_key": KEY, "batch": []}))).unwrap_err();
+
+    assert_eq!(locs(rejected), [loc(&["batch"])]);
+}
