@@ -220,10 +220,13 @@ impl Folder {
         let Some(number) = value.as_f64().filter(|number| number.is_finite()) else {
             return self.error(loc, "must be a number", "type_error");
         };
-        if let Some(max) = measure.max() {
-            if number.abs() > max {
-                return self.error(loc, format!("must be from -{max} to {max}"), "range");
-            }
+        let (min, max) = (measure.min(), measure.max().unwrap_or(f64::MAX));
+        if number < min || number > max {
+            let range = match measure.max() {
+                Some(max) => format!("must be from {min} to {max}"),
+                None => format!("must be at least {min}"),
+            };
+            return self.error(loc, range, "range");
         }
         self.add(key::measure_count(path), 1.0);
         self.add(key::measure_sum(path), number);

@@ -74,11 +74,14 @@ impl Counter {
 }
 
 /// A number kept as count, sum and a histogram: `buckets` are the ascending upper bounds of
-/// the buckets (one more bucket holds what lies above the last); past `max` it is an error.
+/// the buckets (one more bucket holds what lies above the last); below `min` (0 unless
+/// declared: durations and sizes are not negative) or past `max` it is an error.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Measure {
     #[schema(example = json!([1, 5, 15, 30, 60]))]
     pub(super) buckets: Vec<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) min: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) max: Option<f64>,
 }
@@ -87,6 +90,11 @@ impl Measure {
     /// The ascending upper bounds of the buckets.
     pub fn buckets(&self) -> &[f64] {
         &self.buckets
+    }
+
+    /// The least value accepted.
+    pub fn min(&self) -> f64 {
+        self.min.unwrap_or(0.0)
     }
 
     pub fn max(&self) -> Option<f64> {

@@ -61,6 +61,7 @@ struct CounterDto {
 #[serde(deny_unknown_fields)]
 struct MeasureDto {
     buckets: Vec<f64>,
+    min: Option<f64>,
     max: Option<f64>,
 }
 
@@ -344,6 +345,7 @@ fn dimension_of(at: &str, dto: DimensionDto) -> Result<Dimension, Invalid> {
 }
 
 fn measure_of(at: &str, dto: MeasureDto) -> Result<Measure, Invalid> {
+    let at_min = &format!("{at}.min");
     let at = format!("{at}.buckets");
     if dto.buckets.is_empty() || dto.buckets.len() > MAX_BUCKETS {
         return Err(Invalid::new(
@@ -351,7 +353,12 @@ fn measure_of(at: &str, dto: MeasureDto) -> Result<Measure, Invalid> {
             format!("a measure has 1 to {MAX_BUCKETS} bucket bounds"),
         ));
     }
-    let finite = dto.buckets.iter().chain(&dto.max).all(|b| b.is_finite());
+    let finite = dto
+        .buckets
+        .iter()
+        .chain(&dto.min)
+        .chain(&dto.max)
+        .all(|b| b.is_finite());
     let ascending = dto.buckets.windows(2).all(|pair| pair[0] < pair[1]);
     if !finite || !ascending {
         return Err(Invalid::new(
@@ -359,8 +366,14 @@ fn measure_of(at: &str, dto: MeasureDto) -> Result<Measure, Invalid> {
             "bucket bounds are finite numbers in strictly ascending order",
         ));
     }
+    if let (Some(min), Some(max)) = (dto.min, dto.max) {
+        if min > max {
+            return Err(Invalid::new(at_min, "`min` is at most `max`"));
+        }
+    }
     Ok(Measure {
         buckets: dto.buckets,
+        min: dto.min,
         max: dto.max,
     })
 }
