@@ -39,7 +39,8 @@ impl Batch for Activity {
             .into_iter()
             .map(|Waiting { job, reply }| (job, vec![reply]))
             .unzip();
-        let mut parts: Vec<Range<usize>> = vec![0..jobs.len()];
+        let mut parts: Vec<Range<usize>> = Vec::with_capacity(1);
+        parts.push(0..jobs.len());
         while let Some(range) = parts.pop() {
             match write(pool, &jobs[range.clone()], timeout).await {
                 Ok(counted) => {
