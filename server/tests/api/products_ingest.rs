@@ -382,3 +382,112 @@ async fn a_fifth_product_declared_in_a_catalog_file_takes_telemetry_with_its_own
     assert!(counts.get("counter/kiln_temperature").is_none(), "{counts}");
     assert!(stored(&app, "indexpilot").await.is_empty());
 }
+
+/// Rolls every product, once what was just written is behind the rollup's watermark (which
+/// trails the clock by a second).
+async fn roll_every_product(app: &TestApp) {
+    static CATALOG: std::sync::OnceLock<tally::domain::Catalog> = std::sync::OnceLock::new();
+    let catalog =
+        CATALOG.get_or_init(|| tally::domain::Catalog::load(None).expect("the built-in catalog"));
+    tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
+    tally::rollup::bring_all_up_to_date(
+        &crate::helpers::query_pool(&app.database_url),
+        catalog,
+        400,
+        tally::rollup::Wait::Yes,
+    )
+    .await
+    .expect("the rollup runs");
+}
+
+fn at(days_ago: i64) -> String {
+    (Utc::now() - Duration::days(days_ago) - Duration::minutes(1))
+        .to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+fn date(days_ago: i64) -> String {
+    (Utc::now() - Duration::days(days_ago))
+        .date_naive()
+        .format("%Y-%m-%d")
+        .to_string()
+}
+
+fn opened(days_ago: i64, language: &str) -> Value {
+    json!({"event_type": "app_opened", "timestamp": at(days_ago), "properties": {"app_version": "1.4.0", "os_version": "14.2", "language": language}})
+}
+
+#[tokio::test]
+async fn stories_numbers_sent_through_its_own_routes_come_out_exact_through_api_v1() {
+    let app = app().await;
+    // A: two app starts today and one yesterday; B: one today and a crash; C: one yesterday,
+    // sent twice (a retry). Crash-free today: 1 of 2.
+    let a = json!({"user_id": "user_aaaaaaaa", "events": [opened(0, "de"), opened(0, "de"), opened(1, "en")]});
+    let b = json!({"user_id": "user_bbbbbbbb", "events": [opened(0, "fr")]});
+    let c = json!({"user_id": "user_cccccccc", "events": [opened(1, "de")]});
+    for batch in [&a, &b, &c, &c] {
+        assert_eq!(post(&app, "/api/events/batch", None, batch).await.status(), 200);
+    }
+    let crash = json!({"error_message": "RangeError: x", "app_version": "1.4.0", "os_version": "14.2", "timestamp": at(0), "user_id": "user_bbbbbbbb"});
+    assert_eq!(post(&app, "/api/crashes", None, &crash).await.status(), 200);
+
+    roll_every_product(&app).await;
+
+    let range = format!("product=stories&from={}&to={}", date(1), date(0));
+    let events = body(app.get(&format!("/api/v1/events?{range}"), Some(crate::helpers::ADMIN_KEY)).await).await;
+    assert_eq!(
+        events,
+        json!({"product": "stories", "days": [
+            {"date": date(1), "events": {"app_opened": {"count": 2, "installations": 2}}},
+            {"date": date(0), "events": {
+                "app_opened": {"count": 3, "installations": 2},
+                "crash": {"count": 1, "installations": 1}
+            }}
+        ]})
+    );
+    let active = body(
+        app.get(&format!("/api/v1/metrics/active_installations?{range}&window=1"), Some(crate::helpers::ADMIN_KEY))
+            .await,
+    )
+    .await;
+    let values: Vec<&Value> = active["points"].as_array().expect("points").iter().map(|p| &p["value"]).collect();
+    assert_eq!(values, [&json!(2), &json!(2)], "{active}");
+    let week = body(
+        app.get(&format!("/api/v1/metrics/active_installations?{range}&window=7"), Some(crate::helpers::ADMIN_KEY))
+            .await,
+    )
+    .await;
+    assert_eq!(week["points"][1]["value"], 3, "{week}");
+    let crash_free = body(
+        app.get(&format!("/api/v1/metrics/crash_free?{range}&window=1"), Some(crate::helpers::ADMIN_KEY))
+            .await,
+    )
+    .await;
+    assert_eq!(crash_free["points"][1]["value"], 0.5, "{crash_free}");
+}
+
+#[tokio::test]
+async fn indexpilot_numbers_sent_through_its_route_come_out_exact_through_api_v1() {
+    let app = app().await;
+    for (installation, indexes) in [("aaaaaaaaaaaaaaaa", 10), ("bbbbbbbbbbbbbbbb", 5), ("aaaaaaaaaaaaaaaa", 12)] {
+        let response = post(&app, "/api/v1/telemetry", Some(INDEXPILOT_KEY), &telemetry(installation, indexes)).await;
+        assert_eq!(response.status(), 200);
+    }
+
+    roll_every_product(&app).await;
+
+    let today = format!("product=indexpilot&from={}&to={}", date(0), date(0));
+    let get = |metric: &str| {
+        let path = format!("/api/v1/metrics/{metric}?{today}&window=1");
+        let app = &app;
+        async move { body(app.get(&path, Some(crate::helpers::ADMIN_KEY)).await).await["points"][0]["value"].clone() }
+    };
+    // The resend replaced A's report: 12 + 5.
+    assert_eq!(get("indexes_created").await, 17);
+    assert_eq!(get("active_installations").await, 2);
+    assert_eq!(get("new_installations").await, 2);
+    let os = body(
+        app.get(&format!("/api/v1/dimensions/os?{today}"), Some(crate::helpers::ADMIN_KEY)).await,
+    )
+    .await;
+    assert_eq!(os["points"][0]["values"]["linux"]["installations"], 2, "{os}");
+}
