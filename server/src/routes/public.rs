@@ -243,15 +243,14 @@ async fn render_activity(
     let (on_the_day, week, month) = (active(1).await?, active(7).await?, active(30).await?);
     let mut distributions = Map::new();
     if on_the_day >= k {
-        let prefix = key::dimension("", "");
-        let rows = daily
-            .activity_keys(name, &[], Some(&prefix), day, day)
-            .await?;
-        for (path, field) in product.paths() {
-            if !matches!(field, Field::Dimension(_)) {
-                continue;
-            }
+        let paths = product
+            .paths()
+            .filter(|(_, field)| matches!(field, Field::Dimension(_)));
+        for (path, _) in paths {
             let under = key::dimension(&path, "");
+            let rows = daily
+                .activity_keys(name, &[], Some(&under), day, day)
+                .await?;
             let cells = rows.iter().filter_map(|row| {
                 let value = row.key.strip_prefix(&under)?;
                 Some((value.to_owned(), row.installations))
