@@ -42,6 +42,11 @@ pub enum Command {
         /// Last day to recompute (YYYY-MM-DD); default: today.
         #[arg(long)]
         to: Option<NaiveDate>,
+        #[command(flatten)]
+        retention: RetentionConfig,
+        /// The operator's catalog (as for `serve`): its products are rolled too.
+        #[arg(long, env = "TALLY_CATALOG")]
+        catalog: Option<std::path::PathBuf>,
     },
     /// Drop the raw partitions older than the retention and exit (daily tables stay).
     Prune {
@@ -51,6 +56,9 @@ pub enum Command {
         telemetry: TelemetryConfig,
         #[command(flatten)]
         retention: RetentionConfig,
+        /// The operator's catalog (as for `serve`): its products' retention applies.
+        #[arg(long, env = "TALLY_CATALOG")]
+        catalog: Option<std::path::PathBuf>,
     },
     /// Send the weekly or monthly report now (the 7 or 30 days ending today), or with
     /// --dry-run print it (plain text) instead.
@@ -110,15 +118,27 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             telemetry: logs,
             from,
             to,
+            retention,
+            catalog,
         } => {
             telemetry::init_logs(&logs);
+            let catalog = startup::load_catalog(catalog.as_deref())?;
             let pool = store::connect(&database).await?;
             store::migrate(&pool).await?;
             let product = PRINTERNIZER;
+            let retention_days = retention.raw_retention_days;
             let began = std::time::Instant::now();
             let rolled = if from.is_none() && to.is_none() {
-                rollup::bring_up_to_date(&pool, product, rollup::Wait::Yes)
-                    .await?
+                let all =
+                    rollup::bring_all_up_to_date(&pool, catalog, retention_days, rollup::Wait::Yes)
+                        .await?
+                        .unwrap_or_default();
+                for (product, rolled) in &all {
+                    tracing::info!(product, days = rolled.days(), "product rolled");
+                }
+                all.into_iter()
+                    .find(|(name, _)| *name == product)
+                    .map(|(_, rolled)| rolled)
                     .unwrap_or_default()
             } else {
                 let today = chrono::Utc::now().date_naive();
@@ -129,7 +149,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                         .await?
                         .map_or(today, |(first, _)| first),
                 };
-                rollup::recompute(&pool, product, from, to.unwrap_or(today)).await?
+                rollup::recompute_all(&pool, catalog, retention_days, from, to.unwrap_or(today))
+                    .await?
             };
             tracing::info!(
                 days = rolled.days(),
@@ -143,17 +164,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             database,
             telemetry: logs,
             retention,
+            catalog,
         } => {
             telemetry::init_logs(&logs);
+            let catalog = startup::load_catalog(catalog.as_deref())?;
             let pool = store::connect(&database).await?;
             store::migrate(&pool).await?;
-            let dropped = rollup::prune(
-                &pool,
-                retention.raw_retention_days,
-                chrono::Utc::now().date_naive(),
-            )
-            .await?;
+            let today = chrono::Utc::now().date_naive();
+            let dropped = rollup::prune(&pool, retention.raw_retention_days, today).await?;
             tracing::info!(partitions = dropped.len(), "raw partitions pruned");
+            let rows =
+                rollup::prune_activity(&pool, catalog, retention.raw_retention_days, today).await?;
+            tracing::info!(rows, "raw activity pruned");
             Ok(())
         }
         Command::Report {

@@ -45,6 +45,10 @@ pub enum ApiError {
     Forbidden,
     #[error("{0}")]
     NotFound(&'static str),
+    /// `?product=` names no declared product (the name is echoed only when it is a plain
+    /// identifier).
+    #[error("No product `{0}` is declared")]
+    UnknownProduct(String),
     #[error("Method not allowed")]
     MethodNotAllowed,
     #[error("The body is larger than {0} bytes")]
@@ -76,7 +80,7 @@ impl ResponseError for ApiError {
         match self {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Forbidden => StatusCode::FORBIDDEN,
-            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::NotFound(_) | Self::UnknownProduct(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,

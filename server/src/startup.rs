@@ -142,7 +142,7 @@ impl Application {
             min_cohort: i64::from(config.min_cohort),
         };
         let rollup_every = Duration::from_secs(config.rollup_interval_secs.max(1));
-        let public_overview = web::Data::new(PublicOverview::default());
+        let public_overview = web::Data::new(PublicOverview::new(catalog));
         let mut background = vec![
             tokio::spawn(upkeep(
                 pool.clone(),
@@ -160,7 +160,7 @@ impl Application {
             )),
             tokio::spawn(rollup::run_periodically(
                 pool.clone(),
-                rules.report.product(),
+                catalog,
                 rollup_every,
                 config.retention.raw_retention_days,
                 nudge.clone(),
@@ -292,7 +292,7 @@ impl Application {
 /// The built-in declarations and those of the operator's file (`TALLY_CATALOG`). Leaked, once
 /// per server: a `Submission` keeps `&'static str` values folded from it, and the catalog
 /// lives as long as the server anyway.
-fn load_catalog(file: Option<&Path>) -> anyhow::Result<&'static Catalog> {
+pub(crate) fn load_catalog(file: Option<&Path>) -> anyhow::Result<&'static Catalog> {
     let operator = match file {
         Some(path) => {
             let text = std::fs::read_to_string(path)

@@ -23,7 +23,10 @@
 //!   once on shutdown, and its transaction rolls back.
 //! - **Pruned history.** Days whose reports may have been pruned (`tally prune`) are never
 //!   rolled again: the daily tables are all that remains of them.
+//! - **Every product.** A run rolls Printernizer's daily tables, then each other product's
+//!   (`activity`), under the same lock (`bring_all_up_to_date`).
 
+pub mod activity;
 pub mod engine;
 mod retention;
 
@@ -35,12 +38,12 @@ use deadpool_postgres::{Object, Pool};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::domain::MAX_PERIOD_DAYS;
+use crate::domain::{Catalog, Product, MAX_PERIOD_DAYS, PRINTERNIZER};
 use crate::store::{self, ReportRow, Reports, RollupState, StoreError};
 use crate::telemetry::{self, Chain};
 use engine::{Sweep, LONGEST_WINDOW};
 
-pub use retention::prune;
+pub use retention::{prune, prune_activity};
 
 /// Days recomputed in one transaction (reading their reports and the 29 days before).
 const CHUNK_DAYS: i64 = 62;
@@ -92,6 +95,80 @@ pub async fn bring_up_to_date(
     let outcome = incremental(run.client(), product).await;
     run.unlock().await;
     outcome.map(Some)
+}
+
+/// Brings every declared product's daily tables up to date in one run under one lock:
+/// Printernizer's, then each activity product's. `raw_retention_days` is the retention of the
+/// products that declare none. `None` when another instance holds the lock and `wait` is `No`.
+#[tracing::instrument(skip(pool, catalog))]
+pub async fn bring_all_up_to_date<'a>(
+    pool: &Pool,
+    catalog: &'a Catalog,
+    raw_retention_days: u32,
+    wait: Wait,
+) -> Result<Option<Vec<(&'a str, Rolled)>>, StoreError> {
+    let run = match wait {
+        Wait::Yes => Some(Locked::wait(pool).await?),
+        Wait::No => Locked::try_take(pool).await?,
+    };
+    let Some(mut run) = run else {
+        return Ok(None);
+    };
+    let client = run.client();
+    let outcome = async {
+        let mut rolled = vec![(PRINTERNIZER, incremental(client, PRINTERNIZER).await?)];
+        let today = Utc::now().date_naive();
+        for product in activity_products(catalog) {
+            let kept_from = activity::kept_from(today, retention_of(product, raw_retention_days));
+            let done = activity::incremental(client, product.name(), kept_from).await?;
+            rolled.push((product.name(), done));
+        }
+        Ok(rolled)
+    }
+    .await;
+    run.unlock().await;
+    outcome.map(Some)
+}
+
+/// Recomputes `[from, to]` of every declared product (see `recompute`, `activity::recompute`).
+#[tracing::instrument(skip(pool, catalog))]
+pub async fn recompute_all(
+    pool: &Pool,
+    catalog: &Catalog,
+    raw_retention_days: u32,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Rolled, StoreError> {
+    let mut rolled = recompute(pool, PRINTERNIZER, from, to).await?;
+    let mut run = Locked::wait(pool).await?;
+    let client = run.client();
+    let outcome = async {
+        let today = Utc::now().date_naive();
+        for product in activity_products(catalog) {
+            let kept_from = activity::kept_from(today, retention_of(product, raw_retention_days));
+            activity::recompute(client, product.name(), from, to.min(today), kept_from).await?;
+        }
+        Ok(())
+    }
+    .await;
+    run.unlock().await;
+    outcome.map(|()| {
+        rolled.ranges.push((from, to));
+        rolled
+    })
+}
+
+/// The products whose data is in `activity`: every one but Printernizer.
+fn activity_products(catalog: &Catalog) -> impl Iterator<Item = &Product> {
+    catalog
+        .products()
+        .iter()
+        .filter(|product| product.name() != PRINTERNIZER)
+}
+
+/// Days a product's raw rows are kept: its own declaration, else `TALLY_RAW_RETENTION_DAYS`.
+fn retention_of(product: &Product, raw_retention_days: u32) -> u32 {
+    product.retention_days().unwrap_or(raw_retention_days)
 }
 
 /// Recomputes the days `[from, to]` (clipped to what raw reports still cover), whatever was
@@ -316,7 +393,7 @@ impl Nudge {
 /// Stops at once when told to, abandoning a run in progress (it rolls back).
 pub async fn run_periodically(
     pool: Pool,
-    product: &'static str,
+    catalog: &'static Catalog,
     every: Duration,
     raw_retention_days: u32,
     nudge: Arc<Nudge>,
@@ -334,7 +411,7 @@ pub async fn run_periodically(
         };
         tokio::select! {
             () = stop.cancelled() => break,
-            () = run_step(&pool, product, raw_retention_days, step) => {}
+            () = run_step(&pool, catalog, raw_retention_days, step) => {}
         }
     }
 }
@@ -345,19 +422,26 @@ enum Step {
     Prune,
 }
 
-async fn run_step(pool: &Pool, product: &str, raw_retention_days: u32, step: Step) {
+async fn run_step(pool: &Pool, catalog: &Catalog, raw_retention_days: u32, step: Step) {
     let began = Instant::now();
     let started = SystemTime::now();
     match step {
         Step::Roll => {
-            match store::within(ROLL_DEADLINE, bring_up_to_date(pool, product, Wait::No)).await {
+            let run = bring_all_up_to_date(pool, catalog, raw_retention_days, Wait::No);
+            match store::within(ROLL_DEADLINE, run).await {
                 Ok(Some(rolled)) => {
                     telemetry::rollup_succeeded(started, began.elapsed());
+                    for (product, rolled) in rolled {
+                        tracing::info!(
+                            product,
+                            days = rolled.days(),
+                            reports = rolled.reports,
+                            "daily tables up to date"
+                        );
+                    }
                     tracing::info!(
-                        days = rolled.days(),
-                        reports = rolled.reports,
                         elapsed_ms = began.elapsed().as_millis() as u64,
-                        "daily tables up to date"
+                        "rollup run done"
                     );
                 }
                 Ok(None) => tracing::debug!("another instance is rolling up"),
@@ -368,10 +452,14 @@ async fn run_step(pool: &Pool, product: &str, raw_retention_days: u32, step: Ste
             }
         }
         Step::Prune => {
-            let pruned = prune(pool, raw_retention_days, Utc::now().date_naive());
+            let today = Utc::now().date_naive();
+            let pruned = async {
+                prune(pool, raw_retention_days, today).await?;
+                prune_activity(pool, catalog, raw_retention_days, today).await
+            };
             if let Err(error) = store::within(ROLL_DEADLINE, pruned).await {
                 metrics::counter!("tally_rollup_failures_total", "step" => "prune").increment(1);
-                tracing::error!(error = %Chain(&error), "pruning raw partitions failed");
+                tracing::error!(error = %Chain(&error), "pruning raw data failed");
             }
         }
     }

@@ -115,6 +115,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     "/dimensions/{dimension}",
                     web::get().to(api::dimension_series),
                 ))
+                .service(resource("/measures/{path}", web::get().to(api::measure)))
+                .service(resource("/events", web::get().to(api::events)))
                 .service(resource("/outcomes", web::get().to(api::outcomes)))
                 .service(resource("/products", web::get().to(products::products)))
                 .service(resource(

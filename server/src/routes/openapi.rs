@@ -59,6 +59,8 @@ use crate::store::{StoreError, WriteError};
         stats::anomalies,
         api::metric,
         api::dimension_series,
+        api::measure,
+        api::events,
         api::outcomes,
         products::products,
         public::public_overview,

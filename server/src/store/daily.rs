@@ -31,7 +31,8 @@ pub struct OutcomeCount {
 
 /// One connection to the daily tables for the length of a request.
 pub struct Daily {
-    client: Object,
+    /// Also read by the activity products' queries (`activity_reads`).
+    pub(super) client: Object,
 }
 
 impl Daily {

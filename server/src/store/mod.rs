@@ -1,5 +1,7 @@
 //! SQL and nothing else: the pool, migrations, and one function per thing we ask Postgres.
 
+mod activity_daily;
+mod activity_reads;
 mod daily;
 mod migrate;
 mod outcomes;
@@ -19,6 +21,11 @@ use tokio_postgres::error::SqlState;
 use crate::config::DatabaseConfig;
 use crate::telemetry::Chain;
 
+pub use activity_daily::{
+    activity_days, activity_days_since, delete_activity_before, delete_fingerprints_before,
+    replace_activity_days, replace_activity_windows, ACTIVITY_WINDOWS,
+};
+pub use activity_reads::KeyAmount;
 pub use daily::{Daily, DayReports, OutcomeCount, ReadPool};
 pub use migrate::migrate;
 pub use outcomes::add_outcomes;

@@ -1,6 +1,7 @@
 //! The HTTP API against a real server on port 0 and a real PostgreSQL (a schema per test).
 //! Run through `make test`, which starts the cluster and sets TALLY_TEST_DATABASE_URL.
 
+mod activity_reads;
 mod addresses;
 mod api_v1;
 mod batching;

@@ -17,7 +17,7 @@ const SNAPSHOT: &str = concat!(
 const ANY_ID: &str = "550e8400-e29b-41d4-a716-446655440000";
 
 /// Every route `routes::configure` mounts: method, documented path, a path to request, the key.
-const ROUTES: [(&str, &str, &str, Option<&str>); 30] = [
+const ROUTES: [(&str, &str, &str, Option<&str>); 32] = [
     ("get", "/", "/", None),
     ("get", "/health", "/health", None),
     ("get", "/ready", "/ready", None),
@@ -113,6 +113,18 @@ const ROUTES: [(&str, &str, &str, Option<&str>); 30] = [
         "get",
         "/api/v1/dimensions/{dimension}",
         "/api/v1/dimensions/version",
+        Some(ADMIN_KEY),
+    ),
+    (
+        "get",
+        "/api/v1/measures/{path}",
+        "/api/v1/measures/transcription_completed.duration?product=stories",
+        Some(ADMIN_KEY),
+    ),
+    (
+        "get",
+        "/api/v1/events",
+        "/api/v1/events?product=stories",
         Some(ADMIN_KEY),
     ),
     (

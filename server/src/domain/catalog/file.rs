@@ -9,6 +9,7 @@ use serde::Deserialize;
 use super::error::{CatalogError, Invalid};
 use super::fields::{AllowList, CountMap, Counter, Dimension, Field, Flag, Measure, ValueRule};
 use super::product::{Cadence, EventType, Format, Product};
+use super::rates::Rate;
 use super::report::ReportRules;
 use super::{CatalogFile, OTHER, PRINTERNIZER};
 use crate::domain::values::Identifier;
@@ -42,6 +43,17 @@ struct ProductDto {
     count_maps: BTreeMap<String, CountMapDto>,
     #[serde(default)]
     events: BTreeMap<String, EventDto>,
+    #[serde(default)]
+    rates: BTreeMap<String, RateDto>,
+}
+
+/// `numerator` + `denominator`, or `installations_without`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RateDto {
+    numerator: Option<String>,
+    denominator: Option<Vec<String>>,
+    installations_without: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -231,6 +243,7 @@ fn product_of(at: &str, name: String, dto: ProductDto) -> Result<Product, Invali
         identifier(&at, &event, "an event type")?;
         events.insert(event, event_of(&at, dto)?);
     }
+    let rates_dto = dto.rates;
     let fields = dimensions
         .iter()
         .map(|(name, d)| (name.clone(), Field::Dimension(d.clone())))
@@ -263,12 +276,100 @@ fn product_of(at: &str, name: String, dto: ProductDto) -> Result<Product, Invali
         flags,
         count_maps,
         events,
+        rates: BTreeMap::new(),
         fields,
     };
     if product.format == Format::PrinternizerReport {
         ReportRules::resolve(&product, at)?;
+        if !rates_dto.is_empty() {
+            return Err(Invalid::new(
+                &format!("{at}.rates"),
+                "rates are read from the activity tables; Printernizer's reports have their own",
+            ));
+        }
     }
-    Ok(product)
+    let mut rates = BTreeMap::new();
+    for (name, rate) in rates_dto {
+        let at = format!("{at}.rates.{name}");
+        identifier(&at, &name, "a rate's name")?;
+        if BUILT_IN_METRICS.contains(&name.as_str()) || product.field(&name).is_some() {
+            return Err(Invalid::new(
+                &at,
+                "a rate's name is a metric's name already (a built-in one or a field's)",
+            ));
+        }
+        rates.insert(name, rate_of(&at, rate, &product)?);
+    }
+    Ok(Product { rates, ..product })
+}
+
+/// The metrics every activity product has (`/api/v1/metrics/{name}`): a rate cannot take their
+/// names.
+pub(crate) const BUILT_IN_METRICS: [&str; 3] = [
+    "active_installations",
+    "new_installations",
+    "known_installations",
+];
+
+fn rate_of(at: &str, dto: RateDto, product: &Product) -> Result<Rate, Invalid> {
+    let event = |at: &str, event_type: &str| {
+        if product.event(event_type).is_some() {
+            Ok(event_type.to_owned())
+        } else {
+            Err(Invalid::new(
+                at,
+                format!("`{event_type}` is not an event type of this product"),
+            ))
+        }
+    };
+    match dto {
+        RateDto {
+            numerator: Some(numerator),
+            denominator: Some(denominator),
+            installations_without: None,
+        } => {
+            let at_numerator = format!("{at}.numerator");
+            if numerator.contains('.') {
+                let single_flag = matches!(
+                    product.field_at(&numerator),
+                    Some(Field::Flag(flag)) if flag.max_entries().is_none()
+                );
+                if !single_flag {
+                    return Err(Invalid::new(
+                        &at_numerator,
+                        format!("`{numerator}` is not a flag (without entries) of this product"),
+                    ));
+                }
+            } else {
+                event(&at_numerator, &numerator)?;
+            }
+            if denominator.is_empty() {
+                return Err(Invalid::new(
+                    &format!("{at}.denominator"),
+                    "a denominator needs at least one event type",
+                ));
+            }
+            let denominator = denominator
+                .iter()
+                .map(|event_type| event(&format!("{at}.denominator"), event_type))
+                .collect::<Result<_, _>>()?;
+            Ok(Rate::Ratio {
+                numerator,
+                denominator,
+            })
+        }
+        RateDto {
+            numerator: None,
+            denominator: None,
+            installations_without: Some(event_type),
+        } => Ok(Rate::InstallationsWithout {
+            installations_without: event(&format!("{at}.installations_without"), &event_type)?,
+        }),
+        _ => Err(Invalid::new(
+            at,
+            "a rate has `numerator` and `denominator`, or `installations_without` alone",
+        )),
+    }
 }
 
 fn event_of(at: &str, dto: EventDto) -> Result<EventType, Invalid> {

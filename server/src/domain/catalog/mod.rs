@@ -8,11 +8,13 @@ mod error;
 mod fields;
 mod file;
 mod product;
+mod rates;
 mod report;
 
 pub use error::CatalogError;
 pub use fields::{AllowList, CountMap, Counter, Dimension, Field, Flag, Measure, ValueRule};
 pub use product::{Cadence, EventType, Format, KeyPolicy, Product};
+pub use rates::Rate;
 pub use report::ReportRules;
 
 /// What a well-formed value outside an allow-list is stored as (and counted), so a newer

@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::fields::{CountMap, Counter, Dimension, Field, Flag, Measure};
+use super::rates::Rate;
+use crate::domain::activity::key;
 
 /// How a product's clients send: each format has one adapter that reads its bodies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -68,6 +70,9 @@ pub struct Product {
     pub(super) flags: BTreeMap<String, Flag>,
     pub(super) count_maps: BTreeMap<String, CountMap>,
     pub(super) events: BTreeMap<String, EventType>,
+    /// Ratios read from the daily tables, by name (`/api/v1/metrics/{name}`).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub(super) rates: BTreeMap<String, Rate>,
     /// The product's own fields of every section, by name (names are unique across sections).
     #[serde(skip)]
     pub(super) fields: BTreeMap<String, Field>,
@@ -101,6 +106,38 @@ impl Product {
 
     pub fn event(&self, event_type: &str) -> Option<&EventType> {
         self.events.get(event_type)
+    }
+
+    /// The field at `path`: one of the product's own (`os`) or an event type's property
+    /// (`transcription_completed.duration`).
+    pub fn field_at(&self, path: &str) -> Option<&Field> {
+        match path.split_once('.') {
+            Some((event_type, property)) => self.event(event_type)?.property(property),
+            None => self.field(path),
+        }
+    }
+
+    pub fn rate(&self, name: &str) -> Option<&Rate> {
+        self.rates.get(name)
+    }
+
+    pub fn rates(&self) -> impl Iterator<Item = (&str, &Rate)> {
+        self.rates.iter().map(|(name, rate)| (name.as_str(), rate))
+    }
+
+    /// The paths of every field of a kind, own fields and event properties alike.
+    pub fn paths(&self) -> impl Iterator<Item = (String, &Field)> {
+        let own = self
+            .fields
+            .iter()
+            .map(|(name, field)| (name.clone(), field));
+        let properties = self.events.iter().flat_map(|(event_type, event)| {
+            event
+                .properties
+                .iter()
+                .map(move |(name, field)| (key::property(event_type, name), field))
+        });
+        own.chain(properties)
     }
 
     pub fn event_types(&self) -> impl Iterator<Item = (&str, &EventType)> {

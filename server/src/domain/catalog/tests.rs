@@ -320,3 +320,62 @@ fn an_operator_may_change_printernizers_allow_lists() {
 
     assert_eq!(catalog.printernizer().platform.fold("freebsd"), "freebsd");
 }
+
+#[test]
+fn stories_declares_its_success_and_crash_free_rates() {
+    let catalog = Catalog::load(None).unwrap();
+    let stories = catalog.product("stories").unwrap();
+
+    assert_eq!(
+        serde_json::to_value(stories.rate("transcription_success")).unwrap(),
+        json!({"numerator": "transcription_completed.success",
+               "denominator": ["transcription_completed", "transcription_failed"]})
+    );
+    assert_eq!(
+        serde_json::to_value(stories.rate("crash_free")).unwrap(),
+        json!({"installations_without": "crash"})
+    );
+}
+
+const EVENTS: &str = r#"
+[products.notes]
+format = "event_batch"
+key = "none"
+cadence = "events"
+
+[products.notes.events.saved.properties]
+pinned = { kind = "flag" }
+words = { kind = "counter", max = 100000 }
+"#;
+
+#[test]
+fn a_rate_naming_an_undeclared_event_is_refused_naming_where_it_is() {
+    let message = refusal(&format!(
+        "{EVENTS}\n[products.notes.rates.saved_ok]\nnumerator = \"saved.pinned\"\ndenominator = [\"deleted\"]\n"
+    ));
+
+    assert_eq!(
+        message,
+        "catalog.toml: products.notes.rates.saved_ok.denominator: \
+         `deleted` is not an event type of this product"
+    );
+}
+
+#[test]
+fn a_rate_whose_numerator_is_not_a_flag_or_that_mixes_both_forms_is_refused() {
+    let counter = refusal(&format!(
+        "{EVENTS}\n[products.notes.rates.r]\nnumerator = \"saved.words\"\ndenominator = [\"saved\"]\n"
+    ));
+    let mixed = refusal(&format!(
+        "{EVENTS}\n[products.notes.rates.r]\nnumerator = \"saved\"\ninstallations_without = \"saved\"\n"
+    ));
+
+    assert!(
+        counter.ends_with("`saved.words` is not a flag (without entries) of this product"),
+        "{counter}"
+    );
+    assert!(
+        mixed.ends_with("`numerator` and `denominator`, or `installations_without` alone"),
+        "{mixed}"
+    );
+}

@@ -265,16 +265,70 @@ pub struct MetricSeries {
     last_updated: Option<DateTime<Utc>>,
 }
 
+/// `value`: an integer for counts; for a product's rate, a number from 0 to 1, null where its
+/// denominator is 0.
 #[derive(ToSchema)]
 pub struct MetricPoint {
     date: NaiveDate,
-    value: i64,
+    #[schema(required = true)]
+    value: Option<f64>,
+}
+
+/// A measure per day (products other than Printernizer).
+#[derive(ToSchema)]
+pub struct MeasureSeries {
+    measure: String,
+    from: NaiveDate,
+    to: NaiveDate,
+    /// Every day of the range.
+    points: Vec<MeasurePoint>,
+    #[schema(required = true)]
+    last_updated: Option<DateTime<Utc>>,
+}
+
+/// `mean`, `p50`, `p90`: null on a day without values. Quantiles are bucket upper bounds (the
+/// open top bucket reports the last bound).
+#[derive(ToSchema)]
+pub struct MeasurePoint {
+    date: NaiveDate,
+    count: i64,
+    sum: f64,
+    #[schema(required = true)]
+    mean: Option<f64>,
+    #[schema(required = true)]
+    p50: Option<f64>,
+    #[schema(required = true)]
+    p90: Option<f64>,
+}
+
+/// Events per day and type.
+#[derive(ToSchema)]
+pub struct EventCounts {
+    #[schema(example = "stories")]
+    product: String,
+    /// Every day of the range.
+    days: Vec<EventsOnDay>,
+}
+
+#[derive(ToSchema)]
+pub struct EventsOnDay {
+    date: NaiveDate,
+    #[schema(example = json!({"app_opened": {"count": 31, "installations": 12}}))]
+    events: BTreeMap<String, EventCount>,
+}
+
+/// Events of one type on one day, and the installations that sent them.
+#[derive(ToSchema)]
+pub struct EventCount {
+    count: i64,
+    installations: i64,
 }
 
 /// Per day, each value's installations and amount.
 #[derive(ToSchema)]
 pub struct DimensionSeries {
     dimension: String,
+    /// Printernizer: 7 or 30; other products: 1 (per day).
     window_days: i16,
     from: NaiveDate,
     to: NaiveDate,

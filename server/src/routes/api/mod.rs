@@ -1,0 +1,342 @@
+//! `/api/v1`: what Printernizer's shapes cannot say, for every declared product (`?product=`,
+//! Printernizer by default). Time series of metrics, dimensions and measures over a date range,
+//! event counts, and ingest outcomes per day (admin key). The public overview (no key) is in
+//! `public`.
+//!
+//! Printernizer answers from its own daily tables (`printernizer`), every other product from
+//! `activity_daily` and `activity_windows` (`activity`).
+
+mod activity;
+mod printernizer;
+
+use std::collections::BTreeMap;
+
+use actix_web::{web, HttpResponse};
+use chrono::{Duration, NaiveDate, Utc};
+use serde_json::{json, Map, Value};
+
+use crate::auth::AdminKey;
+use crate::domain::{Catalog, FieldError, Identifier, Product, PRINTERNIZER};
+use crate::error::{ApiError, ErrorBody, InvalidBody};
+use crate::routes::openapi::bodies;
+use crate::routes::stats::{date, rfc3339, Query};
+use crate::store::{Daily, ReadPool, StoreError};
+
+/// The longest range one request may ask for.
+const MAX_RANGE_DAYS: i64 = 366;
+
+/// The product a request asks about.
+#[derive(Clone, Copy)]
+pub(super) enum Target {
+    /// Typed weekly reports and their own daily tables.
+    Printernizer,
+    /// Numbers under keys, per installation and day (`activity`).
+    Activity(&'static Product),
+}
+
+impl Target {
+    /// `?product=`, Printernizer when absent; an undeclared product is a 404 naming it.
+    pub(super) fn of(query: &Query, catalog: &'static Catalog) -> Result<Self, ApiError> {
+        let name = query
+            .get("product")
+            .map_or(PRINTERNIZER, |name| name.trim());
+        match catalog.product(name) {
+            Some(_) if name == PRINTERNIZER => Ok(Self::Printernizer),
+            Some(product) => Ok(Self::Activity(product)),
+            // Only a plain identifier is echoed back.
+            None if Identifier::is_valid(name) => Err(ApiError::UnknownProduct(name.to_owned())),
+            None => Err(ApiError::NotFound("No such product is declared")),
+        }
+    }
+
+    pub(super) fn name(&self) -> &'static str {
+        match self {
+            Self::Printernizer => PRINTERNIZER,
+            Self::Activity(product) => product.name(),
+        }
+    }
+
+    /// The latest rolled day on or before `today`: what "now" is for the statistics.
+    async fn latest_day(
+        &self,
+        daily: &Daily,
+        today: NaiveDate,
+    ) -> Result<Option<NaiveDate>, StoreError> {
+        match self {
+            Self::Printernizer => daily.latest_day(PRINTERNIZER, today).await,
+            Self::Activity(product) => daily.activity_latest_day(product.name(), today).await,
+        }
+    }
+}
+
+fn invalid(name: &str, msg: &str) -> ApiError {
+    ApiError::Invalid(vec![FieldError::query(name, msg, "value_error")])
+}
+
+/// `from`/`to` (YYYY-MM-DD, inclusive): by default the 30 days ending the latest rolled day.
+async fn range(
+    query: &Query,
+    daily: &Daily,
+    target: Target,
+) -> Result<(NaiveDate, NaiveDate), ApiError> {
+    let day = |name: &str| -> Result<Option<NaiveDate>, ApiError> {
+        query
+            .get(name)
+            .map(|text| {
+                NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+                    .map_err(|_| invalid(name, "must be a date YYYY-MM-DD"))
+            })
+            .transpose()
+    };
+    let (from, to) = (day("from")?, day("to")?);
+    let today = Utc::now().date_naive();
+    let to = match to {
+        Some(to) => to,
+        None => target.latest_day(daily, today).await?.unwrap_or(today),
+    };
+    let from = from.unwrap_or(to - Duration::days(29));
+    if from > to || (to - from).num_days() >= MAX_RANGE_DAYS {
+        return Err(invalid(
+            "from",
+            "must be on or before `to`, at most 366 days before it",
+        ));
+    }
+    Ok((from, to))
+}
+
+/// Every day of `[from, to]`.
+fn days(from: NaiveDate, to: NaiveDate) -> impl Iterator<Item = NaiveDate> {
+    from.iter_days().take_while(move |day| *day <= to)
+}
+
+/// `window`: 7 by default; 7 or 30 for Printernizer (its daily tables have no 1-day window),
+/// 1, 7 or 30 for the other products.
+fn window(query: &Query, target: Target) -> Result<i16, ApiError> {
+    match (query.get("window").map(|w| w.trim()), target) {
+        (None | Some("7"), _) => Ok(7),
+        (Some("30"), _) => Ok(30),
+        (Some("1"), Target::Activity(_)) => Ok(1),
+        (Some("1"), Target::Printernizer) => Err(invalid(
+            "window",
+            "must be 7 or 30: Printernizer's daily tables have no 1-day window",
+        )),
+        (Some(_), Target::Printernizer) => Err(invalid("window", "must be 7 or 30")),
+        (Some(_), Target::Activity(_)) => Err(invalid("window", "must be 1, 7 or 30")),
+    }
+}
+
+pub(super) fn last_updated(at: Option<chrono::DateTime<Utc>>) -> Value {
+    json!(at.map(rfc3339))
+}
+
+/// `GET /api/v1/metrics/{metric}?product=&window=&from=&to=`: one number per day.
+#[utoipa::path(
+    get,
+    path = "/api/v1/metrics/{metric}",
+    tag = "api",
+    operation_id = "api_metric",
+    summary = "One metric of the daily tables, one number per day",
+    params(
+        ("metric" = String, Path, description = "Printernizer: `active_installations`, `printers`, `jobs`, `files`, `uploads`, `uptime_hours`, `errors`, `installations_with_errors` (per window); `reports`, `new_installations`, `known_installations` (per day). Other products: `active_installations` (per window), `new_installations`, `known_installations`, each declared counter by its path (`counter` or `event.counter`: the day's sum), and each declared rate by name (see `GET /api/v1/products`): a ratio per day, or 1 − installations with an event / active installations per window; a rate is null where its denominator is 0"),
+        ("product" = Option<String>, Query, description = "A declared product; `printernizer` by default"),
+        ("window" = Option<u16>, Query, description = "7 (default) or 30: the window of the per-window metrics; 1 too for products other than Printernizer"),
+        ("from" = Option<chrono::NaiveDate>, Query, description = "First day (YYYY-MM-DD); by default 29 days before `to`"),
+        ("to" = Option<chrono::NaiveDate>, Query, description = "Last day (YYYY-MM-DD); by default the latest rolled day. At most 366 days after `from`"),
+    ),
+    security(("admin_key" = []), ("admin_bearer" = [])),
+    responses(
+        (status = 200, description = "OK", body = bodies::MetricSeries),
+        (status = 404, description = "Unknown metric or product", body = ErrorBody),
+        (status = 422, description = "A query parameter is invalid", body = InvalidBody),
+        AdminKey,
+        StoreError,
+    )
+)]
+#[tracing::instrument(name = "api_metric", skip_all)]
+pub async fn metric(
+    _: AdminKey,
+    path: web::Path<String>,
+    query: Query,
+    pool: web::Data<ReadPool>,
+    catalog: web::Data<&'static Catalog>,
+) -> Result<HttpResponse, ApiError> {
+    let target = Target::of(&query, catalog.get_ref())?;
+    let name = path.into_inner();
+    let body = match target {
+        Target::Printernizer => printernizer::metric(&pool, &query, name).await?,
+        Target::Activity(product) => activity::metric(&pool, &query, product, name).await?,
+    };
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// `GET /api/v1/dimensions/{dimension}?product=&window=&from=&to=`: per day, each value's
+/// installations and amount.
+#[utoipa::path(
+    get,
+    path = "/api/v1/dimensions/{dimension}",
+    tag = "api",
+    operation_id = "api_dimension",
+    summary = "One dimension of the daily tables, per day and value",
+    params(
+        ("dimension" = String, Path, description = "Printernizer: `version`, `platform`, `deployment_mode`, `country`, `printer_type`, `feature`, `error_type`. Other products: the path of a declared dimension, flag or count map (`os`, `app_opened.language`). A dimension's values count events or reports with that value; a flag set's entries (a single flag's value is `true`) count the times it was on; a count map's entries their sums. `installations`: how many had the value that day"),
+        ("product" = Option<String>, Query, description = "A declared product; `printernizer` by default"),
+        ("window" = Option<u16>, Query, description = "Printernizer: 7 (default) or 30, the window of the daily tables. Other products answer per day (`window_days` 1) and ignore it"),
+        ("from" = Option<chrono::NaiveDate>, Query, description = "First day (YYYY-MM-DD); by default 29 days before `to`"),
+        ("to" = Option<chrono::NaiveDate>, Query, description = "Last day (YYYY-MM-DD); by default the latest rolled day. At most 366 days after `from`"),
+    ),
+    security(("admin_key" = []), ("admin_bearer" = [])),
+    responses(
+        (status = 200, description = "OK", body = bodies::DimensionSeries),
+        (status = 404, description = "Unknown dimension or product", body = ErrorBody),
+        (status = 422, description = "A query parameter is invalid", body = InvalidBody),
+        AdminKey,
+        StoreError,
+    )
+)]
+#[tracing::instrument(name = "api_dimension", skip_all)]
+pub async fn dimension_series(
+    _: AdminKey,
+    path: web::Path<String>,
+    query: Query,
+    pool: web::Data<ReadPool>,
+    catalog: web::Data<&'static Catalog>,
+) -> Result<HttpResponse, ApiError> {
+    let target = Target::of(&query, catalog.get_ref())?;
+    let path = path.into_inner();
+    let body = match target {
+        Target::Printernizer => printernizer::dimension(&pool, &query, &path).await?,
+        Target::Activity(product) => activity::dimension(&pool, &query, product, &path).await?,
+    };
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// `GET /api/v1/measures/{path}?product=&from=&to=`: per day, a measure's count, sum, mean and
+/// estimated quantiles.
+#[utoipa::path(
+    get,
+    path = "/api/v1/measures/{path}",
+    tag = "api",
+    operation_id = "api_measure",
+    summary = "One measure of a product other than Printernizer, per day",
+    description = "Per day: `count` and `sum` of the values received, `mean` (null without values), and `p50`/`p90` estimated from the declared buckets: the upper bound of the bucket in which the cumulative count reaches the quantile. Values above the last bound (the open top bucket) report the last bound, so a quantile there is a lower bound.",
+    params(
+        ("path" = String, Path, description = "A declared measure's path (`transcription_completed.duration`)"),
+        ("product" = Option<String>, Query, description = "A declared product other than Printernizer"),
+        ("from" = Option<chrono::NaiveDate>, Query, description = "First day (YYYY-MM-DD); by default 29 days before `to`"),
+        ("to" = Option<chrono::NaiveDate>, Query, description = "Last day (YYYY-MM-DD); by default the latest rolled day. At most 366 days after `from`"),
+    ),
+    security(("admin_key" = []), ("admin_bearer" = [])),
+    responses(
+        (status = 200, description = "OK", body = bodies::MeasureSeries),
+        (status = 404, description = "Unknown measure or product", body = ErrorBody),
+        (status = 422, description = "A query parameter is invalid, or the product is Printernizer (its reports have no measures)", body = InvalidBody),
+        AdminKey,
+        StoreError,
+    )
+)]
+#[tracing::instrument(name = "api_measure", skip_all)]
+pub async fn measure(
+    _: AdminKey,
+    path: web::Path<String>,
+    query: Query,
+    pool: web::Data<ReadPool>,
+    catalog: web::Data<&'static Catalog>,
+) -> Result<HttpResponse, ApiError> {
+    let Target::Activity(product) = Target::of(&query, catalog.get_ref())? else {
+        return Err(invalid(
+            "product",
+            "Printernizer's reports have no measures",
+        ));
+    };
+    let body = activity::measure(&pool, &query, product, &path).await?;
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// `GET /api/v1/events?product=&from=&to=`: per day and event type, events and installations.
+#[utoipa::path(
+    get,
+    path = "/api/v1/events",
+    tag = "api",
+    operation_id = "api_events",
+    summary = "Events per day and type, with the installations that sent them",
+    description = "Every day of the range; `events` holds the types seen that day. Printernizer sends reports, not events: asked for it, the route answers 422.",
+    params(
+        ("product" = Option<String>, Query, description = "A declared product other than Printernizer (the default, which answers 422)"),
+        ("from" = Option<chrono::NaiveDate>, Query, description = "First day (YYYY-MM-DD); by default 29 days before `to`"),
+        ("to" = Option<chrono::NaiveDate>, Query, description = "Last day (YYYY-MM-DD); by default the latest rolled day. At most 366 days after `from`"),
+    ),
+    security(("admin_key" = []), ("admin_bearer" = [])),
+    responses(
+        (status = 200, description = "OK", body = bodies::EventCounts),
+        (status = 404, description = "Unknown product", body = ErrorBody),
+        (status = 422, description = "A query parameter is invalid, or the product is Printernizer", body = InvalidBody),
+        AdminKey,
+        StoreError,
+    )
+)]
+#[tracing::instrument(name = "api_events", skip_all)]
+pub async fn events(
+    _: AdminKey,
+    query: Query,
+    pool: web::Data<ReadPool>,
+    catalog: web::Data<&'static Catalog>,
+) -> Result<HttpResponse, ApiError> {
+    let Target::Activity(product) = Target::of(&query, catalog.get_ref())? else {
+        return Err(invalid("product", "Printernizer sends reports, not events"));
+    };
+    let body = activity::events(&pool, &query, product).await?;
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// `GET /api/v1/outcomes?product=&from=&to=`: what became of a product's requests, per day
+/// received.
+#[utoipa::path(
+    get,
+    path = "/api/v1/outcomes",
+    tag = "api",
+    operation_id = "api_outcomes",
+    summary = "What became of a product's ingest requests, per day received",
+    params(
+        ("product" = Option<String>, Query, description = "A declared product; `printernizer` (requests to `/submit`) by default"),
+        ("from" = Option<chrono::NaiveDate>, Query, description = "First day (YYYY-MM-DD); by default 29 days before `to`"),
+        ("to" = Option<chrono::NaiveDate>, Query, description = "Last day (YYYY-MM-DD); by default the latest rolled day. At most 366 days after `from`"),
+    ),
+    security(("admin_key" = []), ("admin_bearer" = [])),
+    responses(
+        (status = 200, description = "OK", body = bodies::OutcomeCounts),
+        (status = 404, description = "Unknown product", body = ErrorBody),
+        (status = 422, description = "A query parameter is invalid", body = InvalidBody),
+        AdminKey,
+        StoreError,
+    )
+)]
+#[tracing::instrument(name = "api_outcomes", skip_all)]
+pub async fn outcomes(
+    _: AdminKey,
+    query: Query,
+    pool: web::Data<ReadPool>,
+    catalog: web::Data<&'static Catalog>,
+) -> Result<HttpResponse, ApiError> {
+    let target = Target::of(&query, catalog.get_ref())?;
+    let daily = Daily::connect(&pool).await?;
+    let (from, to) = range(&query, &daily, target).await?;
+    let counts = daily.outcomes(target.name(), from, to).await?;
+    let mut days: BTreeMap<NaiveDate, Map<String, Value>> = BTreeMap::new();
+    let mut totals: BTreeMap<&str, i64> = BTreeMap::new();
+    for count in &counts {
+        days.entry(count.day)
+            .or_default()
+            .insert(count.outcome.clone(), json!(count.count));
+        *totals.entry(count.outcome.as_str()).or_default() += count.count;
+    }
+    let days: Vec<Value> = days
+        .into_iter()
+        .map(|(day, outcomes)| json!({"date": date(day), "outcomes": outcomes}))
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({
+        "from": date(from),
+        "to": date(to),
+        "days": days,
+        "totals": totals,
+    })))
+}

@@ -1,0 +1,138 @@
+//! The read side of the activity products' daily tables (`activity_daily`, `activity_windows`)
+//! and of `activity_installations`, on the request's `Daily` connection. Like Printernizer's,
+//! every query reads a handful of days by primary key, never the raw rows.
+
+use chrono::NaiveDate;
+
+use super::{Daily, StoreError};
+
+/// One key's numbers on one day.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyAmount {
+    pub day: NaiveDate,
+    pub key: String,
+    pub amount: f64,
+    pub installations: i64,
+}
+
+impl Daily {
+    /// The latest day with activity rolled, on or before `today`.
+    pub async fn activity_latest_day(
+        &self,
+        product: &str,
+        today: NaiveDate,
+    ) -> Result<Option<NaiveDate>, StoreError> {
+        let statement = self
+            .client
+            .prepare_cached(
+                "SELECT max(day) FROM activity_windows
+                 WHERE product = $1 AND window_days = 1 AND key = '' AND day <= $2",
+            )
+            .await?;
+        Ok(self
+            .client
+            .query_one(&statement, &[&product, &today])
+            .await?
+            .try_get(0)?)
+    }
+
+    /// Installations active in the `window` ending each day of `[from, to]` with `key` ('' for
+    /// any activity, `event/<type>`); days without any are left out.
+    pub async fn activity_windows(
+        &self,
+        product: &str,
+        window: i16,
+        key: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<(NaiveDate, i64)>, StoreError> {
+        let statement = self
+            .client
+            .prepare_cached(
+                "SELECT day, installations FROM activity_windows
+                 WHERE product = $1 AND window_days = $2 AND key = $3 AND day BETWEEN $4 AND $5
+                 ORDER BY day",
+            )
+            .await?;
+        let rows = self
+            .client
+            .query(&statement, &[&product, &window, &key, &from, &to])
+            .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get(0)?, i64::from(row.try_get::<_, i32>(1)?))))
+            .collect::<Result<_, tokio_postgres::Error>>()
+            .map_err(StoreError::from)
+    }
+
+    /// Installations first seen before `from`, and those first seen on each day of
+    /// `[from, to]` (days without any left out).
+    pub async fn activity_first_days(
+        &self,
+        product: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<(i64, Vec<(NaiveDate, i64)>), StoreError> {
+        let before = self
+            .client
+            .prepare_cached(
+                "SELECT count(*) FROM activity_installations WHERE product = $1 AND first_day < $2",
+            )
+            .await?;
+        let per_day = self
+            .client
+            .prepare_cached(
+                "SELECT first_day, count(*) FROM activity_installations
+                 WHERE product = $1 AND first_day BETWEEN $2 AND $3
+                 GROUP BY first_day ORDER BY first_day",
+            )
+            .await?;
+        let known: i64 = self
+            .client
+            .query_one(&before, &[&product, &from])
+            .await?
+            .try_get(0)?;
+        let rows = self.client.query(&per_day, &[&product, &from, &to]).await?;
+        let days = rows
+            .iter()
+            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+            .collect::<Result<_, tokio_postgres::Error>>()?;
+        Ok((known, days))
+    }
+
+    /// The `activity_daily` rows of `[from, to]` whose key is one of `keys` or starts with
+    /// `prefix`.
+    pub async fn activity_keys(
+        &self,
+        product: &str,
+        keys: &[String],
+        prefix: Option<&str>,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<KeyAmount>, StoreError> {
+        let statement = self
+            .client
+            .prepare_cached(
+                "SELECT day, key, amount, installations
+                 FROM activity_daily
+                 WHERE product = $1 AND day BETWEEN $2 AND $3
+                   AND (key = ANY($4) OR starts_with(key, $5))
+                 ORDER BY day, key",
+            )
+            .await?;
+        let rows = self
+            .client
+            .query(&statement, &[&product, &from, &to, &keys, &prefix])
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(KeyAmount {
+                    day: row.try_get(0)?,
+                    key: row.try_get(1)?,
+                    amount: row.try_get(2)?,
+                    installations: i64::from(row.try_get::<_, i32>(3)?),
+                })
+            })
+            .collect::<Result<_, tokio_postgres::Error>>()
+            .map_err(StoreError::from)
+    }
+}

@@ -1,0 +1,373 @@
+//! `/api/v1` for the products besides Printernizer: controlled histories written straight into
+//! `activity` and `activity_installations` (as the writer leaves them), rolled, and read back
+//! with exact numbers.
+
+use chrono::{Duration, NaiveDate, Utc};
+use serde_json::{json, Value};
+use tally::domain::activity::key;
+use tally::domain::Catalog;
+use tally::rollup::{self, Wait};
+
+use crate::helpers::{body, spawn_app_with, TestApp, ADMIN_KEY};
+use crate::rollup::{app, pool};
+
+const STORIES: &str = "stories";
+
+fn day(days_ago: i64) -> NaiveDate {
+    Utc::now().date_naive() - Duration::days(days_ago)
+}
+
+/// One installation's day of Stories, as the writer stores it.
+async fn put(app: &TestApp, installation: &str, days_ago: i64, counts: &[(String, f64)]) {
+    let counts: serde_json::Map<String, Value> = counts
+        .iter()
+        .map(|(key, n)| (key.clone(), json!(n)))
+        .collect();
+    app.db()
+        .await
+        .execute(
+            "INSERT INTO activity (product, installation_id, day, received_at, counts)
+             VALUES ($1, $2, $3, now(), $4::text::jsonb)",
+            &[
+                &STORIES,
+                &installation,
+                &day(days_ago),
+                &Value::Object(counts).to_string(),
+            ],
+        )
+        .await
+        .expect("the row is stored");
+    app.db()
+        .await
+        .execute(
+            "INSERT INTO activity_installations (product, installation_id, first_day)
+             VALUES ($1, $2, $3)
+             ON CONFLICT (product, installation_id)
+             DO UPDATE SET first_day = least(activity_installations.first_day, $3)",
+            &[&STORIES, &installation, &day(days_ago)],
+        )
+        .await
+        .expect("the installation is stored");
+}
+
+fn opened(language: &str, times: f64) -> Vec<(String, f64)> {
+    vec![
+        (key::event("app_opened"), times),
+        (key::dimension("app_opened.language", language), times),
+    ]
+}
+
+/// A: 10 and 3 days ago; B: 3 days ago (a failed transcription and a crash); C: today;
+/// D: 30 days ago only.
+async fn a_month_of_stories(app: &TestApp) {
+    put(app, "install-d", 30, &opened("en", 1.0)).await;
+    put(app, "install-a", 10, &opened("en", 2.0)).await;
+    let duration = "transcription_completed.duration";
+    let mut a = opened("en", 1.0);
+    a.extend([
+        (key::event("transcription_completed"), 3.0),
+        (key::flag("transcription_completed.success"), 2.0),
+        (key::measure_count(duration), 3.0),
+        (key::measure_sum(duration), 42.0),
+        (key::measure_bucket(duration, 1), 2.0),
+        (key::measure_bucket(duration, 3), 1.0),
+    ]);
+    put(app, "install-a", 3, &a).await;
+    let mut b = opened("de", 1.0);
+    b.extend([
+        (key::event("transcription_failed"), 1.0),
+        (key::event("crash"), 1.0),
+    ]);
+    put(app, "install-b", 3, &b).await;
+    let mut c = opened("en", 1.0);
+    c.extend([
+        (key::event("transcription_completed"), 1.0),
+        (key::flag("transcription_completed.success"), 1.0),
+    ]);
+    put(app, "install-c", 0, &c).await;
+}
+
+async fn roll_all(app: &TestApp, raw_retention_days: u32) {
+    let catalog = Catalog::load(None).expect("the built-in catalog loads");
+    rollup::bring_all_up_to_date(&pool(app), &catalog, raw_retention_days, Wait::Yes)
+        .await
+        .expect("rollup runs")
+        .expect("the lock is taken when waiting");
+}
+
+async fn get(app: &TestApp, path: &str) -> Value {
+    let response = app.get(path, Some(ADMIN_KEY)).await;
+    assert_eq!(response.status(), 200, "{path}");
+    body(response).await
+}
+
+/// `{date: value}` of a metric series.
+async fn series(app: &TestApp, metric: &str, params: &str) -> Vec<(String, Value)> {
+    let from = day(10);
+    let to = day(0);
+    let body = get(
+        app,
+        &format!("/api/v1/metrics/{metric}?product=stories&from={from}&to={to}{params}"),
+    )
+    .await;
+    body["points"]
+        .as_array()
+        .expect("points")
+        .iter()
+        .map(|point| {
+            (
+                point["date"].as_str().unwrap().to_owned(),
+                point["value"].clone(),
+            )
+        })
+        .collect()
+}
+
+fn on(points: &[(String, Value)], days_ago: i64) -> Value {
+    let date = day(days_ago).to_string();
+    points
+        .iter()
+        .find(|(d, _)| *d == date)
+        .map(|(_, v)| v.clone())
+        .expect("the day is in the series")
+}
+
+#[tokio::test]
+async fn active_installations_are_counted_per_window_of_one_seven_and_thirty_days() {
+    let app = app().await;
+    a_month_of_stories(&app).await;
+    roll_all(&app, 400).await;
+
+    let one = series(&app, "active_installations", "&window=1").await;
+    let seven = series(&app, "active_installations", "&window=7").await;
+    let thirty = series(&app, "active_installations", "&window=30").await;
+
+    assert_eq!(
+        [on(&one, 10), on(&one, 3), on(&one, 2), on(&one, 0)],
+        [1, 2, 0, 1].map(|n| json!(n))
+    );
+    assert_eq!(
+        [on(&seven, 10), on(&seven, 3), on(&seven, 0)],
+        [1, 2, 3].map(|n| json!(n))
+    );
+    // D (30 days ago) is in the 30 days ending 3 days ago, not in those ending today.
+    assert_eq!(
+        [on(&thirty, 10), on(&thirty, 3), on(&thirty, 0)],
+        [2, 3, 3].map(|n| json!(n))
+    );
+}
+
+#[tokio::test]
+async fn new_and_known_installations_follow_each_installations_first_day() {
+    let app = app().await;
+    a_month_of_stories(&app).await;
+    roll_all(&app, 400).await;
+
+    let new = series(&app, "new_installations", "").await;
+    let known = series(&app, "known_installations", "").await;
+
+    assert_eq!(
+        [on(&new, 10), on(&new, 9), on(&new, 3), on(&new, 0)],
+        [1, 0, 1, 1].map(|n| json!(n))
+    );
+    assert_eq!(
+        [on(&known, 10), on(&known, 9), on(&known, 3), on(&known, 0)],
+        [2, 2, 3, 4].map(|n| json!(n))
+    );
+}
+
+#[tokio::test]
+async fn events_are_counted_per_day_and_type_with_the_installations_that_sent_them() {
+    let app = app().await;
+    a_month_of_stories(&app).await;
+    roll_all(&app, 400).await;
+
+    let events = get(
+        &app,
+        &format!(
+            "/api/v1/events?product=stories&from={}&to={}",
+            day(3),
+            day(2)
+        ),
+    )
+    .await;
+
+    assert_eq!(
+        events,
+        json!({"product": "stories", "days": [
+            {"date": day(3).to_string(), "events": {
+                "app_opened": {"count": 2, "installations": 2},
+                "crash": {"count": 1, "installations": 1},
+                "transcription_completed": {"count": 3, "installations": 1},
+                "transcription_failed": {"count": 1, "installations": 1},
+            }},
+            {"date": day(2).to_string(), "events": {}},
+        ]})
+    );
+}
+
+#[tokio::test]
+async fn a_dimension_and_a_measure_are_answered_per_day_from_the_daily_tables() {
+    let app = app().await;
+    a_month_of_stories(&app).await;
+    roll_all(&app, 400).await;
+    let range = format!("product=stories&from={}&to={}", day(3), day(3));
+
+    let language = get(
+        &app,
+        &format!("/api/v1/dimensions/app_opened.language?{range}"),
+    )
+    .await;
+    let duration = get(
+        &app,
+        &format!("/api/v1/measures/transcription_completed.duration?{range}"),
+    )
+    .await;
+
+    assert_eq!(
+        language["points"][0]["values"],
+        json!({"de": {"installations": 1, "amount": 1}, "en": {"installations": 1, "amount": 1}})
+    );
+    assert_eq!(language["window_days"], 1);
+    // Two values <= 5 and one in (15, 30]: the median is in the second bucket, p90 in the fourth.
+    assert_eq!(
+        duration["points"][0],
+        json!({"date": day(3).to_string(), "count": 3, "sum": 42.0, "mean": 14.0, "p50": 5.0, "p90": 30.0})
+    );
+}
+
+#[tokio::test]
+async fn both_stories_rates_are_answered_with_null_where_the_denominator_is_zero() {
+    let app = app().await;
+    a_month_of_stories(&app).await;
+    roll_all(&app, 400).await;
+
+    let success = series(&app, "transcription_success", "").await;
+    let crash_free_day = series(&app, "crash_free", "&window=1").await;
+    let crash_free_week = series(&app, "crash_free", "&window=7").await;
+
+    // 2 successes of 3 completed + 1 failed; today 1 of 1; nothing 10 days ago.
+    assert_eq!(
+        [on(&success, 3), on(&success, 0), on(&success, 10)],
+        [json!(0.5), json!(1.0), Value::Null]
+    );
+    // B crashed 3 days ago: 1 of the 2 active that day, 1 of the 3 active in the week to today.
+    assert_eq!(on(&crash_free_day, 3), json!(0.5));
+    assert_eq!(on(&crash_free_day, 2), Value::Null);
+    assert_eq!(on(&crash_free_week, 0), json!(2.0 / 3.0));
+}
+
+#[tokio::test]
+async fn printernizer_stays_the_default_product_and_an_undeclared_one_is_a_404_naming_it() {
+    let app = app().await;
+    let range = format!("from={}&to={}", day(3), day(0));
+
+    let default = get(
+        &app,
+        &format!("/api/v1/metrics/active_installations?{range}"),
+    )
+    .await;
+    let named = get(
+        &app,
+        &format!("/api/v1/metrics/active_installations?product=printernizer&{range}"),
+    )
+    .await;
+    let unknown = app
+        .get(
+            "/api/v1/metrics/active_installations?product=nope",
+            Some(ADMIN_KEY),
+        )
+        .await;
+    let no_window_of_one = app
+        .get(
+            "/api/v1/metrics/active_installations?window=1",
+            Some(ADMIN_KEY),
+        )
+        .await;
+    let no_events = app.get("/api/v1/events", Some(ADMIN_KEY)).await;
+
+    assert_eq!(default, named);
+    assert_eq!(default["window_days"], 7);
+    assert_eq!(unknown.status(), 404);
+    assert_eq!(
+        body(unknown).await,
+        json!({"detail": "No product `nope` is declared"})
+    );
+    assert_eq!(no_window_of_one.status(), 422);
+    assert_eq!(no_events.status(), 422);
+}
+
+#[tokio::test]
+async fn a_day_whose_raw_rows_retention_deleted_is_still_answered_from_the_daily_tables() {
+    let app = app().await;
+    a_month_of_stories(&app).await;
+    roll_all(&app, 5).await;
+    let catalog = Catalog::load(None).expect("the built-in catalog loads");
+
+    let deleted = rollup::prune_activity(&pool(&app), &catalog, 5, Utc::now().date_naive())
+        .await
+        .expect("retention runs");
+    put(&app, "install-e", 0, &opened("fr", 1.0)).await;
+    roll_all(&app, 5).await;
+
+    assert_eq!(deleted, 2, "the rows of 10 and 30 days ago");
+    let events = get(
+        &app,
+        &format!(
+            "/api/v1/events?product=stories&from={}&to={}",
+            day(10),
+            day(10)
+        ),
+    )
+    .await;
+    assert_eq!(
+        events["days"][0]["events"],
+        json!({"app_opened": {"count": 2, "installations": 1}})
+    );
+    let today = series(&app, "active_installations", "&window=1").await;
+    assert_eq!(on(&today, 0), 2);
+}
+
+#[tokio::test]
+async fn the_public_overview_of_a_product_suppresses_cells_under_the_minimum_cohort() {
+    let app = spawn_app_with(|c| {
+        c.rollup_interval_secs = 1;
+        c.min_cohort = 3;
+    })
+    .await;
+    let languages = ["en", "en", "en", "de", "de", "de", "fr"];
+    for (n, language) in languages.iter().enumerate() {
+        put(&app, &format!("install-{n}"), 0, &opened(language, 1.0)).await;
+    }
+
+    let overview = public_overview_of_stories(&app).await;
+
+    // fr (1) is too small; `other` (1) still is, so en (3, after de by value) joins it.
+    assert_eq!(
+        overview["distributions"]["app_opened.language"],
+        json!({"de": 3, "other": 4})
+    );
+    assert_eq!(overview["active_installations_7d"], 7);
+    assert_eq!(overview["as_of"], day(0).to_string());
+}
+
+/// Stories' public overview once the app's own rollup task rolled all seven installations.
+async fn public_overview_of_stories(app: &TestApp) -> Value {
+    let started = std::time::Instant::now();
+    loop {
+        let response = app
+            .get("/api/v1/public/overview?product=stories", None)
+            .await;
+        if response.status() == 200 {
+            let overview = body(response).await;
+            if overview["active_installations_7d"] == 7 {
+                return overview;
+            }
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "no public overview of stories"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
