@@ -169,14 +169,14 @@ pub async fn crash_report(
     ))
 }
 
-/// `POST /capture/` and `POST /batch/`: PostHog-style events; the key is the body's `api_key`.
+/// `POST /capture/`: one PostHog-style event (or a batch); the key is the body's `api_key`.
 #[utoipa::path(
     post,
     path = "/capture/",
     tag = "ingest",
     operation_id = "capture",
-    summary = "Capture one event or a batch (PostHog's format; also at `/batch/`, with or without the trailing slash)",
-    request_body(content = serde_json::Value, description = "`{api_key, event, properties, distinct_id?, timestamp?, uuid?}` or `{api_key, batch: [...]}`; `distinct_id` at the top level or in `properties`; `$` properties (such as `$ip`) are dropped"),
+    summary = "Capture one event (PostHog's format; also without the trailing slash)",
+    request_body(content = serde_json::Value, description = "`{api_key, event, properties, distinct_id?, timestamp?, uuid?}` (a body with `batch` is read as at `/batch/`); `distinct_id` at the top level or in `properties`; `$` properties (such as `$ip`) are dropped"),
     responses(
         (status = 200, description = "Stored", body = Captured),
         auth::IngestKey,
@@ -196,10 +196,52 @@ pub async fn capture(
     writer: web::Data<Writer<Activity>>,
     outcomes: web::Data<Outcomes>,
 ) -> Result<HttpResponse, ApiError> {
+    captured(&req, &body, &keys, &limits, &writer, &outcomes).await
+}
+
+/// `POST /batch/`: a list of PostHog-style events; the key is the body's `api_key`.
+#[utoipa::path(
+    post,
+    path = "/batch/",
+    tag = "ingest",
+    operation_id = "capture_batch",
+    summary = "Capture a batch of events (PostHog's format; also without the trailing slash)",
+    request_body(content = serde_json::Value, description = "`{api_key, batch: [{event, properties, distinct_id?, timestamp?, uuid?}, ...]}`, 1 to 1,000 events, of one or more installations"),
+    responses(
+        (status = 200, description = "Stored", body = Captured),
+        auth::IngestKey,
+        SourceAllowed,
+        Body,
+        RejectedSubmission,
+        WriteError,
+    )
+)]
+#[tracing::instrument(level = "debug", name = "capture_batch", skip_all)]
+pub async fn batch(
+    _: SourceAllowed,
+    req: HttpRequest,
+    body: Body,
+    keys: web::Data<Keys>,
+    limits: web::Data<Limits>,
+    writer: web::Data<Writer<Activity>>,
+    outcomes: web::Data<Outcomes>,
+) -> Result<HttpResponse, ApiError> {
+    captured(&req, &body, &keys, &limits, &writer, &outcomes).await
+}
+
+/// Both capture routes read either body: the key first, then the events.
+async fn captured(
+    req: &HttpRequest,
+    body: &Body,
+    keys: &Keys,
+    limits: &Limits,
+    writer: &Writer<Activity>,
+    outcomes: &Outcomes,
+) -> Result<HttpResponse, ApiError> {
     let captured = capture::read(&body.0)?;
-    let served = auth::served(&req, &keys, captured.api_key())?;
+    let served = auth::served(req, keys, captured.api_key())?;
     let folded = captured.fold(served.0, Utc::now())?;
-    let outcome = store(folded, &limits, &writer, &outcomes).await?;
+    let outcome = store(folded, limits, writer, outcomes).await?;
     Ok(answer(Captured { status: 1 }, outcome))
 }
 

@@ -130,17 +130,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .default_service(web::to(not_found));
 }
 
-/// PostHog's clients post to `/capture/`, `/batch/` (`/e/`, `/track/` in older ones), with
-/// or without the trailing slash.
+/// PostHog's clients post to `/capture/` and `/batch/`, with or without the trailing slash.
 fn capture_routes(cfg: &mut web::ServiceConfig) {
-    for path in ["/capture", "/batch", "/e", "/track"] {
-        for path in [path.to_owned(), format!("{path}/")] {
-            cfg.service(ingest_route(
-                &path,
-                Format::PosthogCapture,
-                web::post().to(ingest::capture),
-            ));
-        }
+    for path in ["/capture/", "/capture"] {
+        let route = web::post().to(ingest::capture);
+        cfg.service(ingest_route(path, Format::PosthogCapture, route));
+    }
+    for path in ["/batch/", "/batch"] {
+        let route = web::post().to(ingest::batch);
+        cfg.service(ingest_route(path, Format::PosthogCapture, route));
     }
 }
 

@@ -18,7 +18,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::openapi::{Content, HeaderBuilder, Ref, RefOr};
 use utoipa::{IntoResponses, Modify, OpenApi, PartialSchema};
 
-use super::{api, health, installation, metrics, products, public, reports, stats, submit};
+use super::{api, health, ingest, installation, metrics, products, public, reports, stats, submit};
 use crate::auth::{AdminKey, IngestKey};
 use crate::domain::RejectedSubmission;
 use crate::error::{ErrorBody, InvalidBody, UNAUTHORIZED};
@@ -38,6 +38,11 @@ use crate::store::{StoreError, WriteError};
     ),
     paths(
         submit::submit,
+        ingest::telemetry,
+        ingest::event_batch,
+        ingest::crash_report,
+        ingest::capture,
+        ingest::batch,
         installation::export,
         installation::delete,
         health::health,

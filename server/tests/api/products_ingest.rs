@@ -425,7 +425,10 @@ async fn stories_numbers_sent_through_its_own_routes_come_out_exact_through_api_
     let b = json!({"user_id": "user_bbbbbbbb", "events": [opened(0, "fr")]});
     let c = json!({"user_id": "user_cccccccc", "events": [opened(1, "de")]});
     for batch in [&a, &b, &c, &c] {
-        assert_eq!(post(&app, "/api/events/batch", None, batch).await.status(), 200);
+        assert_eq!(
+            post(&app, "/api/events/batch", None, batch).await.status(),
+            200
+        );
     }
     let crash = json!({"error_message": "RangeError: x", "app_version": "1.4.0", "os_version": "14.2", "timestamp": at(0), "user_id": "user_bbbbbbbb"});
     assert_eq!(post(&app, "/api/crashes", None, &crash).await.status(), 200);
@@ -433,7 +436,14 @@ async fn stories_numbers_sent_through_its_own_routes_come_out_exact_through_api_
     roll_every_product(&app).await;
 
     let range = format!("product=stories&from={}&to={}", date(1), date(0));
-    let events = body(app.get(&format!("/api/v1/events?{range}"), Some(crate::helpers::ADMIN_KEY)).await).await;
+    let events = body(
+        app.get(
+            &format!("/api/v1/events?{range}"),
+            Some(crate::helpers::ADMIN_KEY),
+        )
+        .await,
+    )
+    .await;
     assert_eq!(
         events,
         json!({"product": "stories", "days": [
@@ -445,21 +455,35 @@ async fn stories_numbers_sent_through_its_own_routes_come_out_exact_through_api_
         ]})
     );
     let active = body(
-        app.get(&format!("/api/v1/metrics/active_installations?{range}&window=1"), Some(crate::helpers::ADMIN_KEY))
-            .await,
+        app.get(
+            &format!("/api/v1/metrics/active_installations?{range}&window=1"),
+            Some(crate::helpers::ADMIN_KEY),
+        )
+        .await,
     )
     .await;
-    let values: Vec<&Value> = active["points"].as_array().expect("points").iter().map(|p| &p["value"]).collect();
+    let values: Vec<&Value> = active["points"]
+        .as_array()
+        .expect("points")
+        .iter()
+        .map(|p| &p["value"])
+        .collect();
     assert_eq!(values, [&json!(2), &json!(2)], "{active}");
     let week = body(
-        app.get(&format!("/api/v1/metrics/active_installations?{range}&window=7"), Some(crate::helpers::ADMIN_KEY))
-            .await,
+        app.get(
+            &format!("/api/v1/metrics/active_installations?{range}&window=7"),
+            Some(crate::helpers::ADMIN_KEY),
+        )
+        .await,
     )
     .await;
     assert_eq!(week["points"][1]["value"], 3, "{week}");
     let crash_free = body(
-        app.get(&format!("/api/v1/metrics/crash_free?{range}&window=1"), Some(crate::helpers::ADMIN_KEY))
-            .await,
+        app.get(
+            &format!("/api/v1/metrics/crash_free?{range}&window=1"),
+            Some(crate::helpers::ADMIN_KEY),
+        )
+        .await,
     )
     .await;
     assert_eq!(crash_free["points"][1]["value"], 0.5, "{crash_free}");
@@ -468,8 +492,18 @@ async fn stories_numbers_sent_through_its_own_routes_come_out_exact_through_api_
 #[tokio::test]
 async fn indexpilot_numbers_sent_through_its_route_come_out_exact_through_api_v1() {
     let app = app().await;
-    for (installation, indexes) in [("aaaaaaaaaaaaaaaa", 10), ("bbbbbbbbbbbbbbbb", 5), ("aaaaaaaaaaaaaaaa", 12)] {
-        let response = post(&app, "/api/v1/telemetry", Some(INDEXPILOT_KEY), &telemetry(installation, indexes)).await;
+    for (installation, indexes) in [
+        ("aaaaaaaaaaaaaaaa", 10),
+        ("bbbbbbbbbbbbbbbb", 5),
+        ("aaaaaaaaaaaaaaaa", 12),
+    ] {
+        let response = post(
+            &app,
+            "/api/v1/telemetry",
+            Some(INDEXPILOT_KEY),
+            &telemetry(installation, indexes),
+        )
+        .await;
         assert_eq!(response.status(), 200);
     }
 
@@ -479,15 +513,25 @@ async fn indexpilot_numbers_sent_through_its_route_come_out_exact_through_api_v1
     let get = |metric: &str| {
         let path = format!("/api/v1/metrics/{metric}?{today}&window=1");
         let app = &app;
-        async move { body(app.get(&path, Some(crate::helpers::ADMIN_KEY)).await).await["points"][0]["value"].clone() }
+        async move {
+            body(app.get(&path, Some(crate::helpers::ADMIN_KEY)).await).await["points"][0]["value"]
+                .clone()
+        }
     };
     // The resend replaced A's report: 12 + 5.
     assert_eq!(get("indexes_created").await, 17);
     assert_eq!(get("active_installations").await, 2);
     assert_eq!(get("new_installations").await, 2);
     let os = body(
-        app.get(&format!("/api/v1/dimensions/os?{today}"), Some(crate::helpers::ADMIN_KEY)).await,
+        app.get(
+            &format!("/api/v1/dimensions/os?{today}"),
+            Some(crate::helpers::ADMIN_KEY),
+        )
+        .await,
     )
     .await;
-    assert_eq!(os["points"][0]["values"]["linux"]["installations"], 2, "{os}");
+    assert_eq!(
+        os["points"][0]["values"]["linux"]["installations"], 2,
+        "{os}"
+    );
 }
