@@ -33,9 +33,6 @@ use crate::telemetry::{self, Chain, Sampled};
 
 /// How often ingest outcomes counted in memory are added to the database.
 const FLUSH_OUTCOMES_EVERY: Duration = Duration::from_secs(5);
-/// How often new installations are registered for `/stats/summary`: what the summary adds at
-/// read time is this much of the latest reports.
-const REGISTER_EVERY: Duration = Duration::from_secs(1);
 /// How often the salt of the source hash is replaced and partitions are made ahead.
 const DAILY: Duration = Duration::from_secs(24 * 60 * 60);
 /// The longest a shutdown takes: an orchestrator's usual wait before SIGKILL (Docker's is 10 s).
@@ -149,12 +146,6 @@ impl Application {
                 rules,
                 limits.clone(),
                 outcomes.clone(),
-                deadline,
-                stop.clone(),
-            )),
-            tokio::spawn(register_installations(
-                pool.clone(),
-                rules.report.product(),
                 deadline,
                 stop.clone(),
             )),
@@ -347,37 +338,6 @@ async fn upkeep(
                     Ok(Ok(())) => {}
                     Ok(Err(error)) => tracing::error!(error = %format!("{error:#}"), "partition upkeep failed"),
                     Err(_) => tracing::error!("partition upkeep timed out"),
-                }
-            }
-        }
-    }
-}
-
-/// Every `REGISTER_EVERY` until `stop`: registers the installations of the reports received
-/// since the last registration (whichever instance gets to it), so `/stats/summary` stays fast
-/// during and after a burst.
-async fn register_installations(
-    pool: Pool,
-    product: &'static str,
-    deadline: Duration,
-    stop: CancellationToken,
-) {
-    let mut turn = tokio::time::interval(REGISTER_EVERY);
-    turn.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            () = stop.cancelled() => break,
-            _ = turn.tick() => {}
-        }
-        let registered = async {
-            let mut client = pool.get().await?;
-            store::register_installations(&mut client, product).await
-        };
-        tokio::select! {
-            () = stop.cancelled() => break,
-            registered = store::within(deadline, registered) => {
-                if let Err(error) = registered {
-                    tracing::warn!(error = %Chain(&error), "installations not registered this turn");
                 }
             }
         }

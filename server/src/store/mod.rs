@@ -6,7 +6,6 @@ mod daily;
 mod migrate;
 mod outcomes;
 mod partitions;
-mod registry;
 mod reports;
 mod rollup;
 mod submissions;
@@ -30,7 +29,6 @@ pub use daily::{Daily, DayReports, OutcomeCount, ReadPool};
 pub use migrate::migrate;
 pub use outcomes::add_outcomes;
 pub use partitions::{drop_partitions_before, ensure_partitions};
-pub use registry::register_installations;
 pub use reports::{begin_sending, last_sent, Sending};
 pub use rollup::{
     for_each_report, lock_rollup, marked_days, midnight, new_installations, oldest_raw_day,

@@ -12,8 +12,10 @@ use crate::domain::{InstallationId, Submission, Version};
 /// One fixed-shape statement for any batch size: the arrays vary, the text does not, so it is
 /// prepared once per connection (measured ~100x faster than one INSERT per row).
 /// A retry of a stored report overwrites it and keeps its `submission_id`. The same statement
-/// adds to the summary's counts of reports (shard `$20`), so they move exactly with them.
-/// (Installations are registered every second, off this path: see `register_installations`.)
+/// registers the installations of new reports and adds to the summary's counts of reports and
+/// installations (shard `$20`), so they move exactly with them: the summary reads the counts
+/// alone, whatever was just received. (Registering off this path, every second, cost more:
+/// it reread the last second's reports, and the summary had to count those not registered yet.)
 /// `received_at` is the database's time of the statement's transaction, never an instance's
 /// clock: the rollup's watermark is read off the same clock and the writers' open
 /// transactions (see `rollup::watermark`), so no report can commit behind it.
@@ -59,13 +61,23 @@ ON CONFLICT (product, installation_id, period_start) DO UPDATE SET
 RETURNING product, installation_id, period_start, submission_id, receipts = 1 AS inserted,
     received_at
 ),
+-- Only a new report can be an installation's first; in key order, as every batch locks.
+registered AS (
+    INSERT INTO installations (product, installation_id)
+    SELECT DISTINCT product, installation_id FROM written WHERE inserted
+    ORDER BY product, installation_id
+    ON CONFLICT DO NOTHING
+    RETURNING product
+),
 counted AS (
     INSERT INTO submission_counts AS c
         (product, shard, submissions, installations, latest_received_at)
-    SELECT product, $20, count(*) FILTER (WHERE inserted), 0, max(received_at)
-    FROM written GROUP BY product
+    SELECT w.product, $20, count(*) FILTER (WHERE w.inserted),
+        (SELECT count(*) FROM registered r WHERE r.product = w.product), max(w.received_at)
+    FROM written w GROUP BY w.product
     ON CONFLICT (product, shard) DO UPDATE SET
         submissions = c.submissions + EXCLUDED.submissions,
+        installations = c.installations + EXCLUDED.installations,
         latest_received_at = greatest(c.latest_received_at, EXCLUDED.latest_received_at)
 )
 SELECT product, installation_id, period_start, submission_id, inserted FROM written";
@@ -302,14 +314,10 @@ pub async fn delete_installation(
     installation: InstallationId,
 ) -> Result<u64, StoreError> {
     let mut client = pool.get().await?;
+    // A batch writing a report of the installation meanwhile either committed first (its
+    // reports and registration are erased here) or waits on the rows erased here and then
+    // writes them anew, registering the installation again: counts and rows agree either way.
     let tx = client.transaction().await?;
-    // One registration at a time: the rollup's, reading an older snapshot, could otherwise put
-    // the installation back without its reports. `submissions` first, as everyone locks.
-    tx.batch_execute(
-        "LOCK TABLE submissions IN ROW EXCLUSIVE MODE;
-         LOCK TABLE installations IN SHARE ROW EXCLUSIVE MODE",
-    )
-    .await?;
     let statement = tx
         .prepare_cached(
             "WITH erased AS (
@@ -349,60 +357,21 @@ pub struct Summary {
     pub latest_submission_at: Option<DateTime<Utc>>,
 }
 
-/// Reports and the latest receipt are counted by every batch (see `UPSERT_BATCH`); installations
-/// are those registered (every second) plus any in reports received since the registration's
-/// watermark (through
-/// the BRIN index on `received_at`). One snapshot for both reads; the watermark goes to the
-/// second as a parameter, planned for its value every time: a plan for any watermark sorts the
-/// whole registry (measured 17-48 ms at a year of data, against 2-4 ms).
+/// Reports, installations and the latest receipt, as every batch counted them (see
+/// `UPSERT_BATCH`): a sum over a few rows, however many reports are stored or arriving.
 pub async fn summary(pool: &Pool) -> Result<Summary, StoreError> {
-    let mut client = pool.get().await?;
-    let tx = client
-        .build_transaction()
-        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()
-        .await?;
-    // The reports since the watermark are found through the BRIN index on `received_at`
-    // (summarized every second by the registration); on a partition whose statistics lag, the
-    // planner would scan the whole partition instead (measured 40–75 ms after a burst). With
-    // sequential scans priced out, every plan's estimate passes `jit_above_cost`, and compiling
-    // it took 75 ms of a 76 ms summary: no JIT for these small reads.
-    tx.batch_execute(
-        "SET LOCAL plan_cache_mode = force_custom_plan;
-         SET LOCAL enable_seqscan = off;
-         SET LOCAL jit = off",
-    )
-    .await?;
-    let counts = tx
+    let client = pool.get().await?;
+    let statement = client
         .prepare_cached(
             "SELECT coalesce(sum(submissions), 0)::bigint, coalesce(sum(installations), 0)::bigint,
-                    max(latest_received_at),
-                    coalesce((SELECT min(watermark) FROM registration_state), '-infinity')
+                    max(latest_received_at)
              FROM submission_counts",
         )
         .await?;
-    let unregistered = tx
-        .prepare_cached(
-            "SELECT count(*) FROM (
-                 SELECT DISTINCT s.product, s.installation_id FROM submissions s
-                 WHERE s.received_at >= $1
-                   AND NOT EXISTS (SELECT 1 FROM installations i
-                                   WHERE i.product = s.product
-                                     AND i.installation_id = s.installation_id)) AS recent",
-        )
-        .await?;
-    let row = tx.query_one(&counts, &[]).await?;
-    let watermark: tokio_postgres::types::Timestamp<DateTime<Utc>> = row.try_get(3)?;
-    let recent: i64 = tx
-        .query_one(&unregistered, &[&watermark])
-        .await?
-        .try_get(0)?;
-    tx.commit().await?;
-    let registered: i64 = row.try_get(1)?;
+    let row = client.query_one(&statement, &[]).await?;
     Ok(Summary {
         total_submissions: row.try_get(0)?,
-        unique_installations: registered + recent,
+        unique_installations: row.try_get(1)?,
         latest_submission_at: row.try_get(2)?,
     })
 }
