@@ -162,10 +162,6 @@ impl Columns {
         self.error_summary.push(json(&report.error_types));
     }
 
-    pub(super) fn len(&self) -> usize {
-        self.product.len()
-    }
-
     /// Writes the reports `rows` of the batch in one statement, adding to the summary's counts
     /// in `shard`; returns each report's key, id and whether it is new.
     pub(super) async fn upsert(

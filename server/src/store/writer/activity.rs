@@ -3,22 +3,19 @@
 //! transaction.
 //!
 //! A request with a fingerprint counts once: its fingerprint is inserted first, and only the
-//! requests whose fingerprint was new (to the table and to the batch) add their rows. A batch
-//! the database refuses is retried in halves, so only the request at fault fails.
+//! requests whose fingerprint was new (to the table and to the batch) add their rows.
 
 use std::collections::{BTreeMap, HashSet};
 use std::ops::Range;
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::NaiveDate;
 use deadpool_postgres::{Object, Pool};
 use tokio_postgres::types::Json;
 
-use super::{answer, Batch, Waiting, WriteError};
+use super::{in_halves, Batch, Waiting};
 use crate::domain::activity::{Counts, Folded, Merge};
 use crate::store::StoreError;
-use crate::telemetry::Chain;
 
 /// The outcome of a committed request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,37 +36,15 @@ impl Batch for Activity {
             .into_iter()
             .map(|Waiting { job, reply }| (job, vec![reply]))
             .unzip();
-        let mut parts: Vec<Range<usize>> = Vec::with_capacity(1);
-        parts.push(0..jobs.len());
-        while let Some(range) = parts.pop() {
-            match write(pool, &jobs[range.clone()], timeout).await {
-                Ok(counted) => {
-                    for (replies, counted) in waiters[range].iter_mut().zip(counted) {
-                        for reply in replies.drain(..) {
-                            let _ = reply.send(Ok(Counted { counted }));
-                        }
-                    }
-                }
-                Err(error) => {
-                    metrics::counter!("tally_batch_failures_total").increment(1);
-                    let requests = range.len();
-                    if error.is_transient() {
-                        tracing::warn!(error = %Chain(&error), requests, "activity batch not committed");
-                        answer(
-                            &mut waiters[range],
-                            &WriteError::Unavailable(Arc::new(error)),
-                        );
-                    } else if requests > 1 {
-                        tracing::warn!(error = %Chain(&error), requests, "activity batch refused, retrying it in halves");
-                        let middle = range.start + requests / 2;
-                        parts.push(middle..range.end);
-                        parts.push(range.start..middle);
-                    } else {
-                        answer(&mut waiters[range], &WriteError::Refused(Arc::new(error)));
-                    }
+        let write = |range: Range<usize>| write(pool, &jobs[range], timeout);
+        in_halves(&mut waiters, write, |_, counted, waiters| {
+            for (replies, counted) in waiters.iter_mut().zip(counted) {
+                for reply in replies.drain(..) {
+                    let _ = reply.send(Ok(Counted { counted }));
                 }
             }
-        }
+        })
+        .await;
     }
 }
 

@@ -15,6 +15,7 @@ mod reports;
 
 use std::future::Future;
 use std::hash::{BuildHasher, RandomState};
+use std::ops::Range;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,6 +24,7 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio::task::JoinHandle;
 
 use super::StoreError;
+use crate::telemetry::Chain;
 
 pub use activity::{Activity, Counted};
 pub use reports::{Reports, Stored};
@@ -178,6 +180,43 @@ async fn run<B: Batch>(
     let all = u32::try_from(config.concurrent_batches).unwrap_or(u32::MAX);
     let _ = committers.acquire_many(all).await;
     tracing::info!("writer stopped");
+}
+
+/// Writes the jobs `0..waiters.len()` with `write`, one range at a time; a range the database
+/// refuses is retried in halves, so only the job at fault fails, while a transient failure
+/// fails its range with 503. `written` answers the waiters of each range written.
+async fn in_halves<S, T, Fut>(
+    waiters: &mut [Vec<Reply<S>>],
+    write: impl Fn(Range<usize>) -> Fut,
+    mut written: impl FnMut(Range<usize>, T, &mut [Vec<Reply<S>>]),
+) where
+    Fut: Future<Output = Result<T, StoreError>>,
+{
+    let mut parts: Vec<Range<usize>> = Vec::with_capacity(1);
+    parts.push(0..waiters.len());
+    while let Some(rows) = parts.pop() {
+        match write(rows.clone()).await {
+            Ok(outcome) => written(rows.clone(), outcome, &mut waiters[rows]),
+            Err(error) => {
+                metrics::counter!("tally_batch_failures_total").increment(1);
+                let jobs = rows.len();
+                if error.is_transient() {
+                    tracing::warn!(error = %Chain(&error), jobs, "batch not committed");
+                    answer(
+                        &mut waiters[rows],
+                        &WriteError::Unavailable(Arc::new(error)),
+                    );
+                } else if jobs > 1 {
+                    tracing::warn!(error = %Chain(&error), jobs, "batch refused, retrying it in halves");
+                    let middle = rows.start + jobs / 2;
+                    parts.push(middle..rows.end);
+                    parts.push(rows.start..middle);
+                } else {
+                    answer(&mut waiters[rows], &WriteError::Refused(Arc::new(error)));
+                }
+            }
+        }
+    }
 }
 
 /// Answers every sender of `waiters` with the same error.

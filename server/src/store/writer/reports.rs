@@ -1,21 +1,18 @@
 //! Printernizer's reports: one statement per batch into the typed `submissions` table.
 //!
 //! One statement cannot update a row twice: reports for the same key merge (latest wins) and
-//! all their senders get the same answer. A batch the database refuses is retried in halves,
-//! so only the report at fault fails; a transient failure fails the batch with 503.
+//! all their senders get the same answer.
 
 use std::collections::HashMap;
 use std::ops::Range;
-use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_postgres::{Object, Pool};
 
-use super::{answer, Batch, Reply, Waiting, WriteError};
+use super::{answer, in_halves, Batch, Reply, Waiting, WriteError};
 use crate::domain::Submission;
 use crate::store::submissions::{report_key, Columns, ReportKey};
 use crate::store::StoreError;
-use crate::telemetry::Chain;
 
 /// The outcome of a committed report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,46 +65,24 @@ async fn commit(pool: &Pool, jobs: Vec<Waiting<Reports>>, shard: i16, timeout: D
     metrics::histogram!("tally_batch_reports").record(received as f64);
 
     let started = std::time::Instant::now();
-    let mut parts: Vec<Range<usize>> = Vec::with_capacity(1);
-    parts.push(0..columns.len());
-    while let Some(rows) = parts.pop() {
-        match upsert(pool, &columns, shard, rows.clone(), timeout).await {
-            Ok(stored) => {
-                for (key, submission_id, inserted) in stored {
-                    // `keys` is sorted (see above).
-                    let Ok(slot) = keys[rows.clone()].binary_search(&key) else {
-                        continue;
-                    };
-                    for (nth, reply) in waiters[rows.start + slot].drain(..).enumerate() {
-                        let _ = reply.send(Ok(Stored {
-                            submission_id,
-                            inserted: inserted && nth == 0,
-                        }));
-                    }
-                }
-                // A report Postgres did not return was not stored: say so rather than hang.
-                answer(&mut waiters[rows], &WriteError::Unconfirmed);
-            }
-            Err(error) => {
-                metrics::counter!("tally_batch_failures_total").increment(1);
-                let reports = rows.len();
-                if error.is_transient() {
-                    tracing::warn!(error = %Chain(&error), reports, "batch not committed");
-                    answer(
-                        &mut waiters[rows],
-                        &WriteError::Unavailable(Arc::new(error)),
-                    );
-                } else if reports > 1 {
-                    tracing::warn!(error = %Chain(&error), reports, "batch refused, retrying it in halves");
-                    let middle = rows.start + reports / 2;
-                    parts.push(middle..rows.end);
-                    parts.push(rows.start..middle);
-                } else {
-                    answer(&mut waiters[rows], &WriteError::Refused(Arc::new(error)));
-                }
+    let write = |rows| upsert(pool, &columns, shard, rows, timeout);
+    in_halves(&mut waiters, write, |rows, stored, waiters| {
+        for (key, submission_id, inserted) in stored {
+            // `keys` is sorted (see above).
+            let Ok(slot) = keys[rows.clone()].binary_search(&key) else {
+                continue;
+            };
+            for (nth, reply) in waiters[slot].drain(..).enumerate() {
+                let _ = reply.send(Ok(Stored {
+                    submission_id,
+                    inserted: inserted && nth == 0,
+                }));
             }
         }
-    }
+        // A report Postgres did not return was not stored: say so rather than hang.
+        answer(waiters, &WriteError::Unconfirmed);
+    })
+    .await;
     metrics::histogram!("tally_batch_commit_duration_seconds")
         .record(started.elapsed().as_secs_f64());
 }
