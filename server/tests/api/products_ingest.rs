@@ -535,3 +535,87 @@ async fn indexpilot_numbers_sent_through_its_route_come_out_exact_through_api_v1
         "{os}"
     );
 }
+
+/// The outcomes `/api/v1/outcomes?product=` reports once the server has flushed them (every
+/// 5 s): waits until `outcome` reaches `count`.
+async fn wait_for_outcome(app: &TestApp, product: &str, outcome: &str, count: i64) -> Value {
+    let started = std::time::Instant::now();
+    loop {
+        let path = format!(
+            "/api/v1/outcomes?product={product}&from={}&to={}",
+            date(0),
+            date(0)
+        );
+        let outcomes = body(app.get(&path, Some(crate::helpers::ADMIN_KEY)).await).await;
+        if outcomes["totals"][outcome] == count {
+            return outcomes;
+        }
+        assert!(started.elapsed().as_secs() < 20, "{outcomes}");
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test]
+async fn outcomes_are_counted_per_product_with_what_was_dropped_or_stored_as_other() {
+    let app = app().await;
+    let mut report = telemetry("cccccccccccccccc", 1);
+    report["environment"]["os"] = json!("plan9");
+    report["environment"]["kernel"] = json!("6.1");
+    let batch = stories_batch("user_dddddddd");
+
+    assert_eq!(
+        post(&app, "/api/v1/telemetry", Some(INDEXPILOT_KEY), &report)
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        post(&app, "/api/v1/telemetry", None, &report)
+            .await
+            .status(),
+        401
+    );
+    assert_eq!(
+        post(&app, "/api/events/batch", None, &batch).await.status(),
+        200
+    );
+    assert_eq!(
+        post(&app, "/api/events/batch", None, &batch).await.status(),
+        200
+    );
+
+    let indexpilot = wait_for_outcome(&app, "indexpilot", "accepted", 1).await;
+    assert_eq!(
+        indexpilot["totals"]["rejected_unauthorized"], 1,
+        "{indexpilot}"
+    );
+    assert_eq!(
+        indexpilot["totals"]["values_stored_as_other"], 1,
+        "{indexpilot}"
+    );
+    assert_eq!(
+        indexpilot["totals"]["unknown_fields_dropped"], 1,
+        "{indexpilot}"
+    );
+    assert_eq!(
+        stored(&app, "indexpilot").await["cccccccccccccccc"]["dim/os/other"],
+        1.0
+    );
+    let stories = wait_for_outcome(&app, "stories", "duplicate", 1).await;
+    assert_eq!(stories["totals"]["accepted"], 1, "{stories}");
+    let printernizer = body(
+        app.get(
+            &format!("/api/v1/outcomes?from={}&to={}", date(0), date(0)),
+            Some(crate::helpers::ADMIN_KEY),
+        )
+        .await,
+    )
+    .await;
+    assert!(
+        printernizer["totals"]
+            .as_object()
+            .expect("totals")
+            .is_empty(),
+        "{printernizer}"
+    );
+}
