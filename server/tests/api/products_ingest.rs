@@ -318,7 +318,7 @@ async fn a_crash_is_counted_by_error_type_and_versions_and_its_text_is_nowhere_i
 }
 
 #[tokio::test]
-async fn franklinwh_clis_exact_body_is_captured_and_its_ip_is_never_stored() {
+async fn franklinwh_clis_exact_body_is_captured_exact_through_api_v1_and_its_ip_is_never_stored() {
     let app = app().await;
     let installation = "0c6f2a6e-8d0b-4c53-9d55-1a0f2f6a9a11";
 
@@ -340,6 +340,22 @@ async fn franklinwh_clis_exact_body_is_captured_and_its_ip_is_never_stored() {
     assert_eq!(counts["event/cli_command_executed"], 4.0);
     assert_eq!(counts["dim/cli_command_executed.os/linux"], 4.0);
     assert_eq!(counts["dim/cli_command_executed.command/status"], 4.0);
+    roll_every_product(&app).await;
+    let today = format!("product=franklinwh&from={}&to={}", date(0), date(0));
+    let admin = Some(crate::helpers::ADMIN_KEY);
+    let events = body(app.get(&format!("/api/v1/events?{today}"), admin).await).await;
+    assert_eq!(
+        events["days"][0]["events"]["cli_command_executed"],
+        json!({"count": 4, "installations": 1}),
+        "{events}"
+    );
+    let path = format!("/api/v1/dimensions/cli_command_executed.command?{today}");
+    let commands = body(app.get(&path, admin).await).await;
+    assert_eq!(
+        commands["points"][0]["values"]["status"],
+        json!({"installations": 1, "amount": 4}),
+        "{commands}"
+    );
     let schema = app.schema.clone();
     let dump = tokio::task::spawn_blocking(move || pg_dump(&schema))
         .await
