@@ -5,9 +5,11 @@
 //! after COMMIT. Outcomes are counted per product, like `/submit`'s.
 
 use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
+use std::future::{ready, Ready};
+
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
-use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest, HttpResponse};
 use chrono::{Duration, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -75,13 +77,11 @@ pub async fn telemetry(
     _: SourceAllowed,
     served: Served,
     body: Body,
-    limits: web::Data<Limits>,
-    writer: web::Data<Writer<Activity>>,
-    outcomes: web::Data<Outcomes>,
+    storing: Storing,
 ) -> Result<HttpResponse, ApiError> {
     let now = Utc::now();
     let folded = indexpilot::fold(&body.0, served.0, now)?;
-    let outcome = store(folded, &limits, &writer, &outcomes).await?;
+    let outcome = storing.store(folded).await?;
     Ok(answer(
         TelemetryReceived {
             status: "success",
@@ -115,12 +115,10 @@ pub async fn event_batch(
     _: SourceAllowed,
     served: Served,
     body: Body,
-    limits: web::Data<Limits>,
-    writer: web::Data<Writer<Activity>>,
-    outcomes: web::Data<Outcomes>,
+    storing: Storing,
 ) -> Result<HttpResponse, ApiError> {
     let folded = events::fold_batch(&body.0, served.0, Utc::now())?;
-    let outcome = store(folded, &limits, &writer, &outcomes).await?;
+    let outcome = storing.store(folded).await?;
     Ok(answer(
         EventsReceived {
             status: "success",
@@ -154,12 +152,10 @@ pub async fn crash_report(
     _: SourceAllowed,
     served: Served,
     body: Body,
-    limits: web::Data<Limits>,
-    writer: web::Data<Writer<Activity>>,
-    outcomes: web::Data<Outcomes>,
+    storing: Storing,
 ) -> Result<HttpResponse, ApiError> {
     let folded = events::fold_crash(&body.0, served.0, Utc::now())?;
-    let outcome = store(folded, &limits, &writer, &outcomes).await?;
+    let outcome = storing.store(folded).await?;
     Ok(answer(
         EventsReceived {
             status: "success",
@@ -192,11 +188,9 @@ pub async fn capture(
     req: HttpRequest,
     body: Body,
     keys: web::Data<Keys>,
-    limits: web::Data<Limits>,
-    writer: web::Data<Writer<Activity>>,
-    outcomes: web::Data<Outcomes>,
+    storing: Storing,
 ) -> Result<HttpResponse, ApiError> {
-    captured(&req, &body, &keys, &limits, &writer, &outcomes).await
+    captured(&req, &body, &keys, &storing).await
 }
 
 /// `POST /batch/`: a list of PostHog-style events; the key is the body's `api_key`.
@@ -222,11 +216,9 @@ pub async fn batch(
     req: HttpRequest,
     body: Body,
     keys: web::Data<Keys>,
-    limits: web::Data<Limits>,
-    writer: web::Data<Writer<Activity>>,
-    outcomes: web::Data<Outcomes>,
+    storing: Storing,
 ) -> Result<HttpResponse, ApiError> {
-    captured(&req, &body, &keys, &limits, &writer, &outcomes).await
+    captured(&req, &body, &keys, &storing).await
 }
 
 /// Both capture routes read either body: the key first, then the events.
@@ -234,45 +226,69 @@ async fn captured(
     req: &HttpRequest,
     body: &Body,
     keys: &Keys,
-    limits: &Limits,
-    writer: &Writer<Activity>,
-    outcomes: &Outcomes,
+    storing: &Storing,
 ) -> Result<HttpResponse, ApiError> {
     let captured = capture::read(&body.0)?;
     let served = auth::served(req, keys, captured.api_key())?;
     let folded = captured.fold(served.0, Utc::now())?;
-    let outcome = store(folded, limits, writer, outcomes).await?;
+    let outcome = storing.store(folded).await?;
     Ok(answer(Captured { status: 1 }, outcome))
 }
 
-/// Limits each installation of the request, counts what was dropped, stores; says whether the
-/// request was counted or was a resend.
-async fn store(
-    folded: Folded,
-    limits: &Limits,
-    writer: &Writer<Activity>,
-    outcomes: &Outcomes,
-) -> Result<Outcome, ApiError> {
-    let product = folded.product;
-    let mut checked = Vec::new();
-    for row in &folded.rows {
-        if !checked.contains(&&row.installation) {
-            limits.check_client(product, &row.installation)?;
-            checked.push(&row.installation);
+/// What every ingest route of these products stores with: the per-installation limit, the
+/// outcome counts and the activity writer.
+pub struct Storing {
+    limits: web::Data<Limits>,
+    writer: web::Data<Writer<Activity>>,
+    outcomes: web::Data<Outcomes>,
+}
+
+impl FromRequest for Storing {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let storing = match (req.app_data(), req.app_data(), req.app_data()) {
+            (Some(limits), Some(writer), Some(outcomes)) => Ok(Self {
+                limits: web::Data::clone(limits),
+                writer: web::Data::clone(writer),
+                outcomes: web::Data::clone(outcomes),
+            }),
+            _ => Err(ApiError::Internal(
+                "the activity writer is not configured".into(),
+            )),
+        };
+        ready(storing)
+    }
+}
+
+impl Storing {
+    /// Limits each installation of the request, counts what was dropped, stores; says whether
+    /// the request was counted or was a resend.
+    async fn store(&self, folded: Folded) -> Result<Outcome, ApiError> {
+        let product = folded.product;
+        let mut checked = Vec::new();
+        for row in &folded.rows {
+            if !checked.contains(&&row.installation) {
+                self.limits.check_client(product, &row.installation)?;
+                checked.push(&row.installation);
+            }
         }
+        if folded.dropped > 0 {
+            self.outcomes
+                .add(product, Outcome::UnknownFieldsDropped, folded.dropped);
+        }
+        if folded.others > 0 {
+            self.outcomes
+                .add(product, Outcome::OtherValues, folded.others);
+        }
+        let stored = self.writer.store(folded).await?;
+        Ok(if stored.counted {
+            Outcome::Accepted
+        } else {
+            Outcome::Duplicate
+        })
     }
-    if folded.dropped > 0 {
-        outcomes.add(product, Outcome::UnknownFieldsDropped, folded.dropped);
-    }
-    if folded.others > 0 {
-        outcomes.add(product, Outcome::OtherValues, folded.others);
-    }
-    let stored = writer.store(folded).await?;
-    Ok(if stored.counted {
-        Outcome::Accepted
-    } else {
-        Outcome::Duplicate
-    })
 }
 
 fn answer(body: impl Serialize, outcome: Outcome) -> HttpResponse {
