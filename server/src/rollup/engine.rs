@@ -13,8 +13,9 @@ use chrono::{Duration, NaiveDate};
 
 use crate::store::{DailyRows, DimensionRow, ReportRow, TotalsRow};
 
-/// The windows stored: 7 days (activity, trends) and 30 days (distributions).
-pub const WINDOWS: [i16; 2] = [7, 30];
+/// The windows stored: 1 day (`/api/v1`'s daily actives), 7 days (activity, trends) and 30
+/// days (distributions).
+pub const WINDOWS: [i16; 3] = [1, 7, 30];
 /// The longest window: a report changes its end day and the 29 days after it.
 pub const LONGEST_WINDOW: i64 = 30;
 
@@ -54,9 +55,9 @@ pub struct Sweep {
     reports: Vec<i64>,
     new: Vec<i64>,
     /// Per window: per day, the change of each total (difference array, one longer than days).
-    totals: [Vec<[i64; TOTALS]>; 2],
+    totals: [Vec<[i64; TOTALS]>; WINDOWS.len()],
     /// Per window: per key, per day, the change of (installations, amount).
-    cells: [Vec<Vec<[i64; 2]>>; 2],
+    cells: [Vec<Vec<[i64; 2]>>; WINDOWS.len()],
     /// foldhash, not SipHash: the sweep looks keys up millions of times in a backfill (SipHash
     /// took ~8% of a roll's CPU). It is seeded per process, so values from reports cannot be
     /// chosen to collide.
@@ -72,8 +73,8 @@ impl Sweep {
             days,
             reports: vec![0; days],
             new: vec![0; days],
-            totals: [vec![[0; TOTALS]; days + 1], vec![[0; TOTALS]; days + 1]],
-            cells: [Vec::new(), Vec::new()],
+            totals: std::array::from_fn(|_| vec![[0; TOTALS]; days + 1]),
+            cells: std::array::from_fn(|_| Vec::new()),
             keys: HashMap::new(),
             names: Vec::new(),
         }

@@ -278,12 +278,6 @@ async fn printernizer_stays_the_default_product_and_an_undeclared_one_is_a_404_n
             Some(ADMIN_KEY),
         )
         .await;
-    let no_window_of_one = app
-        .get(
-            "/api/v1/metrics/active_installations?window=1",
-            Some(ADMIN_KEY),
-        )
-        .await;
     let no_events = app.get("/api/v1/events", Some(ADMIN_KEY)).await;
 
     assert_eq!(default, named);
@@ -293,7 +287,6 @@ async fn printernizer_stays_the_default_product_and_an_undeclared_one_is_a_404_n
         body(unknown).await,
         json!({"detail": "No product `nope` is declared"})
     );
-    assert_eq!(no_window_of_one.status(), 422);
     assert_eq!(no_events.status(), 422);
 }
 

@@ -65,6 +65,36 @@ pub async fn public_overview_after_a_rollup(app: &TestApp) -> serde_json::Value 
 }
 
 #[tokio::test]
+async fn printernizers_active_installations_over_one_day_count_the_reports_ending_that_day() {
+    let app = crate::rollup::app().await;
+    // Installation 1 reports ending 3 and 1 days ago, installation 2 ending 1 day ago.
+    for (who, days_ago) in [(1, 3), (1, 1), (2, 1)] {
+        send(&app, &report_ago(&id(who), days_ago, |_| {})).await;
+    }
+    roll(&app).await;
+    let today = chrono::Utc::now().date_naive();
+    let from = today - chrono::Duration::days(4);
+
+    let series = body(
+        app.get(
+            &format!("/api/v1/metrics/active_installations?window=1&from={from}&to={today}"),
+            Some(ADMIN_KEY),
+        )
+        .await,
+    )
+    .await;
+
+    assert_eq!(series["window_days"], 1);
+    let values: Vec<i64> = series["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["value"].as_i64().unwrap())
+        .collect();
+    assert_eq!(values, [0, 1, 0, 2, 0]);
+}
+
+#[tokio::test]
 async fn a_metric_series_has_one_point_per_day_of_the_range() {
     let app = crate::rollup::app().await;
     send(&app, &report_ago(&id(1), 3, |_| {})).await;

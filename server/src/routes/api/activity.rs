@@ -57,7 +57,7 @@ pub(super) async fn metric(
     let Some(metric) = Metric::of(product, &name) else {
         return Err(ApiError::NotFound("Unknown metric"));
     };
-    let window = window(query, target)?;
+    let window = window(query)?;
     let daily = Daily::connect(pool).await?;
     let (from, to) = range(query, &daily, target).await?;
     let product_name = product.name();

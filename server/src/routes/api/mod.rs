@@ -109,19 +109,13 @@ fn days(from: NaiveDate, to: NaiveDate) -> impl Iterator<Item = NaiveDate> {
     from.iter_days().take_while(move |day| *day <= to)
 }
 
-/// `window`: 7 by default; 7 or 30 for Printernizer (its daily tables have no 1-day window),
-/// 1, 7 or 30 for the other products.
-fn window(query: &Query, target: Target) -> Result<i16, ApiError> {
-    match (query.get("window").map(|w| w.trim()), target) {
-        (None | Some("7"), _) => Ok(7),
-        (Some("30"), _) => Ok(30),
-        (Some("1"), Target::Activity(_)) => Ok(1),
-        (Some("1"), Target::Printernizer) => Err(invalid(
-            "window",
-            "must be 7 or 30: Printernizer's daily tables have no 1-day window",
-        )),
-        (Some(_), Target::Printernizer) => Err(invalid("window", "must be 7 or 30")),
-        (Some(_), Target::Activity(_)) => Err(invalid("window", "must be 1, 7 or 30")),
+/// `window`: 1, 7 (the default) or 30 days, for every product.
+fn window(query: &Query) -> Result<i16, ApiError> {
+    match query.get("window").map(|w| w.trim()) {
+        None | Some("7") => Ok(7),
+        Some("30") => Ok(30),
+        Some("1") => Ok(1),
+        Some(_) => Err(invalid("window", "must be 1, 7 or 30")),
     }
 }
 
@@ -139,7 +133,7 @@ pub(super) fn last_updated(at: Option<chrono::DateTime<Utc>>) -> Value {
     params(
         ("metric" = String, Path, description = "Printernizer: `active_installations`, `printers`, `jobs`, `files`, `uploads`, `uptime_hours`, `errors`, `installations_with_errors` (per window); `reports`, `new_installations`, `known_installations` (per day). Other products: `active_installations` (per window), `new_installations`, `known_installations`, each declared counter by its path (`counter` or `event.counter`: the day's sum), and each declared rate by name (see `GET /api/v1/products`): a ratio per day, or 1 − installations with an event / active installations per window; a rate is null where its denominator is 0"),
         ("product" = Option<String>, Query, description = "A declared product; `printernizer` by default"),
-        ("window" = Option<u16>, Query, description = "7 (default) or 30: the window of the per-window metrics; 1 too for products other than Printernizer"),
+        ("window" = Option<u16>, Query, description = "1, 7 (default) or 30: the window of the per-window metrics"),
         ("from" = Option<chrono::NaiveDate>, Query, description = "First day (YYYY-MM-DD); by default 29 days before `to`"),
         ("to" = Option<chrono::NaiveDate>, Query, description = "Last day (YYYY-MM-DD); by default the latest rolled day. At most 366 days after `from`"),
     ),
@@ -180,7 +174,7 @@ pub async fn metric(
     params(
         ("dimension" = String, Path, description = "Printernizer: `version`, `platform`, `deployment_mode`, `country`, `printer_type`, `feature`, `error_type`. Other products: the path of a declared dimension, flag or count map (`os`, `app_opened.language`). A dimension's values count events or reports with that value; a flag set's entries (a single flag's value is `true`) count the times it was on; a count map's entries their sums. `installations`: how many had the value that day"),
         ("product" = Option<String>, Query, description = "A declared product; `printernizer` by default"),
-        ("window" = Option<u16>, Query, description = "Printernizer: 7 (default) or 30, the window of the daily tables. Other products answer per day (`window_days` 1) and ignore it"),
+        ("window" = Option<u16>, Query, description = "Printernizer: 1, 7 (default) or 30, the window of the daily tables. Other products answer per day (`window_days` 1) and ignore it"),
         ("from" = Option<chrono::NaiveDate>, Query, description = "First day (YYYY-MM-DD); by default 29 days before `to`"),
         ("to" = Option<chrono::NaiveDate>, Query, description = "Last day (YYYY-MM-DD); by default the latest rolled day. At most 366 days after `from`"),
     ),

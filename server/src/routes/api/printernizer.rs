@@ -48,7 +48,7 @@ pub(super) async fn metric(
     if !is_window && !DAY_METRICS.contains(&name.as_str()) {
         return Err(ApiError::NotFound("Unknown metric"));
     }
-    let window = window(query, Target::Printernizer)?;
+    let window = window(query)?;
     let daily = Daily::connect(pool).await?;
     let (from, to) = range(query, &daily, Target::Printernizer).await?;
     let mut values: BTreeMap<NaiveDate, i64> = BTreeMap::new();
@@ -87,7 +87,7 @@ pub(super) async fn dimension(
     let Some(name) = dimension::ALL.iter().find(|d| **d == path).copied() else {
         return Err(ApiError::NotFound("Unknown dimension"));
     };
-    let window = window(query, Target::Printernizer)?;
+    let window = window(query)?;
     let daily = Daily::connect(pool).await?;
     let (from, to) = range(query, &daily, Target::Printernizer).await?;
     let cells = daily
