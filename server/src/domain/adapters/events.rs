@@ -112,10 +112,20 @@ pub fn fold_crash(
     folder.finish(product, Merge::Add, Some(fingerprint))
 }
 
-/// The part of a crash message before its first `:` (`TypeError: x is undefined` is
-/// `typeerror`), if that is a plain identifier once lowercased.
+/// The part of a crash message before its first `:`, lowercased, when it is shaped like an
+/// error's name: a class (`TypeError`, `DOMException`) or an errno code (`ENOENT`). Anything
+/// else before a colon can be a user's or a machine's name (`annabelle: permission denied`).
 fn error_type(message: &str) -> Option<String> {
-    let head = message.split_once(':').map_or(message, |(head, _)| head);
-    let lower = head.trim().to_ascii_lowercase();
-    Identifier::is_valid(&lower).then_some(lower)
+    let head = message
+        .split_once(':')
+        .map_or(message, |(head, _)| head)
+        .trim();
+    let class = head.ends_with("Error") || head.ends_with("Exception");
+    let errno = head.len() > 1
+        && head.starts_with('E')
+        && head
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+    let lower = head.to_ascii_lowercase();
+    ((class || errno) && Identifier::is_valid(&lower)).then_some(lower)
 }

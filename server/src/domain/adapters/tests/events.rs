@@ -211,8 +211,13 @@ fn a_crash_fingerprint_is_the_same_whatever_the_message_beyond_its_error_type() 
 }
 
 #[test]
-fn a_crash_message_without_an_identifier_before_its_colon_is_counted_as_other() {
-    for message in ["/Users/alice/app crashed", "Uncaught Error: boom", ""] {
+fn a_crash_message_without_an_error_name_before_its_colon_is_counted_as_other() {
+    for message in [
+        "/Users/alice/app crashed",
+        "Uncaught Error: boom",
+        "annabelle: permission denied",
+        "",
+    ] {
         let folded = fold_crash(&body(crash(message)), product("stories"), now()).unwrap();
 
         assert_eq!(
@@ -221,6 +226,24 @@ fn a_crash_message_without_an_identifier_before_its_colon_is_counted_as_other() 
             "{message}"
         );
         assert_eq!(folded.others, 1, "{message}");
+    }
+}
+
+#[test]
+fn error_classes_and_errno_codes_are_error_types() {
+    for (message, expected) in [
+        ("TypeError: x is undefined", "typeerror"),
+        ("DOMException: aborted", "domexception"),
+        (
+            "ENOENT: no such file or directory, open '/Users/alice/x'",
+            "enoent",
+        ),
+        ("RangeError", "rangeerror"),
+    ] {
+        let folded = fold_crash(&body(crash(message)), product("stories"), now()).unwrap();
+
+        let key = format!("dim/crash.error_type/{expected}");
+        assert_eq!(only_row(&folded)[key.as_str()], 1.0, "{message}");
     }
 }
 
