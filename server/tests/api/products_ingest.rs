@@ -635,3 +635,49 @@ async fn outcomes_are_counted_per_product_with_what_was_dropped_or_stored_as_oth
         "{printernizer}"
     );
 }
+
+#[tokio::test]
+async fn a_batch_fingerprint_is_kept_two_days_and_then_the_same_batch_counts_again() {
+    let app = app().await;
+    let user = "user_ffffffff";
+    let batch = stories_batch(user);
+    assert_eq!(
+        post(&app, "/api/events/batch", None, &batch).await.status(),
+        200
+    );
+    let catalog = Box::leak(Box::new(
+        tally::domain::Catalog::load(None).expect("catalog"),
+    ));
+    let pool = crate::helpers::query_pool(&app.database_url);
+    let today = Utc::now().date_naive();
+
+    tally::rollup::prune_activity(&pool, catalog, 400, today)
+        .await
+        .expect("retention");
+    let after_a_day = fingerprints(&app).await;
+    app.db()
+        .await
+        .batch_execute("UPDATE batch_fingerprints SET received_on = current_date - 3")
+        .await
+        .expect("aged");
+    tally::rollup::prune_activity(&pool, catalog, 400, today)
+        .await
+        .expect("retention");
+    let after_three_days = fingerprints(&app).await;
+    assert_eq!(
+        post(&app, "/api/events/batch", None, &batch).await.status(),
+        200
+    );
+
+    assert_eq!((after_a_day, after_three_days), (1, 0));
+    assert_eq!(stored(&app, "stories").await[user]["event/app_opened"], 2.0);
+}
+
+async fn fingerprints(app: &TestApp) -> i64 {
+    app.db()
+        .await
+        .query_one("SELECT count(*) FROM batch_fingerprints", &[])
+        .await
+        .expect("count")
+        .get(0)
+}
