@@ -155,10 +155,17 @@ async fn run<B: Batch>(
         let own = batches % config.concurrent_batches as u64;
         let shard = i16::try_from((first_shard + own) % COUNT_SHARDS).unwrap_or(0);
         batches = batches.wrapping_add(1);
-        // Waiting for a free committer lets more jobs gather: the next batch is larger.
+        // Waiting for a free committer lets more jobs gather: the batch takes them too, rather
+        // than leaving them to wait for a commit after it.
         let Ok(permit) = committers.clone().acquire_owned().await else {
             break;
         };
+        while waiting.len() < config.batch_max {
+            match jobs.try_recv() {
+                Ok(job) => waiting.push(job),
+                Err(_) => break,
+            }
+        }
         let mut ready = std::mem::replace(&mut waiting, Vec::with_capacity(config.batch_max));
         let before = ready.len();
         ready.retain(|job| !job.reply.is_closed());
