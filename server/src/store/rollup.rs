@@ -413,8 +413,8 @@ pub async fn received_since(
         .map_err(StoreError::from)
 }
 
-/// Summarizes the block ranges filled since the last call in the BRIN indexes the rollup and
-/// the summary read by (`period_end`, `received_at`). A range nobody summarized yet matches
+/// Summarizes the block ranges filled since the last call in the BRIN indexes the rollup reads
+/// by (`period_end`, `received_at`). A range nobody summarized yet matches
 /// every query: without this, until a VACUUM, "received since" read every report.
 pub async fn summarize_brin_indexes(client: &impl GenericClient) -> Result<i64, StoreError> {
     let row = client
