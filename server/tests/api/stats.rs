@@ -117,3 +117,31 @@ async fn wrong_admin_keys_count_against_the_source_quota_and_a_right_key_is_neve
     assert_eq!(guesses, [401, 401, 429]);
     assert_eq!(rights, [200, 200, 200]);
 }
+
+#[tokio::test]
+async fn a_report_of_an_installation_the_registry_lost_is_stored_rather_than_refused() {
+    let app = spawn_app().await;
+    let installation = uuid::Uuid::new_v4().to_string();
+    let this_week = report(&installation, Utc::now() - Duration::hours(1));
+    assert_eq!(app.submit(&this_week).await.status(), 200);
+    // What an erasure racing a new report can leave: reports without their registration.
+    app.db()
+        .await
+        .execute("DELETE FROM installations", &[])
+        .await
+        .unwrap();
+
+    let resent = app.submit(&this_week).await;
+
+    assert_eq!(resent.status(), 200);
+    let stored = body(resent).await;
+    assert_eq!(app.stored_reports().await, 1, "{stored}");
+    let receipts: i32 = app
+        .db()
+        .await
+        .query_one("SELECT receipts FROM submissions", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(receipts, 2);
+}
