@@ -3,6 +3,9 @@
 //! seconds.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+
+use metrics::Counter;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -66,6 +69,17 @@ impl Outcome {
     }
 }
 
+/// The metric of each outcome, looked up once: `counter!` builds and looks up its key on every
+/// call. The first request comes after the recorder is installed (`telemetry::metrics_handle`).
+fn counter(outcome: Outcome) -> &'static Counter {
+    static COUNTERS: OnceLock<[Counter; Outcome::ALL.len()]> = OnceLock::new();
+    let counters = COUNTERS.get_or_init(|| {
+        Outcome::ALL
+            .map(|o| metrics::counter!("tally_ingest_outcomes_total", "outcome" => o.as_str()))
+    });
+    &counters[outcome as usize]
+}
+
 /// Counts since the last flush, per product.
 pub struct Outcomes {
     products: Vec<&'static str>,
@@ -81,8 +95,7 @@ impl Outcomes {
 
     pub fn add(&self, product: &str, outcome: Outcome, n: u64) {
         self.count(product, outcome, n);
-        metrics::counter!("tally_ingest_outcomes_total", "outcome" => outcome.as_str())
-            .increment(n);
+        counter(outcome).increment(n);
     }
 
     /// Takes the counts, leaving zeros: what a flush writes.

@@ -1,6 +1,9 @@
 //! Prometheus metrics: the recorder with explicit buckets and HELP texts, the request
 //! observer, and the gauges sampled when `/metrics` renders.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -10,7 +13,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use deadpool_postgres::Pool;
-use metrics::{Label, SharedString};
+use metrics::{Counter, Histogram, Label, SharedString};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::store::Writer;
@@ -181,13 +184,13 @@ fn keep_up(handle: PrometheusHandle) {
 
 /// Every request: counted and timed by route template, method and status; a 5xx is also
 /// logged with its causes (`error::log_server_error`). A request answered with an error (a
-/// deadline passed) counts with the error's status. The route template is read once, here.
+/// deadline passed) counts with the error's status.
 pub async fn observe(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let route = req.match_pattern();
     let method = method_label(req.method());
+    let route = Route::of(&req);
     let began = Instant::now();
     let answered = next.call(req).await;
     let (status, error) = match &answered {
@@ -195,18 +198,91 @@ pub async fn observe(
         Err(error) => (error.as_response_error().status_code(), Some(error)),
     };
     if status.is_server_error() {
-        crate::error::log_server_error(route.as_deref().unwrap_or(UNMATCHED), status, error);
+        crate::error::log_server_error(route.template().unwrap_or(UNMATCHED), status, error);
     }
-    let route = route.map_or(SharedString::const_str(UNMATCHED), SharedString::from);
-    let labels = [
-        Label::new("route", route),
-        Label::from_static_parts("method", method),
-        status_label(status),
-    ];
-    metrics::counter!("tally_http_requests_total", labels.iter()).increment(1);
-    metrics::histogram!("tally_http_request_duration_seconds", labels.iter())
-        .record(began.elapsed().as_secs_f64());
+    let (requests, duration) = route.handles(method, status);
+    requests.increment(1);
+    duration.record(began.elapsed().as_secs_f64());
     answered
+}
+
+/// The handles of a route's requests by method and status, as this thread looked them up.
+struct FixedRoute {
+    template: String,
+    handles: RefCell<Vec<(&'static str, u16, Counter, Histogram)>>,
+}
+
+thread_local! {
+    /// The routes whose template is their path (no parameter), by path: finding a request's
+    /// template walks every route and allocates, and a registry lookup builds and hashes a key
+    /// with its labels. A path is kept only once it matched a route, so the map stays as
+    /// small as the route table whatever paths clients invent.
+    static FIXED_ROUTES: RefCell<HashMap<String, Rc<FixedRoute>>> = RefCell::default();
+}
+
+/// A request's route template, found before the request is handled (it is moved then).
+enum Route {
+    Fixed(Rc<FixedRoute>),
+    Other(Option<String>),
+}
+
+impl Route {
+    fn of(req: &ServiceRequest) -> Self {
+        let path = req.path();
+        if let Some(known) = FIXED_ROUTES.with_borrow(|routes| routes.get(path).cloned()) {
+            return Self::Fixed(known);
+        }
+        match req.match_pattern() {
+            Some(template) if template == path => {
+                let route = Rc::new(FixedRoute {
+                    template,
+                    handles: RefCell::default(),
+                });
+                FIXED_ROUTES.with_borrow_mut(|routes| {
+                    routes.insert(path.to_owned(), route.clone());
+                });
+                Self::Fixed(route)
+            }
+            other => Self::Other(other),
+        }
+    }
+
+    fn template(&self) -> Option<&str> {
+        match self {
+            Self::Fixed(route) => Some(&route.template),
+            Self::Other(template) => template.as_deref(),
+        }
+    }
+
+    fn handles(&self, method: &'static str, status: StatusCode) -> (Counter, Histogram) {
+        let code = status.as_u16();
+        if let Self::Fixed(route) = self {
+            let handles = route.handles.borrow();
+            if let Some((_, _, requests, duration)) = handles
+                .iter()
+                .find(|(m, s, _, _)| *m == method && *s == code)
+            {
+                return (requests.clone(), duration.clone());
+            }
+        }
+        let route = self
+            .template()
+            .map_or(SharedString::const_str(UNMATCHED), |template| {
+                SharedString::from(template.to_owned())
+            });
+        let labels = [
+            Label::new("route", route),
+            Label::from_static_parts("method", method),
+            status_label(status),
+        ];
+        let requests = metrics::counter!("tally_http_requests_total", labels.iter());
+        let duration = metrics::histogram!("tally_http_request_duration_seconds", labels.iter());
+        if let Self::Fixed(route) = self {
+            let found = (method, code, requests.clone(), duration.clone());
+            route.handles.borrow_mut().push(found);
+        }
+        (requests, duration)
+    }
 }
 
 /// The status as a label without an allocation for the statuses Tally sends.
