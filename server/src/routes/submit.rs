@@ -69,7 +69,7 @@ pub async fn submit(
         );
     }
     limits.check_installation(report.installation_id)?;
-    let stored = writer.store(report).await?;
+    let stored = writer.store(report.into()).await?;
     let mut response = HttpResponse::Ok().json(Accepted {
         status: "success",
         submission_id: stored.submission_id,

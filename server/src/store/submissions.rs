@@ -183,8 +183,56 @@ pub(super) struct Columns {
 /// The identity of a stored report.
 pub(super) type ReportKey = (&'static str, InstallationId, DateTime<Utc>);
 
-pub(super) fn report_key(report: &Submission) -> ReportKey {
-    (report.product, report.installation_id, report.period.start)
+/// A report as the batch statement binds it. Made by the handler: serializing its maps there
+/// runs on every worker at once, while the writer's batch, which the database waits for
+/// between two commits, only gathers rows.
+pub struct PreparedReport {
+    key: ReportKey,
+    period_end: DateTime<Utc>,
+    app_version: String,
+    python_version: Option<String>,
+    platform: &'static str,
+    deployment_mode: &'static str,
+    country_code: &'static str,
+    first_seen: Option<DateTime<Utc>>,
+    counts: [i32; 6],
+    printer_type_counts: String,
+    feature_usage: String,
+    error_summary: String,
+}
+
+impl From<Submission> for PreparedReport {
+    fn from(report: Submission) -> Self {
+        let counts = report.counts;
+        Self {
+            key: (report.product, report.installation_id, report.period.start),
+            period_end: report.period.end,
+            app_version: report.app_version.into_string(),
+            python_version: report.python_version.map(Version::into_string),
+            platform: report.platform,
+            deployment_mode: report.deployment_mode,
+            country_code: report.country.as_str(),
+            first_seen: report.first_seen,
+            counts: [
+                counts.printers,
+                counts.jobs,
+                counts.files,
+                counts.uploads,
+                counts.uptime_hours,
+                counts.errors,
+            ]
+            .map(int),
+            printer_type_counts: json(&report.printer_types),
+            feature_usage: json(&report.features),
+            error_summary: json(&report.error_types),
+        }
+    }
+}
+
+impl PreparedReport {
+    pub(super) fn key(&self) -> ReportKey {
+        self.key
+    }
 }
 
 impl Columns {
@@ -212,28 +260,28 @@ impl Columns {
         }
     }
 
-    pub(super) fn push(&mut self, report: Submission) {
-        let counts = report.counts;
-        self.product.push(report.product);
-        self.installation_id.push(report.installation_id.as_uuid());
-        self.period_start.push(report.period.start);
-        self.period_end.push(report.period.end);
-        self.app_version.push(report.app_version.into_string());
-        self.python_version
-            .push(report.python_version.map(Version::into_string));
-        self.platform.push(report.platform);
-        self.deployment_mode.push(report.deployment_mode);
-        self.country_code.push(report.country.as_str());
-        self.first_seen.push(report.first_seen);
-        self.printer_count.push(int(counts.printers));
-        self.job_count.push(int(counts.jobs));
-        self.file_count.push(int(counts.files));
-        self.upload_count.push(int(counts.uploads));
-        self.uptime_hours.push(int(counts.uptime_hours));
-        self.total_errors.push(int(counts.errors));
-        self.printer_type_counts.push(json(&report.printer_types));
-        self.feature_usage.push(json(&report.features));
-        self.error_summary.push(json(&report.error_types));
+    pub(super) fn push(&mut self, row: PreparedReport) {
+        let (product, installation_id, period_start) = row.key;
+        let [printers, jobs, files, uploads, uptime_hours, errors] = row.counts;
+        self.product.push(product);
+        self.installation_id.push(installation_id.as_uuid());
+        self.period_start.push(period_start);
+        self.period_end.push(row.period_end);
+        self.app_version.push(row.app_version);
+        self.python_version.push(row.python_version);
+        self.platform.push(row.platform);
+        self.deployment_mode.push(row.deployment_mode);
+        self.country_code.push(row.country_code);
+        self.first_seen.push(row.first_seen);
+        self.printer_count.push(printers);
+        self.job_count.push(jobs);
+        self.file_count.push(files);
+        self.upload_count.push(uploads);
+        self.uptime_hours.push(uptime_hours);
+        self.total_errors.push(errors);
+        self.printer_type_counts.push(row.printer_type_counts);
+        self.feature_usage.push(row.feature_usage);
+        self.error_summary.push(row.error_summary);
     }
 
     /// Writes the reports `rows` of the batch in one statement, adding to the summary's counts

@@ -82,7 +82,10 @@ async fn store_through_the_writer(database_url: &str, reports: &[Value]) {
     for report in reports {
         let bytes = serde_json::to_vec(report).expect("JSON");
         let parsed = Submission::from_json(&bytes, &rules, Utc::now()).expect("a valid report");
-        writer.store(parsed.submission).await.expect("stored");
+        writer
+            .store(parsed.submission.into())
+            .await
+            .expect("stored");
     }
 }
 

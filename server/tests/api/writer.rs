@@ -10,7 +10,7 @@ use std::time::Duration;
 use chrono::Utc;
 use futures_util::future::join_all;
 use tally::domain::{Catalog, Rules, Submission};
-use tally::store::{Purpose, WriteError, Writer, WriterConfig};
+use tally::store::{PreparedReport, Purpose, WriteError, Writer, WriterConfig};
 
 use crate::helpers::{
     body, free_port, fresh_report, fresh_schema, psql, query_pool, report, serve_config, spawn_app,
@@ -26,11 +26,12 @@ fn rules() -> Rules {
     }
 }
 
-fn parsed(body: &serde_json::Value) -> Submission {
+fn parsed(body: &serde_json::Value) -> PreparedReport {
     let bytes = serde_json::to_vec(body).expect("JSON");
     Submission::from_json(&bytes, &rules(), Utc::now())
         .expect("a valid report")
         .submission
+        .into()
 }
 
 /// A writer on the app's schema, one batch at a time.

@@ -10,8 +10,7 @@ use std::time::Duration;
 use deadpool_postgres::{Object, Pool};
 
 use super::{answer, in_halves, Batch, Reply, Waiting, WriteError};
-use crate::domain::Submission;
-use crate::store::submissions::{report_key, Columns, ReportKey};
+use crate::store::submissions::{Columns, PreparedReport, ReportKey};
 use crate::store::StoreError;
 
 /// The outcome of a committed report.
@@ -26,7 +25,7 @@ pub struct Stored {
 pub struct Reports;
 
 impl Batch for Reports {
-    type Job = Submission;
+    type Job = PreparedReport;
     type Stored = Stored;
 
     async fn commit(&self, pool: &Pool, jobs: Vec<Waiting<Self>>, shard: i16, timeout: Duration) {
@@ -38,9 +37,9 @@ impl Batch for Reports {
 async fn commit(pool: &Pool, jobs: Vec<Waiting<Reports>>, shard: i16, timeout: Duration) {
     let received = jobs.len();
     let mut slots: HashMap<ReportKey, usize> = HashMap::with_capacity(received);
-    let mut reports: Vec<(Submission, Vec<Reply<Stored>>)> = Vec::with_capacity(received);
+    let mut reports: Vec<(PreparedReport, Vec<Reply<Stored>>)> = Vec::with_capacity(received);
     for Waiting { job, reply } in jobs {
-        let key = report_key(&job);
+        let key = job.key();
         match slots.get(&key) {
             Some(&slot) => {
                 reports[slot].0 = job;
@@ -53,12 +52,12 @@ async fn commit(pool: &Pool, jobs: Vec<Waiting<Reports>>, shard: i16, timeout: D
         }
     }
     // In key order: concurrent batches lock the rows they share in the same order.
-    reports.sort_unstable_by_key(|(report, _)| report_key(report));
+    reports.sort_unstable_by_key(|(report, _)| report.key());
     let mut columns = Columns::with_capacity(reports.len());
     let mut keys = Vec::with_capacity(reports.len());
     let mut waiters = Vec::with_capacity(reports.len());
     for (report, replies) in reports {
-        keys.push(report_key(&report));
+        keys.push(report.key());
         columns.push(report);
         waiters.push(replies);
     }
