@@ -145,3 +145,76 @@ async fn a_report_of_an_installation_the_registry_lost_is_stored_rather_than_ref
         .get(0);
     assert_eq!(receipts, 2);
 }
+
+#[tokio::test]
+async fn a_retry_that_waited_on_its_installations_erasure_registers_the_installation_again() {
+    let app = spawn_app().await;
+    let installation = uuid::Uuid::new_v4();
+    let sent = report(&installation.to_string(), Utc::now() - Duration::hours(1));
+    assert_eq!(app.submit(&sent).await.status(), 200);
+    // An erasure that has taken the reports, not yet the registration (the order of the
+    // erasure's statement is the database's choice).
+    let erasure = app.db().await;
+    erasure
+        .batch_execute(&format!(
+            "BEGIN; DELETE FROM submissions WHERE installation_id = '{installation}'"
+        ))
+        .await
+        .unwrap();
+    let retry = {
+        let (http, url, body) = (app.http.clone(), app.url("/submit"), sent.clone());
+        tokio::spawn(async move {
+            http.post(url)
+                .header("X-API-Key", INGEST_KEY)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        })
+    };
+    let erasing: i32 = erasure
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    until_a_batch_waits_on(&app, erasing).await;
+    erasure
+        .batch_execute(&format!(
+            "DELETE FROM installations WHERE installation_id = '{installation}';
+             INSERT INTO submission_counts AS c (product, shard, submissions, installations)
+             VALUES ('printernizer', 0, -1, -1)
+             ON CONFLICT (product, shard) DO UPDATE SET
+                 submissions = c.submissions + EXCLUDED.submissions,
+                 installations = c.installations + EXCLUDED.installations;
+             COMMIT"
+        ))
+        .await
+        .unwrap();
+
+    assert_eq!(retry.await.unwrap(), 200);
+    let summary = body(app.get("/stats/summary", Some(ADMIN_KEY)).await).await;
+    assert_eq!(app.counted_over_raw_reports().await, (1, 1));
+    assert_eq!(summary["total_submissions"], 1, "{summary}");
+    assert_eq!(summary["unique_installations"], 1, "{summary}");
+}
+
+/// Waits until a backend waits on the transaction of the backend `blocker`.
+async fn until_a_batch_waits_on(app: &crate::helpers::TestApp, blocker: i32) {
+    let db = app.db().await;
+    for _ in 0..200 {
+        let waiting: i64 = db
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))",
+                &[&blocker],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if waiting > 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("no batch waited on the erasure");
+}
