@@ -73,6 +73,24 @@ RETURNING product, installation_id, period_start, submission_id, receipts = 1 AS
     };
 }
 
+/// Registers the installations of the reports of `$reports` that were new, in key order (as
+/// every batch locks); returns the product of each installation registered.
+macro_rules! register_new_reports_of {
+    ($reports:literal) => {
+        concat!(
+            "
+    INSERT INTO installations (product, installation_id)
+    SELECT DISTINCT product, installation_id FROM ",
+            $reports,
+            " WHERE inserted
+    ORDER BY installation_id, product
+    ON CONFLICT DO NOTHING
+    RETURNING product
+"
+        )
+    };
+}
+
 /// Adds the reports `written` stored anew and the installations registered (counted by
 /// `$registered`, per product `w.product`) to the summary's counts in shard `$20`, and answers
 /// each report's key, id and whether it is new.
@@ -137,13 +155,9 @@ known AS (
 ),
 -- A new report of an installation found registered: registered again if an erasure of the
 -- installation committed meanwhile (this report waited on its rows and was then written anew).
-reregistered AS (
-    INSERT INTO installations (product, installation_id)
-    SELECT DISTINCT product, installation_id FROM known WHERE inserted
-    ORDER BY installation_id, product
-    ON CONFLICT DO NOTHING
-    RETURNING product
-),
+reregistered AS (",
+    register_new_reports_of!("known"),
+    "),
 written AS (SELECT * FROM fresh UNION ALL SELECT * FROM known)",
     count_and_answer!(
         "(SELECT count(*) FROM registered r WHERE r.product = w.product)
@@ -163,13 +177,9 @@ const UPSERT_BATCH_CHECKED: &str = concat!(
     or_overwrite!(),
     "
 ),
-registered AS (
-    INSERT INTO installations (product, installation_id)
-    SELECT DISTINCT product, installation_id FROM written WHERE inserted
-    ORDER BY installation_id, product
-    ON CONFLICT DO NOTHING
-    RETURNING product
-)",
+registered AS (",
+    register_new_reports_of!("written"),
+    ")",
     count_and_answer!("(SELECT count(*) FROM registered r WHERE r.product = w.product)"),
 );
 

@@ -161,38 +161,30 @@ async fn a_retry_that_waited_on_its_installations_erasure_registers_the_installa
         ))
         .await
         .unwrap();
-    let retry = {
-        let (http, url, body) = (app.http.clone(), app.url("/submit"), sent.clone());
-        tokio::spawn(async move {
-            http.post(url)
-                .header("X-API-Key", INGEST_KEY)
-                .json(&body)
-                .send()
-                .await
-                .unwrap()
-                .status()
-        })
-    };
     let erasing: i32 = erasure
         .query_one("SELECT pg_backend_pid()", &[])
         .await
         .unwrap()
         .get(0);
-    until_a_batch_waits_on(&app, erasing).await;
-    erasure
-        .batch_execute(&format!(
-            "DELETE FROM installations WHERE installation_id = '{installation}';
-             INSERT INTO submission_counts AS c (product, shard, submissions, installations)
-             VALUES ('printernizer', 0, -1, -1)
-             ON CONFLICT (product, shard) DO UPDATE SET
-                 submissions = c.submissions + EXCLUDED.submissions,
-                 installations = c.installations + EXCLUDED.installations;
-             COMMIT"
-        ))
-        .await
-        .unwrap();
+    let finish_the_erasure = async {
+        until_a_batch_waits_on(&app, erasing).await;
+        erasure
+            .batch_execute(&format!(
+                "DELETE FROM installations WHERE installation_id = '{installation}';
+                 INSERT INTO submission_counts AS c (product, shard, submissions, installations)
+                 VALUES ('printernizer', 0, -1, -1)
+                 ON CONFLICT (product, shard) DO UPDATE SET
+                     submissions = c.submissions + EXCLUDED.submissions,
+                     installations = c.installations + EXCLUDED.installations;
+                 COMMIT"
+            ))
+            .await
+            .unwrap();
+    };
 
-    assert_eq!(retry.await.unwrap(), 200);
+    let (retry, ()) = tokio::join!(app.submit(&sent), finish_the_erasure);
+
+    assert_eq!(retry.status(), 200);
     let summary = body(app.get("/stats/summary", Some(ADMIN_KEY)).await).await;
     assert_eq!(app.counted_over_raw_reports().await, (1, 1));
     assert_eq!(summary["total_submissions"], 1, "{summary}");
