@@ -99,6 +99,9 @@ pub async fn delete_installation(
     // A batch writing a report of the installation meanwhile either committed first (its
     // reports and registration are erased here) or waits on the rows erased here and then
     // writes them anew, registering the installation again: counts and rows agree either way.
+    // Not covered: a report of a new week committing while this runs waits on no erased row;
+    // it stays without a registration until a later week's report registers the installation
+    // (README "The live summary"), and a retry of it takes `UPSERT_BATCH_CHECKED`.
     let tx = client.transaction().await?;
     let statement = tx
         .prepare_cached(
