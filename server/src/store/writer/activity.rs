@@ -13,7 +13,7 @@ use chrono::NaiveDate;
 use deadpool_postgres::{Object, Pool};
 use tokio_postgres::types::Json;
 
-use super::{in_halves, Batch, Waiting};
+use super::{in_halves, Answers, Batch, Waiting};
 use crate::domain::activity::{Counts, Folded, Merge};
 use crate::store::StoreError;
 
@@ -31,20 +31,26 @@ impl Batch for Activity {
     type Job = Folded;
     type Stored = Counted;
 
-    async fn commit(&self, pool: &Pool, jobs: Vec<Waiting<Self>>, _: i16, timeout: Duration) {
+    async fn commit(
+        &self,
+        pool: &Pool,
+        jobs: Vec<Waiting<Self>>,
+        _: i16,
+        timeout: Duration,
+    ) -> Answers<Counted> {
         let (jobs, mut waiters): (Vec<Folded>, Vec<_>) = jobs
             .into_iter()
             .map(|Waiting { job, reply }| (job, vec![reply]))
             .unzip();
         let write = |range: Range<usize>| write(pool, &jobs[range], timeout);
-        in_halves(&mut waiters, write, |_, counted, waiters| {
+        in_halves(&mut waiters, write, |_, counted, waiters, answers| {
             for (replies, counted) in waiters.iter_mut().zip(counted) {
                 for reply in replies.drain(..) {
-                    let _ = reply.send(Ok(Counted { counted }));
+                    answers.give(reply, Ok(Counted { counted }));
                 }
             }
         })
-        .await;
+        .await
     }
 }
 

@@ -62,17 +62,38 @@ pub trait Batch: Send + Sync + Sized + 'static {
     type Job: Send + 'static;
     type Stored: Send + 'static;
 
-    /// Commits `jobs` (none abandoned) and answers every one of them.
+    /// Commits `jobs` (none abandoned); returns the answer to every one of them.
     fn commit(
         &self,
         pool: &Pool,
         jobs: Vec<Waiting<Self>>,
         shard: i16,
         timeout: Duration,
-    ) -> impl Future<Output = ()> + Send;
+    ) -> impl Future<Output = Answers<Self::Stored>> + Send;
 }
 
 type Reply<T> = oneshot::Sender<Result<T, WriteError>>;
+
+/// The answers of a batch, decided when its statements have run and sent once its committer is
+/// free again: waking a batch's senders takes a while, and the next batch commits meanwhile
+/// instead of after it.
+pub struct Answers<T>(Vec<(Reply<T>, Result<T, WriteError>)>);
+
+impl<T> Answers<T> {
+    fn with_capacity(n: usize) -> Self {
+        Self(Vec::with_capacity(n))
+    }
+
+    fn give(&mut self, reply: Reply<T>, outcome: Result<T, WriteError>) {
+        self.0.push((reply, outcome));
+    }
+
+    fn send(self) {
+        for (reply, outcome) in self.0 {
+            let _ = reply.send(outcome);
+        }
+    }
+}
 
 /// A job and the sender waiting for it.
 pub struct Waiting<B: Batch> {
@@ -179,8 +200,9 @@ async fn run<B: Batch>(
         let (batch, pool) = (batch.clone(), pool.clone());
         let timeout = config.batch_timeout;
         tokio::spawn(async move {
-            batch.commit(&pool, ready, shard, timeout).await;
+            let answers = batch.commit(&pool, ready, shard, timeout).await;
             drop(permit);
+            answers.send();
         });
     }
     // Every handle is gone: wait for the batches still committing.
@@ -195,40 +217,42 @@ async fn run<B: Batch>(
 async fn in_halves<S, T, Fut>(
     waiters: &mut [Vec<Reply<S>>],
     write: impl Fn(Range<usize>) -> Fut,
-    mut written: impl FnMut(Range<usize>, T, &mut [Vec<Reply<S>>]),
-) where
+    mut written: impl FnMut(Range<usize>, T, &mut [Vec<Reply<S>>], &mut Answers<S>),
+) -> Answers<S>
+where
     Fut: Future<Output = Result<T, StoreError>>,
 {
+    let mut answers = Answers::with_capacity(waiters.len());
     let mut parts: Vec<Range<usize>> = Vec::with_capacity(1);
     parts.push(0..waiters.len());
     while let Some(rows) = parts.pop() {
         match write(rows.clone()).await {
-            Ok(outcome) => written(rows.clone(), outcome, &mut waiters[rows]),
+            Ok(outcome) => written(rows.clone(), outcome, &mut waiters[rows], &mut answers),
             Err(error) => {
                 metrics::counter!("tally_batch_failures_total").increment(1);
                 let jobs = rows.len();
                 if error.is_transient() {
                     tracing::warn!(error = %Chain(&error), jobs, "batch not committed");
-                    answer(
-                        &mut waiters[rows],
-                        &WriteError::Unavailable(Arc::new(error)),
-                    );
+                    let error = WriteError::Unavailable(Arc::new(error));
+                    answer(&mut waiters[rows], &error, &mut answers);
                 } else if jobs > 1 {
                     tracing::warn!(error = %Chain(&error), jobs, "batch refused, retrying it in halves");
                     let middle = rows.start + jobs / 2;
                     parts.push(middle..rows.end);
                     parts.push(rows.start..middle);
                 } else {
-                    answer(&mut waiters[rows], &WriteError::Refused(Arc::new(error)));
+                    let error = WriteError::Refused(Arc::new(error));
+                    answer(&mut waiters[rows], &error, &mut answers);
                 }
             }
         }
     }
+    answers
 }
 
 /// Answers every sender of `waiters` with the same error.
-fn answer<T>(waiters: &mut [Vec<Reply<T>>], outcome: &WriteError) {
+fn answer<T>(waiters: &mut [Vec<Reply<T>>], outcome: &WriteError, answers: &mut Answers<T>) {
     for reply in waiters.iter_mut().flat_map(|replies| replies.drain(..)) {
-        let _ = reply.send(Err(outcome.clone()));
+        answers.give(reply, Err(outcome.clone()));
     }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use deadpool_postgres::{Object, Pool};
 
-use super::{answer, in_halves, Batch, Reply, Waiting, WriteError};
+use super::{answer, in_halves, Answers, Batch, Reply, Waiting, WriteError};
 use crate::store::submissions::{Columns, PreparedReport, ReportKey};
 use crate::store::StoreError;
 
@@ -28,13 +28,24 @@ impl Batch for Reports {
     type Job = PreparedReport;
     type Stored = Stored;
 
-    async fn commit(&self, pool: &Pool, jobs: Vec<Waiting<Self>>, shard: i16, timeout: Duration) {
-        commit(pool, jobs, shard, timeout).await;
+    async fn commit(
+        &self,
+        pool: &Pool,
+        jobs: Vec<Waiting<Self>>,
+        shard: i16,
+        timeout: Duration,
+    ) -> Answers<Stored> {
+        commit(pool, jobs, shard, timeout).await
     }
 }
 
-/// Commits one batch and answers each of its reports.
-async fn commit(pool: &Pool, jobs: Vec<Waiting<Reports>>, shard: i16, timeout: Duration) {
+/// Commits one batch; returns the answer to each of its reports.
+async fn commit(
+    pool: &Pool,
+    jobs: Vec<Waiting<Reports>>,
+    shard: i16,
+    timeout: Duration,
+) -> Answers<Stored> {
     let received = jobs.len();
     let mut slots: HashMap<ReportKey, usize> = HashMap::with_capacity(received);
     let mut reports: Vec<(PreparedReport, Vec<Reply<Stored>>)> = Vec::with_capacity(received);
@@ -65,25 +76,27 @@ async fn commit(pool: &Pool, jobs: Vec<Waiting<Reports>>, shard: i16, timeout: D
 
     let started = std::time::Instant::now();
     let write = |rows| upsert(pool, &columns, shard, rows, timeout);
-    in_halves(&mut waiters, write, |rows, stored, waiters| {
+    let answers = in_halves(&mut waiters, write, |rows, stored, waiters, answers| {
         for (key, submission_id, inserted) in stored {
             // `keys` is sorted (see above).
             let Ok(slot) = keys[rows.clone()].binary_search(&key) else {
                 continue;
             };
             for (nth, reply) in waiters[slot].drain(..).enumerate() {
-                let _ = reply.send(Ok(Stored {
+                let stored = Stored {
                     submission_id,
                     inserted: inserted && nth == 0,
-                }));
+                };
+                answers.give(reply, Ok(stored));
             }
         }
         // A report Postgres did not return was not stored: say so rather than hang.
-        answer(waiters, &WriteError::Unconfirmed);
+        answer(waiters, &WriteError::Unconfirmed, answers);
     })
     .await;
     metrics::histogram!("tally_batch_commit_duration_seconds")
         .record(started.elapsed().as_secs_f64());
+    answers
 }
 
 /// One statement for `rows` of the batch. A connection whose statement overran is closed, not
