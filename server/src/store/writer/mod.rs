@@ -213,7 +213,8 @@ async fn run<B: Batch>(
 
 /// Writes the jobs `0..waiters.len()` with `write`, one range at a time; a range the database
 /// refuses is retried in halves, so only the job at fault fails, while a transient failure
-/// fails its range with 503. `written` answers the waiters of each range written.
+/// fails its range with 503. `written` gives the answers of each range written; all of them are
+/// returned, to be sent once the batch's committer is free.
 async fn in_halves<S, T, Fut>(
     waiters: &mut [Vec<Reply<S>>],
     write: impl Fn(Range<usize>) -> Fut,
