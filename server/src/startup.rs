@@ -31,7 +31,8 @@ use crate::routes::{self, Cors, DatabaseProbe, PublicOverview, QueryDeadline, St
 use crate::store::{self, Activity, Purpose, ReadPool, Writer, WriterConfig};
 use crate::telemetry::{self, Chain, Sampled};
 
-/// How often ingest outcomes counted in memory are added to the database.
+/// How often ingest outcomes counted in memory are added to the database, and the summary's
+/// counts (a row per batch) folded.
 const FLUSH_OUTCOMES_EVERY: Duration = Duration::from_secs(5);
 /// How often the salt of the source hash is replaced and partitions are made ahead.
 const DAILY: Duration = Duration::from_secs(24 * 60 * 60);
@@ -310,8 +311,8 @@ async fn ensure_partitions(pool: &Pool, rules: &Rules) -> anyhow::Result<()> {
         .context("cannot create the monthly partitions of submissions")
 }
 
-/// Background upkeep until `stop`: write ingest outcomes; daily, a new salt for the source
-/// hash and partitions made ahead. Each step is bounded by `deadline`. Outcomes are written
+/// Background upkeep until `stop`: write ingest outcomes and fold the summary's counts; daily,
+/// a new salt for the source hash and partitions made ahead. Each step is bounded by `deadline`. Outcomes are written
 /// once more on the way out (the writer has finished by then).
 async fn upkeep(
     pool: Pool,
@@ -330,7 +331,12 @@ async fn upkeep(
                 flush_outcomes(&pool, &outcomes, deadline).await;
                 break;
             }
-            _ = flush.tick() => flush_outcomes(&pool, &outcomes, deadline).await,
+            _ = flush.tick() => {
+                flush_outcomes(&pool, &outcomes, deadline).await;
+                if let Err(error) = store::within(deadline, store::fold_counts(&pool)).await {
+                    tracing::warn!(error = %Chain(&error), "summary counts not folded");
+                }
+            }
             _ = daily.tick() => {
                 limits.rotate_salt();
                 let made = tokio::time::timeout(deadline, ensure_partitions(&pool, &rules)).await;

@@ -47,6 +47,9 @@ pub struct SubmissionDto {
     #[serde(default)]
     #[schema(example = json!({"total_errors": 2}))]
     error_summary: BTreeMap<String, i64>,
+    #[serde(flatten)]
+    #[schema(ignore)]
+    unknown: Unknown,
 }
 
 #[derive(Debug, Deserialize, Validate, utoipa::ToSchema)]
@@ -78,6 +81,9 @@ struct InstallationDto {
     #[validate(custom(function = "country"))]
     #[schema(example = "DE")]
     country_code: String,
+    #[serde(flatten)]
+    #[schema(ignore)]
+    unknown: Unknown,
 }
 
 /// `start < end`, at most 31 days long, ending no more than a day ahead and within the raw
@@ -94,6 +100,9 @@ struct PeriodDto {
     #[validate(range(min = 0.0, max = 31.0))]
     #[schema(minimum = 0, maximum = 31, example = 7)]
     duration_days: Option<f64>,
+    #[serde(flatten)]
+    #[schema(ignore)]
+    unknown: Unknown,
 }
 
 #[derive(Debug, Deserialize, Validate, utoipa::ToSchema)]
@@ -111,6 +120,9 @@ struct PrinterFleetDto {
     #[serde(default)]
     #[schema(example = json!({"bambu_lab": 2, "prusa_core": 1}))]
     printer_type_counts: BTreeMap<String, i64>,
+    #[serde(flatten)]
+    #[schema(ignore)]
+    unknown: Unknown,
 }
 
 // The schema's maxima and the lists in the doc comments repeat Printernizer's declaration
@@ -136,9 +148,55 @@ struct UsageStatsDto {
     #[serde(default)]
     #[schema(example = json!({"library_enabled": true, "timelapse_enabled": false}))]
     feature_usage: BTreeMap<String, bool>,
+    #[serde(flatten)]
+    #[schema(ignore)]
+    unknown: Unknown,
 }
 
 /// What a report is checked against besides its own fields and the clock.
+impl SubmissionDto {
+    fn unknown_fields(&self) -> usize {
+        self.unknown.0
+            + self.installation.unknown.0
+            + self.period.unknown.0
+            + self.printer_fleet.unknown.0
+            + self.usage_stats.unknown.0
+    }
+}
+
+/// How many fields of an object we do not know: skipped, never kept. (Known fields are read
+/// straight into the struct; only the unknown ones pass through here.)
+#[derive(Debug, Default)]
+struct Unknown(usize);
+
+impl<'de> Deserialize<'de> for Unknown {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Count;
+        impl<'de> serde::de::Visitor<'de> for Count {
+            type Value = Unknown;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("the fields of an object")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Unknown, A::Error> {
+                let mut fields = 0;
+                while map
+                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                    .is_some()
+                {
+                    fields += 1;
+                }
+                Ok(Unknown(fields))
+            }
+        }
+        deserializer.deserialize_map(Count)
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct Rules {
     /// Reports whose period ended before `now - raw_retention` would be pruned at once.
@@ -206,15 +264,11 @@ impl Submission {
         rules: &Rules,
         now: DateTime<Utc>,
     ) -> Result<Parsed, RejectedSubmission> {
-        let mut unknown_fields = 0;
-        let mut count_unknown = |_: serde_ignored::Path<'_>| unknown_fields += 1;
         let mut json = serde_json::Deserializer::from_slice(body);
-        let dto = SubmissionDto::deserialize(serde_ignored::Deserializer::new(
-            &mut json,
-            &mut count_unknown,
-        ))
-        .and_then(|dto| json.end().map(|()| dto))
-        .map_err(|_| json_rejection(body))?;
+        let dto = SubmissionDto::deserialize(&mut json)
+            .and_then(|dto| json.end().map(|()| dto))
+            .map_err(|_| json_rejection(body))?;
+        let unknown_fields = dto.unknown_fields();
         let submission = Self::parse(dto, rules, now).map_err(RejectedSubmission::Invalid)?;
         Ok(Parsed {
             submission,
@@ -638,5 +692,74 @@ fn counts_within(map: &BTreeMap<String, i64>, declared: &CountMap) -> Result<(),
             format!("'{key}' must be between 0 and {ceiling}"),
         )),
         None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::domain::Catalog;
+
+    fn rules() -> Rules {
+        let catalog: &'static Catalog = Box::leak(Box::new(Catalog::load(None).unwrap()));
+        Rules {
+            raw_retention: Duration::days(400),
+            report: catalog.printernizer(),
+        }
+    }
+
+    fn report(extra: impl FnOnce(&mut serde_json::Value)) -> Result<Parsed, RejectedSubmission> {
+        let now = Utc::now();
+        let at = |hours: i64| {
+            (now - Duration::hours(hours))
+                .format("%Y-%m-%d %H:%M:%S")
+                .to_string()
+        };
+        let mut body = json!({
+            "schema_version": "1.0",
+            "installation": {
+                "installation_id": "550e8400-e29b-41d4-a716-446655440000",
+                "app_version": "2.41.2", "platform": "linux",
+                "deployment_mode": "docker", "country_code": "DE"
+            },
+            "period": {"start": at(169), "end": at(1), "duration_days": 7},
+            "printer_fleet": {"printer_count": 1, "printer_type_counts": {"bambu_lab": 1}},
+            "usage_stats": {"job_count": 2, "feature_usage": {"library_enabled": true}},
+            "error_summary": {"total_errors": 0}
+        });
+        extra(&mut body);
+        Submission::from_json(body.to_string().as_bytes(), &rules(), now)
+    }
+
+    #[test]
+    fn a_report_with_only_known_fields_has_none_unknown() {
+        assert_eq!(report(|_| {}).unwrap().unknown_fields, 0);
+    }
+
+    #[test]
+    fn unknown_fields_are_counted_at_every_level_and_an_unknown_object_counts_once() {
+        let parsed = report(|body| {
+            body["hostname"] = json!("workshop");
+            body["installation"]["serial"] = json!("A1B2");
+            body["period"]["timezone"] = json!("Europe/Berlin");
+            body["printer_fleet"]["printers"] = json!([{"name": "x", "ip": "10.0.0.2"}]);
+            body["usage_stats"]["extra"] = json!({"a": 1, "b": {"c": 2}});
+        })
+        .unwrap();
+
+        assert_eq!(parsed.unknown_fields, 5);
+        // The maps' keys are data, not fields: none of them is unknown.
+        assert_eq!(parsed.submission.counts.printers, 1);
+    }
+
+    #[test]
+    fn a_known_field_sent_twice_is_refused() {
+        let body = br#"{"schema_version": "1.0", "schema_version": "1.0"}"#;
+        assert!(matches!(
+            Submission::from_json(body, &rules(), Utc::now()),
+            Err(RejectedSubmission::Invalid(_))
+        ));
     }
 }

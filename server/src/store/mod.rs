@@ -37,7 +37,8 @@ pub use rollup::{
     MarkedDays, ReportRow, Reports, RollupState, TotalsRow,
 };
 pub use submissions::{
-    delete_installation, installation_reports, ping, summary, PreparedReport, StoredReport, Summary,
+    delete_installation, fold_counts, installation_reports, ping, summary, PreparedReport,
+    StoredReport, Summary,
 };
 pub use writer::{Activity, Counted, Stored, WriteError, Writer, WriterConfig};
 

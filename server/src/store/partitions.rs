@@ -99,12 +99,9 @@ pub async fn drop_partitions_before(
                                  AND s.installation_id = p.installation_id)
              RETURNING i.product),
          gone AS (SELECT product, sum(reports) AS reports FROM pruned GROUP BY product)
-         INSERT INTO submission_counts AS c (product, shard, submissions, installations)
-         SELECT g.product, 0, -g.reports, -(SELECT count(*) FROM orphans o WHERE o.product = g.product)
-         FROM gone g
-         ON CONFLICT (product, shard) DO UPDATE SET
-             submissions = c.submissions + EXCLUDED.submissions,
-             installations = c.installations + EXCLUDED.installations",
+         INSERT INTO submission_counts (product, submissions, installations)
+         SELECT g.product, -g.reports, -(SELECT count(*) FROM orphans o WHERE o.product = g.product)
+         FROM gone g",
     )
     .await?;
     tx.commit().await?;

@@ -489,10 +489,8 @@ async fn prune_drops_the_raw_partitions_past_retention_and_keeps_the_daily_table
          -- Counted, as the writer counted it when it was recent.
          INSERT INTO installations SELECT product, installation_id
          FROM submissions_2024_01;
-         INSERT INTO submission_counts AS c (product, shard, submissions, installations)
-         SELECT product, 0, 1, 1 FROM submissions_2024_01
-         ON CONFLICT (product, shard) DO UPDATE SET
-             submissions = c.submissions + 1, installations = c.installations + 1;",
+         INSERT INTO submission_counts (product, submissions, installations)
+         SELECT product, 1, 1 FROM submissions_2024_01;",
     )
     .await
     .unwrap();

@@ -171,11 +171,8 @@ async fn a_retry_that_waited_on_its_installations_erasure_registers_the_installa
         erasure
             .batch_execute(&format!(
                 "DELETE FROM installations WHERE installation_id = '{installation}';
-                 INSERT INTO submission_counts AS c (product, shard, submissions, installations)
-                 VALUES ('printernizer', 0, -1, -1)
-                 ON CONFLICT (product, shard) DO UPDATE SET
-                     submissions = c.submissions + EXCLUDED.submissions,
-                     installations = c.installations + EXCLUDED.installations;
+                 INSERT INTO submission_counts (product, submissions, installations)
+                 VALUES ('printernizer', -1, -1);
                  COMMIT"
             ))
             .await
@@ -189,6 +186,87 @@ async fn a_retry_that_waited_on_its_installations_erasure_registers_the_installa
     assert_eq!(app.counted_over_raw_reports().await, (1, 1));
     assert_eq!(summary["total_submissions"], 1, "{summary}");
     assert_eq!(summary["unique_installations"], 1, "{summary}");
+}
+
+#[tokio::test]
+async fn a_batch_meeting_an_installation_another_instance_registers_meanwhile_counts_it_once() {
+    let app = spawn_app().await;
+    let installation = uuid::Uuid::new_v4();
+    // Another instance's batch, not yet committed: the installation's report of an earlier
+    // week, its registration and its counts.
+    let other = app.db().await;
+    other
+        .batch_execute(&format!(
+            "BEGIN;
+             INSERT INTO installations (product, installation_id)
+             VALUES ('printernizer', '{installation}');
+             INSERT INTO submissions (product, installation_id, period_start, period_end,
+                 received_at, app_version, platform, deployment_mode, country_code,
+                 printer_count, job_count, file_count, upload_count, uptime_hours, total_errors,
+                 printer_type_counts, feature_usage, error_summary)
+             VALUES ('printernizer', '{installation}', now() - interval '15 days',
+                 now() - interval '8 days', now(), '2.41.2', 'linux', 'docker', 'DE',
+                 1, 1, 1, 1, 1, 0, '{{}}', '{{}}', '{{}}');
+             INSERT INTO submission_counts (product, submissions, installations)
+             VALUES ('printernizer', 1, 1)"
+        ))
+        .await
+        .unwrap();
+    let committing: i32 = other
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let commit_the_other_batch = async {
+        until_a_batch_waits_on(&app, committing).await;
+        other.batch_execute("COMMIT").await.unwrap();
+    };
+
+    let this_week = report(&installation.to_string(), Utc::now() - Duration::hours(1));
+    let (response, ()) = tokio::join!(app.submit(&this_week), commit_the_other_batch);
+
+    assert_eq!(response.status(), 200);
+    let summary = body(app.get("/stats/summary", Some(ADMIN_KEY)).await).await;
+    assert_eq!(app.counted_over_raw_reports().await, (2, 1));
+    assert_eq!(summary["total_submissions"], 2, "{summary}");
+    assert_eq!(summary["unique_installations"], 1, "{summary}");
+}
+
+#[tokio::test]
+async fn the_counts_each_batch_adds_are_folded_into_one_row_and_the_summary_stays_the_same() {
+    let app = spawn_app().await;
+    for _ in 0..3 {
+        let (_, sent) = fresh_report();
+        assert_eq!(app.submit(&sent).await.status(), 200);
+    }
+    let before = body(app.get("/stats/summary", Some(ADMIN_KEY)).await).await;
+
+    // The upkeep folds every few seconds.
+    let db = app.db().await;
+    let mut rows = 0;
+    for _ in 0..60 {
+        rows = db
+            .query_one("SELECT count(*) FROM submission_counts", &[])
+            .await
+            .unwrap()
+            .get::<_, i64>(0);
+        if rows == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+
+    assert_eq!(rows, 1, "the batches' rows were not folded");
+    let after = body(app.get("/stats/summary", Some(ADMIN_KEY)).await).await;
+    for field in [
+        "total_submissions",
+        "unique_installations",
+        "latest_submission_at",
+    ] {
+        assert_eq!(after[field], before[field], "{field}");
+    }
+    assert_eq!(after["total_submissions"], 3, "{after}");
+    assert_eq!(after["unique_installations"], 3, "{after}");
 }
 
 /// Waits until a backend waits on the transaction of the backend `blocker`.

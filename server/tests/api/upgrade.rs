@@ -57,7 +57,8 @@ fn reports() -> Vec<Value> {
     reports
 }
 
-/// Stores `reports` as the server of V7 stored them: through the report writer.
+/// Stores `reports` as the server of V7 stored them: through the report writer (see the caller
+/// for the counts).
 async fn store_through_the_writer(database_url: &str, reports: &[Value]) {
     static CATALOG: std::sync::OnceLock<Catalog> = std::sync::OnceLock::new();
     let catalog = CATALOG.get_or_init(|| Catalog::load(None).expect("the built-in catalog"));
@@ -139,7 +140,28 @@ async fn a_database_with_printernizer_data_from_before_the_catalog_upgrades_with
         )
         .await
         .expect("partitions made");
+    // Today's writer adds a row of counts per batch, where V7's added to rows keyed by shard:
+    // the key is lifted while it writes, and its rows are then folded into shard 0, the sum
+    // V7's writer would have left.
+    client
+        .batch_execute(
+            "ALTER TABLE submission_counts
+                 ALTER COLUMN shard SET DEFAULT 0, DROP CONSTRAINT submission_counts_pkey",
+        )
+        .await
+        .expect("the counts' key lifted");
     store_through_the_writer(&url, &reports).await;
+    client
+        .batch_execute(
+            "WITH folded AS (DELETE FROM submission_counts RETURNING *)
+             INSERT INTO submission_counts
+             SELECT product, 0, sum(submissions), sum(installations), max(latest_received_at)
+             FROM folded GROUP BY product;
+             ALTER TABLE submission_counts
+                 ALTER COLUMN shard DROP DEFAULT, ADD PRIMARY KEY (product, shard)",
+        )
+        .await
+        .expect("the counts folded as V7 kept them");
     let stored_before: i64 = client
         .query_one("SELECT count(*) FROM submissions", &[])
         .await

@@ -91,24 +91,19 @@ macro_rules! register_new_reports_of {
     };
 }
 
-/// Adds the reports `written` stored anew and the installations registered (counted by
-/// `$registered`, per product `w.product`) to the summary's counts in shard `$20`, and answers
-/// each report's key, id and whether it is new.
+/// Adds a row of the counts of this batch (the reports `written` stored anew, the installations
+/// registered, counted by `$registered` per product `w.product`) to `submission_counts`, and
+/// answers each report's key, id and whether it is new.
 macro_rules! count_and_answer {
     ($registered:literal) => {
         concat!(
             ",
 counted AS (
-    INSERT INTO submission_counts AS c
-        (product, shard, submissions, installations, latest_received_at)
-    SELECT w.product, $20, count(*) FILTER (WHERE w.inserted), ",
+    INSERT INTO submission_counts (product, submissions, installations, latest_received_at)
+    SELECT w.product, count(*) FILTER (WHERE w.inserted), ",
             $registered,
             ", max(w.received_at)
     FROM written w GROUP BY w.product
-    ON CONFLICT (product, shard) DO UPDATE SET
-        submissions = c.submissions + EXCLUDED.submissions,
-        installations = c.installations + EXCLUDED.installations,
-        latest_received_at = greatest(c.latest_received_at, EXCLUDED.latest_received_at)
 )
 SELECT product, installation_id, period_start, submission_id, inserted FROM written"
         )
@@ -120,14 +115,17 @@ SELECT product, installation_id, period_start, submission_id, inserted FROM writ
 /// statement registers the installations it has not seen and adds to the summary's counts, so
 /// they move exactly with the reports: the summary reads the counts alone.
 ///
-/// Installations are registered first (in key order, as every batch locks). An installation
-/// registered by this statement has no stored report (the registry holds exactly the
-/// installations with one), so its reports are plain inserts: the speculative insertion of
-/// `ON CONFLICT` (a second probe of the key, a second WAL record) is left to the others. With
-/// fresh installations, the common case of a burst, that is 1.2–1.7 µs of PostgreSQL per
-/// report (README "Throughput"). A report of an installation registered by a concurrent batch
-/// waits on its registration and then takes the `ON CONFLICT` path; a new report there
-/// registers its installation again, in case an erasure took it meanwhile (tested).
+/// Installations are registered first (in key order, as every batch locks). Those the
+/// statement's snapshot does not find are inserted plainly: the registry's exclusion constraint
+/// still checks each, without the speculative insertion of `ON CONFLICT` (about 1 µs of
+/// PostgreSQL per fresh installation, README "Throughput"). An installation registered by a
+/// concurrent batch (another instance's) after that snapshot fails the statement on the
+/// constraint, and the batch is written again by `UPSERT_BATCH_CHECKED` (tested). An
+/// installation registered by this statement has no stored report (the registry holds exactly
+/// the installations with one), so its reports are plain inserts too: the speculative insertion
+/// of `ON CONFLICT` is left to the others. With fresh installations, the common case of a
+/// burst, that is 1.2–1.7 µs of PostgreSQL per report. A new report of an installation found
+/// registered registers it again, in case an erasure took it meanwhile (tested).
 const UPSERT_BATCH: &str = concat!(
     "WITH t AS (",
     batch_rows!(),
@@ -135,8 +133,8 @@ const UPSERT_BATCH: &str = concat!(
 registered AS (
     INSERT INTO installations (product, installation_id)
     SELECT DISTINCT product, installation_id FROM t
+    WHERE NOT EXISTS (SELECT FROM installations i WHERE i.installation_id = t.installation_id)
     ORDER BY installation_id, product
-    ON CONFLICT DO NOTHING
     RETURNING product, installation_id
 ),
 fresh AS (
@@ -165,9 +163,10 @@ written AS (SELECT * FROM fresh UNION ALL SELECT * FROM known)",
     ),
 );
 
-/// The same batch with every report through `ON CONFLICT`, registering after: for when the
-/// registry has lost an installation that still has reports (an erasure racing a new report of
-/// it, see `delete_installation`), where the plain inserts above would fail on the key.
+/// The same batch with every report through `ON CONFLICT`, registering after, for what the
+/// statement above cannot write: an installation registered by a concurrent batch after its
+/// snapshot, or one the registry has lost although it still has reports (an erasure racing a
+/// new report of it, see `delete_installation`), where its plain inserts fail on a key.
 const UPSERT_BATCH_CHECKED: &str = concat!(
     "WITH written AS (",
     insert_reports!(),
@@ -311,16 +310,15 @@ impl Columns {
         self.error_summary.push(row.error_summary);
     }
 
-    /// Writes the reports `rows` of the batch in one statement, adding to the summary's counts
-    /// in `shard`; returns each report's key, id and whether it is new.
+    /// Writes the reports `rows` of the batch in one statement, adding to the summary's counts;
+    /// returns each report's key, id and whether it is new.
     pub(in crate::store) async fn upsert(
         &self,
         client: &deadpool_postgres::Client,
-        shard: i16,
         rows: Range<usize>,
     ) -> Result<Vec<(ReportKey, i64, bool)>, StoreError> {
         let product = &self.product[rows.clone()];
-        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 20] = [
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 19] = [
             &product,
             &&self.installation_id[rows.clone()],
             &&self.period_start[rows.clone()],
@@ -340,16 +338,20 @@ impl Columns {
             &&self.printer_type_counts[rows.clone()],
             &&self.feature_usage[rows.clone()],
             &&self.error_summary[rows],
-            &shard,
         ];
         let statement = client.prepare_cached(UPSERT_BATCH).await?;
         let returned = match client.query(&statement, &params).await {
+            Err(error) if error.code() == Some(&SqlState::EXCLUSION_VIOLATION) => {
+                tracing::info!(
+                    "a concurrent batch registered an installation; checking every report"
+                );
+                checked(client, &params).await?
+            }
             Err(error) if error.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
                 tracing::warn!(
                     "an installation with reports was not registered; checking every report"
                 );
-                let statement = client.prepare_cached(UPSERT_BATCH_CHECKED).await?;
-                client.query(&statement, &params).await?
+                checked(client, &params).await?
             }
             outcome => outcome?,
         };
@@ -369,6 +371,15 @@ impl Columns {
             .collect::<Result<_, tokio_postgres::Error>>()
             .map_err(StoreError::from)
     }
+}
+
+/// The batch again through `UPSERT_BATCH_CHECKED`.
+async fn checked(
+    client: &deadpool_postgres::Client,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> Result<Vec<tokio_postgres::Row>, StoreError> {
+    let statement = client.prepare_cached(UPSERT_BATCH_CHECKED).await?;
+    Ok(client.query(&statement, params).await?)
 }
 
 /// Counters passed their ceilings (far below `i32::MAX`) when the report was parsed.

@@ -117,12 +117,8 @@ pub async fn delete_installation(
                  DELETE FROM installations WHERE product = $1 AND installation_id = $2
                  RETURNING 1),
              counted AS (
-                 INSERT INTO submission_counts AS c (product, shard, submissions, installations)
-                 VALUES ($1, 0, -(SELECT count(*) FROM erased),
-                         -(SELECT count(*) FROM unregistered))
-                 ON CONFLICT (product, shard) DO UPDATE SET
-                     submissions = c.submissions + EXCLUDED.submissions,
-                     installations = c.installations + EXCLUDED.installations)
+                 INSERT INTO submission_counts (product, submissions, installations)
+                 VALUES ($1, -(SELECT count(*) FROM erased), -(SELECT count(*) FROM unregistered)))
              SELECT count(*) FROM erased",
         )
         .await?;
@@ -143,7 +139,8 @@ pub struct Summary {
 }
 
 /// Reports, installations and the latest receipt, as every batch counted them (see
-/// `UPSERT_BATCH`): a sum over a few rows, however many reports are stored or arriving.
+/// `UPSERT_BATCH`): a sum over the rows added since the last fold, however many reports are
+/// stored or arriving.
 pub async fn summary(pool: &Pool) -> Result<Summary, StoreError> {
     let client = pool.get().await?;
     let statement = client
@@ -159,6 +156,26 @@ pub async fn summary(pool: &Pool) -> Result<Summary, StoreError> {
         unique_installations: row.try_get(1)?,
         latest_submission_at: row.try_get(2)?,
     })
+}
+
+/// Folds the rows of `submission_counts` (one added by every batch) into one per product, so
+/// the summary's sum stays short. The rows it deletes are gone for a fold running at once
+/// (which skips them), and rows added meanwhile wait for the next fold: nothing is counted twice.
+pub async fn fold_counts(pool: &Pool) -> Result<(), StoreError> {
+    let client = pool.get().await?;
+    let statement = client
+        .prepare_cached(
+            "WITH folded AS (
+                 DELETE FROM submission_counts WHERE product IN (
+                     SELECT product FROM submission_counts GROUP BY product HAVING count(*) > 1)
+                 RETURNING *)
+             INSERT INTO submission_counts (product, submissions, installations, latest_received_at)
+             SELECT product, sum(submissions), sum(installations), max(latest_received_at)
+             FROM folded GROUP BY product",
+        )
+        .await?;
+    client.execute(&statement, &[]).await?;
+    Ok(())
 }
 
 /// Answers when a connection can be had and the database runs a query.

@@ -35,7 +35,6 @@ impl Batch for Activity {
         &self,
         pool: &Pool,
         jobs: Vec<Waiting<Self>>,
-        _: i16,
         timeout: Duration,
     ) -> Answers<Counted> {
         let (jobs, mut waiters): (Vec<Folded>, Vec<_>) = jobs

@@ -14,7 +14,6 @@ mod activity;
 mod reports;
 
 use std::future::Future;
-use std::hash::{BuildHasher, RandomState};
 use std::ops::Range;
 use std::sync::Arc;
 use std::time::Duration;
@@ -67,7 +66,6 @@ pub trait Batch: Send + Sync + Sized + 'static {
         &self,
         pool: &Pool,
         jobs: Vec<Waiting<Self>>,
-        shard: i16,
         timeout: Duration,
     ) -> impl Future<Output = Answers<Self::Stored>> + Send;
 }
@@ -157,11 +155,6 @@ impl<B: Batch> Writer<B> {
     }
 }
 
-/// Rows of `submission_counts` the batches spread over. A batch holds its row's lock until it
-/// commits, so batches committing at once, in this instance or another, should not share one:
-/// each instance starts at a random row and uses `concurrent_batches` rows from there.
-const COUNT_SHARDS: u64 = 1024;
-
 async fn run<B: Batch>(
     batch: Arc<B>,
     pool: Pool,
@@ -170,12 +163,7 @@ async fn run<B: Batch>(
 ) {
     let committers = Arc::new(Semaphore::new(config.concurrent_batches));
     let mut waiting = Vec::with_capacity(config.batch_max);
-    let first_shard = RandomState::new().hash_one(std::process::id()) % COUNT_SHARDS;
-    let mut batches: u64 = 0;
     while jobs.recv_many(&mut waiting, config.batch_max).await > 0 {
-        let own = batches % config.concurrent_batches as u64;
-        let shard = i16::try_from((first_shard + own) % COUNT_SHARDS).unwrap_or(0);
-        batches = batches.wrapping_add(1);
         // Waiting for a free committer lets more jobs gather: the batch takes them too, rather
         // than leaving them to wait for a commit after it.
         let Ok(permit) = committers.clone().acquire_owned().await else {
@@ -200,7 +188,7 @@ async fn run<B: Batch>(
         let (batch, pool) = (batch.clone(), pool.clone());
         let timeout = config.batch_timeout;
         tokio::spawn(async move {
-            let answers = batch.commit(&pool, ready, shard, timeout).await;
+            let answers = batch.commit(&pool, ready, timeout).await;
             drop(permit);
             answers.send();
         });

@@ -32,20 +32,14 @@ impl Batch for Reports {
         &self,
         pool: &Pool,
         jobs: Vec<Waiting<Self>>,
-        shard: i16,
         timeout: Duration,
     ) -> Answers<Stored> {
-        commit(pool, jobs, shard, timeout).await
+        commit(pool, jobs, timeout).await
     }
 }
 
 /// Commits one batch; returns the answer to each of its reports.
-async fn commit(
-    pool: &Pool,
-    jobs: Vec<Waiting<Reports>>,
-    shard: i16,
-    timeout: Duration,
-) -> Answers<Stored> {
+async fn commit(pool: &Pool, jobs: Vec<Waiting<Reports>>, timeout: Duration) -> Answers<Stored> {
     let received = jobs.len();
     let mut slots: HashMap<ReportKey, usize> = HashMap::with_capacity(received);
     let mut reports: Vec<(PreparedReport, Vec<Reply<Stored>>)> = Vec::with_capacity(received);
@@ -75,7 +69,7 @@ async fn commit(
     metrics::histogram!("tally_batch_reports").record(received as f64);
 
     let started = std::time::Instant::now();
-    let write = |rows| upsert(pool, &columns, shard, rows, timeout);
+    let write = |rows| upsert(pool, &columns, rows, timeout);
     let answers = in_halves(&mut waiters, write, |rows, stored, waiters, answers| {
         for (key, submission_id, inserted) in stored {
             // `keys` is sorted (see above).
@@ -104,12 +98,11 @@ async fn commit(
 async fn upsert(
     pool: &Pool,
     columns: &Columns,
-    shard: i16,
     rows: Range<usize>,
     timeout: Duration,
 ) -> Result<Vec<(ReportKey, i64, bool)>, StoreError> {
     let client = pool.get().await?;
-    match tokio::time::timeout(timeout, columns.upsert(&client, shard, rows)).await {
+    match tokio::time::timeout(timeout, columns.upsert(&client, rows)).await {
         Ok(outcome) => outcome,
         Err(_) => {
             drop(Object::take(client));
