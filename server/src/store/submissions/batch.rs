@@ -120,7 +120,8 @@ SELECT product, installation_id, period_start, submission_id, inserted FROM writ
 /// still checks each, without the speculative insertion of `ON CONFLICT` (about 1 µs of
 /// PostgreSQL per fresh installation, README "Throughput"). An installation registered by a
 /// concurrent batch (another instance's) after that snapshot fails the statement on the
-/// constraint, and the batch is written again by `UPSERT_BATCH_CHECKED` (tested). An
+/// constraint (or, if both entered it before either checked, in a deadlock), and the batch is
+/// written again by `UPSERT_BATCH_CHECKED` (tested for the key). An
 /// installation registered by this statement has no stored report (the registry holds exactly
 /// the installations with one), so its reports are plain inserts too: the speculative insertion
 /// of `ON CONFLICT` is left to the others. With fresh installations, the common case of a
@@ -341,7 +342,13 @@ impl Columns {
         ];
         let statement = client.prepare_cached(UPSERT_BATCH).await?;
         let returned = match client.query(&statement, &params).await {
-            Err(error) if error.code() == Some(&SqlState::EXCLUSION_VIOLATION) => {
+            // A concurrent batch registered one of the installations after this statement's
+            // snapshot: it committed first (the key), or both inserted its entry before either
+            // checked, and the deadlock detector chose this statement.
+            Err(error)
+                if error.code() == Some(&SqlState::EXCLUSION_VIOLATION)
+                    || error.code() == Some(&SqlState::T_R_DEADLOCK_DETECTED) =>
+            {
                 tracing::info!(
                     "a concurrent batch registered an installation; checking every report"
                 );
