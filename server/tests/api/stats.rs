@@ -154,18 +154,11 @@ async fn a_retry_that_waited_on_its_installations_erasure_registers_the_installa
     assert_eq!(app.submit(&sent).await.status(), 200);
     // An erasure that has taken the reports, not yet the registration (the order of the
     // erasure's statement is the database's choice).
-    let erasure = app.db().await;
-    erasure
-        .batch_execute(&format!(
-            "BEGIN; DELETE FROM submissions WHERE installation_id = '{installation}'"
-        ))
-        .await
-        .unwrap();
-    let erasing: i32 = erasure
-        .query_one("SELECT pg_backend_pid()", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let (erasure, erasing) = a_transaction_left_open(
+        &app,
+        &format!("DELETE FROM submissions WHERE installation_id = '{installation}'"),
+    )
+    .await;
     let finish_the_erasure = async {
         until_a_batch_waits_on(&app, erasing).await;
         erasure
@@ -182,10 +175,7 @@ async fn a_retry_that_waited_on_its_installations_erasure_registers_the_installa
     let (retry, ()) = tokio::join!(app.submit(&sent), finish_the_erasure);
 
     assert_eq!(retry.status(), 200);
-    let summary = body(app.get("/stats/summary", Some(ADMIN_KEY)).await).await;
-    assert_eq!(app.counted_over_raw_reports().await, (1, 1));
-    assert_eq!(summary["total_submissions"], 1, "{summary}");
-    assert_eq!(summary["unique_installations"], 1, "{summary}");
+    assert_summary_and_stored_reports_agree_on(&app, (1, 1)).await;
 }
 
 #[tokio::test]
@@ -194,11 +184,10 @@ async fn a_batch_meeting_an_installation_another_instance_registers_meanwhile_co
     let installation = uuid::Uuid::new_v4();
     // Another instance's batch, not yet committed: the installation's report of an earlier
     // week, its registration and its counts.
-    let other = app.db().await;
-    other
-        .batch_execute(&format!(
-            "BEGIN;
-             INSERT INTO installations (product, installation_id)
+    let (other, committing) = a_transaction_left_open(
+        &app,
+        &format!(
+            "INSERT INTO installations (product, installation_id)
              VALUES ('printernizer', '{installation}');
              INSERT INTO submissions (product, installation_id, period_start, period_end,
                  received_at, app_version, platform, deployment_mode, country_code,
@@ -209,14 +198,9 @@ async fn a_batch_meeting_an_installation_another_instance_registers_meanwhile_co
                  1, 1, 1, 1, 1, 0, '{{}}', '{{}}', '{{}}');
              INSERT INTO submission_counts (product, submissions, installations)
              VALUES ('printernizer', 1, 1)"
-        ))
-        .await
-        .unwrap();
-    let committing: i32 = other
-        .query_one("SELECT pg_backend_pid()", &[])
-        .await
-        .unwrap()
-        .get(0);
+        ),
+    )
+    .await;
     let commit_the_other_batch = async {
         until_a_batch_waits_on(&app, committing).await;
         other.batch_execute("COMMIT").await.unwrap();
@@ -226,10 +210,7 @@ async fn a_batch_meeting_an_installation_another_instance_registers_meanwhile_co
     let (response, ()) = tokio::join!(app.submit(&this_week), commit_the_other_batch);
 
     assert_eq!(response.status(), 200);
-    let summary = body(app.get("/stats/summary", Some(ADMIN_KEY)).await).await;
-    assert_eq!(app.counted_over_raw_reports().await, (2, 1));
-    assert_eq!(summary["total_submissions"], 2, "{summary}");
-    assert_eq!(summary["unique_installations"], 1, "{summary}");
+    assert_summary_and_stored_reports_agree_on(&app, (2, 1)).await;
 }
 
 #[tokio::test]
@@ -267,6 +248,34 @@ async fn the_counts_each_batch_adds_are_folded_into_one_row_and_the_summary_stay
     }
     assert_eq!(after["total_submissions"], 3, "{after}");
     assert_eq!(after["unique_installations"], 3, "{after}");
+}
+
+/// The summary and the stored rows both count `(reports, installations)`.
+async fn assert_summary_and_stored_reports_agree_on(
+    app: &crate::helpers::TestApp,
+    counts: (i64, i64),
+) {
+    let summary = body(app.get("/stats/summary", Some(ADMIN_KEY)).await).await;
+    assert_eq!(app.counted_over_raw_reports().await, counts);
+    assert_eq!(summary["total_submissions"], counts.0, "{summary}");
+    assert_eq!(summary["unique_installations"], counts.1, "{summary}");
+}
+
+/// A connection whose transaction has run `statements` and stays open, and its backend's pid.
+async fn a_transaction_left_open(
+    app: &crate::helpers::TestApp,
+    statements: &str,
+) -> (tokio_postgres::Client, i32) {
+    let db = app.db().await;
+    db.batch_execute(&format!("BEGIN; {statements}"))
+        .await
+        .unwrap();
+    let pid = db
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    (db, pid)
 }
 
 /// Waits until a backend waits on the transaction of the backend `blocker`.
