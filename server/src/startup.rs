@@ -312,8 +312,8 @@ async fn ensure_partitions(pool: &Pool, rules: &Rules) -> anyhow::Result<()> {
 }
 
 /// Background upkeep until `stop`: write ingest outcomes and fold the summary's counts; daily,
-/// a new salt for the source hash and partitions made ahead. Each step is bounded by `deadline`. Outcomes are written
-/// once more on the way out (the writer has finished by then).
+/// a new salt for the source hash and partitions made ahead. Each step is bounded by
+/// `deadline`. Outcomes are written once more on the way out (the writer has finished by then).
 async fn upkeep(
     pool: Pool,
     rules: Rules,

@@ -153,8 +153,8 @@ struct UsageStatsDto {
     unknown: Unknown,
 }
 
-/// What a report is checked against besides its own fields and the clock.
 impl SubmissionDto {
+    /// The fields dropped at every level of the report.
     fn unknown_fields(&self) -> usize {
         self.unknown.0
             + self.installation.unknown.0
@@ -164,8 +164,8 @@ impl SubmissionDto {
     }
 }
 
-/// How many fields of an object we do not know: skipped, never kept. (Known fields are read
-/// straight into the struct; only the unknown ones pass through here.)
+/// How many fields of an object we do not know: dropped, never kept. Serde reads the known
+/// fields straight into the struct and hands only the others to this flattened field.
 #[derive(Debug, Default)]
 struct Unknown(usize);
 
@@ -197,6 +197,7 @@ impl<'de> Deserialize<'de> for Unknown {
     }
 }
 
+/// What a report is checked against besides its own fields and the clock.
 #[derive(Debug, Clone, Copy)]
 pub struct Rules {
     /// Reports whose period ended before `now - raw_retention` would be pruned at once.
