@@ -1,5 +1,5 @@
 # The two commands of the quick start, and the benchmark.
-.PHONY: run test bench bench-bare bench-pair bench-stats build
+.PHONY: run test bench bench-bare bench-pair bench-statement bench-stats build
 
 # One build of the whole workspace: building a package alone unifies features differently and
 # would rebuild the dependencies for each target.
@@ -28,6 +28,11 @@ bench-bare: build
 ## accepted reports of the server and of PostgreSQL; also written to target/bench-pair.json.
 bench-pair: build
 	load-tests/bench-pair.sh
+
+## The batch statements alone in pgbench, Tally's (as the server prepares it) against
+## tally-bare's, alternated ROUNDS times (3): the database's own cost of a batch.
+bench-statement: build
+	load-tests/statement-bench.sh
 
 ## A year of reports, the backfill, one day's roll, and every /stats route timed; then, on a
 ## fresh cluster, /stats/summary during and right after a burst of 600,000 reports (see README).
