@@ -4,6 +4,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use deadpool_postgres::Pool;
 use serde::Serialize;
+use tokio_postgres::types::ToSql;
 use utoipa::ToSchema;
 
 use super::StoreError;
@@ -30,8 +31,16 @@ pub struct Erasure {
 }
 
 impl Erasure {
-    /// From an erasure statement's one row: rows, registrations, marked days.
-    pub(super) fn of(row: &tokio_postgres::Row) -> Result<Self, StoreError> {
+    /// Runs one erasure statement (alone, so atomic) whose one row counts the rows, the
+    /// registrations and the marked days.
+    pub(super) async fn run(
+        pool: &Pool,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Self, StoreError> {
+        let client = pool.get().await?;
+        let statement = client.prepare_cached(sql).await?;
+        let row = client.query_one(&statement, params).await?;
         let count = |index| -> Result<u64, StoreError> {
             let counted: i64 = row.try_get(index)?;
             Ok(u64::try_from(counted).unwrap_or(0))
@@ -72,7 +81,7 @@ pub async fn activity_installation_days(
         .map_err(StoreError::from)
 }
 
-/// Erases the installation's days and its registration and, in the same transaction, marks
+/// Erases the installation's days and its registration and, in the same statement, marks
 /// the days for the next rollup, as Printernizer's erasure does: a run rolling meanwhile
 /// leaves a mark it did not read (a renumbered one) for the run after it.
 pub async fn delete_activity_installation(
@@ -80,28 +89,20 @@ pub async fn delete_activity_installation(
     product: &str,
     installation: &ClientId,
 ) -> Result<Erasure, StoreError> {
-    let mut client = pool.get().await?;
-    let tx = client.transaction().await?;
-    let statement = tx
-        .prepare_cached(
-            "WITH erased AS (
-                 DELETE FROM activity WHERE product = $1 AND installation_id = $2
-                 RETURNING day),
-             marked AS (
-                 INSERT INTO rollup_dirty_days (product, day)
-                 SELECT DISTINCT $1, day FROM erased
-                 ON CONFLICT (product, day) DO UPDATE SET mark = EXCLUDED.mark
-                 RETURNING 1),
-             unregistered AS (
-                 DELETE FROM activity_installations WHERE product = $1 AND installation_id = $2
-                 RETURNING 1)
-             SELECT (SELECT count(*) FROM erased), (SELECT count(*) FROM unregistered),
-                    (SELECT count(*) FROM marked)",
-        )
-        .await?;
-    let row = tx
-        .query_one(&statement, &[&product, &installation.as_str()])
-        .await?;
-    tx.commit().await?;
-    Erasure::of(&row)
+    Erasure::run(pool, ERASE, &[&product, &installation.as_str()]).await
 }
+
+const ERASE: &str = "WITH erased AS (
+         DELETE FROM activity WHERE product = $1 AND installation_id = $2
+         RETURNING day),
+     marked AS (
+         INSERT INTO rollup_dirty_days (product, day)
+         SELECT DISTINCT $1, day FROM erased
+         -- A new number: a run that read the old mark leaves this one.
+         ON CONFLICT (product, day) DO UPDATE SET mark = EXCLUDED.mark
+         RETURNING 1),
+     unregistered AS (
+         DELETE FROM activity_installations WHERE product = $1 AND installation_id = $2
+         RETURNING 1)
+     SELECT (SELECT count(*) FROM erased), (SELECT count(*) FROM unregistered),
+            (SELECT count(*) FROM marked)";

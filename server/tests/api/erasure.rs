@@ -2,11 +2,13 @@
 //! key, or none for a keyless one; the rows and the registration go at once, the daily tables
 //! at the next rollup.
 
-use chrono::{Duration, SecondsFormat, Utc};
+use chrono::{Duration, Utc};
 use serde_json::{json, Value};
 
 use crate::catalog::{CatalogFile, KILN};
-use crate::helpers::{body, query_pool, spawn_app_with, TestApp, ADMIN_KEY};
+use crate::helpers::{
+    at_days_ago, body, date_days_ago, query_pool, spawn_app_with, TestApp, ADMIN_KEY,
+};
 
 const PRINTERNIZER_KEY: &str = "pz-key";
 const INDEXPILOT_KEY: &str = "ip-key";
@@ -34,22 +36,10 @@ async fn app(catalog: Option<&CatalogFile>) -> TestApp {
     .await
 }
 
-fn at(days_ago: i64) -> String {
-    (Utc::now() - Duration::days(days_ago) - Duration::minutes(1))
-        .to_rfc3339_opts(SecondsFormat::Secs, true)
-}
-
-fn date(days_ago: i64) -> String {
-    (Utc::now() - Duration::days(days_ago))
-        .date_naive()
-        .format("%Y-%m-%d")
-        .to_string()
-}
-
 fn stories_batch(user: &str, days_ago: &[i64]) -> Value {
     let events: Vec<Value> = days_ago
         .iter()
-        .map(|days| json!({"event_type": "app_opened", "timestamp": at(*days), "properties": {"language": "de"}}))
+        .map(|days| json!({"event_type": "app_opened", "timestamp": at_days_ago(*days), "properties": {"language": "de"}}))
         .collect();
     json!({"user_id": user, "events": events})
 }
@@ -69,6 +59,12 @@ async fn send(
         request = request.json(json);
     }
     request.send().await.expect("request sent")
+}
+
+/// Sends `json` to an ingest route, which must take it.
+async fn ingest(app: &TestApp, path: &str, key: Option<&str>, json: &Value) {
+    let response = send(app, reqwest::Method::POST, path, key, Some(json)).await;
+    assert_eq!(response.status(), 200, "{path}");
 }
 
 async fn erase(app: &TestApp, id: &str, product: &str, key: Option<&str>) -> reqwest::Response {
@@ -95,8 +91,8 @@ async fn roll(app: &TestApp) {
 async fn opened(app: &TestApp) -> Vec<Value> {
     let path = format!(
         "/api/v1/events?product=stories&from={}&to={}",
-        date(1),
-        date(0)
+        date_days_ago(1),
+        date_days_ago(0)
     );
     let answer = body(app.get(&path, Some(ADMIN_KEY)).await).await;
     answer["days"]
@@ -134,15 +130,7 @@ async fn a_stories_installation_erases_itself_without_a_key_and_leaves_the_daily
         stories_batch("user_leaving", &[1, 0, 0]),
         stories_batch("user_staying", &[1, 0]),
     ] {
-        let response = send(
-            &app,
-            reqwest::Method::POST,
-            "/api/events/batch",
-            None,
-            Some(&batch),
-        )
-        .await;
-        assert_eq!(response.status(), 200);
+        ingest(&app, "/api/events/batch", None, &batch).await;
     }
     roll(&app).await;
     assert_eq!(opened(&app).await, [json!(2), json!(3)]);
@@ -170,14 +158,7 @@ async fn access_shows_every_stored_day_of_a_stories_installation_and_no_one_else
         stories_batch("user_mine_01", &[1, 0]),
         stories_batch("user_other_1", &[0]),
     ] {
-        send(
-            &app,
-            reqwest::Method::POST,
-            "/api/events/batch",
-            None,
-            Some(&batch),
-        )
-        .await;
+        ingest(&app, "/api/events/batch", None, &batch).await;
     }
 
     let path = "/installation/user_mine_01?product=stories";
@@ -193,7 +174,11 @@ async fn access_shows_every_stored_day_of_a_stories_installation_and_no_one_else
         .iter()
         .map(|day| &day["day"])
         .collect();
-    assert_eq!(days, [&json!(date(1)), &json!(date(0))], "{answer}");
+    assert_eq!(
+        days,
+        [&json!(date_days_ago(1)), &json!(date_days_ago(0))],
+        "{answer}"
+    );
     assert_eq!(
         answer["days"][0]["counts"]["event/app_opened"], 1.0,
         "{answer}"
@@ -222,8 +207,8 @@ async fn a_keyed_products_erasure_takes_its_own_key_only() {
 async fn indexpilot_active_today(app: &TestApp) -> Value {
     let path = format!(
         "/api/v1/metrics/active_installations?product=indexpilot&from={}&to={}&window=1",
-        date(0),
-        date(0)
+        date_days_ago(0),
+        date_days_ago(0)
     );
     body(app.get(&path, Some(ADMIN_KEY)).await).await["points"][0]["value"].clone()
 }
@@ -233,7 +218,7 @@ async fn an_indexpilot_installation_is_erased_with_its_key_and_the_next_rollup_f
     let app = app(None).await;
     let report = |id: &str| {
         json!({
-            "installation_id": id, "version": "1.0.0", "timestamp": at(0),
+            "installation_id": id, "version": "1.0.0", "timestamp": at_days_ago(0),
             "metrics": {"indexes_created": 4}, "environment": {"os": "linux"}
         })
     };
@@ -266,15 +251,7 @@ async fn a_franklinwh_installation_is_erased_with_franklinwhs_key() {
         "api_key": FRANKLIN_KEY, "event": "cli_command_executed",
         "properties": {"distinct_id": "anonymous", "command": "status", "franklin_version": "0.6.4"}
     });
-    let sent = send(
-        &app,
-        reqwest::Method::POST,
-        "/capture/",
-        None,
-        Some(&capture),
-    )
-    .await;
-    assert_eq!(sent.status(), 200);
+    ingest(&app, "/capture/", None, &capture).await;
 
     let response = erase(&app, "anonymous", "franklinwh", Some(FRANKLIN_KEY)).await;
 
@@ -288,18 +265,10 @@ async fn a_fifth_product_from_a_catalog_file_has_access_and_erasure_too() {
     let file = CatalogFile::new(KILN);
     let app = app(Some(&file)).await;
     let report = json!({
-        "installation_id": "00ff00ff00ff00ff", "version": "2.0.0", "timestamp": at(0),
+        "installation_id": "00ff00ff00ff00ff", "version": "2.0.0", "timestamp": at_days_ago(0),
         "metrics": {"firings": 7}, "environment": {"glaze": "matte"}
     });
-    let sent = send(
-        &app,
-        reqwest::Method::POST,
-        "/api/v1/telemetry",
-        Some(KILN_KEY),
-        Some(&report),
-    )
-    .await;
-    assert_eq!(sent.status(), 200);
+    ingest(&app, "/api/v1/telemetry", Some(KILN_KEY), &report).await;
     let path = "/installation/00ff00ff00ff00ff?product=kiln";
 
     let access = send(&app, reqwest::Method::GET, path, Some(KILN_KEY), None).await;
@@ -386,14 +355,7 @@ async fn a_stories_erasure_while_a_run_rolls_its_day_is_rolled_by_the_next_run()
     let app = app(None).await;
     for user in ["user_one_0001", "user_two_0002", "user_three_03"] {
         let batch = stories_batch(user, &[3]);
-        send(
-            &app,
-            reqwest::Method::POST,
-            "/api/events/batch",
-            None,
-            Some(&batch),
-        )
-        .await;
+        ingest(&app, "/api/events/batch", None, &batch).await;
     }
     roll(&app).await;
     let db = app.db().await;
@@ -426,9 +388,14 @@ async fn a_stories_erasure_while_a_run_rolls_its_day_is_rolled_by_the_next_run()
         tokio::spawn(async move {
             let catalog = tally::domain::Catalog::load(None).expect("the built-in catalog");
             let catalog: &'static tally::domain::Catalog = Box::leak(Box::new(catalog));
-            tally::rollup::bring_all_up_to_date(&pool, catalog, 400, tally::rollup::Wait::Yes)
-                .await
-                .map(|rolled| rolled.is_some())
+            tally::rollup::bring_all_up_to_date(
+                &pool,
+                catalog,
+                400,
+                tally::rollup::Wait::Yes,
+            )
+            .await
+            .map(|rolled| rolled.is_some())
         })
     };
     until_a_statement_waits(&db, "DELETE FROM activity_windows").await;
