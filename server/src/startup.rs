@@ -31,7 +31,7 @@ use crate::routes::{
     self, Cors, DatabaseProbe, PrivacyNotice, PublicOverview, QueryDeadline, StatsSettings,
 };
 use crate::store::{self, Activity, Purpose, ReadPool, Writer, WriterConfig};
-use crate::telemetry::{self, Chain, Sampled};
+use crate::telemetry::{self, Chain, QueueLength, Sampled};
 
 /// How often ingest outcomes counted in memory are added to the database, and the summary's
 /// counts (a row per batch) folded.
@@ -210,7 +210,10 @@ impl Application {
                 ("queries", pool.get_ref().clone()),
                 ("reads", read_pool.0.clone()),
             ],
-            writer.get_ref().clone(),
+            vec![
+                ("reports", queue_length(writer.get_ref().clone())),
+                ("activity", queue_length(activity_writer.get_ref().clone())),
+            ],
         ));
         let mut server = HttpServer::new(move || {
             App::new()
@@ -404,4 +407,9 @@ pub async fn shutdown_signal() {
         () = ctrl_c => tracing::info!("Ctrl-C received, shutting down"),
         () = term => tracing::info!("SIGTERM received, shutting down"),
     }
+}
+
+/// A writer's queue length, for the gauge sampled when `/metrics` renders.
+fn queue_length<B: store::Batch>(writer: Writer<B>) -> QueueLength {
+    Box::new(move || writer.queued())
 }

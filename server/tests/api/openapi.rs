@@ -24,7 +24,12 @@ const ROUTES: [(&str, &str, &str, Option<&str>); 39] = [
     ("get", "/metrics", "/metrics", None),
     ("get", "/openapi.json", "/openapi.json", None),
     ("get", "/privacy", "/privacy", None),
-    ("get", "/api/v1/public/catalog", "/api/v1/public/catalog", None),
+    (
+        "get",
+        "/api/v1/public/catalog",
+        "/api/v1/public/catalog",
+        None,
+    ),
     ("post", "/submit", "/submit", Some(INGEST_KEY)),
     ("post", "/api/v1/telemetry", "/api/v1/telemetry", None),
     ("post", "/api/events/batch", "/api/events/batch", None),
