@@ -58,7 +58,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         ))
         .service(
             web::resource("/installation/{installation_id}")
-                .app_data(printernizer())
                 .wrap(actix_web::middleware::from_fn(deadline))
                 .route(web::get().to(installation::export))
                 .route(web::delete().to(installation::delete))

@@ -19,7 +19,7 @@ use utoipa::openapi::{Content, HeaderBuilder, Ref, RefOr};
 use utoipa::{IntoResponses, Modify, OpenApi, PartialSchema};
 
 use super::{api, health, ingest, installation, metrics, products, public, reports, stats, submit};
-use crate::auth::{AdminKey, IngestKey};
+use crate::auth::{AdminKey, IngestKey, ProductKey};
 use crate::domain::RejectedSubmission;
 use crate::error::{ErrorBody, InvalidBody, UNAUTHORIZED};
 use crate::limits::SourceAllowed;
@@ -200,6 +200,17 @@ impl IntoResponses for IngestKey {
             ),
             (403, error("An ingest key of another product", "ErrorBody")),
         ])
+    }
+}
+
+impl IntoResponses for ProductKey {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        let mut answers = IngestKey::responses();
+        answers.extend(responses([(
+            404,
+            error("`?product=` names no declared product", "ErrorBody"),
+        )]));
+        answers
     }
 }
 

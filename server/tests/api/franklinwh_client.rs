@@ -5,8 +5,8 @@
 
 use serde_json::{json, Value};
 
-use crate::helpers::{body, TestApp, ADMIN_KEY};
-use crate::products_ingest::{app, date, roll_every_product, stored, FRANKLIN_KEY};
+use crate::helpers::{body, date_days_ago, TestApp, ADMIN_KEY};
+use crate::products_ingest::{app, roll_every_product, stored, FRANKLIN_KEY};
 use crate::pyclients;
 
 const CLIENT: &str = "franklinwh-cloud==0.6.4";
@@ -109,10 +109,14 @@ async fn franklinwh_clis_own_dispatcher_is_counted_exactly_with_typed_commands_o
         1.0
     );
     roll_every_product(&app).await;
-    let today = format!("product=franklinwh&from={}&to={}", date(0), date(0));
+    let today = format!(
+        "product=franklinwh&from={}&to={}",
+        date_days_ago(0),
+        date_days_ago(0)
+    );
     assert_eq!(
         admin_get(&app, &format!("/api/v1/events?{today}")).await,
-        json!({"product": "franklinwh", "days": [{"date": date(0), "events": {
+        json!({"product": "franklinwh", "days": [{"date": date_days_ago(0), "events": {
             "cli_command_executed": {"count": 2, "installations": 2}
         }}]})
     );

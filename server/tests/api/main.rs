@@ -8,6 +8,7 @@ mod batching;
 mod catalog;
 mod dashboard;
 mod deploy;
+mod erasure;
 mod franklinwh_client;
 mod health;
 mod helpers;

@@ -5,8 +5,8 @@
 
 use serde_json::{json, Value};
 
-use crate::helpers::{body, pg_dump, ADMIN_KEY};
-use crate::products_ingest::{app, at, date, post, roll_every_product, wait_for_outcome};
+use crate::helpers::{at_days_ago, body, date_days_ago, pg_dump, ADMIN_KEY};
+use crate::products_ingest::{app, post, roll_every_product, wait_for_outcome};
 
 const USER: &str = "b7e4c1d0-2f3a-4e5b-9c8d-7a6b5c4d3e2f";
 
@@ -16,11 +16,11 @@ fn documented_batch() -> Value {
     json!({
         "user_id": USER,
         "events": [
-            {"event_type": "app_opened", "timestamp": at(0), "properties": on_a_mac},
-            {"event_type": "recording_started", "timestamp": at(0), "properties": {"source": "main"}},
-            {"event_type": "transcription_completed", "timestamp": at(0), "properties": {"duration": 12.4, "success": true}},
-            {"event_type": "feature_used", "timestamp": at(0), "properties": {"feature": "export_markdown"}},
-            {"event_type": "settings_changed", "timestamp": at(0), "properties": {"setting": "whisper_model"}}
+            {"event_type": "app_opened", "timestamp": at_days_ago(0), "properties": on_a_mac},
+            {"event_type": "recording_started", "timestamp": at_days_ago(0), "properties": {"source": "main"}},
+            {"event_type": "transcription_completed", "timestamp": at_days_ago(0), "properties": {"duration": 12.4, "success": true}},
+            {"event_type": "feature_used", "timestamp": at_days_ago(0), "properties": {"feature": "export_markdown"}},
+            {"event_type": "settings_changed", "timestamp": at_days_ago(0), "properties": {"setting": "whisper_model"}}
         ]
     })
 }
@@ -32,7 +32,7 @@ fn documented_crash() -> Value {
         "stack_trace": "TypeError: Cannot read properties of undefined (reading 'segments')\n    at TranscriptionService.finish (/Users/jane.doe/Applications/Stories.app/Contents/Resources/app.asar/dist/main/transcription.js:214:31)\n    at process.processTicksAndRejections (node:internal/process/task_queues:95:5)",
         "app_version": "v0.9.7",
         "os_version": "macOS 14.1",
-        "timestamp": at(0),
+        "timestamp": at_days_ago(0),
         "user_id": USER
     })
 }
@@ -60,11 +60,15 @@ async fn stories_documented_bodies_are_counted_exactly_with_their_versions_reduc
         json!({"status": "success", "message": "Crash report received"})
     );
     roll_every_product(&app).await;
-    let today = format!("product=stories&from={}&to={}", date(0), date(0));
+    let today = format!(
+        "product=stories&from={}&to={}",
+        date_days_ago(0),
+        date_days_ago(0)
+    );
     let one = json!({"count": 1, "installations": 1});
     assert_eq!(
         admin_get(&app, &format!("/api/v1/events?{today}")).await,
-        json!({"product": "stories", "days": [{"date": date(0), "events": {
+        json!({"product": "stories", "days": [{"date": date_days_ago(0), "events": {
             "app_opened": one, "recording_started": one, "transcription_completed": one,
             "feature_used": one, "settings_changed": one, "crash": one
         }}]})
