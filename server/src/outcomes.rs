@@ -7,6 +7,8 @@ use std::sync::OnceLock;
 
 use metrics::Counter;
 
+use crate::domain::activity::{Folded, Unusable};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     Accepted,
@@ -20,12 +22,22 @@ pub enum Outcome {
     Failed,
     /// Not a request outcome: unknown fields dropped from reports that were valid.
     UnknownFieldsDropped,
-    /// Not a request outcome: values outside their allow-list, stored as `other`.
+    /// Not a request outcome: values outside their allow-list, or of which their rule could
+    /// keep nothing, stored as `other`.
     OtherValues,
+    /// Not a request outcome: values reduced by their rule to the part it admits.
+    NormalisedValues,
+    /// Not request outcomes: events dropped from requests that were kept, by why.
+    EventsRejectedShape,
+    EventsRejectedRange,
+    EventsRejectedTime,
+    EventsRejectedInstallation,
+    /// Not a request outcome: fields of daily reports dropped, the rest of the report kept.
+    FieldsRejected,
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 11] = [
+    pub const ALL: [Outcome; 17] = [
         Self::Accepted,
         Self::Duplicate,
         Self::Unauthorized,
@@ -37,6 +49,12 @@ impl Outcome {
         Self::Failed,
         Self::UnknownFieldsDropped,
         Self::OtherValues,
+        Self::NormalisedValues,
+        Self::EventsRejectedShape,
+        Self::EventsRejectedRange,
+        Self::EventsRejectedTime,
+        Self::EventsRejectedInstallation,
+        Self::FieldsRejected,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -52,6 +70,22 @@ impl Outcome {
             Self::Failed => "failed",
             Self::UnknownFieldsDropped => "unknown_fields_dropped",
             Self::OtherValues => "values_stored_as_other",
+            Self::NormalisedValues => "values_normalised",
+            Self::EventsRejectedShape => "events_rejected_shape",
+            Self::EventsRejectedRange => "events_rejected_range",
+            Self::EventsRejectedTime => "events_rejected_time",
+            Self::EventsRejectedInstallation => "events_rejected_installation",
+            Self::FieldsRejected => "fields_rejected",
+        }
+    }
+
+    /// The outcome of an event dropped because it could not be used.
+    pub fn event_rejected(why: Unusable) -> Self {
+        match why {
+            Unusable::Shape => Self::EventsRejectedShape,
+            Unusable::Range => Self::EventsRejectedRange,
+            Unusable::Time => Self::EventsRejectedTime,
+            Unusable::Installation => Self::EventsRejectedInstallation,
         }
     }
 
@@ -91,6 +125,9 @@ impl Outcomes {
     }
 
     pub fn add(&self, product: &str, outcome: Outcome, n: u64) {
+        if n == 0 {
+            return;
+        }
         let at = self.index(product);
         self.count(at, outcome, n);
         let counters = self.counters.get_or_init(|| {
@@ -106,6 +143,18 @@ impl Outcomes {
         });
         if let Some(counters) = counters.get(at) {
             counters[outcome as usize].increment(n);
+        }
+    }
+
+    /// What a kept request set aside: dropped, reduced, stored as `other`, rejected.
+    pub fn add_set_aside(&self, folded: &Folded) {
+        let product = folded.product;
+        self.add(product, Outcome::UnknownFieldsDropped, folded.dropped);
+        self.add(product, Outcome::OtherValues, folded.others);
+        self.add(product, Outcome::NormalisedValues, folded.normalised);
+        self.add(product, Outcome::FieldsRejected, folded.fields_rejected);
+        for (why, n) in &folded.events_rejected {
+            self.add(product, Outcome::event_rejected(*why), *n);
         }
     }
 

@@ -85,8 +85,30 @@ pub struct Folded {
     pub fingerprint: Option<[u8; 32]>,
     /// Fields, properties and events the catalog does not declare: dropped, never stored.
     pub dropped: u64,
-    /// Values outside their allow-list, stored as `other`.
+    /// Values outside their allow-list, or of which their rule could keep nothing, stored as
+    /// `other`.
     pub others: u64,
+    /// Values reduced by their rule to the part it admits (`macOS 14.1` -> `14.1`).
+    pub normalised: u64,
+    /// Events dropped whole because they could not be used, by why; the rest was kept.
+    pub events_rejected: BTreeMap<Unusable, u64>,
+    /// Fields of a daily report dropped because their value could not be used; the rest of
+    /// the report was kept.
+    pub fields_rejected: u64,
+}
+
+/// Why an event (or a field of a daily report) could not be used. A client cannot mend a batch
+/// after the fact, so such an event is dropped and counted, and the rest of its request kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Unusable {
+    /// Not the structure of its format: not an object, no name, a value of the wrong type.
+    Shape,
+    /// A number outside its declared bounds, or more entries than declared.
+    Range,
+    /// Its time is missing, unreadable, or outside the window still open for counting.
+    Time,
+    /// No usable installation id.
+    Installation,
 }
 
 /// The keys of `Counts`. Every function here is the only place its key's form is spelled.

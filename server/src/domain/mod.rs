@@ -23,4 +23,4 @@ pub use submission::{
     oldest_valid_start, Parsed, Period, RejectedSubmission, Rules, Submission, SubmissionDto,
     UsageCounts, MAX_PERIOD_DAYS,
 };
-pub use values::{country_name, CountryCode, Identifier, InstallationId, Version};
+pub use values::{country_name, CountryCode, Identifier, InstallationId, Ruled, Version};

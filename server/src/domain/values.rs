@@ -52,6 +52,53 @@ impl Identifier {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The identifier rule for a value of an event or telemetry format: kept when it passes;
+    /// else its leading word, lowercased, when that is an identifier (`tou --set` -> `tou`,
+    /// `NetworkError` -> `networkerror`); else `other`. A value that looks like an address, a
+    /// path or an e-mail is `other` whole: no piece of it is kept (never `alice` from
+    /// `alice@example.com`, never `alice_example_com`).
+    pub fn reduce(text: &str) -> Ruled {
+        if Self::is_valid(text) {
+            return Ruled::Kept(text.to_owned());
+        }
+        if !reducible(text) {
+            return Ruled::Other;
+        }
+        let word = text
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        if Self::is_valid(&word) {
+            Ruled::Reduced(word)
+        } else {
+            Ruled::Other
+        }
+    }
+}
+
+/// What a rule made of a value an event or telemetry format sent. `/submit`'s report refuses
+/// an off-rule value instead (`submission.rs`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ruled {
+    /// The value passed its rule as it came.
+    Kept(String),
+    /// The part of the value the rule admits, taken whole from it: never more than the rule
+    /// admits, never pieced together.
+    Reduced(String),
+    /// Nothing of it could be kept safely: stored as `other`.
+    Other,
+}
+
+/// Longer than this, an off-rule value is free text rather than a token with a prefix: nothing
+/// of it is kept.
+const MAX_REDUCIBLE_LEN: usize = 128;
+
+/// Whether an off-rule value may be reduced at all: short, and without the marks of an
+/// address, a path or an e-mail (`@`, `/`, `\`), which make it `other` whole.
+fn reducible(text: &str) -> bool {
+    text.len() <= MAX_REDUCIBLE_LEN && !text.contains(['@', '/', '\\'])
 }
 
 /// A version token such as `2.41.2`, `2.41.2-3-gabc1234`, `2.41.2-dirty` or a bare short hash.
@@ -67,10 +114,7 @@ impl Version {
     }
 
     pub fn is_valid(text: &str) -> bool {
-        (1..=Self::MAX_LEN).contains(&text.len())
-            && text
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'+'))
+        (1..=Self::MAX_LEN).contains(&text.len()) && text.bytes().all(Self::is_version_byte)
     }
 
     pub fn as_str(&self) -> &str {
@@ -79,6 +123,35 @@ impl Version {
 
     pub fn into_string(self) -> String {
         self.0
+    }
+
+    /// The version rule for a value of an event or telemetry format: kept when it passes and
+    /// has no `v` before its number; else its first version-shaped token (a digit first,
+    /// after an optional `v`), without the `v` (`macOS 14.1` -> `14.1`, `v0.9.7` -> `0.9.7`);
+    /// else `other`. Address-, path- and e-mail-looking values are `other` whole.
+    pub fn reduce(text: &str) -> Ruled {
+        if Self::is_valid(text) && unprefixed(text) == text {
+            return Ruled::Kept(text.to_owned());
+        }
+        if !reducible(text) {
+            return Ruled::Other;
+        }
+        text.split(|c: char| !c.is_ascii() || !Self::is_version_byte(c as u8))
+            .map(unprefixed)
+            .find(|token| token.starts_with(|c: char| c.is_ascii_digit()) && Self::is_valid(token))
+            .map_or(Ruled::Other, |token| Ruled::Reduced(token.to_owned()))
+    }
+
+    fn is_version_byte(b: u8) -> bool {
+        b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'+')
+    }
+}
+
+/// `token` without a `v` or `V` right before a digit (`v0.9.7` -> `0.9.7`).
+fn unprefixed(token: &str) -> &str {
+    match token.strip_prefix(['v', 'V']) {
+        Some(rest) if rest.starts_with(|c: char| c.is_ascii_digit()) => rest,
+        _ => token,
     }
 }
 
@@ -102,6 +175,16 @@ impl CountryCode {
 
     pub fn as_str(&self) -> &'static str {
         self.0
+    }
+
+    /// The country rule for a value of an event or telemetry format: two letters (surrounding
+    /// blanks trimmed), else `other`.
+    pub fn reduce(text: &str) -> Ruled {
+        match (Self::parse(text), Self::parse(text.trim())) {
+            (Some(code), _) => Ruled::Kept(code.as_str().to_owned()),
+            (None, Some(code)) => Ruled::Reduced(code.as_str().to_owned()),
+            (None, None) => Ruled::Other,
+        }
     }
 }
 
@@ -161,5 +244,92 @@ mod tests {
         assert!(CountryCode::parse("DEU").is_none());
         assert_eq!(country_name("DE"), "Germany");
         assert_eq!(country_name("XX"), "Unknown");
+    }
+
+    fn reduced(text: &str) -> Ruled {
+        Ruled::Reduced(text.to_owned())
+    }
+
+    #[test]
+    fn a_version_keeps_its_first_version_shaped_token_without_a_v() {
+        for (sent, kept) in [
+            ("macOS 14.1", "14.1"),
+            ("v0.9.7", "0.9.7"),
+            ("V2", "2"),
+            ("Windows 10.0.19045", "10.0.19045"),
+            ("Darwin Kernel Version 23.1.0: Mon Oct  9", "23.1.0"),
+            ("Ubuntu 24.04 LTS", "24.04"),
+            ("14.1 (23B74)", "14.1"),
+        ] {
+            assert_eq!(Version::reduce(sent), reduced(kept), "{sent}");
+        }
+    }
+
+    #[test]
+    fn a_version_that_passes_its_rule_is_kept_as_it_came() {
+        for sent in ["2.41.2-3-gabc1234", "abc1234", "vim", "14.2", "macOS"] {
+            assert_eq!(
+                Version::reduce(sent),
+                Ruled::Kept(sent.to_owned()),
+                "{sent}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_version_without_a_version_shaped_token_or_shaped_like_an_address_is_other() {
+        for sent in [
+            "",
+            "unknown build",
+            "alice@example.com 1.2",
+            "1234@example.com",
+            "/Users/alice/1.2.3",
+            r"C:\Users\alice 2.0",
+            "http://10.0.0.1/",
+            &format!("{} 1.0", "x".repeat(200)),
+            &format!("1{}", "0".repeat(40)),
+        ] {
+            assert_eq!(Version::reduce(sent), Ruled::Other, "{sent}");
+        }
+    }
+
+    #[test]
+    fn an_identifier_keeps_its_leading_word_lowercased() {
+        assert_eq!(Identifier::reduce("tou --set"), reduced("tou"));
+        assert_eq!(Identifier::reduce("NetworkError"), reduced("networkerror"));
+        assert_eq!(Identifier::reduce("  dark_mode on"), reduced("dark_mode"));
+        assert_eq!(
+            Identifier::reduce("bambu_lab"),
+            Ruled::Kept("bambu_lab".to_owned())
+        );
+    }
+
+    #[test]
+    fn an_identifier_is_never_pieced_together_from_an_address_or_a_path() {
+        for sent in [
+            "alice@example.com",
+            "alice example@mail.com",
+            "/home/alice",
+            "alice/prints",
+            r"C:\Users\alice",
+            "192.168.1.10",
+            "tou--set",
+            "dark-mode",
+            "élan",
+            "",
+            "   ",
+            &"x".repeat(49),
+            &format!("tou {}", "x".repeat(200)),
+        ] {
+            assert_eq!(Identifier::reduce(sent), Ruled::Other, "{sent}");
+        }
+    }
+
+    #[test]
+    fn a_country_is_trimmed_and_anything_but_two_letters_is_other() {
+        assert_eq!(CountryCode::reduce("de"), Ruled::Kept("DE".to_owned()));
+        assert_eq!(CountryCode::reduce(" de "), reduced("DE"));
+        assert_eq!(CountryCode::reduce("Germany"), Ruled::Other);
+        assert_eq!(CountryCode::reduce("D1"), Ruled::Other);
     }
 }

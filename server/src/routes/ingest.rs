@@ -274,14 +274,7 @@ impl Storing {
                 checked.push(&row.installation);
             }
         }
-        if folded.dropped > 0 {
-            self.outcomes
-                .add(product, Outcome::UnknownFieldsDropped, folded.dropped);
-        }
-        if folded.others > 0 {
-            self.outcomes
-                .add(product, Outcome::OtherValues, folded.others);
-        }
+        self.outcomes.add_set_aside(&folded);
         let stored = self.writer.store(folded).await?;
         Ok(if stored.counted {
             Outcome::Accepted

@@ -208,10 +208,12 @@
     badge.className = Date.now() - at.getTime() > 3600000 ? "fresh stale" : "fresh";
   }
 
+  // Counts of what accepted requests set aside (fields, values, events), not of requests.
+  const SET_ASIDE = /^(unknown_fields_dropped|values_.*|events_rejected_.*|fields_rejected)$/;
+
   function outcomeTotal(outcomes) {
-    // `unknown_fields_dropped` counts accepted reports again, not requests.
     return Object.entries(outcomes.totals)
-      .filter(([name]) => name !== "unknown_fields_dropped")
+      .filter(([name]) => !SET_ASIDE.test(name))
       .reduce((sum, [, n]) => sum + n, 0);
   }
 

@@ -2,7 +2,9 @@
 //! product's key in the body's `api_key`. A body with `batch` is a list on either route.
 //!
 //! PostHog's own properties (`$ip` above all) are dropped, never stored nor hashed. A batch may
-//! carry several installations (`distinct_id`), each with its own rows.
+//! carry several installations (`distinct_id`), each with its own rows. An event that cannot be
+//! used is dropped and counted, the rest kept; a request none of whose events has a usable
+//! installation id is refused.
 
 use std::fmt;
 
@@ -10,8 +12,9 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 
 use super::body::{fingerprint, json_object};
-use super::fold::{join, Folder};
-use crate::domain::activity::{ClientId, Folded, Merge};
+use super::fold::Folder;
+use super::parts;
+use crate::domain::activity::{Folded, Merge, Unusable};
 use crate::domain::{FieldError, Product, RejectedSubmission};
 
 /// The members of one event; anything else is dropped.
@@ -59,60 +62,63 @@ impl Capture {
         // A resend can be told from a new event only by the event's own time or id: a CLI
         // running `status` twice sends two identical bodies that are two events.
         let mut identified = true;
-        match self.body.get("batch") {
+        // Events without a usable installation id, of how many.
+        let (mut anonymous, mut events) = (0, 0);
+        let (list, id_loc): (Vec<_>, &[&str]) = match self.body.get("batch") {
             Some(batch) => {
                 folder.drop_unknown(&self.body, &["batch"]);
-                for (index, event) in folder.events(Some(batch), &["batch"]).iter().enumerate() {
-                    let index = index.to_string();
-                    let loc = ["batch", index.as_str()];
-                    if let Some(event) = folder.object(Some(event), &loc) {
-                        identified &= has_time_or_id(event);
-                        accepted.extend(fold_event(&mut folder, product, event, &loc, now));
-                    }
+                let list = folder.events(Some(batch), &["batch"]);
+                (list.iter().map(parts::object).collect(), &["batch"])
+            }
+            None => (vec![Ok(&self.body)], &["distinct_id"]),
+        };
+        for event in list {
+            events += 1;
+            match event.and_then(|event| Ok((event, fold_event(&mut folder, product, event, now)?)))
+            {
+                Ok((event, kept)) => {
+                    identified &= has_time_or_id(event);
+                    accepted.extend(kept);
+                }
+                Err(why) => {
+                    anonymous += u64::from(why == Unusable::Installation);
+                    folder.reject(why);
                 }
             }
-            None => {
-                identified = has_time_or_id(&self.body);
-                accepted.extend(fold_event(&mut folder, product, &self.body, &[], now));
-            }
+        }
+        if events > 0 && anonymous == events {
+            folder.error(id_loc, "no event has a usable distinct_id", "client_id");
         }
         let fingerprint = identified.then(|| fingerprint(product.name(), &Value::Array(accepted)));
         folder.finish(product, Merge::Add, fingerprint)
     }
 }
 
-/// One event into its installation's day; its accepted content if its type is declared.
+/// One event into its installation's day: its accepted content if its type is declared, or
+/// why it cannot be used.
 fn fold_event(
     folder: &mut Folder,
     product: &Product,
     event: &Map<String, Value>,
-    loc: &[&str],
     now: DateTime<Utc>,
-) -> Option<Value> {
-    folder.drop_unknown(event, &EVENT_MEMBERS);
-    let name = folder.string(event.get("event"), &join(loc, &["event"]));
-    let properties_loc = join(loc, &["properties"]);
-    let properties = folder.object(event.get("properties"), &properties_loc);
+) -> Result<Option<Value>, Unusable> {
+    let properties = parts::properties(event.get("properties"))?;
     // The installation: `distinct_id` beside the event wins over the one in its properties.
-    let installation = match event.get("distinct_id") {
-        Some(id) => folder.client_id(Some(id), &join(loc, &["distinct_id"])),
-        None => folder.client_id(
-            properties.and_then(|properties| properties.get("distinct_id")),
-            &join(loc, &["properties", "distinct_id"]),
-        ),
-    };
+    let installation = parts::installation(
+        event
+            .get("distinct_id")
+            .or_else(|| properties.and_then(|properties| properties.get("distinct_id"))),
+    )?;
+    folder.drop_unknown(event, &EVENT_MEMBERS);
+    let name = parts::name(event.get("event"))?;
     let day = match event.get("timestamp") {
-        Some(timestamp) => folder.day(Some(timestamp), &join(loc, &["timestamp"]), now),
-        None => Some(now.date_naive()),
+        Some(timestamp) => parts::day(Some(timestamp), now)?,
+        None => now.date_naive(),
     };
     if let Some(uuid) = event.get("uuid") {
-        let uuid_loc = join(loc, &["uuid"]);
-        let text = folder.string(Some(uuid), &uuid_loc);
-        if text.is_some_and(|text| uuid::Uuid::try_parse(text).is_err()) {
-            folder.error(&uuid_loc, "must be a UUID", "uuid");
-        }
+        let text = uuid.as_str().ok_or(Unusable::Shape)?;
+        uuid::Uuid::try_parse(text).map_err(|_| Unusable::Shape)?;
     }
-    let name = name?;
     // `$` marks PostHog's own properties (`$ip`, `$lib`): never ours to keep.
     let (own, properties): (Vec<_>, Vec<_>) = properties
         .into_iter()
@@ -120,16 +126,18 @@ fn fold_event(
         .filter(|(property, _)| *property != "distinct_id")
         .map(|(property, value)| (property.as_str(), value))
         .partition(|(property, _)| property.starts_with('$'));
-    folder.row(installation.as_ref().zip(day));
-    let kept = folder.event(product, name, properties, &properties_loc)?;
+    folder.row(Some((&installation, day)));
+    let Some(kept) = folder.event(product, name, properties) else {
+        return Ok(None);
+    };
     folder.drop(own.len() as u64);
-    Some(json!({
-        "distinct_id": installation.as_ref().map(ClientId::as_str),
+    Ok(Some(json!({
+        "distinct_id": installation.as_str(),
         "event": name,
         "timestamp": event.get("timestamp"),
         "uuid": event.get("uuid"),
         "properties": kept,
-    }))
+    })))
 }
 
 fn has_time_or_id(event: &Map<String, Value>) -> bool {

@@ -2,17 +2,19 @@
 //! (`POST /api/crashes`), each added to its installation's day.
 
 use chrono::{DateTime, Utc};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use super::body::{fingerprint, json_object};
-use super::fold::{join, Folder};
-use crate::domain::activity::{ClientId, Folded, Merge};
-use crate::domain::{Identifier, Product, RejectedSubmission, OTHER};
+use super::fold::Folder;
+use super::parts;
+use crate::domain::activity::{ClientId, Folded, Merge, Unusable};
+use crate::domain::{Identifier, Product, RejectedSubmission};
 
 /// The event type a crash report is counted as.
 const CRASH: &str = "crash";
 
-/// `{"user_id": "...", "events": [{"event_type", "timestamp", "properties"}, ...]}`.
+/// `{"user_id": "...", "events": [{"event_type", "timestamp", "properties"}, ...]}`. An event
+/// that cannot be used is dropped and counted; the rest of the batch is kept.
 pub fn fold_batch(
     body: &[u8],
     product: &'static Product,
@@ -23,35 +25,10 @@ pub fn fold_batch(
     folder.drop_unknown(&body, &["user_id", "events"]);
     let user = folder.client_id(body.get("user_id"), &["user_id"]);
     let mut accepted = Vec::new();
-    for (index, event) in folder
-        .events(body.get("events"), &["events"])
-        .iter()
-        .enumerate()
-    {
-        let index = index.to_string();
-        let loc = ["events", index.as_str()];
-        let Some(event) = folder.object(Some(event), &loc) else {
-            continue;
-        };
-        folder.drop_unknown(event, &["event_type", "timestamp", "properties"]);
-        let event_type = folder.string(event.get("event_type"), &join(&loc, &["event_type"]));
-        let day = folder.day(event.get("timestamp"), &join(&loc, &["timestamp"]), now);
-        let properties_loc = join(&loc, &["properties"]);
-        let properties = folder.object(event.get("properties"), &properties_loc);
-        let Some(event_type) = event_type else {
-            continue;
-        };
-        folder.row(user.as_ref().zip(day));
-        let properties = properties
-            .into_iter()
-            .flatten()
-            .map(|(k, v)| (k.as_str(), v));
-        if let Some(kept) = folder.event(product, event_type, properties, &properties_loc) {
-            accepted.push(json!({
-                "event_type": event_type,
-                "timestamp": event.get("timestamp"),
-                "properties": kept,
-            }));
+    for event in folder.events(body.get("events"), &["events"]) {
+        match fold_event(&mut folder, product, user.as_ref(), event, now) {
+            Ok(kept) => accepted.extend(kept),
+            Err(why) => folder.reject(why),
         }
     }
     let content = json!({ "user_id": user.as_ref().map(ClientId::as_str), "events": accepted });
@@ -59,10 +36,38 @@ pub fn fold_batch(
     folder.finish(product, Merge::Add, Some(fingerprint))
 }
 
+/// One event of a batch into its installation's day; its accepted content if its type is
+/// declared.
+fn fold_event(
+    folder: &mut Folder,
+    product: &Product,
+    user: Option<&ClientId>,
+    event: &Value,
+    now: DateTime<Utc>,
+) -> Result<Option<Value>, Unusable> {
+    let event = parts::object(event)?;
+    folder.drop_unknown(event, &["event_type", "timestamp", "properties"]);
+    let event_type = parts::name(event.get("event_type"))?;
+    let properties = parts::properties(event.get("properties"))?;
+    let day = parts::day(event.get("timestamp"), now)?;
+    folder.row(user.map(|user| (user, day)));
+    let properties = properties
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| (k.as_str(), v));
+    Ok(folder.event(product, event_type, properties).map(|kept| {
+        json!({
+            "event_type": event_type,
+            "timestamp": event.get("timestamp"),
+            "properties": kept,
+        })
+    }))
+}
+
 /// `{"error_message", "stack_trace", "app_version", "os_version", "timestamp", "user_id"}`,
 /// counted as one event of the product's `crash` type. The message and the stack trace hold
 /// paths and user names: only the message's error type is read, and neither is kept, logged,
-/// hashed or echoed.
+/// hashed or echoed. A crash whose time cannot be used is dropped and counted, like an event.
 pub fn fold_crash(
     body: &[u8],
     product: &'static Product,
@@ -82,26 +87,16 @@ pub fn fold_crash(
         ],
     );
     let user = folder.client_id(body.get("user_id"), &["user_id"]);
-    let day = folder.day(body.get("timestamp"), &["timestamp"], now);
-    let error_type = folder
-        .string(body.get("error_message"), &["error_message"])
-        .map(|message| {
-            error_type(message).unwrap_or_else(|| {
-                folder.other();
-                OTHER.to_owned()
-            })
-        });
-    let error_type = error_type.map(Value::String);
-    let properties = [
-        ("error_type", error_type.as_ref()),
-        ("app_version", body.get("app_version")),
-        ("os_version", body.get("os_version")),
-    ];
-    let properties = properties
-        .into_iter()
-        .filter_map(|(name, value)| value.map(|value| (name, value)));
-    folder.row(user.as_ref().zip(day));
-    let accepted = folder.event(product, CRASH, properties, &[]);
+    let accepted = match parts::day(body.get("timestamp"), now) {
+        Ok(day) => {
+            folder.row(user.as_ref().map(|user| (user, day)));
+            fold_crash_event(&mut folder, product, &body)
+        }
+        Err(why) => {
+            folder.reject(why);
+            None
+        }
+    };
     // The folded values only: never the message.
     let content = json!({
         "user_id": user.as_ref().map(ClientId::as_str),
@@ -110,6 +105,30 @@ pub fn fold_crash(
     });
     let fingerprint = fingerprint(product.name(), &content);
     folder.finish(product, Merge::Add, Some(fingerprint))
+}
+
+/// A crash as an event of the `crash` type: its error type (`other` when the message names
+/// none, or is missing) and versions.
+fn fold_crash_event(
+    folder: &mut Folder,
+    product: &Product,
+    body: &Map<String, Value>,
+) -> Option<Map<String, Value>> {
+    // No error type is not a string: the dimension stores it as `other`.
+    let error_type = body
+        .get("error_message")
+        .and_then(Value::as_str)
+        .and_then(error_type)
+        .map_or(Value::Null, Value::String);
+    let properties = [
+        ("error_type", Some(&error_type)),
+        ("app_version", body.get("app_version")),
+        ("os_version", body.get("os_version")),
+    ];
+    let properties = properties
+        .into_iter()
+        .filter_map(|(name, value)| value.map(|value| (name, value)));
+    folder.event(product, CRASH, properties)
 }
 
 /// The part of a crash message before its first `:`, lowercased, when it is shaped like an

@@ -1,16 +1,21 @@
 //! The one folding step every adapter shares: a declared field's JSON value checked against its
-//! kind and added to the row it belongs to, or listed as an error. Adapters only find the
-//! values in their format (reading them with `body.rs`) and say which row they belong to.
+//! kind and added to the row it belongs to. Adapters only find the values in their format
+//! (reading them with `body.rs` and `parts.rs`) and say which row they belong to.
+//!
+//! Event and telemetry formats are streams a client cannot mend: a value off its rule is
+//! reduced to what the rule admits or stored as `other` (`ValueRule::reduce`), an event that
+//! cannot be used is dropped whole, and each is counted; only what makes the whole request
+//! unusable is an error (`Folder::error`).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
 use serde_json::{Map, Value};
 
-use crate::domain::activity::{key, ClientId, Counts, DayRow, Folded, Merge};
+use crate::domain::activity::{key, ClientId, Counts, DayRow, Folded, Merge, Unusable};
 use crate::domain::{
-    AllowList, CountMap, CountryCode, EventType, Field, FieldError, Flag, Identifier, Measure,
-    Product, RejectedSubmission, ValueRule, Version, OTHER,
+    AllowList, CountMap, Dimension, EventType, Field, FieldError, Flag, Identifier, Measure,
+    Product, RejectedSubmission, Ruled, OTHER,
 };
 
 /// Where a field was declared, so that a count map can find the dimension its keys name.
@@ -29,15 +34,19 @@ impl Scope<'_> {
     }
 }
 
-/// The rows of one request being folded, and every error found so far.
+/// The rows of one request being folded, what was set aside, and every error found so far.
 #[derive(Default)]
 pub(super) struct Folder {
     rows: Vec<DayRow>,
     /// The installation's day values are added to; `None` once either was refused (the
-    /// values are still checked, and the request is rejected anyway).
+    /// request is rejected anyway).
     row: Option<(ClientId, NaiveDate)>,
+    normalised: u64,
     others: u64,
     dropped: u64,
+    events_rejected: BTreeMap<Unusable, u64>,
+    fields_rejected: u64,
+    /// What makes the whole request unusable: a 4xx, nothing stored.
     errors: Vec<FieldError>,
 }
 
@@ -48,42 +57,53 @@ impl Folder {
     }
 
     /// One event: of a declared type, counted in the current row with its declared
-    /// properties (their locs under `loc`), each undeclared one dropped; of an undeclared
-    /// type, dropped whole. The accepted properties, for a fingerprint, or `None` if dropped.
+    /// properties, each undeclared one dropped; of an undeclared type, dropped whole; with a
+    /// property that cannot be used, rejected whole. The accepted properties, for a
+    /// fingerprint, or `None` if the event was dropped.
     pub(super) fn event<'v>(
         &mut self,
         product: &Product,
         event_type: &str,
         properties: impl IntoIterator<Item = (&'v str, &'v Value)>,
-        loc: &[&str],
     ) -> Option<Map<String, Value>> {
         let Some(declared) = product.event(event_type) else {
             self.drop(1);
             return None;
         };
-        self.add(key::event(event_type), 1.0);
+        let mut staged = Staged::default();
+        staged.add(key::event(event_type), 1.0);
         let mut accepted = Map::new();
+        let mut undeclared = 0;
         for (name, value) in properties {
             let Some(field) = declared.property(name) else {
-                self.drop(1);
+                undeclared += 1;
                 continue;
             };
             let path = key::property(event_type, name);
-            self.value(
-                Scope::Event(declared),
-                &path,
-                field,
-                value,
-                &join(loc, &[name]),
-            );
+            if let Err(why) = staged.value(Scope::Event(declared), &path, field, value) {
+                self.reject(why);
+                return None;
+            }
             accepted.insert(name.to_owned(), value.clone());
         }
+        self.drop(undeclared);
+        self.commit(staged);
         Some(accepted)
     }
 
-    /// A value outside its allow-list (or past its rule) that was kept as `other`.
-    pub(super) fn other(&mut self) {
-        self.others += 1;
+    /// A declared field of a daily report, added under `path`; a value that cannot be used
+    /// drops the field alone.
+    pub(super) fn field(&mut self, scope: Scope<'_>, path: &str, field: &Field, value: &Value) {
+        let mut staged = Staged::default();
+        match staged.value(scope, path, field, value) {
+            Ok(()) => self.commit(staged),
+            Err(_) => self.fields_rejected += 1,
+        }
+    }
+
+    /// An event that cannot be used: dropped whole, counted by why.
+    pub(super) fn reject(&mut self, why: Unusable) {
+        *self.events_rejected.entry(why).or_default() += 1;
     }
 
     /// Fields, properties or events the catalog does not declare.
@@ -91,42 +111,9 @@ impl Folder {
         self.dropped += count;
     }
 
+    /// Something that makes the whole request unusable.
     pub(super) fn error(&mut self, loc: &[&str], msg: impl Into<String>, kind: &str) {
         self.errors.push(FieldError::new(loc, msg, kind));
-    }
-
-    /// A declared field's value, checked against its kind and added under `path`.
-    pub(super) fn value(
-        &mut self,
-        scope: Scope<'_>,
-        path: &str,
-        field: &Field,
-        value: &Value,
-        loc: &[&str],
-    ) {
-        match field {
-            Field::Dimension(dimension) => {
-                let Some(text) = value.as_str() else {
-                    return self.error(loc, "must be a string", "type_error");
-                };
-                let folded = match (dimension.allow_list(), dimension.rule()) {
-                    (Some(allow), _) => Some(self.allowed(allow, text)),
-                    (None, Some(rule)) => self.ruled(rule, text, loc),
-                    (None, None) => None,
-                };
-                if let Some(folded) = folded {
-                    self.add(key::dimension(path, &folded), 1.0);
-                }
-            }
-            Field::Counter(counter) => {
-                if let Some(count) = self.count(value, counter.max(), loc) {
-                    self.add(key::counter(path), count);
-                }
-            }
-            Field::Measure(measure) => self.measure(measure, path, value, loc),
-            Field::Flag(flag) => self.flag(*flag, path, value, loc),
-            Field::CountMap(map) => self.count_map(scope, map, path, value, loc),
-        }
     }
 
     /// The rows, or every error found.
@@ -146,7 +133,18 @@ impl Folder {
             fingerprint,
             dropped: self.dropped,
             others: self.others,
+            normalised: self.normalised,
+            events_rejected: self.events_rejected,
+            fields_rejected: self.fields_rejected,
         })
+    }
+
+    fn commit(&mut self, staged: Staged) {
+        self.normalised += staged.normalised;
+        self.others += staged.others;
+        for (key, amount) in staged.counts {
+            self.add(key, amount);
+        }
     }
 
     /// A row exists only once something is added to it: a request whose events were all
@@ -168,125 +166,129 @@ impl Folder {
             }),
         }
     }
+}
+
+/// What one event, or one field of a report, adds once all of it is known to be usable.
+#[derive(Default)]
+struct Staged {
+    counts: Vec<(String, f64)>,
+    normalised: u64,
+    others: u64,
+}
+
+impl Staged {
+    fn add(&mut self, key: String, amount: f64) {
+        self.counts.push((key, amount));
+    }
+
+    /// A declared field's value, checked against its kind and added under `path`.
+    fn value(
+        &mut self,
+        scope: Scope<'_>,
+        path: &str,
+        field: &Field,
+        value: &Value,
+    ) -> Result<(), Unusable> {
+        match field {
+            Field::Dimension(dimension) => {
+                let folded = self.dimension(dimension, value);
+                self.add(key::dimension(path, &folded), 1.0);
+            }
+            Field::Counter(counter) => {
+                let count = count(value, counter.max())?;
+                self.add(key::counter(path), count);
+            }
+            Field::Measure(measure) => self.measure(measure, path, value)?,
+            Field::Flag(flag) => self.flag(*flag, path, value)?,
+            Field::CountMap(map) => self.count_map(scope, map, path, value)?,
+        }
+        Ok(())
+    }
+
+    /// A string by its allow-list or its rule; anything else is `other`: a value never
+    /// costs its event.
+    fn dimension(&mut self, dimension: &Dimension, value: &Value) -> String {
+        let Some(text) = value.as_str() else {
+            return self.ruled(Ruled::Other);
+        };
+        match (dimension.allow_list(), dimension.rule()) {
+            (Some(allow), _) => self.allowed(allow, text),
+            (None, Some(rule)) => self.ruled(rule.reduce(text)),
+            (None, None) => self.ruled(Ruled::Kept(text.to_owned())),
+        }
+    }
 
     /// Allow-lists compare lowercased (`Linux` is `linux`); anything else is `other`.
     fn allowed(&mut self, allow: &AllowList, text: &str) -> String {
         let folded = allow.fold(&text.to_ascii_lowercase()).to_owned();
         if folded == OTHER {
-            self.other();
+            self.others += 1;
         }
         folded
     }
 
-    fn ruled(&mut self, rule: ValueRule, text: &str, loc: &[&str]) -> Option<String> {
-        let folded = match rule {
-            ValueRule::Identifier => Identifier::parse(text).map(|id| id.as_str().to_owned()),
-            ValueRule::Version => Version::parse(text).map(Version::into_string),
-            ValueRule::Country => CountryCode::parse(text).map(|code| code.as_str().to_owned()),
-        };
-        if folded.is_none() {
-            let (msg, kind) = match rule {
-                ValueRule::Identifier => (IDENTIFIER_RULE.to_owned(), "identifier"),
-                ValueRule::Version => (
-                    format!(
-                        "must be 1 to {} letters, digits or . - _ +",
-                        Version::MAX_LEN
-                    ),
-                    "version",
-                ),
-                ValueRule::Country => (
-                    "must be two letters (ISO 3166-1 alpha-2 or XX)".to_owned(),
-                    "country",
-                ),
-            };
-            self.error(loc, msg, kind);
-        }
-        folded
-    }
-
-    /// An integer from 0 to `max`, as a count.
-    fn count(&mut self, value: &Value, max: u64, loc: &[&str]) -> Option<f64> {
-        match value.as_u64() {
-            // Counts stay far below 2^53, where f64 is still exact.
-            Some(count) if count <= max => Some(count as f64),
-            _ => {
-                self.error(loc, format!("must be an integer from 0 to {max}"), "range");
-                None
+    fn ruled(&mut self, ruled: Ruled) -> String {
+        match ruled {
+            Ruled::Kept(value) => value,
+            Ruled::Reduced(value) => {
+                self.normalised += 1;
+                value
+            }
+            Ruled::Other => {
+                self.others += 1;
+                OTHER.to_owned()
             }
         }
     }
 
-    fn measure(&mut self, measure: &Measure, path: &str, value: &Value, loc: &[&str]) {
-        let Some(number) = value.as_f64().filter(|number| number.is_finite()) else {
-            return self.error(loc, "must be a number", "type_error");
-        };
-        let (min, max) = (measure.min(), measure.max().unwrap_or(f64::MAX));
-        if number < min || number > max {
-            let range = match measure.max() {
-                Some(max) => format!("must be from {min} to {max}"),
-                None => format!("must be at least {min}"),
-            };
-            return self.error(loc, range, "range");
+    fn measure(&mut self, measure: &Measure, path: &str, value: &Value) -> Result<(), Unusable> {
+        let number = value
+            .as_f64()
+            .filter(|number| number.is_finite())
+            .ok_or(Unusable::Shape)?;
+        let max = measure.max().unwrap_or(f64::MAX);
+        if number < measure.min() || number > max {
+            return Err(Unusable::Range);
         }
         self.add(key::measure_count(path), 1.0);
         self.add(key::measure_sum(path), number);
         self.add(key::measure_bucket(path, measure.bucket_of(number)), 1.0);
+        Ok(())
     }
 
-    fn flag(&mut self, flag: Flag, path: &str, value: &Value, loc: &[&str]) {
+    fn flag(&mut self, flag: Flag, path: &str, value: &Value) -> Result<(), Unusable> {
         let Some(max_entries) = flag.max_entries() else {
-            match value.as_bool() {
-                Some(true) => self.add(key::flag(path), 1.0),
-                Some(false) => {}
-                None => self.error(loc, "must be true or false", "type_error"),
+            if value.as_bool().ok_or(Unusable::Shape)? {
+                self.add(key::flag(path), 1.0);
             }
-            return;
+            return Ok(());
         };
         // A set: `{"name": true}`, or the list of the names that are on.
-        let mut on = BTreeSet::new();
-        match value {
-            Value::Array(list) if list.len() <= max_entries => {
-                for (index, entry) in list.iter().enumerate() {
-                    match entry.as_str().filter(|name| Identifier::is_valid(name)) {
-                        Some(name) => {
-                            on.insert(name);
-                        }
-                        None => {
-                            let index = index.to_string();
-                            self.error(&join(loc, &[&index]), IDENTIFIER_RULE, "identifier");
-                        }
-                    }
-                }
-            }
+        let on: Vec<&str> = match value {
+            Value::Array(list) if list.len() <= max_entries => list
+                .iter()
+                .map(|entry| entry.as_str().ok_or(Unusable::Shape))
+                .collect::<Result<_, _>>()?,
             Value::Object(map) if map.len() <= max_entries => {
+                let mut on = Vec::new();
                 for (name, entry) in map {
-                    if !Identifier::is_valid(name) {
-                        self.error(loc, IDENTIFIER_RULE, "identifier");
-                        continue;
-                    }
-                    match entry.as_bool() {
-                        Some(true) => {
-                            on.insert(name);
-                        }
-                        Some(false) => {}
-                        None => {
-                            self.error(&join(loc, &[name]), "must be true or false", "type_error")
-                        }
+                    if entry.as_bool().ok_or(Unusable::Shape)? {
+                        on.push(name.as_str());
                     }
                 }
+                on
             }
-            Value::Array(_) | Value::Object(_) => {
-                self.error(loc, format!("at most {max_entries} entries"), "length");
-            }
-            _ => self.error(
-                loc,
-                "must be an object of true or false by identifier, or a list of identifiers",
-                "type_error",
-            ),
-        }
+            Value::Array(_) | Value::Object(_) => return Err(Unusable::Range),
+            _ => return Err(Unusable::Shape),
+        };
+        let on: BTreeSet<String> = on
+            .into_iter()
+            .map(|name| self.ruled(Identifier::reduce(name)))
+            .collect();
         for name in on {
-            self.add(key::flag_entry(path, name), 1.0);
+            self.add(key::flag_entry(path, &name), 1.0);
         }
+        Ok(())
     }
 
     fn count_map(
@@ -295,18 +297,12 @@ impl Folder {
         map: &CountMap,
         path: &str,
         value: &Value,
-        loc: &[&str],
-    ) {
+    ) -> Result<(), Unusable> {
         let Value::Object(entries) = value else {
-            return self.error(
-                loc,
-                "must be an object of counts by identifier",
-                "type_error",
-            );
+            return Err(Unusable::Shape);
         };
         if entries.len() > map.max_entries() {
-            let max_entries = map.max_entries();
-            return self.error(loc, format!("at most {max_entries} entries"), "length");
+            return Err(Unusable::Range);
         }
         let allow = map
             .keys()
@@ -315,34 +311,24 @@ impl Folder {
                 Field::Dimension(dimension) => dimension.allow_list(),
                 _ => None,
             });
-        for (name, count) in entries {
-            // A key is named in a loc only when it is a plain identifier: a key that breaks
-            // the rule may be exactly what must not travel (an address, a path).
-            let valid = Identifier::is_valid(name);
-            let at = if valid {
-                join(loc, &[name])
-            } else {
-                loc.to_vec()
-            };
+        for (name, count_sent) in entries {
+            let count = count(count_sent, map.max())?;
             let entry = match allow {
-                Some(allow) => Some(self.allowed(allow, name)),
-                None if valid => Some(name.clone()),
-                None => {
-                    self.error(&at, IDENTIFIER_RULE, "identifier");
-                    None
-                }
+                Some(allow) => self.allowed(allow, name),
+                None => self.ruled(Identifier::reduce(name)),
             };
-            let count = self.count(count, map.max(), &at);
-            if let (Some(entry), Some(count)) = (entry, count) {
-                self.add(key::count_map(path, &entry), count);
-            }
+            self.add(key::count_map(path, &entry), count);
         }
+        Ok(())
     }
 }
 
-const IDENTIFIER_RULE: &str = "must be a plain identifier (a-z, 0-9, _; at most 48 characters)";
-
-/// `loc` followed by `more`.
-pub(super) fn join<'a>(loc: &[&'a str], more: &[&'a str]) -> Vec<&'a str> {
-    loc.iter().chain(more).copied().collect()
+/// An integer from 0 to `max`, as a count.
+fn count(value: &Value, max: u64) -> Result<f64, Unusable> {
+    match value.as_u64() {
+        // Counts stay far below 2^53, where f64 is still exact.
+        Some(count) if count <= max => Ok(count as f64),
+        _ if value.is_number() => Err(Unusable::Range),
+        _ => Err(Unusable::Shape),
+    }
 }

@@ -1,5 +1,8 @@
 //! IndexPilot's daily telemetry report (`POST /api/v1/telemetry`): one report a day, which
-//! replaces that day's row when it is sent again.
+//! replaces that day's row when it is sent again. Decided per field: a value off its rule is
+//! reduced or `other`, a field whose value cannot be used is dropped alone, each counted; only
+//! a report without a usable installation id, time or version, or whose sections are not
+//! objects, is refused.
 //!
 //! `version` and every entry of `metrics` and `environment` are looked up by name among the
 //! product's declared fields, so another product of this format may declare other names.
@@ -32,7 +35,7 @@ pub fn fold(
     folder.row(installation.as_ref().zip(day));
     match body.get("version") {
         None => folder.missing(&["version"]),
-        Some(value) => field(&mut folder, product, "version", value, &["version"]),
+        Some(value) => field(&mut folder, product, "version", value),
     }
     for section in SECTIONS {
         for (name, value) in folder
@@ -40,7 +43,7 @@ pub fn fold(
             .into_iter()
             .flatten()
         {
-            field(&mut folder, product, name, value, &[section, name]);
+            field(&mut folder, product, name, value);
         }
     }
     let unknown = body
@@ -50,10 +53,11 @@ pub fn fold(
     folder.finish(product, Merge::Replace, None)
 }
 
-/// A declared field folded under its own name; an undeclared one dropped.
-fn field(folder: &mut Folder, product: &Product, name: &str, value: &Value, loc: &[&str]) {
+/// A declared field folded under its own name (dropped alone when its value cannot be used);
+/// an undeclared one dropped.
+fn field(folder: &mut Folder, product: &Product, name: &str, value: &Value) {
     match product.field(name) {
-        Some(declared) => folder.value(Scope::Product(product), name, declared, value, loc),
+        Some(declared) => folder.field(Scope::Product(product), name, declared, value),
         None => folder.drop(1),
     }
 }

@@ -4,13 +4,15 @@
 //! built on the shared folding step (`fold.rs`), never a second writer, limiter or rollup.
 //!
 //! Every adapter is a pure function of the body, the product's declaration and the clock. It
-//! returns every broken field at once, or rows; never part of a body.
+//! returns the rows of everything usable (with what was reduced, stored as `other` or dropped,
+//! counted), or, when the request as a whole cannot be used, every reason at once and no row.
 
 mod body;
 pub mod capture;
 pub mod events;
 mod fold;
 pub mod indexpilot;
+mod parts;
 
 pub use capture::Capture;
 

@@ -5,6 +5,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::OTHER;
+use crate::domain::values::{CountryCode, Identifier, Ruled, Version};
 
 /// A string value: one of an allow-list (anything else is stored as `other`), or any value
 /// that passes a rule. Exactly one of the two is set.
@@ -54,6 +55,18 @@ pub enum ValueRule {
     Version,
     /// ISO 3166-1 alpha-2, or `XX`.
     Country,
+}
+
+impl ValueRule {
+    /// What the rule makes of a value an event or telemetry format sent: kept, reduced to
+    /// the part it admits, or `other` (each rule's own function says how).
+    pub fn reduce(self, text: &str) -> Ruled {
+        match self {
+            Self::Identifier => Identifier::reduce(text),
+            Self::Version => Version::reduce(text),
+            Self::Country => CountryCode::reduce(text),
+        }
+    }
 }
 
 /// An integer from 0 to `max`; past it the value is an error, not data.

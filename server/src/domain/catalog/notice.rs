@@ -174,11 +174,18 @@ impl FieldNotice {
 }
 
 impl ValueRule {
-    /// What is kept of a value under this rule, in words.
+    /// What is kept of a value under this rule, in words (`reduce` is the rule itself).
     fn kept(self) -> &'static str {
         match self {
-            Self::Identifier => "a plain identifier (a-z, 0-9, _; at most 48 characters)",
-            Self::Version => "a version (1 to 40 of A-Z a-z 0-9 . - _ +)",
+            Self::Identifier => {
+                "a plain identifier (a-z, 0-9, _; at most 48 characters); of anything else its \
+                 leading word when that is one, else `other`; an address, path or e-mail is \
+                 `other` whole"
+            }
+            Self::Version => {
+                "a version (1 to 40 of A-Z a-z 0-9 . - _ +); of anything else its first \
+                 version-shaped part (`14.1` of `macOS 14.1`), else `other`"
+            }
             Self::Country => "a two-letter country code (ISO 3166-1), or XX for unknown",
         }
     }

@@ -1,7 +1,9 @@
+use std::collections::BTreeMap;
+
 use serde_json::json;
 
 use super::*;
-use crate::domain::activity::Merge;
+use crate::domain::activity::{Merge, Unusable};
 use crate::domain::adapters::capture::read;
 
 const KEY: &str = "phc_secret_project_key_123";
@@ -157,33 +159,68 @@ fn the_api_key_appears_in_no_debug_output_nor_error() {
     assert!(!format!("{capture:?}").contains(KEY));
 
     let mut broken: serde_json::Value = serde_json::from_slice(FRANKLIN_BODY).unwrap();
-    broken["properties"]["os"] = json!(1);
+    broken["properties"]["distinct_id"] = json!("me@example.com");
     let rejected = fold(&body(broken)).unwrap_err();
 
     assert!(!format!("{rejected:?}").contains(KEY));
 }
 
 #[test]
-fn every_broken_event_field_is_listed_with_its_loc() {
-    let mut bad = event("me@example.com", "not a command", "2025-12-10T12:30:00Z");
-    bad["uuid"] = json!("not-a-uuid");
+fn each_unusable_event_of_a_batch_is_dropped_and_counted_by_why_and_the_rest_is_kept() {
+    let mut bad_uuid = event(USER, "status", "2025-12-10T09:00:00Z");
+    bad_uuid["uuid"] = json!("not-a-uuid");
     let batch = json!({
         "api_key": KEY,
-        "batch": [event(USER, "status", "2025-12-10T09:00:00Z"), bad, {"event": "x"}]
+        "batch": [
+            event(USER, "status", "2025-12-10T09:00:00Z"),
+            event("me@example.com", "status", "2025-12-10T09:00:00Z"),
+            event(USER, "status", "2025-12-10T12:30:00Z"),
+            bad_uuid,
+            {"event": "x"},
+            7
+        ]
     });
 
-    let rejected = fold(&body(batch)).unwrap_err();
+    let folded = fold(&body(batch)).unwrap();
+
+    assert_eq!(only_row(&folded)["event/cli_command_executed"], 1.0);
+    assert_eq!(
+        folded.events_rejected,
+        BTreeMap::from([
+            (Unusable::Shape, 2),
+            (Unusable::Time, 1),
+            (Unusable::Installation, 2)
+        ])
+    );
+}
+
+#[test]
+fn a_request_none_of_whose_events_has_a_usable_installation_id_is_refused() {
+    let mut single: serde_json::Value = serde_json::from_slice(FRANKLIN_BODY).unwrap();
+    single["properties"]["distinct_id"] = json!("a@b.c");
+    let batch = json!({"api_key": KEY, "batch": [event("short", "status", "2025-12-10T09:00:00Z"), {"event": "x"}]});
 
     assert_eq!(
-        locs(rejected),
-        [
-            loc(&["batch", "1", "distinct_id"]),
-            loc(&["batch", "1", "timestamp"]),
-            loc(&["batch", "1", "uuid"]),
-            loc(&["batch", "1", "properties", "command"]),
-            loc(&["batch", "2", "properties", "distinct_id"]),
-        ]
+        locs(fold(&body(single)).unwrap_err()),
+        [loc(&["distinct_id"])]
     );
+    assert_eq!(locs(fold(&body(batch)).unwrap_err()), [loc(&["batch"])]);
+}
+
+#[test]
+fn a_command_outside_the_clis_own_list_is_other_and_the_fallback_id_anonymous_is_an_installation() {
+    let mut typed: serde_json::Value = serde_json::from_slice(FRANKLIN_BODY).unwrap();
+    typed["properties"]["command"] = json!("tou --set");
+    typed["properties"]["distinct_id"] = json!("anonymous");
+
+    let folded = fold(&body(typed)).unwrap();
+
+    assert_eq!(folded.rows[0].installation.as_str(), "anonymous");
+    assert_eq!(
+        only_row(&folded)["dim/cli_command_executed.command/other"],
+        1.0
+    );
+    assert_eq!(folded.others, 1);
 }
 
 #[test]

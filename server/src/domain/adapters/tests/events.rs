@@ -1,7 +1,9 @@
+use std::collections::BTreeMap;
+
 use serde_json::json;
 
 use super::*;
-use crate::domain::activity::Merge;
+use crate::domain::activity::{Merge, Unusable};
 use crate::domain::adapters::events::{fold_batch, fold_crash};
 
 const USER: &str = "0c6f2a6e-8d0b-4c53-9d55-1a0f2f6a9a11";
@@ -97,38 +99,94 @@ fn an_undeclared_property_or_event_is_dropped_and_counted() {
 }
 
 #[test]
-fn an_undeclared_event_still_needs_a_valid_timestamp() {
+fn an_event_whose_time_is_out_of_range_is_dropped_and_counted_even_if_undeclared() {
     let batch = json!({
         "user_id": USER,
         "events": [{"event_type": "window_moved", "timestamp": "2020-01-01T00:00:00Z"}]
     });
 
-    let rejected = fold_batch(&body(batch), product("stories"), now()).unwrap_err();
+    let folded = fold_batch(&body(batch), product("stories"), now()).unwrap();
 
-    assert_eq!(locs(rejected), [loc(&["events", "0", "timestamp"])]);
+    assert!(folded.rows.is_empty());
+    assert_eq!(
+        folded.events_rejected,
+        BTreeMap::from([(Unusable::Time, 1)])
+    );
+    assert_eq!(folded.dropped, 0);
 }
 
 #[test]
-fn every_broken_field_is_listed_with_its_loc() {
+fn each_unusable_event_is_dropped_and_counted_by_why_and_the_rest_of_the_batch_is_kept() {
     let mut batch = batch();
-    batch["user_id"] = json!("alice@example.com");
     batch["events"][0]["properties"]["language"] = json!(7);
     batch["events"][1]["timestamp"] = json!("2025-12-11T10:00:00Z");
     batch["events"][2]["properties"]["duration"] = json!("long");
-    batch["events"][2]["properties"]["success"] = json!("yes");
+    let events = batch["events"].as_array_mut().unwrap();
+    events.push(json!("app_opened"));
+    events.push(json!({"event_type": "recording_started", "timestamp": "2025-12-10T10:04:00Z", "properties": {"duration": 86_401}}));
+    events.push(json!({"timestamp": "2025-12-10T10:04:00Z"}));
+    events.push(
+        json!({"event_type": "app_opened", "timestamp": "2025-12-10T10:04:00Z", "properties": []}),
+    );
 
-    let rejected = fold_batch(&body(batch), product("stories"), now()).unwrap_err();
+    let folded = fold_batch(&body(batch), product("stories"), now()).unwrap();
 
     assert_eq!(
-        locs(rejected),
-        [
-            loc(&["user_id"]),
-            loc(&["events", "0", "properties", "language"]),
-            loc(&["events", "1", "timestamp"]),
-            loc(&["events", "2", "properties", "duration"]),
-            loc(&["events", "2", "properties", "success"]),
-        ]
+        only_row(&folded),
+        &counts(&[
+            ("event/app_opened", 1.0),
+            ("dim/app_opened.app_version/1.4.0", 1.0),
+            ("dim/app_opened.os_version/14.5", 1.0),
+            ("dim/app_opened.language/other", 1.0),
+        ])
     );
+    assert_eq!(folded.others, 1);
+    assert_eq!(
+        folded.events_rejected,
+        BTreeMap::from([
+            (Unusable::Shape, 4),
+            (Unusable::Range, 1),
+            (Unusable::Time, 1)
+        ])
+    );
+}
+
+#[test]
+fn a_batch_without_a_usable_user_id_is_refused_whole() {
+    for user_id in [json!("alice@example.com"), json!(7), json!(null)] {
+        let mut batch = batch();
+        batch["user_id"] = user_id;
+
+        let rejected = fold_batch(&body(batch), product("stories"), now()).unwrap_err();
+
+        assert_eq!(locs(rejected), [loc(&["user_id"])]);
+    }
+}
+
+#[test]
+fn stories_documented_versions_are_reduced_to_their_version_and_counted() {
+    let mut batch = batch();
+    batch["events"][0]["properties"]["os_version"] = json!("macOS 14.1");
+    batch["events"][0]["properties"]["app_version"] = json!("v0.9.7");
+
+    let folded = fold_batch(&body(batch), product("stories"), now()).unwrap();
+
+    let counts = only_row(&folded);
+    assert_eq!(counts["dim/app_opened.os_version/14.1"], 1.0);
+    assert_eq!(counts["dim/app_opened.app_version/0.9.7"], 1.0);
+    assert_eq!((folded.normalised, folded.others), (2, 0));
+}
+
+#[test]
+fn a_resent_batch_with_a_dropped_event_has_the_same_fingerprint() {
+    let mut batch = batch();
+    batch["events"][1]["timestamp"] = json!("2025-12-11T10:00:00Z");
+
+    let first = fold_batch(&body(batch.clone()), product("stories"), now()).unwrap();
+    let resent = fold_batch(&body(batch), product("stories"), now()).unwrap();
+
+    assert!(first.fingerprint.is_some());
+    assert_eq!(first.fingerprint, resent.fingerprint);
 }
 
 #[test]
@@ -248,21 +306,45 @@ fn error_classes_and_errno_codes_are_error_types() {
 }
 
 #[test]
-fn a_crash_needs_its_message_user_and_time_but_not_its_stack_trace() {
+fn a_crash_without_a_message_or_stack_trace_is_counted_with_an_error_type_of_other() {
     let mut report = crash("RangeError: x");
-    report.as_object_mut().unwrap().remove("stack_trace");
-    assert!(fold_crash(&body(report), product("stories"), now()).is_ok());
+    let members = report.as_object_mut().unwrap();
+    members.remove("stack_trace");
+    members.remove("error_message");
 
+    let folded = fold_crash(&body(report), product("stories"), now()).unwrap();
+
+    assert_eq!(only_row(&folded)["dim/crash.error_type/other"], 1.0);
+}
+
+#[test]
+fn a_crash_needs_a_usable_user_id_and_is_dropped_and_counted_when_its_time_is_not_usable() {
     let rejected = fold_crash(&body(json!({})), product("stories"), now()).unwrap_err();
+    assert_eq!(locs(rejected), [loc(&["user_id"])]);
 
+    let mut report = crash("RangeError: x");
+    report["timestamp"] = json!("2025-11-01T00:00:00Z");
+    let folded = fold_crash(&body(report), product("stories"), now()).unwrap();
+
+    assert!(folded.rows.is_empty());
     assert_eq!(
-        locs(rejected),
-        [
-            loc(&["user_id"]),
-            loc(&["timestamp"]),
-            loc(&["error_message"])
-        ]
+        folded.events_rejected,
+        BTreeMap::from([(Unusable::Time, 1)])
     );
+}
+
+#[test]
+fn a_crash_with_stories_documented_versions_is_counted_with_them_reduced() {
+    let mut report = crash("TypeError: x");
+    report["os_version"] = json!("macOS 14.1");
+    report["app_version"] = json!("v0.9.7");
+
+    let folded = fold_crash(&body(report), product("stories"), now()).unwrap();
+
+    let counts = only_row(&folded);
+    assert_eq!(counts["dim/crash.os_version/14.1"], 1.0);
+    assert_eq!(counts["dim/crash.app_version/0.9.7"], 1.0);
+    assert_eq!(folded.normalised, 2);
 }
 
 #[test]

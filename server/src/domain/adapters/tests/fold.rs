@@ -12,7 +12,7 @@ fn fold_field(product: &'static Product, name: &str, value: serde_json::Value) -
     let mut folder = Folder::default();
     folder.row(Some((&installation, day(10))));
     let field: &Field = product.field(name).unwrap();
-    folder.value(Scope::Product(product), name, field, &value, &[name]);
+    folder.field(Scope::Product(product), name, field, &value);
     folder.finish(product, Merge::Add, None).unwrap()
 }
 

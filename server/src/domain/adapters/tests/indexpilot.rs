@@ -116,31 +116,46 @@ fn an_installation_id_that_is_not_16_to_64_hex_characters_is_refused() {
 }
 
 #[test]
-fn every_broken_entry_is_listed_with_its_loc_and_nothing_is_folded() {
+fn each_field_is_decided_alone_reduced_other_or_dropped_and_the_report_is_kept() {
     let mut report = report();
     report["version"] = json!("1.0 beta");
     report["metrics"]["indexes_created"] = json!(-1);
     report["metrics"]["queries_analyzed"] = json!(1.5);
     report["metrics"]["performance_improvement_pct"] = json!(1001);
     report["metrics"]["features_used"] = json!(["auto_indexing", "Not An Identifier"]);
-    report["metrics"]["algorithm_usage"] = json!({"cert": 2_000_000, "/home/bob": 1});
+    report["metrics"]["algorithm_usage"] = json!({"cert": 2_000_000});
     report["environment"]["os"] = json!(5);
 
-    let rejected = fold(&body(report), product("indexpilot"), now()).unwrap_err();
+    let folded = fold(&body(report), product("indexpilot"), now()).unwrap();
 
     assert_eq!(
-        locs(rejected),
-        [
-            loc(&["version"]),
-            loc(&["metrics", "algorithm_usage"]),
-            loc(&["metrics", "algorithm_usage", "cert"]),
-            loc(&["metrics", "features_used", "1"]),
-            loc(&["metrics", "indexes_created"]),
-            loc(&["metrics", "performance_improvement_pct"]),
-            loc(&["metrics", "queries_analyzed"]),
-            loc(&["environment", "os"]),
-        ]
+        only_row(&folded),
+        &counts(&[
+            ("dim/version/1.0", 1.0),
+            ("dim/python_version/3.11.0", 1.0),
+            ("dim/postgresql_version/15.0", 1.0),
+            ("dim/os/other", 1.0),
+            ("flag/features_used/auto_indexing", 1.0),
+            ("flag/features_used/not", 1.0),
+            ("measure/cpu_cores/count", 1.0),
+            ("measure/cpu_cores/sum", 8.0),
+            ("measure/cpu_cores/bucket/3", 1.0),
+        ])
     );
+    assert_eq!(folded.fields_rejected, 4);
+    assert_eq!((folded.normalised, folded.others), (2, 1));
+}
+
+#[test]
+fn a_count_map_key_shaped_like_a_path_is_counted_as_other_and_kept_nowhere() {
+    let mut report = report();
+    report["metrics"]["algorithm_usage"] = json!({"cert": 2, "/home/bob": 1});
+
+    let folded = fold(&body(report), product("indexpilot"), now()).unwrap();
+
+    assert_eq!(only_row(&folded)["map/algorithm_usage/cert"], 2.0);
+    assert_eq!(only_row(&folded)["map/algorithm_usage/other"], 1.0);
+    assert!(!format!("{folded:?}").contains("bob"));
 }
 
 #[test]
