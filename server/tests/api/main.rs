@@ -6,6 +6,7 @@ mod addresses;
 mod api_v1;
 mod batching;
 mod catalog;
+mod cli;
 mod dashboard;
 mod deploy;
 mod health;
