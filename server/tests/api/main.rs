@@ -13,6 +13,7 @@ mod health;
 mod helpers;
 mod installation;
 mod metrics;
+mod monitoring;
 mod openapi;
 mod privacy;
 mod products_ingest;
