@@ -9,6 +9,7 @@ mod catalog;
 mod cli;
 mod dashboard;
 mod deploy;
+mod failover;
 mod health;
 mod helpers;
 mod installation;
