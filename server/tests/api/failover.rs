@@ -183,7 +183,7 @@ async fn a_synchronous_standby_promoted_under_full_ingest_loses_no_acknowledged_
         client.await.unwrap();
     }
 
-    let seen = acknowledged.lock().unwrap();
+    let seen = std::mem::take(&mut *acknowledged.lock().unwrap());
     let back = seen.times.iter().find(|time| **time > promoted);
     let back = back.map(|time| time.duration_since(promoted));
     eprintln!(
