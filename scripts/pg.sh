@@ -3,7 +3,9 @@
 # from the machine's PostgreSQL server binaries. As root it runs as the `postgres` user.
 #
 #   scripts/pg.sh start DIR PORT [postgres -c options...]   init DIR if needed, start if stopped
-#   scripts/pg.sh stop DIR
+#   scripts/pg.sh stop DIR [immediate]                       immediate: as a crash would
+#   scripts/pg.sh standby DIR PORT PRIMARY_PORT [options...] a streaming standby of a cluster
+#   scripts/pg.sh promote DIR                                the standby becomes a primary
 #   scripts/pg.sh bindir                                     where initdb/pg_ctl/pg_dump live
 #   scripts/pg.sh devdir CLONE                               where CLONE's dev cluster lives
 set -euo pipefail
@@ -69,11 +71,36 @@ start() {
 }
 
 stop() {
-    local dir=$1 bin
+    local dir=$1 mode=${2:-fast} bin
     bin=$(bindir)
     if [ -f "$dir/PG_VERSION" ]; then
-        as_owner "$bin/pg_ctl" -D "$dir" -m fast -w stop >/dev/null 2>&1 || true
+        as_owner "$bin/pg_ctl" -D "$dir" -m "$mode" -w stop >/dev/null 2>&1 || true
     fi
+}
+
+# A copy of the primary on PRIMARY_PORT (pg_basebackup, WAL streamed), started as its standby.
+standby() {
+    local dir=$1 port=$2 primary=$3
+    shift 3
+    local bin
+    bin=$(bindir)
+    if [ ! -f "$dir/PG_VERSION" ]; then
+        mkdir -p "$dir"
+        if [ "$(id -u)" = 0 ]; then
+            chown postgres: "$dir"
+            chmod 700 "$dir"
+        fi
+        as_owner "$bin/pg_basebackup" -h 127.0.0.1 -p "$primary" -U postgres -D "$dir" \
+            -X stream -R >"$dir.basebackup.log" 2>&1 || {
+            cat "$dir.basebackup.log" >&2
+            exit 1
+        }
+    fi
+    start "$dir" "$port" "$@"
+}
+
+promote() {
+    as_owner "$(bindir)/pg_ctl" -D "$1" -w promote >/dev/null
 }
 
 # The development cluster of a clone lives in it (.tally-dev/pg), unless we are root and the
@@ -100,7 +127,9 @@ devdir() {
 case "${1:-}" in
     start) shift; start "$@" ;;
     stop) shift; stop "$@" ;;
+    standby) shift; standby "$@" ;;
+    promote) shift; promote "$@" ;;
     bindir) bindir ;;
     devdir) shift; devdir "$@" ;;
-    *) echo "usage: $0 start DIR PORT [option=value...] | stop DIR | bindir | devdir CLONE" >&2; exit 2 ;;
+    *) echo "usage: $0 start DIR PORT [option=value...] | stop DIR [immediate] | standby DIR PORT PRIMARY_PORT [option=value...] | promote DIR | bindir | devdir CLONE" >&2; exit 2 ;;
 esac

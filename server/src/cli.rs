@@ -99,7 +99,7 @@ impl Command {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(config) => {
-            telemetry::init_logs(&config.telemetry);
+            telemetry::init_logs(&config.telemetry, telemetry::Reader::Collector);
             let app = Application::build(*config).await?;
             app.run_until_stopped(startup::shutdown_signal()).await
         }
@@ -107,7 +107,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             database,
             telemetry: logs,
         } => {
-            telemetry::init_logs(&logs);
+            telemetry::init_logs(&logs, telemetry::Reader::Person);
             let pool = store::connect(&database).await?;
             store::migrate(&pool).await?;
             tracing::info!("migrations applied");
@@ -121,7 +121,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             retention,
             catalog,
         } => {
-            telemetry::init_logs(&logs);
+            telemetry::init_logs(&logs, telemetry::Reader::Person);
             let catalog = startup::load_catalog(catalog.as_deref())?;
             let pool = store::connect(&database).await?;
             store::migrate(&pool).await?;
@@ -166,7 +166,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             retention,
             catalog,
         } => {
-            telemetry::init_logs(&logs);
+            telemetry::init_logs(&logs, telemetry::Reader::Person);
             let catalog = startup::load_catalog(catalog.as_deref())?;
             let pool = store::connect(&database).await?;
             store::migrate(&pool).await?;
@@ -185,7 +185,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             telemetry: logs,
             reports: settings,
         } => {
-            telemetry::init_logs(&logs);
+            telemetry::init_logs(&logs, telemetry::Reader::Person);
             let kind = match kind {
                 ReportKind::Weekly => reports::Kind::Weekly,
                 ReportKind::Monthly => reports::Kind::Monthly,

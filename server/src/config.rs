@@ -70,9 +70,10 @@ pub enum LogFormat {
 
 #[derive(Debug, Clone, Args)]
 pub struct TelemetryConfig {
-    /// Log lines as JSON (one object a line) or for people.
-    #[arg(long, env = "TALLY_LOG_FORMAT", value_enum, default_value = "json")]
-    pub log_format: LogFormat,
+    /// Log lines as JSON (one object a line) or for people. Default: json for `serve`; for
+    /// the other commands pretty when stderr is a terminal, else json.
+    #[arg(long, env = "TALLY_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -124,6 +124,9 @@ pub const WRITER_APPLICATION: &str = "tally-writer";
 pub fn pool(config: &DatabaseConfig, purpose: Purpose) -> anyhow::Result<Pool> {
     let (mut pg, tls) = tls::connector("DATABASE_URL", config.database_url.expose())?;
     pg.connect_timeout(config.timeout());
+    // A NOTICE (`CREATE ... IF NOT EXISTS` skipping) is not worth a log line: tokio-postgres
+    // logs every message it receives at info, so only warnings and errors are asked for.
+    let mut options = String::from("-c client_min_messages=warning");
     let (connections, recycling_method) = match purpose {
         Purpose::Writer { connections } => {
             pg.application_name(WRITER_APPLICATION);
@@ -132,14 +135,15 @@ pub fn pool(config: &DatabaseConfig, purpose: Purpose) -> anyhow::Result<Pool> {
         Purpose::Queries { connections } => {
             pg.application_name("tally");
             let deadline = config.statement_timeout().as_millis();
-            let options = match pg.get_options() {
-                Some(given) => format!("{given} -c statement_timeout={deadline}"),
-                None => format!("-c statement_timeout={deadline}"),
-            };
-            pg.options(&options);
+            options.push_str(&format!(" -c statement_timeout={deadline}"));
             (connections, RecyclingMethod::Verified)
         }
     };
+    let options = match pg.get_options() {
+        Some(given) => format!("{given} {options}"),
+        None => options,
+    };
+    pg.options(&options);
     let manager = Manager::from_config(pg, tls, ManagerConfig { recycling_method });
     Ok(Pool::builder(manager)
         .max_size(connections.max(1))

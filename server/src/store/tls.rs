@@ -10,14 +10,14 @@ use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context};
 use percent_encoding::percent_decode_str;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::client::{verify_server_cert_signed_by_trust_anchor, verify_server_name};
-use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::server::ParsedCertificate;
-use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::pki_types::CertificateDer;
+use rustls::{ClientConfig, RootCertStore};
 use tokio_postgres::config::SslMode as WireMode;
+
+use self::verifier::Verifier;
+
+mod verifier;
 
 /// Makes the TLS session of each new connection; never used when `sslmode=disable`.
 pub type Tls = tokio_postgres_rustls::MakeRustlsConnect;
@@ -198,6 +198,8 @@ fn keyword_pairs(text: &str) -> Option<Vec<(&str, String, &str)>> {
 #[derive(Debug)]
 struct Roots {
     store: RootCertStore,
+    /// The certificates as given: one the server presents as its own is trusted as it is.
+    certs: Vec<CertificateDer<'static>>,
     origin: String,
 }
 
@@ -205,17 +207,20 @@ fn roots_from_file(setting: &str, path: &str) -> anyhow::Result<Roots> {
     let pem = std::fs::read(path)
         .with_context(|| format!("{setting}: cannot read the sslrootcert file {path}"))?;
     let mut store = RootCertStore::empty();
+    let mut certs = Vec::new();
     for cert in CertificateDer::pem_slice_iter(&pem) {
         let cert = cert.with_context(|| format!("{setting}: sslrootcert {path} is not PEM"))?;
-        store.add(cert).with_context(|| {
+        store.add(cert.clone()).with_context(|| {
             format!("{setting}: sslrootcert {path} holds an unusable certificate")
         })?;
+        certs.push(cert);
     }
     if store.is_empty() {
         bail!("{setting}: sslrootcert {path} holds no PEM certificate");
     }
     Ok(Roots {
         store,
+        certs,
         origin: format!("sslrootcert {path}"),
     })
 }
@@ -225,7 +230,7 @@ fn roots_from_file(setting: &str, path: &str) -> anyhow::Result<Roots> {
 fn system_roots(setting: &str, mode: SslMode) -> anyhow::Result<Roots> {
     let found = rustls_native_certs::load_native_certs();
     let mut store = RootCertStore::empty();
-    store.add_parsable_certificates(found.certs);
+    store.add_parsable_certificates(found.certs.iter().cloned());
     if store.is_empty() {
         let errors: Vec<String> = found.errors.iter().map(ToString::to_string).collect();
         bail!(
@@ -236,100 +241,9 @@ fn system_roots(setting: &str, mode: SslMode) -> anyhow::Result<Roots> {
     }
     Ok(Roots {
         store,
+        certs: found.certs,
         origin: "the system's trusted roots".to_owned(),
     })
-}
-
-/// Checks the server's certificate as far as the mode asks: nothing (an encrypted but
-/// unauthenticated channel, as libpq's require), the chain, or the chain and the host name.
-#[derive(Debug)]
-struct Verifier {
-    setting: String,
-    mode: SslMode,
-    roots: Option<Roots>,
-    provider: Arc<CryptoProvider>,
-}
-
-impl Verifier {
-    /// The handshake error, worded so that the log line says which setting asked for what.
-    fn refuse(&self, wanted: String, cause: rustls::Error) -> rustls::Error {
-        let text = format!("{}: sslmode={} {wanted}: {cause}", self.setting, self.mode);
-        rustls::Error::Other(rustls::OtherError(Arc::new(std::io::Error::other(text))))
-    }
-}
-
-impl ServerCertVerifier for Verifier {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        let Some(roots) = &self.roots else {
-            return Ok(ServerCertVerified::assertion());
-        };
-        let cert = ParsedCertificate::try_from(end_entity)
-            .map_err(|e| self.refuse("cannot read the server's certificate".to_owned(), e))?;
-        verify_server_cert_signed_by_trust_anchor(
-            &cert,
-            &roots.store,
-            intermediates,
-            now,
-            self.provider.signature_verification_algorithms.all,
-        )
-        .map_err(|e| {
-            let wanted = format!(
-                "needs a certificate the server's chain leads to ({})",
-                roots.origin
-            );
-            self.refuse(wanted, e)
-        })?;
-        if self.mode == SslMode::VerifyFull {
-            verify_server_name(&cert, server_name).map_err(|e| {
-                let wanted = format!("needs a certificate for the host {}", server_name.to_str());
-                self.refuse(wanted, e)
-            })?;
-        }
-        Ok(ServerCertVerified::assertion())
-    }
-
-    // The handshake's own signatures are always checked: they make the channel private even
-    // when the certificate is not.
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
 }
 
 #[cfg(test)]

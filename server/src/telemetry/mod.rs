@@ -8,6 +8,8 @@ mod metrics;
 
 pub use self::metrics::{metrics_handle, observe, rollup_succeeded, QueueLength, Sampled};
 
+use std::io::IsTerminal;
+
 use tracing::{Level, Metadata};
 use tracing_subscriber::filter::{filter_fn, FilterFn};
 use tracing_subscriber::layer::SubscriberExt;
@@ -31,13 +33,36 @@ impl std::fmt::Display for Chain<'_> {
     }
 }
 
+/// Who reads the log lines, which sets what RUST_LOG and TALLY_LOG_FORMAT default to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reader {
+    /// `serve`: a log collector, which wants every outcome at info, as JSON.
+    Collector,
+    /// A one-shot command (`migrate`, `rollup`, `prune`, `report`): a person waiting for its
+    /// answer, who wants warnings and errors only, readable on a terminal.
+    Person,
+}
+
 /// Installs the global subscriber; a second call (tests spawn many apps) keeps the first.
-pub fn init_logs(config: &TelemetryConfig) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+pub fn init_logs(config: &TelemetryConfig, reader: Reader) {
+    let (level, format) = match reader {
+        Reader::Collector => ("info", config.log_format.unwrap_or(LogFormat::Json)),
+        Reader::Person => (
+            "warn",
+            config.log_format.unwrap_or_else(|| {
+                if std::io::stderr().is_terminal() {
+                    LogFormat::Pretty
+                } else {
+                    LogFormat::Json
+                }
+            }),
+        ),
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
-    let _ = match config.log_format {
+    let _ = match format {
         LogFormat::Json => builder
             .json()
             .flatten_event(true)

@@ -59,7 +59,7 @@ fn opened(language: &str, times: f64) -> Vec<(String, f64)> {
 
 /// A: 10 and 3 days ago; B: 3 days ago (a failed transcription and a crash); C: today;
 /// D: 30 days ago only.
-async fn a_month_of_stories(app: &TestApp) {
+pub async fn a_month_of_stories(app: &TestApp) {
     put(app, "install-d", 30, &opened("en", 1.0)).await;
     put(app, "install-a", 10, &opened("en", 2.0)).await;
     let duration = "transcription_completed.duration";
@@ -87,7 +87,7 @@ async fn a_month_of_stories(app: &TestApp) {
     put(app, "install-c", 0, &c).await;
 }
 
-async fn roll_all(app: &TestApp, raw_retention_days: u32) {
+pub async fn roll_all(app: &TestApp, raw_retention_days: u32) {
     let catalog = Catalog::load(None).expect("the built-in catalog loads");
     rollup::bring_all_up_to_date(&pool(app), &catalog, raw_retention_days, Wait::Yes)
         .await

@@ -221,3 +221,87 @@ async fn make_run_starts_its_cluster_where_postgres_can_reach_it_from_a_closed_c
         "the script stopped the cluster it started"
     );
 }
+
+/// The names under `environment:` of one service of docker-compose.yml.
+fn compose_environment(service: &str) -> Vec<String> {
+    let compose = read("docker-compose.yml");
+    let mut lines = compose
+        .lines()
+        .skip_while(|line| *line != format!("  {service}:"))
+        .skip(1)
+        .take_while(|line| line.is_empty() || line.starts_with("    ") || line.starts_with('#'));
+    let mut names = Vec::new();
+    if lines.by_ref().any(|line| line == "    environment:") {
+        for line in lines.take_while(|line| line.starts_with("      ")) {
+            let (name, _) = line.trim().split_once(':').expect("NAME: value");
+            names.push(name.to_owned());
+        }
+    }
+    names
+}
+
+#[test]
+fn every_variable_compose_gives_the_tally_service_is_one_tally_reads() {
+    let help = tally_command().args(["serve", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    let mut names = compose_environment("tally");
+    assert!(names.contains(&"DATABASE_URL".to_owned()), "{names:?}");
+    names.extend(
+        env_file("deploy/tally.env")
+            .into_iter()
+            .map(|(name, _)| name),
+    );
+
+    for name in names {
+        // RUST_LOG is tracing's, read by every command.
+        assert!(
+            name == "RUST_LOG" || help.contains(&format!("env: {name}")),
+            "compose gives the tally service {name}, which `tally serve` does not read"
+        );
+    }
+}
+
+#[test]
+fn every_file_compose_mounts_exists() {
+    let compose = read("docker-compose.yml");
+    let mounts: Vec<&str> = compose
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("- ./"))
+        .map(|mount| mount.split(':').next().unwrap_or(mount))
+        .collect();
+
+    assert!(mounts.len() >= 4, "{mounts:?}");
+    for mount in mounts {
+        assert!(
+            std::path::Path::new(&format!("{REPO}/{mount}")).exists(),
+            "compose mounts ./{mount}, which does not exist"
+        );
+    }
+}
+
+#[test]
+fn docker_compose_accepts_the_file_with_the_monitoring_profile() {
+    let output = std::process::Command::new("docker-compose")
+        .args(["-f", "docker-compose.yml", "--profile", "monitoring", "config"])
+        .current_dir(REPO)
+        .env("POSTGRES_PASSWORD", "secret")
+        .env("TALLY_INGEST_KEYS", "key")
+        .env("GRAFANA_DB_PASSWORD", "secret")
+        .output()
+        .unwrap_or_else(|error| {
+            panic!("cannot run docker-compose ({error}): install with: apt-get install -y docker-compose")
+        });
+
+    let config = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for service in ["db:", "tally:", "prometheus:", "grafana:", "grafana-role:"] {
+        assert!(
+            config.contains(&format!("\n  {service}")),
+            "{service}\n{config}"
+        );
+    }
+}

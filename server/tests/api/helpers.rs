@@ -208,9 +208,12 @@ fn init_logs() {
     static ONCE: OnceLock<()> = OnceLock::new();
     ONCE.get_or_init(|| {
         if std::env::var("TEST_LOG").is_ok() {
-            tally::telemetry::init_logs(&tally::config::TelemetryConfig {
-                log_format: tally::config::LogFormat::Pretty,
-            });
+            tally::telemetry::init_logs(
+                &tally::config::TelemetryConfig {
+                    log_format: Some(tally::config::LogFormat::Pretty),
+                },
+                tally::telemetry::Reader::Collector,
+            );
         }
     });
 }

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::helpers::{free_port, fresh_report, spawn_app, spawn_app_with, TestApp, ADMIN_KEY};
 
-const INSTALL_PROMETHEUS: &str = "install with: apt-get install -y prometheus";
+pub const INSTALL_PROMETHEUS: &str = "install with: apt-get install -y prometheus";
 
 #[tokio::test]
 async fn metrics_pass_promtool_and_count_an_unknown_path_under_one_label() {

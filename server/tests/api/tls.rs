@@ -1,5 +1,6 @@
 //! TLS to PostgreSQL with libpq's `sslmode` and `sslrootcert`: a cluster of its own per test that
-//! refuses plain connections, with a certificate authority made here for `localhost` only.
+//! refuses plain connections, with a certificate made here for `localhost` only: signed by a
+//! certificate authority, or self-signed as PostgreSQL's documentation makes it.
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::PathBuf;
@@ -20,8 +21,22 @@ struct TlsCluster {
     port: u16,
 }
 
+/// The certificate the cluster presents (in `server.crt`).
+#[derive(Debug, Clone, Copy)]
+enum ServerCertificate {
+    /// For `localhost` in subjectAltName, signed by the test CA (`ca.pem`).
+    SignedByTheCa,
+    /// What `openssl req -x509 -subj /CN=localhost` makes: self-signed, CA:TRUE, the host in
+    /// the CN only.
+    SelfSigned,
+}
+
 impl TlsCluster {
     fn start() -> Self {
+        Self::start_with(ServerCertificate::SignedByTheCa)
+    }
+
+    fn start_with(certificate: ServerCertificate) -> Self {
         let dir = std::env::temp_dir().join(format!("tally-tls-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir(&dir).unwrap();
         // The cluster runs as `postgres` when we are root: it must reach its files.
@@ -33,9 +48,21 @@ impl TlsCluster {
         let ca = authority("Tally test CA");
         let other = authority("Another CA");
         let key = KeyPair::generate().unwrap();
-        let mut params = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        let server = params.signed_by(&key, &ca).unwrap();
+        let server = match certificate {
+            ServerCertificate::SignedByTheCa => {
+                let mut params = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+                params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+                params.signed_by(&key, &ca).unwrap()
+            }
+            ServerCertificate::SelfSigned => {
+                let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+                params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+                params
+                    .distinguished_name
+                    .push(DnType::CommonName, "localhost");
+                params.self_signed(&key).unwrap()
+            }
+        };
         cluster.write("ca.pem", &ca.pem(), 0o644);
         cluster.write("other-ca.pem", &other.pem(), 0o644);
         cluster.write("server.crt", &server.pem(), 0o644);
@@ -159,41 +186,51 @@ async fn verify_full_connects_when_the_chain_leads_to_sslrootcert_and_the_name_m
 
 #[tokio::test]
 async fn verify_full_refuses_a_server_whose_chain_leads_to_another_root() {
-    let cluster = TlsCluster::start();
-    let query = format!(
-        "sslmode=verify-full&sslrootcert={}",
-        cluster.root("other-ca.pem")
-    );
+    for certificate in [
+        ServerCertificate::SignedByTheCa,
+        ServerCertificate::SelfSigned,
+    ] {
+        let cluster = TlsCluster::start_with(certificate);
+        let query = format!(
+            "sslmode=verify-full&sslrootcert={}",
+            cluster.root("other-ca.pem")
+        );
 
-    let error = connection_is_encrypted(&cluster.url("localhost", &query))
-        .await
-        .unwrap_err();
+        let error = connection_is_encrypted(&cluster.url("localhost", &query))
+            .await
+            .unwrap_err();
 
-    assert!(
-        error.contains(
-            "DATABASE_URL: sslmode=verify-full needs a certificate the server's chain leads to"
-        ),
-        "{error}"
-    );
-    assert!(error.contains("other-ca.pem"), "{error}");
+        assert!(
+            error.contains(
+                "DATABASE_URL: sslmode=verify-full needs a certificate the server's chain leads to"
+            ),
+            "{certificate:?}: {error}"
+        );
+        assert!(error.contains("other-ca.pem"), "{certificate:?}: {error}");
+    }
 }
 
 #[tokio::test]
 async fn verify_full_refuses_a_certificate_made_for_another_host_name() {
-    let cluster = TlsCluster::start();
-    let query = format!("sslmode=verify-full&sslrootcert={}", cluster.root("ca.pem"));
+    // Both certificates name localhost only: in subjectAltName, or (self-signed) in the CN.
+    for (certificate, root) in [
+        (ServerCertificate::SignedByTheCa, "ca.pem"),
+        (ServerCertificate::SelfSigned, "server.crt"),
+    ] {
+        let cluster = TlsCluster::start_with(certificate);
+        let query = format!("sslmode=verify-full&sslrootcert={}", cluster.root(root));
 
-    // The certificate names localhost only.
-    let error = connection_is_encrypted(&cluster.url("127.0.0.1", &query))
-        .await
-        .unwrap_err();
+        let error = connection_is_encrypted(&cluster.url("127.0.0.1", &query))
+            .await
+            .unwrap_err();
 
-    assert!(
-        error.contains(
-            "DATABASE_URL: sslmode=verify-full needs a certificate for the host 127.0.0.1"
-        ),
-        "{error}"
-    );
+        assert!(
+            error.contains(
+                "DATABASE_URL: sslmode=verify-full needs a certificate for the host 127.0.0.1"
+            ),
+            "{certificate:?}: {error}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -222,6 +259,24 @@ async fn require_with_sslrootcert_checks_the_chain_as_libpq_does() {
         error.contains("sslmode=require needs a certificate the server's chain leads to"),
         "{error}"
     );
+}
+
+#[tokio::test]
+async fn a_self_signed_certificate_given_as_its_own_root_is_accepted_in_every_mode_as_libpq_does() {
+    let cluster = TlsCluster::start_with(ServerCertificate::SelfSigned);
+
+    for (mode, host) in [
+        ("prefer", "127.0.0.1"),
+        ("require", "127.0.0.1"),
+        ("verify-ca", "127.0.0.1"),
+        ("verify-full", "localhost"),
+    ] {
+        let query = format!("sslmode={mode}&sslrootcert={}", cluster.root("server.crt"));
+
+        let encrypted = connection_is_encrypted(&cluster.url(host, &query)).await;
+
+        assert_eq!(encrypted, Ok(true), "sslmode={mode}");
+    }
 }
 
 #[tokio::test]

@@ -100,3 +100,17 @@ fn disable_and_require_set_the_wire_mode() {
     assert_eq!(require.get_ssl_mode(), WireMode::Require);
     assert_eq!(default.get_ssl_mode(), WireMode::Prefer);
 }
+
+#[test]
+fn a_name_matches_its_host_whatever_the_case() {
+    assert!(verifier::host_matches("DB.example.org", "db.EXAMPLE.org"));
+    assert!(!verifier::host_matches("db.example.org", "db2.example.org"));
+}
+
+#[test]
+fn a_wildcard_name_stands_for_exactly_one_label_as_in_libpq() {
+    assert!(verifier::host_matches("*.example.org", "db.example.org"));
+    assert!(!verifier::host_matches("*.example.org", "a.db.example.org"));
+    assert!(!verifier::host_matches("*.example.org", "example.org"));
+    assert!(!verifier::host_matches("*.example.org", ".example.org"));
+}
