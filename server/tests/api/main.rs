@@ -15,6 +15,7 @@ mod metrics;
 mod openapi;
 mod privacy;
 mod products_ingest;
+mod read_model;
 mod reports;
 mod rollup;
 mod smtp_sink;
