@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 
-use super::series::{
+use super::points::{
     days, dimension_points, DimensionCell, DimensionPoint, EventCount, Figure, MeasurePoint,
     MetricPoint,
 };

@@ -1,8 +1,8 @@
-//! The dashboard's figures, built from a `Snapshot` or a `Series`: what `/stats/*` serialises
-//! (its keys are Printernizer's dashboard's, CONTRACT.md) and what the e-mailed digests render.
-//! The numbers are exact over the daily tables.
+//! The dashboard's figures, built from a `Snapshot` (and the installations' trend `Series`):
+//! what `/stats/*` serialises (its keys are Printernizer's dashboard's, CONTRACT.md) and what
+//! the e-mailed digests render. The numbers are exact over the daily tables.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use super::snapshot::{
     Series, Snapshot, COUNTRY, DEPLOYMENT_MODE, ERROR_TYPE, FEATURE, PRINTER_TYPE, VERSION,
 };
-use super::versions::{highest, semantic_cmp};
+use super::versions::highest;
 use crate::domain::country_name;
 use crate::store::DimensionRow;
 
@@ -302,99 +302,5 @@ pub fn errors(snapshot: &Snapshot) -> Errors {
         last_week_errors: last_week,
         error_change_percent: change,
         has_spike: change > 50.0,
-    }
-}
-
-/// Active installations (7-day window) per version, per day.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-#[schema(as = StatsVersionMigration)]
-pub struct VersionMigration {
-    pub migration: Vec<VersionsOnDay>,
-    /// Highest first, by semantic order.
-    pub all_versions: Vec<String>,
-}
-
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct VersionsOnDay {
-    pub date: NaiveDate,
-    pub versions: BTreeMap<String, i64>,
-}
-
-pub fn version_migration(series: &Series) -> VersionMigration {
-    let migration: Vec<VersionsOnDay> = series
-        .dates
-        .iter()
-        .map(|&day| VersionsOnDay {
-            date: day,
-            versions: (series.cells_on(day))
-                .map(|c| (c.value.clone(), c.installations))
-                .collect(),
-        })
-        .collect();
-    let all: BTreeSet<&str> = series.cells.iter().map(|c| c.value.as_str()).collect();
-    let mut all: Vec<String> = all.into_iter().map(str::to_owned).collect();
-    all.sort_by(|a, b| semantic_cmp(b, a));
-    VersionMigration {
-        migration,
-        all_versions: all,
-    }
-}
-
-/// Installations with each feature enabled (7-day window), per day.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-#[schema(as = StatsFeatureTrends)]
-pub struct FeatureTrends {
-    pub trends: Vec<FeaturesOnDay>,
-    pub all_features: Vec<String>,
-}
-
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct FeaturesOnDay {
-    pub date: NaiveDate,
-    pub total_installations: i64,
-    pub features: BTreeMap<String, FeatureOnDay>,
-}
-
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct FeatureOnDay {
-    pub enabled: i64,
-    pub percent: f64,
-}
-
-pub fn feature_trends(series: &Series) -> FeatureTrends {
-    let all: BTreeSet<&str> = series.cells.iter().map(|c| c.value.as_str()).collect();
-    let trends = series
-        .dates
-        .iter()
-        .map(|&day| {
-            let total = series.active_on(day);
-            let enabled: BTreeMap<&str, i64> = series
-                .cells_on(day)
-                .map(|c| (c.value.as_str(), c.amount))
-                .collect();
-            let features = all
-                .iter()
-                .map(|&feature| {
-                    let on = enabled.get(feature).copied().unwrap_or(0);
-                    let percent = percent(on, total);
-                    (
-                        feature.to_owned(),
-                        FeatureOnDay {
-                            enabled: on,
-                            percent,
-                        },
-                    )
-                })
-                .collect();
-            FeaturesOnDay {
-                date: day,
-                total_installations: total,
-                features,
-            }
-        })
-        .collect();
-    FeatureTrends {
-        trends,
-        all_features: all.into_iter().map(str::to_owned).collect(),
     }
 }

@@ -6,9 +6,10 @@
 //!
 //! - `snapshot`: today's distributions and headline numbers (`Snapshot`), series of days
 //!   (`Series`): what "now" and "active" mean.
-//! - `figures`, `anomalies`: the dashboard's figures and checks, built from those.
+//! - `figures`, `trends`, `anomalies`: the dashboard's figures and checks, built from those.
 //! - `series`: any product's metrics, dimensions, measures, events and outcomes per day, read
-//!   from the tables its rollup fills (`Source`: `reports` or `activity`).
+//!   from the tables its rollup fills (`Source`: `reports` or `activity`), in the shapes of
+//!   `points`.
 //! - `overview`: the public overview, small cells merged.
 //! - `versions`: the semantic order of versions.
 
@@ -16,9 +17,11 @@ mod activity;
 pub mod anomalies;
 pub mod figures;
 mod overview;
+mod points;
 mod reports;
 pub mod series;
 mod snapshot;
+pub mod trends;
 mod versions;
 
 use chrono::{DateTime, SecondsFormat, Utc};

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 
-use super::series::{
+use super::points::{
     days, dimension_points, DimensionCell, DimensionPoint, Figure, MeasurePoint, MetricPoint,
 };
 use super::ReadError;

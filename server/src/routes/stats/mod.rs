@@ -4,6 +4,7 @@
 //!
 //! Each handler: authenticate, read the bounded parameters, load the model, serialise it.
 
+mod dashboard;
 mod params;
 
 use actix_web::dev::Payload;
@@ -15,14 +16,15 @@ use serde::Serialize;
 
 use crate::auth::AdminKey;
 use crate::error::{ApiError, InvalidBody};
-use crate::read::figures;
 use crate::read::{self, Anomalies, Series, Snapshot};
+use crate::read::{figures, trends};
 use crate::rollup::engine::dimension::{FEATURE, VERSION};
 use crate::routes::openapi::bodies;
 use crate::store::{self, Daily, ReadPool, StoreError};
 
 /// `ingest` stamps its answers with it too.
 pub(crate) use crate::read::rfc3339;
+use dashboard::{Dashboard, Stamp};
 pub use params::Query;
 
 /// What the statistics routes need to know besides the database.
@@ -82,50 +84,6 @@ async fn load(
         Snapshot::load(&daily, settings.product, today),
         Series::load(&daily, settings.product, today, trend_days, None),
     )?)
-}
-
-/// Everything the dashboard shows; the overview and the export differ in their lists' lengths
-/// and their stamp.
-#[derive(Serialize)]
-struct Dashboard {
-    installations: figures::Installations,
-    deployment_modes: figures::DeploymentModes,
-    versions: figures::Versions,
-    geography: figures::Geography,
-    printers: figures::Printers,
-    features: figures::Features,
-    anomalies: Anomalies,
-    #[serde(flatten)]
-    stamp: Stamp,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "snake_case")]
-enum Stamp {
-    /// When the daily tables were last rolled.
-    LastUpdated(Option<String>),
-    ExportedAt(String),
-}
-
-impl Dashboard {
-    /// `versions` and `geography` cut at the given limits.
-    fn of(
-        snapshot: &Snapshot,
-        trend: &Series,
-        (versions, countries): (u32, u32),
-        stamp: Stamp,
-    ) -> Self {
-        Self {
-            installations: figures::installations(snapshot, trend),
-            deployment_modes: figures::deployment_modes(snapshot),
-            versions: figures::versions(snapshot, versions),
-            geography: figures::geography(snapshot, countries),
-            printers: figures::printers(snapshot),
-            features: figures::features(snapshot),
-            anomalies: read::anomalies(snapshot, Utc::now()),
-            stamp,
-        }
-    }
 }
 
 #[utoipa::path(
@@ -381,7 +339,7 @@ async fn series(
     params(("days" = Option<u32>, Query, minimum = 1, maximum = 365, description = "Days of trend, 30 by default")),
     security(("admin_key" = []), ("admin_bearer" = [])),
     responses(
-        (status = 200, description = "OK", body = figures::VersionMigration),
+        (status = 200, description = "OK", body = trends::VersionMigration),
         (status = 422, description = "A query parameter out of range", body = InvalidBody),
         AdminKey,
         StoreError,
@@ -395,7 +353,7 @@ pub async fn version_migration(
     settings: web::Data<StatsSettings>,
 ) -> Result<HttpResponse, ApiError> {
     let days = params::days(&query)?;
-    ok(figures::version_migration(
+    ok(trends::version_migration(
         &series(&pool, &settings, days, VERSION).await?,
     ))
 }
@@ -409,7 +367,7 @@ pub async fn version_migration(
     params(("days" = Option<u32>, Query, minimum = 1, maximum = 365, description = "Days of trend, 30 by default")),
     security(("admin_key" = []), ("admin_bearer" = [])),
     responses(
-        (status = 200, description = "OK", body = figures::FeatureTrends),
+        (status = 200, description = "OK", body = trends::FeatureTrends),
         (status = 422, description = "A query parameter out of range", body = InvalidBody),
         AdminKey,
         StoreError,
@@ -423,7 +381,7 @@ pub async fn feature_trends(
     settings: web::Data<StatsSettings>,
 ) -> Result<HttpResponse, ApiError> {
     let days = params::days(&query)?;
-    ok(figures::feature_trends(
+    ok(trends::feature_trends(
         &series(&pool, &settings, days, FEATURE).await?,
     ))
 }
