@@ -15,6 +15,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::domain::{FieldError, RejectedSubmission};
+use crate::read::ReadError;
 use crate::store::{StoreError, WriteError};
 use crate::telemetry::Chain;
 
@@ -129,6 +130,15 @@ impl From<StoreError> for ApiError {
             Self::Unavailable(error.into())
         } else {
             Self::Internal(error.into())
+        }
+    }
+}
+
+impl From<ReadError> for ApiError {
+    fn from(error: ReadError) -> Self {
+        match error {
+            ReadError::Unknown(what) => Self::NotFound(what),
+            ReadError::Store(error) => Self::from(error),
         }
     }
 }

@@ -10,10 +10,12 @@
 //! - `auth`, `limits`: API keys; rate limits and the salted source hash.
 //! - `domain`: the parsed, valid world (`Submission` and its values, the products' `Catalog`).
 //! - `outcomes`: what became of each submission, counted for the daily tables.
-//! - `routes`: one module per endpoint family.
+//! - `read`: the read model: the statistics every route, digest and overview reads, typed.
+//! - `routes`: one module per endpoint family; a handler turns a read model into JSON.
 //! - `store`: SQL and nothing else, including the group-commit writer.
 //! - `rollup`: which days of the daily tables to roll, rolling them, and retention.
-//! - `reports`: the weekly and monthly e-mailed reports for maintainers, and their schedule.
+//! - `reports`: the weekly and monthly e-mailed reports for maintainers, and their schedule;
+//!   they render the read model.
 
 pub mod auth;
 pub mod cli;
@@ -23,6 +25,7 @@ pub mod error;
 pub mod html;
 pub mod limits;
 pub mod outcomes;
+pub mod read;
 pub mod reports;
 pub mod rollup;
 pub mod routes;

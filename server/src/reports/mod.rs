@@ -2,13 +2,13 @@
 //! summary of the daily tables, sent on a schedule by `tally serve` or on demand. Here a
 //! "report" is the e-mail, not an installation's submission.
 //!
-//! - `figures`: the `/stats/*` bodies a report shows, typed; the numbers come from the functions
-//!   that answer `/stats/*`, loaded for the report's last day.
+//! A report shows the read model's figures (`read::figures`), loaded for its last day: the
+//! very figures `/stats/*` serialises, so both say the same.
+//!
 //! - `render`: subject, HTML and plain text.
 //! - `mail`: `TALLY_SMTP_URL` and sending over SMTP (lettre, rustls).
 //! - `schedule`: when a report is due, and the task that sends it once per period.
 
-mod figures;
 pub mod mail;
 mod render;
 pub mod schedule;
@@ -20,9 +20,9 @@ use lettre::message::Mailbox;
 use serde::Serialize;
 
 use crate::config::ReportsConfig;
-use crate::routes::{anomalies_of, views, Series, Snapshot};
+use crate::read::figures::{self, change_percent};
+use crate::read::{anomalies, Anomaly, Series, Snapshot};
 use crate::store::{Daily, StoreError};
-use figures::{read, ShapeError};
 use mail::{mailbox, MailError, Mailer, Security, SmtpUrl};
 use schedule::Schedule;
 
@@ -41,8 +41,6 @@ pub enum ReportError {
     Mail(#[from] MailError),
     #[error("the statistics could not be read")]
     Store(#[from] StoreError),
-    #[error(transparent)]
-    Shape(#[from] ShapeError),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,7 +103,7 @@ pub struct ProductReport {
     pub printers: figures::Printers,
     pub features: figures::Features,
     pub errors: figures::Errors,
-    pub anomalies: Vec<figures::Anomaly>,
+    pub anomalies: Vec<Anomaly>,
     /// What became of the requests to `/submit` during the period, by outcome.
     pub outcomes: BTreeMap<String, i64>,
 }
@@ -153,8 +151,7 @@ impl ProductReport {
             Series::load(daily, product, period.to, period.days() + 1, None),
             daily.outcomes(product, period.from, period.to),
         )?;
-        let installations: figures::Installations =
-            read("installations", views::installations(&snapshot, &series))?;
+        let installations = figures::installations(&snapshot, &series);
         let active_before = installations.trend.first().map_or(0, |p| p.active);
         let active_now = installations.active_7d;
         let new_installations = series
@@ -167,18 +164,18 @@ impl ProductReport {
         for count in outcomes {
             *by_outcome.entry(count.outcome).or_default() += count.count;
         }
-        let anomalies: figures::Anomalies = read("anomalies", anomalies_of(&snapshot, now))?;
+        let anomalies = anomalies(&snapshot, now);
         Ok(Self {
             product: product.to_owned(),
             as_of: snapshot.as_of,
             active_before,
-            active_change_percent: views::change_percent(active_now, active_before),
+            active_change_percent: change_percent(active_now, active_before),
             new_installations,
-            versions: read("versions", views::versions(&snapshot, 10))?,
-            geography: read("geography", views::geography(&snapshot, 10))?,
-            printers: read("printers", views::printers(&snapshot))?,
-            features: read("features", views::features(&snapshot))?,
-            errors: read("errors", views::errors(&snapshot))?,
+            versions: figures::versions(&snapshot, 10),
+            geography: figures::geography(&snapshot, 10),
+            printers: figures::printers(&snapshot),
+            features: figures::features(&snapshot),
+            errors: figures::errors(&snapshot),
             anomalies: anomalies.anomalies,
             outcomes: by_outcome,
             installations,

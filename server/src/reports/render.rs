@@ -5,8 +5,8 @@ use std::fmt::Write;
 
 use crate::html::escape;
 
-use super::figures::TrendPoint;
 use super::{Kind, ProductReport, Report};
+use crate::read::figures::TrendDay;
 
 /// A product's name as a title: `printernizer` → `Printernizer`.
 fn title(product: &str) -> String {
@@ -46,12 +46,12 @@ pub fn subject(report: &Report) -> String {
 
 /// The trend points a report lists: every day of a week; every seventh day of a month,
 /// counted back from its end.
-fn trend_points(report: &Report, part: &ProductReport) -> Vec<TrendPoint> {
+fn trend_points(report: &Report, part: &ProductReport) -> Vec<TrendDay> {
     let step = match report.period.kind {
         Kind::Weekly => 1,
         Kind::Monthly => 7,
     };
-    let mut points: Vec<TrendPoint> = part
+    let mut points: Vec<TrendDay> = part
         .installations
         .trend
         .iter()
@@ -179,14 +179,20 @@ fn sections(report: &Report, part: &ProductReport) -> Vec<(String, Vec<Vec<Strin
         "Anomalies".to_owned(),
         part.anomalies
             .iter()
-            .map(|a| vec![a.severity.clone(), a.kind.clone(), a.message.clone()])
+            .map(|a| {
+                let (severity, kind) = (a.severity.as_str(), a.kind.as_str());
+                vec![severity.to_owned(), kind.to_owned(), a.message.clone()]
+            })
             .collect(),
     ));
     sections.push((
         "Active installations (7 days) by day".to_owned(),
         trend_points(report, part)
             .into_iter()
-            .map(|p| vec![p.date, p.active.to_string(), format!("{} known", p.total)])
+            .map(|p| {
+                let date = p.date.to_string();
+                vec![date, p.active.to_string(), format!("{} known", p.total)]
+            })
             .collect(),
     ));
     sections

@@ -30,7 +30,6 @@ pub use health::DatabaseProbe;
 pub use privacy::PrivacyNotice;
 pub use public::{keep_fresh, PublicOverview};
 pub use stats::StatsSettings;
-pub use stats::{anomalies_of, views, Series, Snapshot};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/", web::get().to(health::health)))

@@ -56,7 +56,7 @@ impl ResponseError for ReportError {
             Self::Mail(MailError::Send { .. } | MailError::TimedOut { .. }) => {
                 StatusCode::BAD_GATEWAY
             }
-            Self::Mail(_) | Self::Shape(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Mail(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Store(error) if error.is_transient() => StatusCode::SERVICE_UNAVAILABLE,
             Self::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -66,7 +66,7 @@ impl ResponseError for ReportError {
         // The SMTP server's answer helps the maintainer and says nothing about our insides;
         // the database's causes and a bug's stay in the log.
         let detail = match self {
-            Self::Store(_) | Self::Shape(_) => match self.status_code() {
+            Self::Store(_) => match self.status_code() {
                 StatusCode::SERVICE_UNAVAILABLE => "Service temporarily unavailable".to_owned(),
                 _ => "Internal server error".to_owned(),
             },
@@ -80,7 +80,6 @@ impl ResponseError for ReportError {
 fn answer(error: ReportError) -> actix_web::Error {
     match error {
         ReportError::Store(error) => ApiError::from(error).into(),
-        ReportError::Shape(error) => ApiError::Internal(error.into()).into(),
         other => other.into(),
     }
 }

@@ -16,26 +16,6 @@ pub struct KeyAmount {
 }
 
 impl Daily {
-    /// The latest day with activity rolled, on or before `today`.
-    pub async fn activity_latest_day(
-        &self,
-        product: &str,
-        today: NaiveDate,
-    ) -> Result<Option<NaiveDate>, StoreError> {
-        let statement = self
-            .client
-            .prepare_cached(
-                "SELECT max(day) FROM activity_windows
-                 WHERE product = $1 AND window_days = 1 AND key = '' AND day <= $2",
-            )
-            .await?;
-        Ok(self
-            .client
-            .query_one(&statement, &[&product, &today])
-            .await?
-            .try_get(0)?)
-    }
-
     /// Installations active in the `window` ending each day of `[from, to]` with `key` ('' for
     /// any activity, `event/<type>`); days without any are left out.
     pub async fn activity_windows(

@@ -52,7 +52,9 @@ impl Daily {
         Ok(row.map(|row| row.try_get(0)).transpose()?)
     }
 
-    /// The latest rolled day on or before `today`: what "now" is for the statistics.
+    /// The latest rolled day on or before `today`: what "now" is for the statistics. A product's
+    /// days are in the tables its rollup fills, the reports' or the activity's (`greatest`
+    /// passes over the other's null); each side is one backward step of a primary key.
     pub async fn latest_day(
         &self,
         product: &str,
@@ -61,8 +63,11 @@ impl Daily {
         let statement = self
             .client
             .prepare_cached(
-                "SELECT max(day) FROM daily_totals WHERE product = $1 AND window_days = 7
-                   AND day <= $2",
+                "SELECT greatest(
+                     (SELECT max(day) FROM daily_totals
+                      WHERE product = $1 AND window_days = 7 AND day <= $2),
+                     (SELECT max(day) FROM activity_windows
+                      WHERE product = $1 AND window_days = 1 AND key = '' AND day <= $2))",
             )
             .await?;
         Ok(self

@@ -23,6 +23,7 @@ mod privacy;
 mod privacy_page;
 mod products_ingest;
 mod pyclients;
+mod read_model;
 mod reports;
 mod rollup;
 mod smtp_sink;

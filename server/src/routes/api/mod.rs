@@ -1,71 +1,34 @@
 //! `/api/v1`: what Printernizer's shapes cannot say, for every declared product (`?product=`,
-//! Printernizer by default). Time series of metrics, dimensions and measures over a date range,
+//! Printernizer by default): time series of metrics, dimensions and measures over a date range,
 //! event counts, and ingest outcomes per day (admin key). The public overview (no key) is in
-//! `public`.
-//!
-//! Printernizer answers from its own daily tables (`printernizer`), every other product from
-//! `activity_daily` and `activity_windows` (`activity`).
-
-mod activity;
-mod printernizer;
-
-use std::collections::BTreeMap;
+//! `public`. The figures are `read::series`; a handler reads the query, loads, serialises.
 
 use actix_web::{web, HttpResponse};
 use chrono::{Duration, NaiveDate, Utc};
-use serde_json::{json, Map, Value};
 
 use crate::auth::AdminKey;
-use crate::domain::{Catalog, FieldError, Identifier, Product, PRINTERNIZER};
+use crate::domain::{Catalog, FieldError, Identifier, PRINTERNIZER};
 use crate::error::{ApiError, ErrorBody, InvalidBody};
-use crate::routes::openapi::bodies;
-use crate::routes::stats::{date, rfc3339, Query};
+use crate::read::series::{
+    self, DimensionSeries, EventCounts, MeasureSeries, MetricSeries, OutcomeCounts,
+};
+use crate::read::Source;
+use crate::routes::stats::Query;
 use crate::store::{Daily, ReadPool, StoreError};
 
 /// The longest range one request may ask for.
 const MAX_RANGE_DAYS: i64 = 366;
 
-/// The product a request asks about.
-#[derive(Clone, Copy)]
-pub(super) enum Target {
-    /// Typed weekly reports and their own daily tables.
-    Printernizer,
-    /// Numbers under keys, per installation and day (`activity`).
-    Activity(&'static Product),
-}
-
-impl Target {
-    /// `?product=`, Printernizer when absent; an undeclared product is a 404 naming it.
-    pub(super) fn of(query: &Query, catalog: &'static Catalog) -> Result<Self, ApiError> {
-        let name = query
-            .get("product")
-            .map_or(PRINTERNIZER, |name| name.trim());
-        match catalog.product(name) {
-            Some(_) if name == PRINTERNIZER => Ok(Self::Printernizer),
-            Some(product) => Ok(Self::Activity(product)),
-            // Only a plain identifier is echoed back.
-            None if Identifier::is_valid(name) => Err(ApiError::UnknownProduct(name.to_owned())),
-            None => Err(ApiError::NotFound("No such product is declared")),
-        }
-    }
-
-    pub(super) fn name(&self) -> &'static str {
-        match self {
-            Self::Printernizer => PRINTERNIZER,
-            Self::Activity(product) => product.name(),
-        }
-    }
-
-    /// The latest rolled day on or before `today`: what "now" is for the statistics.
-    async fn latest_day(
-        &self,
-        daily: &Daily,
-        today: NaiveDate,
-    ) -> Result<Option<NaiveDate>, StoreError> {
-        match self {
-            Self::Printernizer => daily.latest_day(PRINTERNIZER, today).await,
-            Self::Activity(product) => daily.activity_latest_day(product.name(), today).await,
-        }
+/// `?product=`, Printernizer when absent; an undeclared product is a 404 naming it.
+pub(super) fn source(query: &Query, catalog: &'static Catalog) -> Result<Source, ApiError> {
+    let name = query
+        .get("product")
+        .map_or(PRINTERNIZER, |name| name.trim());
+    match catalog.product(name) {
+        Some(product) => Ok(Source::of(product)),
+        // Only a plain identifier is echoed back.
+        None if Identifier::is_valid(name) => Err(ApiError::UnknownProduct(name.to_owned())),
+        None => Err(ApiError::NotFound("No such product is declared")),
     }
 }
 
@@ -77,7 +40,7 @@ fn invalid(name: &str, msg: &str) -> ApiError {
 async fn range(
     query: &Query,
     daily: &Daily,
-    target: Target,
+    source: Source,
 ) -> Result<(NaiveDate, NaiveDate), ApiError> {
     let day = |name: &str| -> Result<Option<NaiveDate>, ApiError> {
         query
@@ -92,7 +55,10 @@ async fn range(
     let today = Utc::now().date_naive();
     let to = match to {
         Some(to) => to,
-        None => target.latest_day(daily, today).await?.unwrap_or(today),
+        None => daily
+            .latest_day(source.name(), today)
+            .await?
+            .unwrap_or(today),
     };
     let from = from.unwrap_or(to - Duration::days(29));
     if from > to || (to - from).num_days() >= MAX_RANGE_DAYS {
@@ -104,11 +70,6 @@ async fn range(
     Ok((from, to))
 }
 
-/// Every day of `[from, to]`.
-fn days(from: NaiveDate, to: NaiveDate) -> impl Iterator<Item = NaiveDate> {
-    from.iter_days().take_while(move |day| *day <= to)
-}
-
 /// `window`: 1, 7 (the default) or 30 days, for every product.
 fn window(query: &Query) -> Result<i16, ApiError> {
     match query.get("window").map(|w| w.trim()) {
@@ -117,10 +78,6 @@ fn window(query: &Query) -> Result<i16, ApiError> {
         Some("1") => Ok(1),
         Some(_) => Err(invalid("window", "must be 1, 7 or 30")),
     }
-}
-
-pub(super) fn last_updated(at: Option<chrono::DateTime<Utc>>) -> Value {
-    json!(at.map(rfc3339))
 }
 
 /// `GET /api/v1/metrics/{metric}?product=&window=&from=&to=`: one number per day.
@@ -139,7 +96,7 @@ pub(super) fn last_updated(at: Option<chrono::DateTime<Utc>>) -> Value {
     ),
     security(("admin_key" = []), ("admin_bearer" = [])),
     responses(
-        (status = 200, description = "OK", body = bodies::MetricSeries),
+        (status = 200, description = "OK", body = MetricSeries),
         (status = 404, description = "Unknown metric or product", body = ErrorBody),
         (status = 422, description = "A query parameter is invalid", body = InvalidBody),
         AdminKey,
@@ -154,12 +111,11 @@ pub async fn metric(
     pool: web::Data<ReadPool>,
     catalog: web::Data<&'static Catalog>,
 ) -> Result<HttpResponse, ApiError> {
-    let target = Target::of(&query, catalog.get_ref())?;
-    let name = path.into_inner();
-    let body = match target {
-        Target::Printernizer => printernizer::metric(&pool, &query, name).await?,
-        Target::Activity(product) => activity::metric(&pool, &query, product, name).await?,
-    };
+    let source = source(&query, catalog.get_ref())?;
+    let window = window(&query)?;
+    let daily = Daily::connect(&pool).await?;
+    let range = range(&query, &daily, source).await?;
+    let body = series::metric(&daily, source, path.into_inner(), window, range).await?;
     Ok(HttpResponse::Ok().json(body))
 }
 
@@ -174,13 +130,13 @@ pub async fn metric(
     params(
         ("dimension" = String, Path, description = "Printernizer: `version`, `platform`, `deployment_mode`, `country`, `printer_type`, `feature`, `error_type`. Other products: the path of a declared dimension, flag or count map (`os`, `app_opened.language`). A dimension's values count events or reports with that value; a flag set's entries (a single flag's value is `true`) count the times it was on; a count map's entries their sums. `installations`: how many had the value that day"),
         ("product" = Option<String>, Query, description = "A declared product; `printernizer` by default"),
-        ("window" = Option<u16>, Query, description = "Printernizer: 1, 7 (default) or 30, the window of the daily tables. Other products answer per day (`window_days` 1) and ignore it"),
+        ("window" = Option<u16>, Query, description = "1, 7 (default) or 30. Printernizer: the window of its daily tables. Other products answer per day (`window_days` 1) whatever the window"),
         ("from" = Option<chrono::NaiveDate>, Query, description = "First day (YYYY-MM-DD); by default 29 days before `to`"),
         ("to" = Option<chrono::NaiveDate>, Query, description = "Last day (YYYY-MM-DD); by default the latest rolled day. At most 366 days after `from`"),
     ),
     security(("admin_key" = []), ("admin_bearer" = [])),
     responses(
-        (status = 200, description = "OK", body = bodies::DimensionSeries),
+        (status = 200, description = "OK", body = DimensionSeries),
         (status = 404, description = "Unknown dimension or product", body = ErrorBody),
         (status = 422, description = "A query parameter is invalid", body = InvalidBody),
         AdminKey,
@@ -195,12 +151,11 @@ pub async fn dimension_series(
     pool: web::Data<ReadPool>,
     catalog: web::Data<&'static Catalog>,
 ) -> Result<HttpResponse, ApiError> {
-    let target = Target::of(&query, catalog.get_ref())?;
-    let path = path.into_inner();
-    let body = match target {
-        Target::Printernizer => printernizer::dimension(&pool, &query, &path).await?,
-        Target::Activity(product) => activity::dimension(&pool, &query, product, &path).await?,
-    };
+    let source = source(&query, catalog.get_ref())?;
+    let window = window(&query)?;
+    let daily = Daily::connect(&pool).await?;
+    let range = range(&query, &daily, source).await?;
+    let body = series::dimension(&daily, source, &path, window, range).await?;
     Ok(HttpResponse::Ok().json(body))
 }
 
@@ -211,19 +166,19 @@ pub async fn dimension_series(
     path = "/api/v1/measures/{path}",
     tag = "api",
     operation_id = "api_measure",
-    summary = "One measure of a product other than Printernizer, per day",
-    description = "Per day: `count` and `sum` of the values received, `mean` (null without values), and `p50`/`p90` estimated from the declared buckets: the upper bound of the bucket in which the cumulative count reaches the quantile. Values above the last bound (the open top bucket) report the last bound, so a quantile there is a lower bound.",
+    summary = "One measure of a product, per day",
+    description = "Per day: `count` and `sum` of the values received, `mean` (null without values), and `p50`/`p90` estimated from the declared buckets: the upper bound of the bucket in which the cumulative count reaches the quantile. Values above the last bound (the open top bucket) report the last bound, so a quantile there is a lower bound. Printernizer's measures are its declared counters (`printer_count`, `job_count`, `file_count`, `upload_count`, `uptime_hours`), one value per report: `count` is the installations whose latest report ended that day, `sum` their counter; its daily tables keep no buckets, so its quantiles are null.",
     params(
-        ("path" = String, Path, description = "A declared measure's path (`transcription_completed.duration`)"),
-        ("product" = Option<String>, Query, description = "A declared product other than Printernizer"),
+        ("path" = String, Path, description = "A declared measure's path (`transcription_completed.duration`); for Printernizer a declared counter (`job_count`)"),
+        ("product" = Option<String>, Query, description = "A declared product; `printernizer` by default"),
         ("from" = Option<chrono::NaiveDate>, Query, description = "First day (YYYY-MM-DD); by default 29 days before `to`"),
         ("to" = Option<chrono::NaiveDate>, Query, description = "Last day (YYYY-MM-DD); by default the latest rolled day. At most 366 days after `from`"),
     ),
     security(("admin_key" = []), ("admin_bearer" = [])),
     responses(
-        (status = 200, description = "OK", body = bodies::MeasureSeries),
+        (status = 200, description = "OK", body = MeasureSeries),
         (status = 404, description = "Unknown measure or product", body = ErrorBody),
-        (status = 422, description = "A query parameter is invalid, or the product is Printernizer (its reports have no measures)", body = InvalidBody),
+        (status = 422, description = "A query parameter is invalid", body = InvalidBody),
         AdminKey,
         StoreError,
     )
@@ -236,13 +191,10 @@ pub async fn measure(
     pool: web::Data<ReadPool>,
     catalog: web::Data<&'static Catalog>,
 ) -> Result<HttpResponse, ApiError> {
-    let Target::Activity(product) = Target::of(&query, catalog.get_ref())? else {
-        return Err(invalid(
-            "product",
-            "Printernizer's reports have no measures",
-        ));
-    };
-    let body = activity::measure(&pool, &query, product, &path).await?;
+    let source = source(&query, catalog.get_ref())?;
+    let daily = Daily::connect(&pool).await?;
+    let range = range(&query, &daily, source).await?;
+    let body = series::measure(&daily, source, &path, range).await?;
     Ok(HttpResponse::Ok().json(body))
 }
 
@@ -253,17 +205,17 @@ pub async fn measure(
     tag = "api",
     operation_id = "api_events",
     summary = "Events per day and type, with the installations that sent them",
-    description = "Every day of the range; `events` holds the types seen that day. Printernizer sends reports, not events: asked for it, the route answers 422.",
+    description = "Every day of the range; `events` holds the types seen that day. Printernizer sends weekly reports, not events: its days are empty (its counts are metrics, its counted maps dimensions).",
     params(
-        ("product" = Option<String>, Query, description = "A declared product other than Printernizer (the default, which answers 422)"),
+        ("product" = Option<String>, Query, description = "A declared product; `printernizer` by default"),
         ("from" = Option<chrono::NaiveDate>, Query, description = "First day (YYYY-MM-DD); by default 29 days before `to`"),
         ("to" = Option<chrono::NaiveDate>, Query, description = "Last day (YYYY-MM-DD); by default the latest rolled day. At most 366 days after `from`"),
     ),
     security(("admin_key" = []), ("admin_bearer" = [])),
     responses(
-        (status = 200, description = "OK", body = bodies::EventCounts),
+        (status = 200, description = "OK", body = EventCounts),
         (status = 404, description = "Unknown product", body = ErrorBody),
-        (status = 422, description = "A query parameter is invalid, or the product is Printernizer", body = InvalidBody),
+        (status = 422, description = "A query parameter is invalid", body = InvalidBody),
         AdminKey,
         StoreError,
     )
@@ -275,10 +227,10 @@ pub async fn events(
     pool: web::Data<ReadPool>,
     catalog: web::Data<&'static Catalog>,
 ) -> Result<HttpResponse, ApiError> {
-    let Target::Activity(product) = Target::of(&query, catalog.get_ref())? else {
-        return Err(invalid("product", "Printernizer sends reports, not events"));
-    };
-    let body = activity::events(&pool, &query, product).await?;
+    let source = source(&query, catalog.get_ref())?;
+    let daily = Daily::connect(&pool).await?;
+    let range = range(&query, &daily, source).await?;
+    let body = series::events(&daily, source, range).await?;
     Ok(HttpResponse::Ok().json(body))
 }
 
@@ -297,7 +249,7 @@ pub async fn events(
     ),
     security(("admin_key" = []), ("admin_bearer" = [])),
     responses(
-        (status = 200, description = "OK", body = bodies::OutcomeCounts),
+        (status = 200, description = "OK", body = OutcomeCounts),
         (status = 404, description = "Unknown product", body = ErrorBody),
         (status = 422, description = "A query parameter is invalid", body = InvalidBody),
         AdminKey,
@@ -311,26 +263,9 @@ pub async fn outcomes(
     pool: web::Data<ReadPool>,
     catalog: web::Data<&'static Catalog>,
 ) -> Result<HttpResponse, ApiError> {
-    let target = Target::of(&query, catalog.get_ref())?;
+    let source = source(&query, catalog.get_ref())?;
     let daily = Daily::connect(&pool).await?;
-    let (from, to) = range(&query, &daily, target).await?;
-    let counts = daily.outcomes(target.name(), from, to).await?;
-    let mut days: BTreeMap<NaiveDate, Map<String, Value>> = BTreeMap::new();
-    let mut totals: BTreeMap<&str, i64> = BTreeMap::new();
-    for count in &counts {
-        days.entry(count.day)
-            .or_default()
-            .insert(count.outcome.clone(), json!(count.count));
-        *totals.entry(count.outcome.as_str()).or_default() += count.count;
-    }
-    let days: Vec<Value> = days
-        .into_iter()
-        .map(|(day, outcomes)| json!({"date": date(day), "outcomes": outcomes}))
-        .collect();
-    Ok(HttpResponse::Ok().json(json!({
-        "from": date(from),
-        "to": date(to),
-        "days": days,
-        "totals": totals,
-    })))
+    let range = range(&query, &daily, source).await?;
+    let body = series::outcomes(&daily, source, range).await?;
+    Ok(HttpResponse::Ok().json(body))
 }

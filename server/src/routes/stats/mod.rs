@@ -1,33 +1,31 @@
-//! Maintainers' statistics (admin key): `/stats/summary` live from the raw reports, every other
-//! route from the daily tables (see `snapshot` for what "now" and "active" mean).
+//! Maintainers' statistics (admin key), Printernizer's compatibility view over the read
+//! model: `/stats/summary` live from the raw reports, every other route a figure of `read`
+//! (see `read::snapshot` for what "now" and "active" mean), in the dashboard's shapes.
 //!
-//! Each handler: authenticate, read the bounded parameters, load from the daily tables, render.
+//! Each handler: authenticate, read the bounded parameters, load the model, serialise it.
 
-mod anomalies;
+mod dashboard;
 mod params;
-mod snapshot;
-mod versions;
-/// The bodies of the routes; the e-mailed reports read them too (the same numbers).
-pub mod views;
 
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::Utc;
 use deadpool_postgres::Pool;
 use futures_util::future::LocalBoxFuture;
-use serde_json::{json, Value};
+use serde::Serialize;
 
 use crate::auth::AdminKey;
 use crate::error::{ApiError, InvalidBody};
+use crate::read::{self, Anomalies, Series, Snapshot};
+use crate::read::{figures, trends};
+use crate::rollup::engine::dimension::{FEATURE, VERSION};
 use crate::routes::openapi::bodies;
 use crate::store::{self, Daily, ReadPool, StoreError};
 
-pub use anomalies::anomalies as anomalies_of;
+/// `ingest` stamps its answers with it too.
+pub(crate) use crate::read::rfc3339;
+use dashboard::{Dashboard, Stamp};
 pub use params::Query;
-pub use snapshot::{Series, Snapshot};
-pub use views::date;
-
-use snapshot::{FEATURE, VERSION};
 
 /// What the statistics routes need to know besides the database.
 #[derive(Debug, Clone, Copy)]
@@ -37,16 +35,19 @@ pub struct StatsSettings {
     pub min_cohort: i64,
 }
 
-/// Timestamps in responses: RFC 3339, whole seconds, `Z` (the contract's form).
-pub(crate) fn rfc3339(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::Secs, true)
-}
-
-fn ok(body: Value) -> Result<HttpResponse, ApiError> {
+fn ok(body: impl Serialize) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(body))
 }
 
 /// Live and exact totals over the raw reports.
+#[derive(Serialize)]
+struct Summary {
+    total_submissions: i64,
+    unique_installations: i64,
+    latest_submission_at: Option<String>,
+    timestamp: String,
+}
+
 #[utoipa::path(
     get,
     path = "/stats/summary",
@@ -63,12 +64,12 @@ fn ok(body: Value) -> Result<HttpResponse, ApiError> {
 #[tracing::instrument(name = "stats_summary", skip_all)]
 pub async fn summary(_: AdminKey, pool: web::Data<Pool>) -> Result<HttpResponse, ApiError> {
     let summary = store::summary(&pool).await?;
-    ok(json!({
-        "total_submissions": summary.total_submissions,
-        "unique_installations": summary.unique_installations,
-        "latest_submission_at": summary.latest_submission_at.map(rfc3339),
-        "timestamp": rfc3339(Utc::now()),
-    }))
+    ok(Summary {
+        total_submissions: summary.total_submissions,
+        unique_installations: summary.unique_installations,
+        latest_submission_at: summary.latest_submission_at.map(rfc3339),
+        timestamp: rfc3339(Utc::now()),
+    })
 }
 
 /// Today's snapshot and the installations trend of `days` days.
@@ -76,28 +77,13 @@ async fn load(
     pool: &ReadPool,
     settings: &StatsSettings,
     trend_days: u32,
-    trend_of: Option<&str>,
-) -> Result<(Daily, Snapshot, Series), ApiError> {
+) -> Result<(Snapshot, Series), ApiError> {
     let daily = Daily::connect(pool).await?;
     let today = Utc::now().date_naive();
-    let (snapshot, series) = tokio::try_join!(
+    Ok(tokio::try_join!(
         Snapshot::load(&daily, settings.product, today),
-        Series::load(&daily, settings.product, today, trend_days, trend_of),
-    )?;
-    Ok((daily, snapshot, series))
-}
-
-/// Everything the dashboard shows, with `versions` and `geography` cut at the given limits.
-fn dashboard(snapshot: &Snapshot, trend: &Series, versions: u32, countries: u32) -> Value {
-    json!({
-        "installations": views::installations(snapshot, trend),
-        "deployment_modes": views::deployment_modes(snapshot),
-        "versions": views::versions(snapshot, versions),
-        "geography": views::geography(snapshot, countries),
-        "printers": views::printers(snapshot),
-        "features": views::features(snapshot),
-        "anomalies": anomalies::anomalies(snapshot, Utc::now()),
-    })
+        Series::load(&daily, settings.product, today, trend_days, None),
+    )?)
 }
 
 #[utoipa::path(
@@ -119,10 +105,9 @@ pub async fn overview(
     pool: web::Data<ReadPool>,
     settings: web::Data<StatsSettings>,
 ) -> Result<HttpResponse, ApiError> {
-    let (_, snapshot, trend) = load(&pool, &settings, 30, None).await?;
-    let mut body = dashboard(&snapshot, &trend, 10, 20);
-    body["last_updated"] = json!(snapshot.rolled_at.map(rfc3339));
-    ok(body)
+    let (snapshot, trend) = load(&pool, &settings, 30).await?;
+    let stamp = Stamp::LastUpdated(snapshot.rolled_at.map(rfc3339));
+    ok(Dashboard::of(&snapshot, &trend, (10, 20), stamp))
 }
 
 #[utoipa::path(
@@ -144,10 +129,9 @@ pub async fn export(
     pool: web::Data<ReadPool>,
     settings: web::Data<StatsSettings>,
 ) -> Result<HttpResponse, ApiError> {
-    let (_, snapshot, trend) = load(&pool, &settings, 30, None).await?;
-    let mut body = dashboard(&snapshot, &trend, 20, 50);
-    body["exported_at"] = json!(rfc3339(Utc::now()));
-    ok(body)
+    let (snapshot, trend) = load(&pool, &settings, 30).await?;
+    let stamp = Stamp::ExportedAt(rfc3339(Utc::now()));
+    ok(Dashboard::of(&snapshot, &trend, (20, 50), stamp))
 }
 
 #[utoipa::path(
@@ -159,7 +143,7 @@ pub async fn export(
     params(("days" = Option<u32>, Query, minimum = 1, maximum = 365, description = "Days of trend, 30 by default")),
     security(("admin_key" = []), ("admin_bearer" = [])),
     responses(
-        (status = 200, description = "OK", body = bodies::StatsInstallations),
+        (status = 200, description = "OK", body = figures::Installations),
         (status = 422, description = "A query parameter out of range", body = InvalidBody),
         AdminKey,
         StoreError,
@@ -173,8 +157,8 @@ pub async fn installations(
     settings: web::Data<StatsSettings>,
 ) -> Result<HttpResponse, ApiError> {
     let days = params::days(&query)?;
-    let (_, snapshot, trend) = load(&pool, &settings, days, None).await?;
-    ok(views::installations(&snapshot, &trend))
+    let (snapshot, trend) = load(&pool, &settings, days).await?;
+    ok(figures::installations(&snapshot, &trend))
 }
 
 /// Today's snapshot, loaded as an extractor: after `AdminKey` in a handler's arguments, so an
@@ -211,14 +195,14 @@ impl FromRequest for Today {
     summary = "Active installations by deployment mode",
     security(("admin_key" = []), ("admin_bearer" = [])),
     responses(
-        (status = 200, description = "OK", body = bodies::StatsDeploymentModes),
+        (status = 200, description = "OK", body = figures::DeploymentModes),
         AdminKey,
         StoreError,
     )
 )]
 #[tracing::instrument(name = "stats_deployment_modes", skip_all)]
 pub async fn deployment_modes(_: AdminKey, today: Today) -> Result<HttpResponse, ApiError> {
-    ok(views::deployment_modes(&today.0))
+    ok(figures::deployment_modes(&today.0))
 }
 
 #[utoipa::path(
@@ -230,7 +214,7 @@ pub async fn deployment_modes(_: AdminKey, today: Today) -> Result<HttpResponse,
     params(("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Most entries listed, 10 by default")),
     security(("admin_key" = []), ("admin_bearer" = [])),
     responses(
-        (status = 200, description = "OK", body = bodies::StatsVersions),
+        (status = 200, description = "OK", body = figures::Versions),
         (status = 422, description = "A query parameter out of range", body = InvalidBody),
         AdminKey,
         StoreError,
@@ -239,7 +223,7 @@ pub async fn deployment_modes(_: AdminKey, today: Today) -> Result<HttpResponse,
 #[tracing::instrument(name = "stats_versions", skip_all)]
 pub async fn versions(_: AdminKey, query: Query, today: Today) -> Result<HttpResponse, ApiError> {
     let limit = params::limit(&query, 10)?;
-    ok(views::versions(&today.0, limit))
+    ok(figures::versions(&today.0, limit))
 }
 
 #[utoipa::path(
@@ -251,7 +235,7 @@ pub async fn versions(_: AdminKey, query: Query, today: Today) -> Result<HttpRes
     params(("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Most entries listed, 20 by default")),
     security(("admin_key" = []), ("admin_bearer" = [])),
     responses(
-        (status = 200, description = "OK", body = bodies::StatsGeography),
+        (status = 200, description = "OK", body = figures::Geography),
         (status = 422, description = "A query parameter out of range", body = InvalidBody),
         AdminKey,
         StoreError,
@@ -260,7 +244,7 @@ pub async fn versions(_: AdminKey, query: Query, today: Today) -> Result<HttpRes
 #[tracing::instrument(name = "stats_geography", skip_all)]
 pub async fn geography(_: AdminKey, query: Query, today: Today) -> Result<HttpResponse, ApiError> {
     let limit = params::limit(&query, 20)?;
-    ok(views::geography(&today.0, limit))
+    ok(figures::geography(&today.0, limit))
 }
 
 #[utoipa::path(
@@ -271,14 +255,14 @@ pub async fn geography(_: AdminKey, query: Query, today: Today) -> Result<HttpRe
     summary = "Printers of the active installations",
     security(("admin_key" = []), ("admin_bearer" = [])),
     responses(
-        (status = 200, description = "OK", body = bodies::StatsPrinters),
+        (status = 200, description = "OK", body = figures::Printers),
         AdminKey,
         StoreError,
     )
 )]
 #[tracing::instrument(name = "stats_printers", skip_all)]
 pub async fn printers(_: AdminKey, today: Today) -> Result<HttpResponse, ApiError> {
-    ok(views::printers(&today.0))
+    ok(figures::printers(&today.0))
 }
 
 #[utoipa::path(
@@ -289,14 +273,14 @@ pub async fn printers(_: AdminKey, today: Today) -> Result<HttpResponse, ApiErro
     summary = "Feature flags of the active installations",
     security(("admin_key" = []), ("admin_bearer" = [])),
     responses(
-        (status = 200, description = "OK", body = bodies::StatsFeatures),
+        (status = 200, description = "OK", body = figures::Features),
         AdminKey,
         StoreError,
     )
 )]
 #[tracing::instrument(name = "stats_features", skip_all)]
 pub async fn features(_: AdminKey, today: Today) -> Result<HttpResponse, ApiError> {
-    ok(views::features(&today.0))
+    ok(figures::features(&today.0))
 }
 
 #[utoipa::path(
@@ -307,14 +291,14 @@ pub async fn features(_: AdminKey, today: Today) -> Result<HttpResponse, ApiErro
     summary = "Errors of the active installations, week over week",
     security(("admin_key" = []), ("admin_bearer" = [])),
     responses(
-        (status = 200, description = "OK", body = bodies::StatsErrors),
+        (status = 200, description = "OK", body = figures::Errors),
         AdminKey,
         StoreError,
     )
 )]
 #[tracing::instrument(name = "stats_errors", skip_all)]
 pub async fn errors(_: AdminKey, today: Today) -> Result<HttpResponse, ApiError> {
-    ok(views::errors(&today.0))
+    ok(figures::errors(&today.0))
 }
 
 #[utoipa::path(
@@ -325,14 +309,14 @@ pub async fn errors(_: AdminKey, today: Today) -> Result<HttpResponse, ApiError>
     summary = "Anomaly checks",
     security(("admin_key" = []), ("admin_bearer" = [])),
     responses(
-        (status = 200, description = "OK", body = bodies::StatsAnomalies),
+        (status = 200, description = "OK", body = Anomalies),
         AdminKey,
         StoreError,
     )
 )]
 #[tracing::instrument(name = "stats_anomalies", skip_all)]
 pub async fn anomalies(_: AdminKey, today: Today) -> Result<HttpResponse, ApiError> {
-    ok(anomalies::anomalies(&today.0, Utc::now()))
+    ok(read::anomalies(&today.0, Utc::now()))
 }
 
 async fn series(
@@ -355,7 +339,7 @@ async fn series(
     params(("days" = Option<u32>, Query, minimum = 1, maximum = 365, description = "Days of trend, 30 by default")),
     security(("admin_key" = []), ("admin_bearer" = [])),
     responses(
-        (status = 200, description = "OK", body = bodies::StatsVersionMigration),
+        (status = 200, description = "OK", body = trends::VersionMigration),
         (status = 422, description = "A query parameter out of range", body = InvalidBody),
         AdminKey,
         StoreError,
@@ -369,7 +353,7 @@ pub async fn version_migration(
     settings: web::Data<StatsSettings>,
 ) -> Result<HttpResponse, ApiError> {
     let days = params::days(&query)?;
-    ok(views::version_migration(
+    ok(trends::version_migration(
         &series(&pool, &settings, days, VERSION).await?,
     ))
 }
@@ -383,7 +367,7 @@ pub async fn version_migration(
     params(("days" = Option<u32>, Query, minimum = 1, maximum = 365, description = "Days of trend, 30 by default")),
     security(("admin_key" = []), ("admin_bearer" = [])),
     responses(
-        (status = 200, description = "OK", body = bodies::StatsFeatureTrends),
+        (status = 200, description = "OK", body = trends::FeatureTrends),
         (status = 422, description = "A query parameter out of range", body = InvalidBody),
         AdminKey,
         StoreError,
@@ -397,7 +381,7 @@ pub async fn feature_trends(
     settings: web::Data<StatsSettings>,
 ) -> Result<HttpResponse, ApiError> {
     let days = params::days(&query)?;
-    ok(views::feature_trends(
+    ok(trends::feature_trends(
         &series(&pool, &settings, days, FEATURE).await?,
     ))
 }

@@ -1,19 +1,20 @@
-//! `/api/v1` for every product but Printernizer: `activity_daily` (per day and key) and
-//! `activity_windows` (installations active in the 1, 7 or 30 days ending a day). The keys are
-//! spelled only by `domain::activity::key`; a path is checked against the product's declaration
-//! before any query.
+//! The series of an activity product (`Source::Activity`): `activity_daily` (per day and key)
+//! and `activity_windows` (installations active in the 1, 7 or 30 days ending a day). The keys
+//! are spelled only by `domain::activity::key`; a path is checked against the product's
+//! declaration before any query.
 
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
-use serde_json::{json, Map, Value};
 
-use super::{days, last_updated, range, window, Target};
+use super::points::{
+    days, dimension_points, DimensionCell, DimensionPoint, EventCount, Figure, MeasurePoint,
+    MetricPoint,
+};
+use super::ReadError;
 use crate::domain::activity::key;
 use crate::domain::{Field, Product, Rate};
-use crate::error::ApiError;
-use crate::routes::stats::{date, Query};
-use crate::store::{Daily, KeyAmount, ReadPool};
+use crate::store::{Daily, KeyAmount, StoreError};
 
 /// What `/metrics/{name}` reads for a product.
 enum Metric<'a> {
@@ -47,21 +48,20 @@ impl<'a> Metric<'a> {
     }
 }
 
+/// The window the metric is of (none for a per-day metric), and its points.
 pub(super) async fn metric(
-    pool: &ReadPool,
-    query: &Query,
-    product: &'static Product,
-    name: String,
-) -> Result<Value, ApiError> {
-    let target = Target::Activity(product);
-    let Some(metric) = Metric::of(product, &name) else {
-        return Err(ApiError::NotFound("Unknown metric"));
+    daily: &Daily,
+    product: &Product,
+    name: &str,
+    window: i16,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<(Option<i16>, Vec<MetricPoint>), ReadError> {
+    let Some(metric) = Metric::of(product, name) else {
+        return Err(ReadError::Unknown("Unknown metric"));
     };
-    let window = window(query)?;
-    let daily = Daily::connect(pool).await?;
-    let (from, to) = range(query, &daily, target).await?;
     let product_name = product.name();
-    let values: BTreeMap<NaiveDate, Value> = match &metric {
+    let values: BTreeMap<NaiveDate, Figure> = match &metric {
         Metric::Active => counts(
             daily
                 .activity_windows(product_name, window, "", from, to)
@@ -80,7 +80,7 @@ pub(super) async fn metric(
                     } else {
                         known
                     };
-                    (day, json!(value))
+                    (day, Figure::Count(value))
                 })
                 .collect()
         }
@@ -89,7 +89,7 @@ pub(super) async fn metric(
                 .activity_keys(product_name, std::slice::from_ref(counter), None, from, to)
                 .await?;
             rows.iter()
-                .map(|row| (row.day, json!(row.amount.round() as i64)))
+                .map(|row| (row.day, Figure::Count(row.amount.round() as i64)))
                 .collect()
         }
         Metric::Rate(Rate::Ratio {
@@ -122,66 +122,57 @@ pub(super) async fn metric(
             installations_without,
         }) => {
             let event = key::event(installations_without);
-            let with = counts(
-                daily
-                    .activity_windows(product_name, window, &event, from, to)
-                    .await?,
-            );
-            let active = counts(
-                daily
-                    .activity_windows(product_name, window, "", from, to)
-                    .await?,
-            );
+            let with = daily
+                .activity_windows(product_name, window, &event, from, to)
+                .await?;
+            let active = daily
+                .activity_windows(product_name, window, "", from, to)
+                .await?;
             days(from, to)
                 .map(|day| {
-                    let n = |map: &BTreeMap<NaiveDate, Value>| {
-                        map.get(&day).and_then(Value::as_f64).unwrap_or(0.0)
+                    let n = |rows: &[(NaiveDate, i64)]| {
+                        rows.iter()
+                            .find(|(d, _)| *d == day)
+                            .map_or(0.0, |(_, n)| *n as f64)
                     };
-                    let without = ratio(n(&active) - n(&with), n(&active));
-                    (day, without)
+                    (day, ratio(n(&active) - n(&with), n(&active)))
                 })
                 .collect()
         }
     };
     // Counts are 0 on a day without rows; a rate has no value there.
     let missing = if matches!(metric, Metric::Rate(_)) {
-        Value::Null
+        Figure::Rate(None)
     } else {
-        json!(0)
+        Figure::Count(0)
     };
-    let points: Vec<Value> = days(from, to)
-        .map(|d| json!({"date": date(d), "value": values.get(&d).cloned().unwrap_or(missing.clone())}))
+    let points = days(from, to)
+        .map(|date| MetricPoint {
+            date,
+            value: values.get(&date).copied().unwrap_or(missing),
+        })
         .collect();
-    Ok(json!({
-        "metric": name,
-        "window_days": if metric.per_window() { json!(window) } else { Value::Null },
-        "from": date(from),
-        "to": date(to),
-        "points": points,
-        "last_updated": last_updated(daily.rolled_at(product_name).await?),
-    }))
+    Ok((metric.per_window().then_some(window), points))
 }
 
-fn counts(rows: Vec<(NaiveDate, i64)>) -> BTreeMap<NaiveDate, Value> {
-    rows.into_iter().map(|(day, n)| (day, json!(n))).collect()
+fn counts(rows: Vec<(NaiveDate, i64)>) -> BTreeMap<NaiveDate, Figure> {
+    rows.into_iter()
+        .map(|(day, n)| (day, Figure::Count(n)))
+        .collect()
 }
 
-/// `part / whole`, null when `whole` is 0.
-fn ratio(part: f64, whole: f64) -> Value {
-    if whole > 0.0 {
-        json!(part / whole)
-    } else {
-        Value::Null
-    }
+/// `part / whole`, none when `whole` is 0.
+fn ratio(part: f64, whole: f64) -> Figure {
+    Figure::Rate((whole > 0.0).then(|| part / whole))
 }
 
 pub(super) async fn dimension(
-    pool: &ReadPool,
-    query: &Query,
-    product: &'static Product,
+    daily: &Daily,
+    product: &Product,
     path: &str,
-) -> Result<Value, ApiError> {
-    let target = Target::Activity(product);
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<DimensionPoint>, ReadError> {
     // A single flag has one key; the others a key per value, under a prefix.
     let (exact, prefix) = match product.field_at(path) {
         Some(Field::Dimension(_)) => (None, key::dimension(path, "")),
@@ -190,10 +181,8 @@ pub(super) async fn dimension(
         }
         Some(Field::Flag(_)) => (None, key::flag_entry(path, "")),
         Some(Field::CountMap(_)) => (None, key::count_map(path, "")),
-        _ => return Err(ApiError::NotFound("Unknown dimension")),
+        _ => return Err(ReadError::Unknown("Unknown dimension")),
     };
-    let daily = Daily::connect(pool).await?;
-    let (from, to) = range(query, &daily, target).await?;
     let rows = match &exact {
         Some(flag) => {
             daily
@@ -213,44 +202,26 @@ pub(super) async fn dimension(
             row.key[prefix.len()..].to_owned()
         }
     };
-    let points: Vec<Value> = days(from, to)
-        .map(|day| {
-            let values: Map<String, Value> = rows
-                .iter()
-                .filter(|row| row.day == day)
-                .map(|row| {
-                    let amount = row.amount.round() as i64;
-                    (
-                        value_of(row),
-                        json!({"installations": row.installations, "amount": amount}),
-                    )
-                })
-                .collect();
-            json!({"date": date(day), "values": values})
-        })
-        .collect();
-    Ok(json!({
-        "dimension": path,
-        "window_days": 1,
-        "from": date(from),
-        "to": date(to),
-        "points": points,
-        "last_updated": last_updated(daily.rolled_at(product.name()).await?),
-    }))
+    let cells = rows.iter().map(|row| {
+        let cell = DimensionCell {
+            installations: row.installations,
+            amount: row.amount.round() as i64,
+        };
+        (row.day, value_of(row), cell)
+    });
+    Ok(dimension_points((from, to), cells))
 }
 
 pub(super) async fn measure(
-    pool: &ReadPool,
-    query: &Query,
-    product: &'static Product,
+    daily: &Daily,
+    product: &Product,
     path: &str,
-) -> Result<Value, ApiError> {
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<MeasurePoint>, ReadError> {
     let Some(Field::Measure(measure)) = product.field_at(path) else {
-        return Err(ApiError::NotFound("Unknown measure"));
+        return Err(ReadError::Unknown("Unknown measure"));
     };
-    let target = Target::Activity(product);
-    let daily = Daily::connect(pool).await?;
-    let (from, to) = range(query, &daily, target).await?;
     let bounds = measure.buckets();
     let buckets: Vec<String> = (0..=bounds.len())
         .map(|i| key::measure_bucket(path, i))
@@ -261,38 +232,31 @@ pub(super) async fn measure(
     let rows = daily
         .activity_keys(product.name(), &keys, None, from, to)
         .await?;
-    let points: Vec<Value> = days(from, to)
-        .map(|day| {
+    Ok(days(from, to)
+        .map(|date| {
             let amount = |wanted: &str| {
                 rows.iter()
-                    .find(|row| row.day == day && row.key == wanted)
+                    .find(|row| row.day == date && row.key == wanted)
                     .map_or(0.0, |row| row.amount)
             };
             let (count, sum) = (amount(&count_key), amount(&sum_key));
             let counts: Vec<f64> = buckets.iter().map(|b| amount(b)).collect();
-            json!({
-                "date": date(day),
-                "count": count.round() as i64,
-                "sum": sum,
-                "mean": (count > 0.0).then(|| sum / count),
-                "p50": quantile(bounds, &counts, 0.5),
-                "p90": quantile(bounds, &counts, 0.9),
-            })
+            MeasurePoint {
+                date,
+                count: count.round() as i64,
+                sum,
+                mean: (count > 0.0).then(|| sum / count),
+                p50: quantile(bounds, &counts, 0.5),
+                p90: quantile(bounds, &counts, 0.9),
+            }
         })
-        .collect();
-    Ok(json!({
-        "measure": path,
-        "from": date(from),
-        "to": date(to),
-        "points": points,
-        "last_updated": last_updated(daily.rolled_at(product.name()).await?),
-    }))
+        .collect())
 }
 
 /// The `q` quantile of a histogram: the upper bound of the first bucket at which the
 /// cumulative count reaches `q` of the total. The open top bucket (`counts[bounds.len()]`)
 /// reports the last bound. `None` without values.
-pub(super) fn quantile(bounds: &[f64], counts: &[f64], q: f64) -> Option<f64> {
+fn quantile(bounds: &[f64], counts: &[f64], q: f64) -> Option<f64> {
     let total: f64 = counts.iter().sum();
     if total <= 0.0 {
         return None;
@@ -308,35 +272,27 @@ pub(super) fn quantile(bounds: &[f64], counts: &[f64], q: f64) -> Option<f64> {
     bounds.last().copied()
 }
 
+/// The days of `[from, to]` with events, each type's count and installations.
 pub(super) async fn events(
-    pool: &ReadPool,
-    query: &Query,
-    product: &'static Product,
-) -> Result<Value, ApiError> {
-    let target = Target::Activity(product);
-    let daily = Daily::connect(pool).await?;
-    let (from, to) = range(query, &daily, target).await?;
+    daily: &Daily,
+    product: &Product,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<BTreeMap<NaiveDate, BTreeMap<String, EventCount>>, StoreError> {
     let prefix = key::event("");
     let rows = daily
         .activity_keys(product.name(), &[], Some(&prefix), from, to)
         .await?;
-    let days: Vec<Value> = days(from, to)
-        .map(|day| {
-            let events: Map<String, Value> = rows
-                .iter()
-                .filter(|row| row.day == day)
-                .map(|row| {
-                    let count = row.amount.round() as i64;
-                    (
-                        row.key[prefix.len()..].to_owned(),
-                        json!({"count": count, "installations": row.installations}),
-                    )
-                })
-                .collect();
-            json!({"date": date(day), "events": events})
-        })
-        .collect();
-    Ok(json!({"product": product.name(), "days": days}))
+    let mut days: BTreeMap<NaiveDate, BTreeMap<String, EventCount>> = BTreeMap::new();
+    for row in rows {
+        let count = EventCount {
+            count: row.amount.round() as i64,
+            installations: row.installations,
+        };
+        let event_type = row.key[prefix.len()..].to_owned();
+        days.entry(row.day).or_default().insert(event_type, count);
+    }
+    Ok(days)
 }
 
 #[cfg(test)]
