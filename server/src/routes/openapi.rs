@@ -18,7 +18,9 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::openapi::{Content, HeaderBuilder, Ref, RefOr};
 use utoipa::{IntoResponses, Modify, OpenApi, PartialSchema};
 
-use super::{api, health, ingest, installation, metrics, products, public, reports, stats, submit};
+use super::{
+    api, capture, health, ingest, installation, metrics, products, public, reports, stats, submit,
+};
 use crate::auth::{AdminKey, IngestKey};
 use crate::domain::RejectedSubmission;
 use crate::error::{ErrorBody, InvalidBody, UNAUTHORIZED};
@@ -41,8 +43,9 @@ use crate::store::{StoreError, WriteError};
         ingest::telemetry,
         ingest::event_batch,
         ingest::crash_report,
-        ingest::capture,
-        ingest::batch,
+        capture::capture,
+        capture::batch,
+        capture::flags,
         installation::export,
         installation::delete,
         health::health,
@@ -232,7 +235,14 @@ impl IntoResponses for SourceAllowed {
 
 impl IntoResponses for submit::Body {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
-        responses([(413, error("The body is larger than 64 KiB", "ErrorBody"))])
+        responses([(
+            413,
+            error(
+                "The body is larger than its format takes (64 KiB for a report, 1 MiB for an \
+                 event batch, 5 MiB for a PostHog capture or 20 MiB once decompressed)",
+                "ErrorBody",
+            ),
+        )])
     }
 }
 

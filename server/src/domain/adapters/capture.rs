@@ -1,27 +1,47 @@
-//! PostHog-style capture (franklinwh): one event at `/capture/`, a list at `/batch/`, the
-//! product's key in the body's `api_key`. A body with `batch` is a list on either route.
+//! PostHog's capture format (franklinwh, and PostHog's own SDKs): one event, a `batch` of them
+//! beside the key, or posthog-js's bare list. The product's key is the body's `api_key`,
+//! `token` or `$token`, or each event's (`properties.token` included); `sent_at` (or the
+//! query's `_`) corrects the client's clock.
 //!
-//! PostHog's own properties (`$ip` above all) are dropped, never stored nor hashed. A batch may
-//! carry several installations (`distinct_id`), each with its own rows.
+//! PostHog's own properties (`$ip` above all) are dropped, never stored nor hashed; so are its
+//! own events (`$identify`, `$set`, `$pageview`, ...), which may carry a person's e-mail
+//! address: they are counted as dropped and nothing of them is read. A batch may carry several
+//! installations (`distinct_id`), each with its own rows.
 
 use std::fmt;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Map, Value};
 
-use super::body::{fingerprint, json_object};
+use super::body::{fingerprint, json_object_or_list};
 use super::fold::{join, Folder};
 use crate::domain::activity::{ClientId, Folded, Merge};
-use crate::domain::{FieldError, Product, RejectedSubmission};
+use crate::domain::{parse_datetime, FieldError, Product, RejectedSubmission};
 
-/// The members of one event; anything else is dropped.
-const EVENT_MEMBERS: [&str; 5] = ["event", "properties", "distinct_id", "timestamp", "uuid"];
+/// The members of one event (a single event is its own envelope); anything else is dropped.
+const EVENT_MEMBERS: [&str; 9] = [
+    "event",
+    "properties",
+    "distinct_id",
+    "timestamp",
+    "uuid",
+    "sent_at",
+    "api_key",
+    "token",
+    "$token",
+];
+/// Where PostHog's clients put the project's key, in the body or in an event.
+const KEY_MEMBERS: [&str; 3] = ["api_key", "token", "$token"];
+/// A batch body's own members beside its events.
+const BATCH_MEMBERS: [&str; 5] = ["batch", "sent_at", "api_key", "token", "$token"];
 
 /// A capture body whose key can be checked before its events are read.
 pub struct Capture {
     api_key: String,
-    /// The body without its key.
-    body: Map<String, Value>,
+    /// The body: one event, an object with `batch`, or a list of events.
+    body: Value,
+    /// When the client sent the request, by its own clock.
+    sent_at: Option<DateTime<Utc>>,
 }
 
 /// By hand: neither the key nor the body (an address in `$ip`) may reach a log.
@@ -31,22 +51,93 @@ impl fmt::Debug for Capture {
     }
 }
 
-/// A JSON object with a string `api_key`; its events are read by `Capture::fold`.
+/// A JSON object or list that carries a key; its events are read by `Capture::fold`.
 pub fn read(body: &[u8]) -> Result<Capture, RejectedSubmission> {
-    let mut body = json_object(body)?;
+    let body = json_object_or_list(body)?;
+    let api_key = key_of(&body)?;
+    let sent_at = body
+        .get("sent_at")
+        .and_then(Value::as_str)
+        .and_then(parse_datetime);
+    Ok(Capture {
+        api_key,
+        body,
+        sent_at,
+    })
+}
+
+/// The body's key, else its events' key; events that name different keys are refused.
+fn key_of(body: &Value) -> Result<String, RejectedSubmission> {
     let refused = |msg: &str, kind: &str| {
         RejectedSubmission::Invalid(vec![FieldError::new(&["api_key"], msg, kind)])
     };
-    match body.remove("api_key") {
-        Some(Value::String(api_key)) => Ok(Capture { api_key, body }),
-        Some(_) => Err(refused("must be a string", "type_error")),
-        None => Err(refused("field required", "missing")),
+    let in_body = body.as_object().and_then(member_key).transpose();
+    let mut found = in_body.map_err(|()| refused("must be a string", "type_error"))?;
+    for event in events_of(body).iter().filter_map(Value::as_object) {
+        let own = member_key(event)
+            .or_else(|| {
+                let properties = event.get("properties")?.as_object()?;
+                properties
+                    .get("token")
+                    .map(|token| token.as_str().ok_or(()))
+            })
+            .transpose()
+            .map_err(|()| refused("must be a string", "type_error"))?;
+        match (found, own) {
+            (Some(key), Some(own)) if key != own => {
+                return Err(RejectedSubmission::Malformed(
+                    "the events carry different keys".to_owned(),
+                ))
+            }
+            (None, own) => found = own,
+            (key, _) => found = key,
+        }
     }
+    found
+        .map(str::to_owned)
+        .ok_or_else(|| refused("field required", "missing"))
+}
+
+/// The events of a body: its list, its `batch`, or the body itself.
+fn events_of(body: &Value) -> &[Value] {
+    match body {
+        Value::Array(list) => list,
+        Value::Object(map) => match map.get("batch") {
+            Some(Value::Array(list)) => list,
+            _ => std::slice::from_ref(body),
+        },
+        _ => &[],
+    }
+}
+
+/// The first of `KEY_MEMBERS` present in `map`; `Err` if it is not a string.
+fn member_key(map: &Map<String, Value>) -> Option<Result<&str, ()>> {
+    KEY_MEMBERS
+        .iter()
+        .find_map(|name| map.get(*name))
+        .map(|key| key.as_str().ok_or(()))
 }
 
 impl Capture {
     pub fn api_key(&self) -> &str {
         &self.api_key
+    }
+
+    /// posthog-js says when it sent a request in the query (`_`, ms since the epoch), not in
+    /// the body; the body's `sent_at` wins.
+    pub fn sent_at_or(mut self, sent_at: Option<DateTime<Utc>>) -> Self {
+        self.sent_at = self.sent_at.or(sent_at);
+        self
+    }
+
+    /// Person updates (`/engage`): each one dropped and counted; nothing is read but the key.
+    pub fn fold_person_updates(
+        self,
+        product: &'static Product,
+    ) -> Result<Folded, RejectedSubmission> {
+        let mut folder = Folder::default();
+        folder.drop(events_of(&self.body).len() as u64);
+        folder.finish(product, Merge::Add, None)
     }
 
     pub fn fold(
@@ -56,29 +147,48 @@ impl Capture {
     ) -> Result<Folded, RejectedSubmission> {
         let mut folder = Folder::default();
         let mut accepted = Vec::new();
+        // The client's clock is corrected by how far its `sent_at` is from ours, as PostHog
+        // does: an event's day is the server's.
+        let clock = Clock {
+            now,
+            skew: self.sent_at.map_or(Duration::zero(), |sent| now - sent),
+        };
         // A resend can be told from a new event only by the event's own time or id: a CLI
         // running `status` twice sends two identical bodies that are two events.
         let mut identified = true;
-        match self.body.get("batch") {
-            Some(batch) => {
-                folder.drop_unknown(&self.body, &["batch"]);
-                for (index, event) in folder.events(Some(batch), &["batch"]).iter().enumerate() {
-                    let index = index.to_string();
-                    let loc = ["batch", index.as_str()];
-                    if let Some(event) = folder.object(Some(event), &loc) {
-                        identified &= has_time_or_id(event);
-                        accepted.extend(fold_event(&mut folder, product, event, &loc, now));
-                    }
-                }
+        let (list, loc) = match &self.body {
+            Value::Object(body) if body.contains_key("batch") => {
+                folder.drop_unknown(body, &BATCH_MEMBERS);
+                (body.get("batch"), vec!["batch"])
             }
-            None => {
-                identified = has_time_or_id(&self.body);
-                accepted.extend(fold_event(&mut folder, product, &self.body, &[], now));
+            Value::Object(_) => (None, vec![]),
+            list => (Some(list), vec![]),
+        };
+        let events = match list {
+            Some(list) => folder.events(Some(list), &loc),
+            None => std::slice::from_ref(&self.body),
+        };
+        for (index, event) in events.iter().enumerate() {
+            let index = index.to_string();
+            let loc = match list {
+                Some(_) => join(&loc, &[index.as_str()]),
+                None => vec![],
+            };
+            if let Some(event) = folder.object(Some(event), &loc) {
+                identified &= has_time_or_id(event);
+                accepted.extend(fold_event(&mut folder, product, event, &loc, clock));
             }
         }
         let fingerprint = identified.then(|| fingerprint(product.name(), &Value::Array(accepted)));
         folder.finish(product, Merge::Add, fingerprint)
     }
+}
+
+/// The server's time, and how far the client's clock is behind it.
+#[derive(Clone, Copy)]
+struct Clock {
+    now: DateTime<Utc>,
+    skew: Duration,
 }
 
 /// One event into its installation's day; its accepted content if its type is declared.
@@ -87,8 +197,17 @@ fn fold_event(
     product: &Product,
     event: &Map<String, Value>,
     loc: &[&str],
-    now: DateTime<Utc>,
+    clock: Clock,
 ) -> Option<Value> {
+    // PostHog's own events are not ours to read, let alone keep.
+    if event
+        .get("event")
+        .and_then(Value::as_str)
+        .is_some_and(|name| name.starts_with('$'))
+    {
+        folder.drop(1);
+        return None;
+    }
     folder.drop_unknown(event, &EVENT_MEMBERS);
     let name = folder.string(event.get("event"), &join(loc, &["event"]));
     let properties_loc = join(loc, &["properties"]);
@@ -102,8 +221,11 @@ fn fold_event(
         ),
     };
     let day = match event.get("timestamp") {
-        Some(timestamp) => folder.day(Some(timestamp), &join(loc, &["timestamp"]), now),
-        None => Some(now.date_naive()),
+        Some(timestamp) => {
+            let loc = join(loc, &["timestamp"]);
+            folder.corrected_day(Some(timestamp), &loc, clock.now, clock.skew)
+        }
+        None => Some(clock.now.date_naive()),
     };
     if let Some(uuid) = event.get("uuid") {
         let uuid_loc = join(loc, &["uuid"]);
@@ -117,7 +239,7 @@ fn fold_event(
     let (own, properties): (Vec<_>, Vec<_>) = properties
         .into_iter()
         .flatten()
-        .filter(|(property, _)| *property != "distinct_id")
+        .filter(|(property, _)| !matches!(property.as_str(), "distinct_id" | "token"))
         .map(|(property, value)| (property.as_str(), value))
         .partition(|(property, _)| property.starts_with('$'));
     folder.row(installation.as_ref().zip(day));

@@ -8,6 +8,7 @@
 
 mod body;
 pub mod capture;
+pub mod envelope;
 pub mod events;
 mod fold;
 pub mod indexpilot;
