@@ -1,7 +1,8 @@
 //! PostHog's capture, as its own service answers it, so that posthog-python, posthog-node and
 //! posthog-js work when only their host is changed: the event routes (`/capture`, `/batch`,
 //! `/e`, `/i/v0/e`, `/track`, `/engage`, slash optional), `/flags` and `/decide` answering no
-//! flags, and posthog-js's remote config. Every one of them answers any origin (CORS).
+//! flags, and posthog-js's remote config (`/array/{token}/config` and `config.js`). Every one
+//! of them answers any origin (CORS).
 //!
 //! The path of an event request: unwrap the envelope (gzip, posthog-js's form), find the key,
 //! fold the events of the key's product, store, answer `{"status": 1}` after COMMIT.
@@ -142,18 +143,35 @@ pub async fn flags() -> HttpResponse {
     })
 }
 
-/// `GET /array/{token}/config`: posthog-js's remote config. It says which compression we
-/// read (so posthog-js gzips), and turns off what would only send PostHog's own events we
-/// drop (session recording, heatmaps, surveys, exception and performance capture).
-pub async fn remote_config() -> HttpResponse {
-    HttpResponse::Ok().json(json!({
+/// posthog-js's remote config. It says which compression we read (so posthog-js gzips), and
+/// turns off what would only send PostHog's own events, which we drop (session recording,
+/// heatmaps, surveys, exception and performance capture).
+fn remote_config() -> serde_json::Value {
+    json!({
         "supportedCompression": ["gzip", "gzip-js"],
         "sessionRecording": false,
         "heatmaps": false,
         "surveys": false,
         "autocaptureExceptions": false,
         "capturePerformance": false,
-    }))
+    })
+}
+
+/// `GET /array/{token}/config`: the remote config as JSON.
+pub async fn remote_config_json() -> HttpResponse {
+    HttpResponse::Ok().json(remote_config())
+}
+
+/// `GET /array/{token}/config.js`: the remote config as the script posthog-js loads first. The
+/// token is written back as a JSON string, which no token can break out of.
+pub async fn remote_config_script(token: web::Path<String>) -> HttpResponse {
+    let token = serde_json::Value::String(token.into_inner());
+    let config = json!({"config": remote_config(), "siteApps": []});
+    HttpResponse::Ok()
+        .content_type("application/javascript")
+        .body(format!(
+            "(window._POSTHOG_REMOTE_CONFIG = window._POSTHOG_REMOTE_CONFIG || {{}})[{token}] = {config};\n"
+        ))
 }
 
 /// What the query of an event request may say about its body.
@@ -222,7 +240,14 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
         );
     }
     cfg.service(
-        super::resource("/array/{token}/config", web::get().to(remote_config))
+        super::resource("/array/{token}/config", web::get().to(remote_config_json))
             .wrap(actix_web::middleware::from_fn(capture_cors)),
+    );
+    cfg.service(
+        super::resource(
+            "/array/{token}/config.js",
+            web::get().to(remote_config_script),
+        )
+        .wrap(actix_web::middleware::from_fn(capture_cors)),
     );
 }

@@ -13,6 +13,8 @@ mod helpers;
 mod installation;
 mod metrics;
 mod openapi;
+mod posthog;
+mod posthog_clients;
 mod privacy;
 mod products_ingest;
 mod reports;

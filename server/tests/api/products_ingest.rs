@@ -13,10 +13,10 @@ use crate::catalog::CatalogFile;
 use crate::helpers::{body, pg_dump, spawn_app_with, TestApp};
 
 const INDEXPILOT_KEY: &str = "ip-key";
-const FRANKLIN_KEY: &str = "phc_franklin";
+pub(crate) const FRANKLIN_KEY: &str = "phc_franklin";
 const PRINTERNIZER_KEY: &str = "pz-key";
 
-async fn app() -> TestApp {
+pub(crate) async fn app() -> TestApp {
     app_with_catalog(None).await
 }
 
@@ -74,7 +74,7 @@ fn stories_batch(user: &str) -> Value {
 }
 
 /// franklinwh-cloud 0.6.4's body, exactly as its `telemetry.py` sends it.
-fn franklin_event(distinct_id: &str) -> Value {
+pub(crate) fn franklin_event(distinct_id: &str) -> Value {
     json!({
         "api_key": FRANKLIN_KEY,
         "event": "cli_command_executed",
@@ -99,7 +99,7 @@ async fn post(app: &TestApp, path: &str, key: Option<&str>, body: &Value) -> req
 }
 
 /// The stored days of `product`: installation -> the counts of its one row today.
-async fn stored(app: &TestApp, product: &str) -> BTreeMap<String, Value> {
+pub(crate) async fn stored(app: &TestApp, product: &str) -> BTreeMap<String, Value> {
     app.db()
         .await
         .query(
@@ -401,7 +401,7 @@ async fn a_fifth_product_declared_in_a_catalog_file_takes_telemetry_with_its_own
 
 /// Rolls every product, once what was just written is behind the rollup's watermark (which
 /// trails the clock by a second).
-async fn roll_every_product(app: &TestApp) {
+pub(crate) async fn roll_every_product(app: &TestApp) {
     static CATALOG: std::sync::OnceLock<tally::domain::Catalog> = std::sync::OnceLock::new();
     let catalog =
         CATALOG.get_or_init(|| tally::domain::Catalog::load(None).expect("the built-in catalog"));
@@ -421,7 +421,7 @@ fn at(days_ago: i64) -> String {
         .to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-fn date(days_ago: i64) -> String {
+pub(crate) fn date(days_ago: i64) -> String {
     (Utc::now() - Duration::days(days_ago))
         .date_naive()
         .format("%Y-%m-%d")
