@@ -22,12 +22,14 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::Keys;
 use crate::config::{DatabaseConfig, ServeConfig};
-use crate::domain::{oldest_valid_start, Catalog, CatalogFile, Rules};
+use crate::domain::{oldest_valid_start, Catalog, CatalogFile, Notice, Rules};
 use crate::limits::{IpRange, Limits};
 use crate::outcomes::Outcomes;
 use crate::reports::{self, Reporting};
 use crate::rollup::{self, Nudge};
-use crate::routes::{self, Cors, DatabaseProbe, PublicOverview, QueryDeadline, StatsSettings};
+use crate::routes::{
+    self, Cors, DatabaseProbe, PrivacyNotice, PublicOverview, QueryDeadline, StatsSettings,
+};
 use crate::store::{self, Activity, Purpose, ReadPool, Writer, WriterConfig};
 use crate::telemetry::{self, Chain, Sampled};
 
@@ -141,6 +143,11 @@ impl Application {
         };
         let rollup_every = Duration::from_secs(config.rollup_interval_secs.max(1));
         let public_overview = web::Data::new(PublicOverview::new(catalog));
+        let privacy = web::Data::new(PrivacyNotice::new(&Notice::new(
+            catalog,
+            config.min_cohort,
+            config.retention.raw_retention_days,
+        )));
         let mut background = vec![
             tokio::spawn(upkeep(
                 pool.clone(),
@@ -214,6 +221,7 @@ impl Application {
                 .app_data(activity_writer.clone())
                 .app_data(rules.clone())
                 .app_data(catalog.clone())
+                .app_data(privacy.clone())
                 .app_data(probe.clone())
                 .app_data(pool.clone())
                 .app_data(metrics.clone())

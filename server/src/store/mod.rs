@@ -1,5 +1,6 @@
 //! SQL and nothing else: the pool, migrations, and one function per thing we ask Postgres.
 
+mod activity_access;
 mod activity_daily;
 mod activity_reads;
 mod daily;
@@ -20,6 +21,9 @@ use tokio_postgres::error::SqlState;
 use crate::config::DatabaseConfig;
 use crate::telemetry::Chain;
 
+pub use activity_access::{
+    activity_installation_days, delete_activity_installation, Erasure, StoredDay,
+};
 pub use activity_daily::{
     activity_days, activity_days_since, delete_activity_before, delete_fingerprints_before,
     replace_activity_days, replace_activity_windows, ACTIVITY_WINDOWS,

@@ -13,9 +13,9 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::dashboard::{Browser, PATIENCE};
-use crate::helpers::{body, TestApp, ADMIN_KEY};
+use crate::helpers::{body, date_days_ago, TestApp, ADMIN_KEY};
 use crate::posthog::dump;
-use crate::products_ingest::{app, date, roll_every_product, stored, FRANKLIN_KEY};
+use crate::products_ingest::{app, roll_every_product, stored, FRANKLIN_KEY};
 
 const EVENT: &str = "cli_command_executed";
 
@@ -59,7 +59,11 @@ fn run(mut command: Command, what: &str) {
 /// through `/api/v1/events` once rolled up.
 async fn counted(app: &TestApp) -> Value {
     roll_every_product(app).await;
-    let today = format!("product=franklinwh&from={}&to={}", date(0), date(0));
+    let today = format!(
+        "product=franklinwh&from={}&to={}",
+        date_days_ago(0),
+        date_days_ago(0)
+    );
     let events = body(
         app.get(&format!("/api/v1/events?{today}"), Some(ADMIN_KEY))
             .await,
