@@ -241,6 +241,13 @@ async fn posthog_js_in_chromium_on_another_origin_is_stored_exact_and_its_identi
     tokio::time::sleep(Duration::from_secs(5)).await;
 
     assert_eq!(counted(&app).await, json!({"count": 3, "installations": 1}));
+    // It read Tally's remote config, so what it sent was its gzip in a text/plain body.
+    let compression = browser
+        .client
+        .execute("return window.posthog.compression", vec![])
+        .await
+        .expect("the script runs");
+    assert_eq!(compression, json!("gzip-js"));
     let refused: Vec<Value> = browser
         .console()
         .await
