@@ -246,3 +246,27 @@ async fn identify_set_and_engage_are_answered_200_and_nothing_of_them_is_stored(
     let dump = dump(&app).await;
     assert!(!dump.contains("alice"));
 }
+
+#[tokio::test]
+async fn a_capture_over_its_installations_quota_is_429_with_retry_after_which_the_sdks_honour() {
+    let app = crate::helpers::spawn_app_with(|c| {
+        c.ingest_keys = vec![format!("franklinwh:{FRANKLIN_KEY}").parse().expect("a key")];
+        c.rate_limit_per_hour = 1;
+        c.ip_rate_per_minute = 0;
+    })
+    .await;
+    let event = serde_json::to_vec(&franklin_event(INSTALLATION)).unwrap();
+
+    let first = post_raw(&app, "/batch/", &[], event.clone()).await;
+    let second = post_raw(&app, "/batch/", &[], event).await;
+
+    assert_eq!(first.status(), 200);
+    assert_eq!(second.status(), 429);
+    let wait: u64 = second.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(wait >= 1);
+    assert_eq!(commands(&app).await, 1.0);
+}
