@@ -114,9 +114,15 @@ pub struct ServeConfig {
     )]
     pub admin_keys: Vec<Secret>,
 
-    /// Submissions accepted per installation per hour (0 turns the limit off).
+    /// Reports accepted per installation per hour, for report products (Printernizer's weekly,
+    /// IndexPilot's daily); 0 turns the limit off.
     #[arg(long, env = "TALLY_RATE_LIMIT_PER_HOUR", default_value_t = 10)]
     pub rate_limit_per_hour: u32,
+
+    /// Requests accepted per installation per hour, for event products (Stories, PostHog's
+    /// SDKs, which flush every few seconds); 0 turns the limit off.
+    #[arg(long, env = "TALLY_EVENT_RATE_LIMIT_PER_HOUR", default_value_t = 3_600)]
+    pub event_rate_limit_per_hour: u32,
 
     /// Requests per source address per minute (0 turns the limit off).
     #[arg(long, env = "TALLY_IP_RATE_PER_MINUTE", default_value_t = 60)]

@@ -24,7 +24,7 @@ use governor::state::StateStore;
 use governor::{Quota, RateLimiter};
 use ipnet::{IpNet, Ipv4Net};
 
-use crate::domain::activity::ClientId;
+use crate::domain::activity::{ClientId, Merge};
 use crate::domain::InstallationId;
 use crate::error::ApiError;
 
@@ -164,8 +164,10 @@ const SOURCE_CELLS_LOG2: u32 = 18;
 pub struct Limits {
     per_source: Limiter<u64>,
     per_installation: Limiter<InstallationId>,
-    /// The other products' installations, by a salted hash of product and id.
+    /// The other products' installations, by a salted hash of product and id: a daily
+    /// report's quota, and an event product's (whose clients send a request every few seconds).
     per_client: Limiter<u64>,
+    per_event_client: Limiter<u64>,
     salt: RwLock<RandomState>,
     trusted_proxies: Vec<IpRange>,
 }
@@ -175,6 +177,7 @@ impl Limits {
     pub fn new(
         per_source_per_minute: u32,
         per_installation_per_hour: u32,
+        per_event_installation_per_hour: u32,
         trusted_proxies: Vec<IpRange>,
     ) -> Self {
         Self {
@@ -190,6 +193,10 @@ impl Limits {
                 NonZeroU32::new(per_installation_per_hour).map(Quota::per_hour),
                 INSTALLATION_CELLS_LOG2,
             ),
+            per_event_client: Limiter::new(
+                NonZeroU32::new(per_event_installation_per_hour).map(Quota::per_hour),
+                INSTALLATION_CELLS_LOG2,
+            ),
             salt: RwLock::new(RandomState::new()),
             trusted_proxies,
         }
@@ -201,9 +208,19 @@ impl Limits {
             .map_err(|wait| refused("installation", wait))
     }
 
-    /// The per-installation quota, for an installation of a product stored in `activity`.
-    pub fn check_client(&self, product: &str, installation: &ClientId) -> Result<(), ApiError> {
-        self.per_client
+    /// The per-installation quota, for an installation of a product stored in `activity`:
+    /// its events' (`Merge::Add`) or its daily reports'.
+    pub fn check_client(
+        &self,
+        product: &str,
+        installation: &ClientId,
+        merge: Merge,
+    ) -> Result<(), ApiError> {
+        let limiter = match merge {
+            Merge::Add => &self.per_event_client,
+            Merge::Replace => &self.per_client,
+        };
+        limiter
             .check(&self.salted((product, installation)))
             .map_err(|wait| refused("installation", wait))
     }

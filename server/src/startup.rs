@@ -108,6 +108,7 @@ impl Application {
         let limits = Arc::new(Limits::new(
             config.ip_rate_per_minute,
             config.rate_limit_per_hour,
+            config.event_rate_limit_per_hour,
             trusted_proxies,
         ));
         let writer_config = WriterConfig {

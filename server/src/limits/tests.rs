@@ -59,7 +59,7 @@ fn request(peer: &str, forwarded: Option<&str>) -> HttpRequest {
 }
 
 fn trusting(ranges: &[&str]) -> Limits {
-    Limits::new(1, 0, ranges.iter().map(|text| range(text)).collect())
+    Limits::new(1, 0, 0, ranges.iter().map(|text| range(text)).collect())
 }
 
 #[test]
@@ -107,7 +107,7 @@ fn one_client_written_mapped_or_plain_shares_one_quota() {
 
 #[test]
 fn an_installation_over_its_quota_is_told_how_long_to_wait() {
-    let limits = Limits::new(0, 2, Vec::new());
+    let limits = Limits::new(0, 2, 0, Vec::new());
     let id = InstallationId::from(uuid::Uuid::from_u128(7));
     assert!(limits.check_installation(id).is_ok());
     assert!(limits.check_installation(id).is_ok());
@@ -117,6 +117,22 @@ fn an_installation_over_its_quota_is_told_how_long_to_wait() {
     }
     let other = InstallationId::from(uuid::Uuid::from_u128(8));
     assert!(limits.check_installation(other).is_ok());
+}
+
+#[test]
+fn an_event_products_installation_has_its_own_larger_quota_and_a_daily_reports_the_reports_one() {
+    let limits = Limits::new(0, 1, 3, Vec::new());
+    let id = crate::domain::activity::ClientId::parse("user_aaaaaaaa").expect("an id");
+
+    let events: Vec<bool> = (0..4)
+        .map(|_| limits.check_client("stories", &id, Merge::Add).is_ok())
+        .collect();
+    let reports: Vec<bool> = (0..2)
+        .map(|_| limits.check_client("indexpilot", &id, Merge::Replace).is_ok())
+        .collect();
+
+    assert_eq!(events, [true, true, true, false]);
+    assert_eq!(reports, [true, false]);
 }
 
 #[test]

@@ -1,5 +1,5 @@
 //! The ingest routes of the products stored in `activity`: IndexPilot's daily telemetry, event
-//! batches and crash reports (Stories), PostHog-style capture (franklinwh). Each route reads one
+//! batches and crash reports (Stories), and (in `capture.rs`) PostHog's capture. Each route reads one
 //! wire format with its adapter; which product a request is for comes from its key (or, for a
 //! keyless product, the route). The folded days go to the activity writer; the answer comes
 //! after COMMIT. Outcomes are counted per product, like `/submit`'s.
@@ -14,9 +14,9 @@ use chrono::{Duration, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::auth::{self, Keys, RouteFormat, RouteProduct, Served};
+use crate::auth::{self, RouteFormat, RouteProduct, Served};
 use crate::domain::activity::Folded;
-use crate::domain::adapters::{capture, events, indexpilot};
+use crate::domain::adapters::{events, indexpilot};
 use crate::domain::{Catalog, RejectedSubmission};
 use crate::error::ApiError;
 use crate::limits::{Limits, SourceAllowed};
@@ -44,13 +44,6 @@ pub struct EventsReceived {
     status: &'static str,
     #[schema(example = "Events received")]
     message: &'static str,
-}
-
-/// PostHog's own answer to a capture (its clients read only the status code).
-#[derive(Serialize, ToSchema)]
-pub struct Captured {
-    #[schema(example = 1)]
-    status: u8,
 }
 
 /// `POST /api/v1/telemetry`: one daily report of one IndexPilot installation.
@@ -165,79 +158,9 @@ pub async fn crash_report(
     ))
 }
 
-/// `POST /capture/`: one PostHog-style event (or a batch); the key is the body's `api_key`.
-#[utoipa::path(
-    post,
-    path = "/capture/",
-    tag = "ingest",
-    operation_id = "capture",
-    summary = "Capture one event (PostHog's format; also without the trailing slash)",
-    request_body(content = serde_json::Value, description = "`{api_key, event, properties, distinct_id?, timestamp?, uuid?}` (a body with `batch` is read as at `/batch/`); `distinct_id` at the top level or in `properties`; `$` properties (such as `$ip`) are dropped"),
-    responses(
-        (status = 200, description = "Stored", body = Captured),
-        auth::IngestKey,
-        SourceAllowed,
-        Body,
-        RejectedSubmission,
-        WriteError,
-    )
-)]
-#[tracing::instrument(level = "debug", name = "capture", skip_all)]
-pub async fn capture(
-    _: SourceAllowed,
-    req: HttpRequest,
-    body: Body,
-    keys: web::Data<Keys>,
-    storing: Storing,
-) -> Result<HttpResponse, ApiError> {
-    captured(&req, &body, &keys, &storing).await
-}
-
-/// `POST /batch/`: a list of PostHog-style events; the key is the body's `api_key`.
-#[utoipa::path(
-    post,
-    path = "/batch/",
-    tag = "ingest",
-    operation_id = "capture_batch",
-    summary = "Capture a batch of events (PostHog's format; also without the trailing slash)",
-    request_body(content = serde_json::Value, description = "`{api_key, batch: [{event, properties, distinct_id?, timestamp?, uuid?}, ...]}`, 1 to 1,000 events, of one or more installations"),
-    responses(
-        (status = 200, description = "Stored", body = Captured),
-        auth::IngestKey,
-        SourceAllowed,
-        Body,
-        RejectedSubmission,
-        WriteError,
-    )
-)]
-#[tracing::instrument(level = "debug", name = "capture_batch", skip_all)]
-pub async fn batch(
-    _: SourceAllowed,
-    req: HttpRequest,
-    body: Body,
-    keys: web::Data<Keys>,
-    storing: Storing,
-) -> Result<HttpResponse, ApiError> {
-    captured(&req, &body, &keys, &storing).await
-}
-
-/// Both capture routes read either body: the key first, then the events.
-async fn captured(
-    req: &HttpRequest,
-    body: &Body,
-    keys: &Keys,
-    storing: &Storing,
-) -> Result<HttpResponse, ApiError> {
-    let captured = capture::read(&body.0)?;
-    let served = auth::served(req, keys, captured.api_key())?;
-    let folded = captured.fold(served.0, Utc::now())?;
-    let outcome = storing.store(folded).await?;
-    Ok(answer(Captured { status: 1 }, outcome))
-}
-
 /// What every ingest route of these products stores with: the per-installation limit, the
 /// outcome counts and the activity writer.
-pub struct Storing {
+pub(super) struct Storing {
     limits: web::Data<Limits>,
     writer: web::Data<Writer<Activity>>,
     outcomes: web::Data<Outcomes>,
@@ -265,12 +188,13 @@ impl FromRequest for Storing {
 impl Storing {
     /// Limits each installation of the request, counts what was dropped, stores; says whether
     /// the request was counted or was a resend.
-    async fn store(&self, folded: Folded) -> Result<Outcome, ApiError> {
+    pub(super) async fn store(&self, folded: Folded) -> Result<Outcome, ApiError> {
         let product = folded.product;
         let mut checked = Vec::new();
         for row in &folded.rows {
             if !checked.contains(&&row.installation) {
-                self.limits.check_client(product, &row.installation)?;
+                self.limits
+                    .check_client(product, &row.installation, folded.merge)?;
                 checked.push(&row.installation);
             }
         }
@@ -284,7 +208,7 @@ impl Storing {
     }
 }
 
-fn answer(body: impl Serialize, outcome: Outcome) -> HttpResponse {
+pub(super) fn answer(body: impl Serialize, outcome: Outcome) -> HttpResponse {
     let mut response = HttpResponse::Ok().json(body);
     response.extensions_mut().insert(outcome);
     response

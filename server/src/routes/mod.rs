@@ -1,6 +1,7 @@
 //! One module per endpoint family; `configure` mounts them all.
 
 mod api;
+mod capture;
 mod cors;
 mod dashboard;
 mod deadline;
@@ -21,6 +22,7 @@ use actix_web::web;
 use crate::auth::{RouteFormat, RouteProduct};
 use crate::domain::{Format, PRINTERNIZER};
 use crate::error::ApiError;
+use submit::BodyLimit;
 
 use cors::cors;
 pub use cors::Cors;
@@ -132,27 +134,32 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .default_service(web::to(not_found));
 }
 
-/// PostHog's clients post to `/capture/` and `/batch/`, with or without the trailing slash.
+/// PostHog's clients post to any of its event paths, with or without the trailing slash.
 fn capture_routes(cfg: &mut web::ServiceConfig) {
-    for path in ["/capture/", "/capture"] {
-        let route = web::post().to(ingest::capture);
-        cfg.service(ingest_route(path, Format::PosthogCapture, route));
+    for (path, route) in capture::EVENT_ROUTES {
+        for path in [path.to_owned(), format!("{path}/")] {
+            cfg.service(ingest_route(&path, Format::PosthogCapture, route()));
+        }
     }
-    for path in ["/batch/", "/batch"] {
-        let route = web::post().to(ingest::batch);
-        cfg.service(ingest_route(path, Format::PosthogCapture, route));
-    }
+    capture::configure(cfg);
 }
 
-/// A catalog product's ingest route: it reads `format`, and counts its outcomes.
+/// A catalog product's ingest route: it reads `format` within the format's body limit, and
+/// counts its outcomes. PostHog's capture answers any origin, as PostHog's own does.
 fn ingest_route(
     path: &str,
     format: Format,
     route: actix_web::Route,
 ) -> impl actix_web::dev::HttpServiceFactory {
+    let any_origin = format == Format::PosthogCapture;
     resource(path, route)
         .app_data(web::Data::new(RouteFormat(format)))
+        .app_data(web::Data::new(BodyLimit::of(format)))
         .wrap(actix_web::middleware::from_fn(ingest::count_outcome))
+        .wrap(actix_web::middleware::Condition::new(
+            any_origin,
+            actix_web::middleware::from_fn(cors::capture_cors),
+        ))
 }
 
 /// Printernizer's routes take its ingest keys only.

@@ -19,7 +19,8 @@ use utoipa::openapi::{Content, HeaderBuilder, Ref, RefOr};
 use utoipa::{IntoResponses, Modify, OpenApi, PartialSchema};
 
 use super::{
-    api, health, ingest, installation, metrics, privacy, products, public, reports, stats, submit,
+    api, capture, health, ingest, installation, metrics, privacy, products, public, reports, stats,
+    submit,
 };
 use crate::auth::{AdminKey, IngestKey, ProductKey};
 use crate::domain::RejectedSubmission;
@@ -43,8 +44,9 @@ use crate::store::{StoreError, WriteError};
         ingest::telemetry,
         ingest::event_batch,
         ingest::crash_report,
-        ingest::capture,
-        ingest::batch,
+        capture::capture,
+        capture::batch,
+        capture::flags,
         installation::export,
         installation::delete,
         health::health,
@@ -247,7 +249,14 @@ impl IntoResponses for SourceAllowed {
 
 impl IntoResponses for submit::Body {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
-        responses([(413, error("The body is larger than 64 KiB", "ErrorBody"))])
+        responses([(
+            413,
+            error(
+                "The body is larger than its format takes (64 KiB for a report, 1 MiB for an \
+                 event batch, 5 MiB for a PostHog capture or 20 MiB once decompressed)",
+                "ErrorBody",
+            ),
+        )])
     }
 }
 

@@ -16,11 +16,11 @@ use crate::rollup::{app, id, report_ago, roll, send};
 
 const INSTALL: &str = "install with: apt-get install -y chromium chromium-driver";
 /// How long a step may take: three browsers and the rest of the suite share two cores.
-const PATIENCE: Duration = Duration::from_secs(30);
+pub(crate) const PATIENCE: Duration = Duration::from_secs(30);
 
 /// chromedriver on a free port, the Chromium session it drives, and a throw-away profile.
-struct Browser {
-    client: Client,
+pub(crate) struct Browser {
+    pub(crate) client: Client,
     driver: Child,
     driver_url: String,
     session: String,
@@ -35,7 +35,7 @@ fn on_path(name: &str) -> Option<PathBuf> {
 }
 
 impl Browser {
-    async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         let chromium =
             on_path("chromium").unwrap_or_else(|| panic!("chromium is missing: {INSTALL}"));
         let chromedriver =
@@ -155,7 +155,7 @@ impl Browser {
     }
 
     /// The browser's console and network log since the last call (chromedriver's log endpoint).
-    async fn console(&self) -> Vec<Value> {
+    pub(crate) async fn console(&self) -> Vec<Value> {
         let response = reqwest::Client::new()
             .post(format!(
                 "{}/session/{}/se/log",

@@ -19,6 +19,8 @@ mod metrics;
 mod monitoring;
 mod mutations;
 mod openapi;
+mod posthog;
+mod posthog_clients;
 mod privacy;
 mod privacy_page;
 mod products_ingest;

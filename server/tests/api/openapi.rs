@@ -17,7 +17,7 @@ const SNAPSHOT: &str = concat!(
 const ANY_ID: &str = "550e8400-e29b-41d4-a716-446655440000";
 
 /// Every route `routes::configure` mounts: method, documented path, a path to request, the key.
-const ROUTES: [(&str, &str, &str, Option<&str>); 39] = [
+const ROUTES: [(&str, &str, &str, Option<&str>); 40] = [
     ("get", "/", "/", None),
     ("get", "/health", "/health", None),
     ("get", "/ready", "/ready", None),
@@ -36,6 +36,7 @@ const ROUTES: [(&str, &str, &str, Option<&str>); 39] = [
     ("post", "/api/crashes", "/api/crashes", None),
     ("post", "/capture/", "/capture/", None),
     ("post", "/batch/", "/batch/", None),
+    ("post", "/flags/", "/flags/", None),
     (
         "get",
         "/installation/{installation_id}",

@@ -91,8 +91,19 @@ impl Folder {
 
 /// The UTC day of an event's time, if it lies in the window still open for counting.
 pub(super) fn event_day(text: &str, now: DateTime<Utc>) -> Result<NaiveDate, &'static str> {
-    let at =
-        parse_datetime(text).ok_or("must be an RFC 3339 datetime such as 2025-12-10T10:00:00Z")?;
+    corrected_event_day(text, now, Duration::zero())
+}
+
+/// As `event_day`, for a time written by a clock `skew` behind ours.
+pub(super) fn corrected_event_day(
+    text: &str,
+    now: DateTime<Utc>,
+    skew: Duration,
+) -> Result<NaiveDate, &'static str> {
+    const RULE: &str = "must be an RFC 3339 datetime such as 2025-12-10T10:00:00Z";
+    let at = parse_datetime(text)
+        .and_then(|written| written.checked_add_signed(skew))
+        .ok_or(RULE)?;
     if at < now - Duration::days(MAX_EVENT_AGE_DAYS) {
         return Err("must not be more than 30 days in the past");
     }
@@ -115,13 +126,25 @@ pub(super) fn fingerprint(product: &str, content: &Value) -> [u8; 32] {
 
 /// A body that is a JSON object, or the 400 that says it is not.
 pub(super) fn json_object(body: &[u8]) -> Result<Map<String, Value>, RejectedSubmission> {
-    match serde_json::from_slice(body) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(RejectedSubmission::Malformed(
+    match json(body)? {
+        Value::Object(map) => Ok(map),
+        _ => Err(RejectedSubmission::Malformed(
             "body must be a JSON object".to_owned(),
         )),
-        Err(error) => Err(RejectedSubmission::Malformed(format!(
-            "body is not valid JSON: {error}"
-        ))),
     }
+}
+
+/// A body that is a JSON object or a list (posthog-js's events), or the 400 that says it is not.
+pub(super) fn json_object_or_list(body: &[u8]) -> Result<Value, RejectedSubmission> {
+    match json(body)? {
+        value @ (Value::Object(_) | Value::Array(_)) => Ok(value),
+        _ => Err(RejectedSubmission::Malformed(
+            "body must be a JSON object or a list of events".to_owned(),
+        )),
+    }
+}
+
+fn json(body: &[u8]) -> Result<Value, RejectedSubmission> {
+    serde_json::from_slice(body)
+        .map_err(|error| RejectedSubmission::Malformed(format!("body is not valid JSON: {error}")))
 }

@@ -1,30 +1,50 @@
-//! PostHog-style capture (franklinwh): one event at `/capture/`, a list at `/batch/`, the
-//! product's key in the body's `api_key`. A body with `batch` is a list on either route.
+//! PostHog's capture format (franklinwh, and PostHog's own SDKs): one event, a `batch` of them
+//! beside the key, or posthog-js's bare list. The product's key is the body's `api_key`,
+//! `token` or `$token`, or each event's (`properties.token` included); `sent_at` (or the
+//! query's `_`) corrects the client's clock.
 //!
-//! PostHog's own properties (`$ip` above all) are dropped, never stored nor hashed. A batch may
-//! carry several installations (`distinct_id`), each with its own rows. An event that cannot be
-//! used is dropped and counted, the rest kept; a request none of whose events has a usable
+//! PostHog's own properties (`$ip` above all) are dropped, never stored nor hashed; so are its
+//! own events (`$identify`, `$set`, `$pageview`, ...), which may carry a person's e-mail
+//! address: they are counted as dropped and nothing of them is read. A batch may carry several
+//! installations (`distinct_id`), each with its own rows. An event that cannot be used is
+//! dropped and counted, the rest kept; a request none of whose events has a usable
 //! installation id is refused.
 
 use std::fmt;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Map, Value};
 
-use super::body::{fingerprint, json_object};
+use super::body::{fingerprint, json_object_or_list};
 use super::fold::Folder;
 use super::parts;
 use crate::domain::activity::{Folded, Merge, Unusable};
-use crate::domain::{FieldError, Product, RejectedSubmission};
+use crate::domain::{parse_datetime, FieldError, Product, RejectedSubmission};
 
-/// The members of one event; anything else is dropped.
-const EVENT_MEMBERS: [&str; 5] = ["event", "properties", "distinct_id", "timestamp", "uuid"];
+/// The members of one event (a single event is its own envelope); anything else is dropped.
+const EVENT_MEMBERS: [&str; 9] = [
+    "event",
+    "properties",
+    "distinct_id",
+    "timestamp",
+    "uuid",
+    "sent_at",
+    "api_key",
+    "token",
+    "$token",
+];
+/// Where PostHog's clients put the project's key, in the body or in an event.
+const KEY_MEMBERS: [&str; 3] = ["api_key", "token", "$token"];
+/// A batch body's own members beside its events.
+const BATCH_MEMBERS: [&str; 5] = ["batch", "sent_at", "api_key", "token", "$token"];
 
 /// A capture body whose key can be checked before its events are read.
 pub struct Capture {
     api_key: String,
-    /// The body without its key.
-    body: Map<String, Value>,
+    /// The body: one event, an object with `batch`, or a list of events.
+    body: Value,
+    /// When the client sent the request, by its own clock.
+    sent_at: Option<DateTime<Utc>>,
 }
 
 /// By hand: neither the key nor the body (an address in `$ip`) may reach a log.
@@ -34,22 +54,93 @@ impl fmt::Debug for Capture {
     }
 }
 
-/// A JSON object with a string `api_key`; its events are read by `Capture::fold`.
+/// A JSON object or list that carries a key; its events are read by `Capture::fold`.
 pub fn read(body: &[u8]) -> Result<Capture, RejectedSubmission> {
-    let mut body = json_object(body)?;
+    let body = json_object_or_list(body)?;
+    let api_key = key_of(&body)?;
+    let sent_at = body
+        .get("sent_at")
+        .and_then(Value::as_str)
+        .and_then(parse_datetime);
+    Ok(Capture {
+        api_key,
+        body,
+        sent_at,
+    })
+}
+
+/// The body's key, else its events' key; events that name different keys are refused.
+fn key_of(body: &Value) -> Result<String, RejectedSubmission> {
     let refused = |msg: &str, kind: &str| {
         RejectedSubmission::Invalid(vec![FieldError::new(&["api_key"], msg, kind)])
     };
-    match body.remove("api_key") {
-        Some(Value::String(api_key)) => Ok(Capture { api_key, body }),
-        Some(_) => Err(refused("must be a string", "type_error")),
-        None => Err(refused("field required", "missing")),
+    let in_body = body.as_object().and_then(member_key).transpose();
+    let mut found = in_body.map_err(|()| refused("must be a string", "type_error"))?;
+    for event in events_of(body).iter().filter_map(Value::as_object) {
+        let own = member_key(event)
+            .or_else(|| {
+                let properties = event.get("properties")?.as_object()?;
+                properties
+                    .get("token")
+                    .map(|token| token.as_str().ok_or(()))
+            })
+            .transpose()
+            .map_err(|()| refused("must be a string", "type_error"))?;
+        match (found, own) {
+            (Some(key), Some(own)) if key != own => {
+                return Err(RejectedSubmission::Malformed(
+                    "the events carry different keys".to_owned(),
+                ))
+            }
+            (None, own) => found = own,
+            (key, _) => found = key,
+        }
     }
+    found
+        .map(str::to_owned)
+        .ok_or_else(|| refused("field required", "missing"))
+}
+
+/// The events of a body: its list, its `batch`, or the body itself.
+fn events_of(body: &Value) -> &[Value] {
+    match body {
+        Value::Array(list) => list,
+        Value::Object(map) => match map.get("batch") {
+            Some(Value::Array(list)) => list,
+            _ => std::slice::from_ref(body),
+        },
+        _ => &[],
+    }
+}
+
+/// The first of `KEY_MEMBERS` present in `map`; `Err` if it is not a string.
+fn member_key(map: &Map<String, Value>) -> Option<Result<&str, ()>> {
+    KEY_MEMBERS
+        .iter()
+        .find_map(|name| map.get(*name))
+        .map(|key| key.as_str().ok_or(()))
 }
 
 impl Capture {
     pub fn api_key(&self) -> &str {
         &self.api_key
+    }
+
+    /// posthog-js says when it sent a request in the query (`_`, ms since the epoch), not in
+    /// the body; the body's `sent_at` wins.
+    pub fn sent_at_or(mut self, sent_at: Option<DateTime<Utc>>) -> Self {
+        self.sent_at = self.sent_at.or(sent_at);
+        self
+    }
+
+    /// Person updates (`/engage`): each one dropped and counted; nothing is read but the key.
+    pub fn fold_person_updates(
+        self,
+        product: &'static Product,
+    ) -> Result<Folded, RejectedSubmission> {
+        let mut folder = Folder::default();
+        folder.drop(events_of(&self.body).len() as u64);
+        folder.finish(product, Merge::Add, None)
     }
 
     pub fn fold(
@@ -59,23 +150,30 @@ impl Capture {
     ) -> Result<Folded, RejectedSubmission> {
         let mut folder = Folder::default();
         let mut accepted = Vec::new();
+        // The client's clock is corrected by how far its `sent_at` is from ours, as PostHog
+        // does: an event's day is the server's.
+        let clock = Clock {
+            now,
+            skew: self.sent_at.map_or(Duration::zero(), |sent| now - sent),
+        };
         // A resend can be told from a new event only by the event's own time or id: a CLI
         // running `status` twice sends two identical bodies that are two events.
         let mut identified = true;
         // Events without a usable installation id, of how many.
         let (mut anonymous, mut events) = (0, 0);
-        let (list, id_loc): (Vec<_>, &[&str]) = match self.body.get("batch") {
-            Some(batch) => {
-                folder.drop_unknown(&self.body, &["batch"]);
-                let list = folder.events(Some(batch), &["batch"]);
-                (list.iter().map(parts::object).collect(), &["batch"])
+        let (list, id_loc): (&[Value], &[&str]) = match &self.body {
+            Value::Object(body) if body.contains_key("batch") => {
+                folder.drop_unknown(body, &BATCH_MEMBERS);
+                (folder.events(body.get("batch"), &["batch"]), &["batch"])
             }
-            None => (vec![Ok(&self.body)], &["distinct_id"]),
+            Value::Object(_) => (std::slice::from_ref(&self.body), &["distinct_id"]),
+            list => (folder.events(Some(list), &[]), &[]),
         };
         for event in list {
             events += 1;
-            match event.and_then(|event| Ok((event, fold_event(&mut folder, product, event, now)?)))
-            {
+            let folded = parts::object(event)
+                .and_then(|event| Ok((event, fold_event(&mut folder, product, event, clock)?)));
+            match folded {
                 Ok((event, kept)) => {
                     identified &= has_time_or_id(event);
                     accepted.extend(kept);
@@ -94,14 +192,27 @@ impl Capture {
     }
 }
 
+/// The server's time, and how far the client's clock is behind it.
+#[derive(Clone, Copy)]
+struct Clock {
+    now: DateTime<Utc>,
+    skew: Duration,
+}
+
 /// One event into its installation's day: its accepted content if its type is declared, or
-/// why it cannot be used.
+/// why it cannot be used. PostHog's own events are dropped unread.
 fn fold_event(
     folder: &mut Folder,
     product: &Product,
     event: &Map<String, Value>,
-    now: DateTime<Utc>,
+    clock: Clock,
 ) -> Result<Option<Value>, Unusable> {
+    let name = parts::name(event.get("event"))?;
+    // PostHog's own events are not ours to read, let alone keep.
+    if name.starts_with('$') {
+        folder.drop(1);
+        return Ok(None);
+    }
     let properties = parts::properties(event.get("properties"))?;
     // The installation: `distinct_id` beside the event wins over the one in its properties.
     let installation = parts::installation(
@@ -110,20 +221,19 @@ fn fold_event(
             .or_else(|| properties.and_then(|properties| properties.get("distinct_id"))),
     )?;
     folder.drop_unknown(event, &EVENT_MEMBERS);
-    let name = parts::name(event.get("event"))?;
     let day = match event.get("timestamp") {
-        Some(timestamp) => parts::day(Some(timestamp), now)?,
-        None => now.date_naive(),
+        Some(timestamp) => parts::corrected_day(Some(timestamp), clock.now, clock.skew)?,
+        None => clock.now.date_naive(),
     };
     if let Some(uuid) = event.get("uuid") {
         let text = uuid.as_str().ok_or(Unusable::Shape)?;
         uuid::Uuid::try_parse(text).map_err(|_| Unusable::Shape)?;
     }
-    // `$` marks PostHog's own properties (`$ip`, `$lib`): never ours to keep.
+    // `$` marks PostHog's own properties (`$ip`, `$lib`): never ours to keep. The key is not data.
     let (own, properties): (Vec<_>, Vec<_>) = properties
         .into_iter()
         .flatten()
-        .filter(|(property, _)| *property != "distinct_id")
+        .filter(|(property, _)| !matches!(property.as_str(), "distinct_id" | "token"))
         .map(|(property, value)| (property.as_str(), value))
         .partition(|(property, _)| property.starts_with('$'));
     folder.row(Some((&installation, day)));

@@ -9,6 +9,7 @@
 
 mod body;
 pub mod capture;
+pub mod envelope;
 pub mod events;
 mod fold;
 pub mod indexpilot;

@@ -2,10 +2,10 @@
 //! (`body.rs`), a member that cannot be used costs its event only: each reader says why, and
 //! the adapter drops the event, counts it, and keeps the rest of the batch.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde_json::{Map, Value};
 
-use super::body::event_day;
+use super::body::corrected_event_day;
 use crate::domain::activity::{ClientId, Unusable};
 
 /// The event itself: an object.
@@ -25,8 +25,17 @@ pub(super) fn properties(value: Option<&Value>) -> Result<Option<&Map<String, Va
 
 /// The UTC day of its time, within the window still open for counting.
 pub(super) fn day(value: Option<&Value>, now: DateTime<Utc>) -> Result<NaiveDate, Unusable> {
+    corrected_day(value, now, Duration::zero())
+}
+
+/// As `day`, for a time written by a clock `skew` behind ours.
+pub(super) fn corrected_day(
+    value: Option<&Value>,
+    now: DateTime<Utc>,
+    skew: Duration,
+) -> Result<NaiveDate, Unusable> {
     let text = value.and_then(Value::as_str).ok_or(Unusable::Time)?;
-    event_day(text, now).map_err(|_| Unusable::Time)
+    corrected_event_day(text, now, skew).map_err(|_| Unusable::Time)
 }
 
 /// The installation it belongs to.

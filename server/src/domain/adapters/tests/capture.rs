@@ -229,3 +229,105 @@ fn a_body_with_a_batch_is_a_batch_on_either_route_and_an_empty_one_is_refused() 
 
     assert_eq!(locs(rejected), [loc(&["batch"])]);
 }
+
+#[test]
+fn the_key_is_read_from_token_dollar_token_or_each_events_properties() {
+    let single = json!({"token": KEY, "event": "cli_command_executed", "distinct_id": USER});
+    let dollar = json!({"$token": KEY, "batch": [event(USER, "status", "2025-12-10T09:00:00Z")]});
+    let mut posthog_js = event(USER, "status", "2025-12-10T09:00:00Z");
+    posthog_js["properties"]["token"] = json!(KEY);
+
+    for sent in [single, dollar, json!([posthog_js.clone(), posthog_js])] {
+        assert_eq!(read(&body(sent.clone())).unwrap().api_key(), KEY, "{sent}");
+    }
+}
+
+#[test]
+fn events_that_carry_different_keys_are_refused_without_naming_either() {
+    let mut first = event(USER, "status", "2025-12-10T09:00:00Z");
+    first["properties"]["token"] = json!(KEY);
+    let mut second = first.clone();
+    second["properties"]["token"] = json!("phc_another_project");
+
+    let rejected = read(&body(json!([first, second]))).unwrap_err();
+
+    let shown = format!("{rejected:?}");
+    assert!(matches!(rejected, RejectedSubmission::Malformed(_)));
+    assert!(
+        !shown.contains(KEY) && !shown.contains("phc_another"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn posthog_js_list_is_folded_and_its_token_never_counted_as_a_property() {
+    let mut posthog_js = event(USER, "status", "2025-12-10T09:00:00Z");
+    posthog_js["properties"]["token"] = json!(KEY);
+
+    let folded = fold(&body(json!([posthog_js]))).unwrap();
+
+    assert_eq!(folded.rows[0].counts["event/cli_command_executed"], 1.0);
+    // `$ip` alone.
+    assert_eq!(folded.dropped, 1);
+}
+
+#[test]
+fn posthogs_own_events_are_dropped_and_counted_and_nothing_of_them_is_read() {
+    let identify = json!({
+        "event": "$identify",
+        "distinct_id": "alice@example.com",
+        "timestamp": "not a time",
+        "properties": {"$set": {"email": "alice@example.com"}}
+    });
+    let set =
+        json!({"event": "$set", "distinct_id": USER, "properties": {"$set": {"name": "Alice"}}});
+    let batch = json!({"api_key": KEY, "batch": [identify, set, event(USER, "status", "2025-12-10T09:00:00Z")]});
+
+    let folded = fold(&body(batch)).unwrap();
+
+    assert_eq!(folded.rows.len(), 1);
+    assert_eq!(folded.rows[0].counts["event/cli_command_executed"], 1.0);
+    // The two `$` events, and the kept event's `$ip`.
+    assert_eq!(folded.dropped, 3);
+    assert!(!format!("{folded:?}").contains("alice"));
+}
+
+#[test]
+fn sent_at_moves_an_event_by_the_clients_clock_error() {
+    // The client's clock is a day behind: its 09:00 yesterday is our 09:00 today.
+    let batch = json!({
+        "api_key": KEY,
+        "sent_at": "2025-12-09T12:00:00Z",
+        "batch": [event(USER, "status", "2025-12-09T09:00:00Z")]
+    });
+    let ahead = json!({
+        "api_key": KEY,
+        "batch": [event(USER, "status", "2025-12-11T09:00:00Z")]
+    });
+
+    let folded = fold(&body(batch)).unwrap();
+    let corrected_by_the_query = read(&body(ahead))
+        .unwrap()
+        .sent_at_or(Some(now() + chrono::Duration::days(1)))
+        .fold(product("franklinwh"), now())
+        .unwrap();
+
+    assert_eq!(folded.rows[0].day, day(10));
+    assert_eq!(corrected_by_the_query.rows[0].day, day(10));
+}
+
+#[test]
+fn person_updates_are_all_dropped_and_counted() {
+    let engage = json!([
+        {"$token": KEY, "$distinct_id": USER, "$set": {"email": "alice@example.com"}},
+        {"$token": KEY, "$distinct_id": USER, "$set_once": {"plan": "free"}}
+    ]);
+
+    let folded = read(&body(engage))
+        .unwrap()
+        .fold_person_updates(product("franklinwh"))
+        .unwrap();
+
+    assert!(folded.rows.is_empty());
+    assert_eq!(folded.dropped, 2);
+}

@@ -1,6 +1,7 @@
 //! The adapters against each client's real body shapes, with the shipped catalog.
 
 mod capture;
+mod envelope;
 mod events;
 mod fold;
 mod indexpilot;
