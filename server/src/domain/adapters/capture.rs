@@ -74,12 +74,13 @@ impl Capture {
         };
         for event in list {
             events += 1;
-            match event.and_then(|event| Ok((event, fold_event(&mut folder, product, event, now)?)))
-            {
-                Ok((event, kept)) => {
-                    identified &= has_time_or_id(event);
-                    accepted.extend(kept);
-                }
+            let folded = event.and_then(|event| {
+                let kept = fold_event(&mut folder, product, event, now)?;
+                identified &= has_time_or_id(event);
+                Ok(kept)
+            });
+            match folded {
+                Ok(kept) => accepted.extend(kept),
                 Err(why) => {
                     anonymous += u64::from(why == Unusable::Installation);
                     folder.reject(why);
