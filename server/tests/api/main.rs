@@ -17,6 +17,7 @@ mod metrics;
 mod mutations;
 mod openapi;
 mod privacy;
+mod privacy_page;
 mod products_ingest;
 mod pyclients;
 mod reports;
