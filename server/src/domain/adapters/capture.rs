@@ -171,13 +171,13 @@ impl Capture {
         };
         for event in list {
             events += 1;
-            let folded = parts::object(event)
-                .and_then(|event| Ok((event, fold_event(&mut folder, product, event, clock)?)));
+            let folded = parts::object(event).and_then(|event| {
+                let kept = fold_event(&mut folder, product, event, clock)?;
+                identified &= has_time_or_id(event);
+                Ok(kept)
+            });
             match folded {
-                Ok((event, kept)) => {
-                    identified &= has_time_or_id(event);
-                    accepted.extend(kept);
-                }
+                Ok(kept) => accepted.extend(kept),
                 Err(why) => {
                     anonymous += u64::from(why == Unusable::Installation);
                     folder.reject(why);

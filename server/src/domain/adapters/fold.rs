@@ -214,7 +214,8 @@ impl Staged {
         match (dimension.allow_list(), dimension.rule()) {
             (Some(allow), _) => self.allowed(allow, text),
             (None, Some(rule)) => self.ruled(rule.reduce(text)),
-            (None, None) => self.ruled(Ruled::Kept(text.to_owned())),
+            // The loader gives every dimension one of the two; never keep text unchecked.
+            (None, None) => self.ruled(Ruled::Other),
         }
     }
 
