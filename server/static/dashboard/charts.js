@@ -29,10 +29,13 @@ export const longDate = (text) =>
 export const percent = (part, whole) =>
   whole > 0 ? `${(Math.round((part * 1000) / whole) / 10).toFixed(1)}%` : "";
 
-// A ratio from 0 to 1 as a percentage with one decimal; a dash where there is none.
-export const ratio = (value) => (value === null || value === undefined ? "–" : percent(value, 1));
+const absent = (value) => value === null || value === undefined;
 
-export const amount = (value) => (value === null || value === undefined ? "–" : decimal.format(value));
+// A ratio from 0 to 1 as a percentage with one decimal; a dash where there is none.
+export const ratio = (value) => (absent(value) ? "–" : percent(value, 1));
+
+// A measure's value with at most one decimal; a dash where there is none.
+export const amount = (value) => (absent(value) ? "–" : decimal.format(value));
 
 export const humane = (identifier) => {
   const words = identifier.replace(/_/g, " ");

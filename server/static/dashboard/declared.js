@@ -37,8 +37,10 @@ const of = (fields, kinds) => fields.filter((f) => kinds.includes(f.kind));
 // Points of a series whose days carry a value, last first.
 const lastWith = (points, has) => [...points].reverse().find(has) || null;
 
-function card(title, sub, attributes = {}, wide = false) {
+// A card, in the view at once: a chart is as wide as the card it is drawn in.
+function card(view, title, sub, attributes = {}, wide = false) {
   const article = element("article", wide ? "card wide" : "card");
+  view.append(article);
   Object.assign(article.dataset, attributes);
   article.append(element("h2", "", title));
   if (sub) article.append(element("p", "sub", sub));
@@ -75,7 +77,7 @@ function drawRate(view, name, rate, series) {
     `Per day: installations active in the ${RATE_WINDOW} days up to it that sent no ` +
       `${rate.installations_without}, of all active ones.` :
     `Per day: ${rate.numerator} over ${rate.denominator.join(" + ")}.`;
-  const article = card(humane(name), sub, { rate: name });
+  const article = card(view, humane(name), sub, { rate: name });
   const latest = lastWith(series.points, (p) => p.value !== null);
   const stats = element("div", "stats");
   stats.append(stat("latest", latest && latest.value, ratio(latest && latest.value),
@@ -84,11 +86,10 @@ function drawRate(view, name, rate, series) {
   lineChart(chartIn(article), series.points.map((p) => p.date),
     [{ name: humane(name), values: series.points.map((p) => p.value) }],
     { axis: RATIO_AXIS, empty: "No value in this range." });
-  view.append(article);
 }
 
 function drawEvents(view, events, totals) {
-  const article = card("Events per day",
+  const article = card(view, "Events per day",
     "Events received per day, by type; the bars: each type's total over the range.",
     { group: "events" }, true);
   const points = events.days.map((day) => ({ date: day.date, values: day.events }));
@@ -98,13 +99,12 @@ function drawEvents(view, events, totals) {
   bars(barsIn(article), rowsOf(totals, (type, count) => ({
     label: humane(type), value: count, note: percent(count, all),
   })));
-  view.append(article);
 }
 
 // Count and mean over the range are exact (the sums of the days). The API gives p50 and p90
 // per day only (a day's histogram, not the range's), so the page shows the latest day's.
 function drawMeasure(view, f, series) {
-  const article = card(titleOf(f),
+  const article = card(view, titleOf(f),
     `Values received in the range; p50 and p90 are bucket bounds (${f.field.buckets.join(", ")}).`,
     { field: f.path });
   const count = sum(series.points.map((p) => p.count));
@@ -123,7 +123,6 @@ function drawMeasure(view, f, series) {
   lineChart(chartIn(article), series.points.map((p) => p.date),
     [line("p50", "p50"), line("p90", "p90"), line("mean", "mean")],
     { empty: "No values in this range." });
-  view.append(article);
 }
 
 // A dimension, flag set or count map: the range's amounts by value, and per day the
@@ -134,7 +133,7 @@ function drawKeyed(view, f, series, unit) {
     flag_set: `${humane(unit)} with each flag on in the range`,
     count_map: "Each entry's counts added up over the range",
   }[f.kind];
-  const article = card(titleOf(f), `${what}; the chart: installations per day.`,
+  const article = card(view, titleOf(f), `${what}; the chart: installations per day.`,
     { field: f.path });
   const totals = {};
   for (const point of series.points) {
@@ -148,22 +147,21 @@ function drawKeyed(view, f, series, unit) {
   })));
   lineChart(chartIn(article), series.points.map((p) => p.date),
     topSeries(series.points, (cell) => cell.installations), { empty: "No data in this range." });
-  view.append(article);
 }
 
 // Counters summed over the range; single flags as the times they were on, of their event's
 // count when they belong to an event.
 function drawTotals(view, counters, flags, eventTotals, unit) {
   if (counters.length > 0) {
-    const article = card("Counters", "Each counter's sum over the range.", { group: "counters" });
+    const article = card(view, "Counters", "Each counter's sum over the range.",
+      { group: "counters" });
     bars(barsIn(article), rowsOf(Object.fromEntries(counters.map(({ f, series }) =>
       [f.path, sum(series.points.map((p) => p.value))])), (path, total) => ({
       label: path, value: total,
     })));
-    view.append(article);
   }
   if (flags.length > 0) {
-    const article = card("Flags", `Times each flag was on in the range, of the ${unit} ` +
+    const article = card(view, "Flags", `Times each flag was on in the range, of the ${unit} ` +
       "that could carry it.", { group: "flags" });
     bars(barsIn(article), flags.map(({ f, series }) => {
       const on = sum(series.points.map((p) => (p.values.true ? p.values.true.amount : 0)));
@@ -174,7 +172,6 @@ function drawTotals(view, counters, flags, eventTotals, unit) {
       }
       return row;
     }).sort((a, b) => b.value - a.value));
-    view.append(article);
   }
 }
 
