@@ -18,7 +18,9 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::openapi::{Content, HeaderBuilder, Ref, RefOr};
 use utoipa::{IntoResponses, Modify, OpenApi, PartialSchema};
 
-use super::{api, health, ingest, installation, metrics, products, public, reports, stats, submit};
+use super::{
+    api, health, ingest, installation, metrics, privacy, products, public, reports, stats, submit,
+};
 use crate::auth::{AdminKey, IngestKey, ProductKey};
 use crate::domain::RejectedSubmission;
 use crate::error::{ErrorBody, InvalidBody, UNAUTHORIZED};
@@ -69,6 +71,8 @@ use crate::store::{StoreError, WriteError};
         api::outcomes,
         products::products,
         public::public_overview,
+        privacy::page,
+        privacy::catalog,
         reports::email_status,
         reports::test_email,
         reports::weekly,

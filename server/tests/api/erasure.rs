@@ -388,14 +388,9 @@ async fn a_stories_erasure_while_a_run_rolls_its_day_is_rolled_by_the_next_run()
         tokio::spawn(async move {
             let catalog = tally::domain::Catalog::load(None).expect("the built-in catalog");
             let catalog: &'static tally::domain::Catalog = Box::leak(Box::new(catalog));
-            tally::rollup::bring_all_up_to_date(
-                &pool,
-                catalog,
-                400,
-                tally::rollup::Wait::Yes,
-            )
-            .await
-            .map(|rolled| rolled.is_some())
+            tally::rollup::bring_all_up_to_date(&pool, catalog, 400, tally::rollup::Wait::Yes)
+                .await
+                .map(|rolled| rolled.is_some())
         })
     };
     until_a_statement_waits(&db, "DELETE FROM activity_windows").await;

@@ -17,6 +17,7 @@ mod installation;
 mod metrics;
 mod openapi;
 mod privacy;
+mod privacy_page;
 mod products_ingest;
 mod reports;
 mod rollup;
