@@ -1,12 +1,15 @@
-//! `/dashboard`: the maintainers' page. Its HTML, script, styles and icon are compiled into the
-//! binary and it loads nothing from any other host. The page itself holds no data and needs no
-//! key; every number it shows comes from the admin routes (`/stats/*`, `/api/v1/*`), called
-//! with the key the maintainer types in.
+//! `/dashboard`: the maintainers' page, for every declared product (`?product=`). Its HTML,
+//! scripts (ES modules: the page, its charts, Printernizer's view and the view drawn from a
+//! product's declaration), styles and icon are compiled into the binary and it loads nothing
+//! from any other host. The page itself holds no data and needs no key; every number it shows
+//! comes from the admin routes (`/stats/*`, `/api/v1/*`), called with the key the maintainer
+//! types in.
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::resource;
+use crate::error::ApiError;
 
 /// Only this server may give the page anything: no inline script or style, no other host, no
 /// framing.
@@ -45,32 +48,42 @@ macro_rules! asset {
 }
 
 const PAGE: Asset = asset!("index.html", "text/html; charset=utf-8");
-const SCRIPT: Asset = asset!("app.js", "text/javascript; charset=utf-8");
-const STYLES: Asset = asset!("app.css", "text/css; charset=utf-8");
-const ICON: Asset = asset!("icon.svg", "image/svg+xml");
+
+/// The files the page loads, by name under `/dashboard/`.
+const FILES: [(&str, Asset); 6] = [
+    ("app.js", asset!("app.js", "text/javascript; charset=utf-8")),
+    (
+        "charts.js",
+        asset!("charts.js", "text/javascript; charset=utf-8"),
+    ),
+    (
+        "report.js",
+        asset!("report.js", "text/javascript; charset=utf-8"),
+    ),
+    (
+        "declared.js",
+        asset!("declared.js", "text/javascript; charset=utf-8"),
+    ),
+    ("app.css", asset!("app.css", "text/css; charset=utf-8")),
+    ("icon.svg", asset!("icon.svg", "image/svg+xml")),
+];
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/dashboard", web::get().to(page)))
         .service(resource("/dashboard/", web::get().to(to_page)))
-        .service(resource("/dashboard/app.js", web::get().to(script)))
-        .service(resource("/dashboard/app.css", web::get().to(styles)))
-        .service(resource("/dashboard/icon.svg", web::get().to(icon)));
+        .service(resource("/dashboard/{file}", web::get().to(file)));
 }
 
 async fn page(req: HttpRequest) -> HttpResponse {
     serve(&req, &PAGE)
 }
 
-async fn script(req: HttpRequest) -> HttpResponse {
-    serve(&req, &SCRIPT)
-}
-
-async fn styles(req: HttpRequest) -> HttpResponse {
-    serve(&req, &STYLES)
-}
-
-async fn icon(req: HttpRequest) -> HttpResponse {
-    serve(&req, &ICON)
+async fn file(req: HttpRequest, name: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    FILES
+        .iter()
+        .find(|(file, _)| *file == name.as_str())
+        .map(|(_, asset)| serve(&req, asset))
+        .ok_or(ApiError::NotFound("Not found"))
 }
 
 /// The page links its files relative to `/dashboard`, which `/dashboard/` would break. The

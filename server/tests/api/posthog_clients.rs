@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::dashboard::{Browser, PATIENCE};
+use crate::browser::{Browser, PATIENCE};
 use crate::helpers::{body, date_days_ago, TestApp, ADMIN_KEY};
 use crate::posthog::dump;
 use crate::products_ingest::{app, roll_every_product, stored, FRANKLIN_KEY};
