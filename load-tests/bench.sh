@@ -104,7 +104,8 @@ start_server() {
         ready=/ready
     fi
     server_pid=$!
-    for _ in $(seq 100); do
+    # Up to a minute: migrations on a machine other builds keep busy can take a while.
+    for _ in $(seq 300); do
         if curl -fs "http://127.0.0.1:$http_port$ready" >/dev/null 2>&1; then return; fi
         if ! kill -0 "$server_pid" 2>/dev/null; then break; fi
         sleep 0.2
