@@ -9,7 +9,7 @@ use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use subtle::{ConditionallySelectable, ConstantTimeEq};
 
 use crate::config::Secret;
-use crate::domain::{Catalog, Format, KeyPolicy, Product, PRINTERNIZER};
+use crate::domain::{Catalog, Format, Identifier, KeyPolicy, Product, PRINTERNIZER};
 use crate::error::ApiError;
 use crate::limits::Limits;
 
@@ -132,6 +132,19 @@ impl Keys {
 }
 
 impl Keys {
+    /// Whether `presented` lets a client act for `product`: one of its keys, or none needed.
+    /// A valid key of another product is 403.
+    fn admits(&self, product: &str, presented: &str) -> Result<(), ApiError> {
+        if self.keyless.contains(&product) {
+            return Ok(());
+        }
+        match self.product_of(presented) {
+            Some(owner) if owner == product => Ok(()),
+            Some(_) => Err(ApiError::Forbidden),
+            None => Err(ApiError::Unauthorized),
+        }
+    }
+
     /// The product of a request to a route reading `format` that presents `presented` (empty
     /// when none) and names `named` (`?product=`, if any). A valid key of a product of another
     /// format, or of another product than the one named, is 403.
@@ -201,16 +214,47 @@ impl FromRequest for IngestKey {
                 .app_data::<web::Data<RouteProduct>>()
                 .map(|route| route.0)
                 .ok_or_else(|| ApiError::Internal("a route serves no product".into()))?;
-            if keys.keyless.contains(&served) {
-                return Ok(IngestKey);
-            }
-            match keys.product_of(api_key(req)) {
-                Some(product) if product == served => Ok(IngestKey),
-                Some(_) => Err(ApiError::Forbidden),
-                None => Err(ApiError::Unauthorized),
-            }
+            keys.admits(served, api_key(req)).map(|()| IngestKey)
         }))
     }
+}
+
+/// The product `?product=` names (Printernizer without it), proven by one of its ingest keys
+/// or by needing none: who may read and erase an installation's rows. For a keyless product,
+/// holding the client's random id is the proof, as the key every Printernizer client ships is.
+pub struct ProductKey(pub &'static Product);
+
+impl FromRequest for ProductKey {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(keys(req).and_then(|keys| {
+            let catalog = req
+                .app_data::<web::Data<&'static Catalog>>()
+                .ok_or_else(|| ApiError::Internal("the catalog is not in the app".into()))?;
+            let named = named_product(req);
+            let product = declared_product(catalog, named.as_deref().unwrap_or(PRINTERNIZER))?;
+            keys.admits(product.name(), api_key(req))
+                .map(|()| ProductKey(product))
+        }))
+    }
+}
+
+/// The declared product `name` (trimmed); an undeclared one is a 404 that echoes the name only
+/// when it is a plain identifier.
+pub fn declared_product(
+    catalog: &'static Catalog,
+    name: &str,
+) -> Result<&'static Product, ApiError> {
+    let name = name.trim();
+    catalog.product(name).ok_or_else(|| {
+        if Identifier::is_valid(name) {
+            ApiError::UnknownProduct(name.to_owned())
+        } else {
+            ApiError::NotFound("No such product is declared")
+        }
+    })
 }
 
 impl FromRequest for Served {
@@ -231,9 +275,7 @@ pub fn served(req: &HttpRequest, keys: &Keys, presented: &str) -> Result<Served,
     ) else {
         return Err(ApiError::Internal("a catalog route has no format".into()));
     };
-    let named = web::Query::<NamedProduct>::from_query(req.query_string())
-        .ok()
-        .and_then(|query| query.into_inner().product);
+    let named = named_product(req);
     let served = Served(keys.served(catalog, format.0, presented, named.as_deref())?);
     req.extensions_mut().insert(served);
     Ok(served)
@@ -242,6 +284,13 @@ pub fn served(req: &HttpRequest, keys: &Keys, presented: &str) -> Result<Served,
 #[derive(serde::Deserialize)]
 struct NamedProduct {
     product: Option<String>,
+}
+
+/// `?product=`, if the query names one.
+fn named_product(req: &HttpRequest) -> Option<String> {
+    web::Query::<NamedProduct>::from_query(req.query_string())
+        .ok()
+        .and_then(|query| query.into_inner().product)
 }
 
 /// Proof that the request carries an admin key (`X-API-Key` or `Authorization: Bearer`).

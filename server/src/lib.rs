@@ -6,6 +6,7 @@
 //! - `startup`: builds the app, runs it until SIGTERM, shuts it down in order; background tasks.
 //! - `telemetry`: logs and metrics, and `observe`, the middleware every request passes.
 //! - `error`: the HTTP boundary's errors and their JSON shapes.
+//! - `html`: escaping for the pages and e-mails made from strings.
 //! - `auth`, `limits`: API keys; rate limits and the salted source hash.
 //! - `domain`: the parsed, valid world (`Submission` and its values, the products' `Catalog`).
 //! - `outcomes`: what became of each submission, counted for the daily tables.
@@ -19,6 +20,7 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod html;
 pub mod limits;
 pub mod outcomes;
 pub mod reports;

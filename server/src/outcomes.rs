@@ -69,33 +69,44 @@ impl Outcome {
     }
 }
 
-/// The metric of each outcome, looked up once: `counter!` builds and looks up its key on every
-/// call. The first request comes after the recorder is installed (`telemetry::metrics_handle`).
-fn counter(outcome: Outcome) -> &'static Counter {
-    static COUNTERS: OnceLock<[Counter; Outcome::ALL.len()]> = OnceLock::new();
-    let counters = COUNTERS.get_or_init(|| {
-        Outcome::ALL
-            .map(|o| metrics::counter!("tally_ingest_outcomes_total", "outcome" => o.as_str()))
-    });
-    &counters[outcome as usize]
-}
-
-/// Counts since the last flush, per product.
+/// Counts since the last flush, per product, and the `tally_ingest_outcomes_total` counter of
+/// each product and outcome.
 pub struct Outcomes {
     products: Vec<&'static str>,
     counts: Vec<[AtomicU64; Outcome::ALL.len()]>,
+    /// Looked up once (`counter!` builds and looks up its key on every call), at the first
+    /// count: the recorder is installed by then (`telemetry::metrics_handle`).
+    counters: OnceLock<Vec<[Counter; Outcome::ALL.len()]>>,
 }
 
 impl Outcomes {
     /// Counts for `products`; the first is the one counts of an unknown product go to.
     pub fn new(products: Vec<&'static str>) -> Self {
         let counts = products.iter().map(|_| Default::default()).collect();
-        Self { products, counts }
+        Self {
+            products,
+            counts,
+            counters: OnceLock::new(),
+        }
     }
 
     pub fn add(&self, product: &str, outcome: Outcome, n: u64) {
-        self.count(product, outcome, n);
-        counter(outcome).increment(n);
+        let at = self.index(product);
+        self.count(at, outcome, n);
+        let counters = self.counters.get_or_init(|| {
+            self.products
+                .iter()
+                .map(|product| {
+                    Outcome::ALL.map(|o| {
+                        metrics::counter!("tally_ingest_outcomes_total",
+                            "product" => *product, "outcome" => o.as_str())
+                    })
+                })
+                .collect()
+        });
+        if let Some(counters) = counters.get(at) {
+            counters[outcome as usize].increment(n);
+        }
     }
 
     /// Takes the counts, leaving zeros: what a flush writes.
@@ -112,22 +123,24 @@ impl Outcomes {
         taken
     }
 
-    /// Puts back counts a failed flush could not write.
+    /// Puts back counts a failed flush could not write (the metric counted them already).
     pub fn restore(&self, taken: &[(&'static str, Outcome, u64)]) {
         for (product, outcome, n) in taken {
-            self.count(product, *outcome, *n);
+            self.count(self.index(product), *outcome, *n);
         }
     }
 
-    fn count(&self, product: &str, outcome: Outcome, n: u64) {
-        let at = self
-            .products
-            .iter()
-            .position(|known| *known == product)
-            .unwrap_or(0);
+    fn count(&self, at: usize, outcome: Outcome, n: u64) {
         if let Some(counts) = self.counts.get(at) {
             counts[outcome as usize].fetch_add(n, Ordering::Relaxed);
         }
+    }
+
+    fn index(&self, product: &str) -> usize {
+        self.products
+            .iter()
+            .position(|known| *known == product)
+            .unwrap_or(0)
     }
 }
 

@@ -22,14 +22,16 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::Keys;
 use crate::config::{DatabaseConfig, ServeConfig};
-use crate::domain::{oldest_valid_start, Catalog, CatalogFile, Rules};
+use crate::domain::{oldest_valid_start, Catalog, CatalogFile, Notice, Rules};
 use crate::limits::{IpRange, Limits};
 use crate::outcomes::Outcomes;
 use crate::reports::{self, Reporting};
 use crate::rollup::{self, Nudge};
-use crate::routes::{self, Cors, DatabaseProbe, PublicOverview, QueryDeadline, StatsSettings};
+use crate::routes::{
+    self, Cors, DatabaseProbe, PrivacyNotice, PublicOverview, QueryDeadline, StatsSettings,
+};
 use crate::store::{self, Activity, Purpose, ReadPool, Writer, WriterConfig};
-use crate::telemetry::{self, Chain, Sampled};
+use crate::telemetry::{self, Chain, QueueLength, Sampled};
 
 /// How often ingest outcomes counted in memory are added to the database, and the summary's
 /// counts (a row per batch) folded.
@@ -141,6 +143,11 @@ impl Application {
         };
         let rollup_every = Duration::from_secs(config.rollup_interval_secs.max(1));
         let public_overview = web::Data::new(PublicOverview::new(catalog));
+        let privacy = web::Data::new(PrivacyNotice::new(&Notice::new(
+            catalog,
+            config.min_cohort,
+            config.retention.raw_retention_days,
+        )));
         let mut background = vec![
             tokio::spawn(upkeep(
                 pool.clone(),
@@ -203,7 +210,10 @@ impl Application {
                 ("queries", pool.get_ref().clone()),
                 ("reads", read_pool.0.clone()),
             ],
-            writer.get_ref().clone(),
+            vec![
+                ("reports", queue_length(writer.get_ref().clone())),
+                ("activity", queue_length(activity_writer.get_ref().clone())),
+            ],
         ));
         let mut server = HttpServer::new(move || {
             App::new()
@@ -214,6 +224,7 @@ impl Application {
                 .app_data(activity_writer.clone())
                 .app_data(rules.clone())
                 .app_data(catalog.clone())
+                .app_data(privacy.clone())
                 .app_data(probe.clone())
                 .app_data(pool.clone())
                 .app_data(metrics.clone())
@@ -396,4 +407,9 @@ pub async fn shutdown_signal() {
         () = ctrl_c => tracing::info!("Ctrl-C received, shutting down"),
         () = term => tracing::info!("SIGTERM received, shutting down"),
     }
+}
+
+/// A writer's queue length, for the gauge sampled when `/metrics` renders.
+fn queue_length<B: store::Batch>(writer: Writer<B>) -> QueueLength {
+    Box::new(move || writer.queued())
 }

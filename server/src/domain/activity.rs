@@ -35,6 +35,15 @@ impl ClientId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// What a valid id is, for a field error.
+    pub fn rule() -> String {
+        format!(
+            "must be {} to {} letters, digits, - or _",
+            Self::MIN_LEN,
+            Self::MAX_LEN
+        )
+    }
 }
 
 impl fmt::Display for ClientId {

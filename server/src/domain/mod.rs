@@ -14,8 +14,8 @@ mod values;
 
 pub use catalog::{
     AllowList, Cadence, Catalog, CatalogError, CatalogFile, CountMap, Counter, Dimension,
-    EventType, Field, Flag, Format, KeyPolicy, Measure, Product, Rate, ReportRules, ValueRule,
-    OTHER, PRINTERNIZER,
+    EventType, Field, FieldNotice, Flag, Format, KeyPolicy, Measure, Notice, Product,
+    ProductNotice, Rate, ReportRules, ValueRule, OTHER, PRINTERNIZER,
 };
 pub use datetime::parse_datetime;
 pub use field_error::FieldError;

@@ -1,22 +1,37 @@
-//! `GET` and `DELETE /installation/{id}`: an installation's right of access and of erasure.
+//! `GET` and `DELETE /installation/{id}?product=`: an installation's right of access and of
+//! erasure, for every product (Printernizer without `?product=`). The product's ingest key
+//! proves the caller is its client; a keyless product's client proves it by holding the id.
 
 use actix_web::{web, HttpResponse};
 use deadpool_postgres::Pool;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::auth::IngestKey;
-use crate::domain::{FieldError, InstallationId, Rules};
+use crate::auth::ProductKey;
+use crate::domain::activity::ClientId;
+use crate::domain::{FieldError, Format, InstallationId, Product};
 use crate::error::{ApiError, InvalidBody};
 use crate::limits::SourceAllowed;
 use crate::rollup::Nudge;
-use crate::store::{self, StoreError, StoredReport};
+use crate::store::{self, Erasure, StoreError, StoredDay, StoredReport};
 
-/// Every stored report of one installation (right of access).
+/// Everything stored of one installation (right of access).
 #[derive(Serialize, ToSchema)]
-pub struct Reports {
-    installation_id: InstallationId,
-    reports: Vec<StoredReport>,
+#[serde(untagged)]
+pub enum Stored {
+    /// A weekly report product's reports, oldest period first.
+    Reports {
+        installation_id: InstallationId,
+        reports: Vec<StoredReport>,
+    },
+    /// An event or daily product's days, oldest first: every number kept of the installation.
+    Days {
+        #[schema(value_type = String, example = "5f1c2a9e-b7d4-4e0a-9c3f-2d8e6a1b0c47")]
+        installation_id: String,
+        #[schema(example = "stories")]
+        product: String,
+        days: Vec<StoredDay>,
+    },
 }
 
 /// Erasure: also 200 when there was nothing to erase.
@@ -24,23 +39,52 @@ pub struct Reports {
 pub struct Erased {
     #[schema(example = "success")]
     status: &'static str,
+    /// Stored rows removed: reports, or days of events.
     #[schema(example = 3)]
     deleted_count: u64,
     #[schema(example = "Deleted 3 report(s) of this installation")]
     message: String,
+    removed: Removed,
 }
 
-/// A 422 for an `installation_id` that is not a UUID.
-const INVALID_ID: &str = "`installation_id` is not a UUID";
+/// What was removed. The daily tables follow at the next rollup (within seconds).
+#[derive(Serialize, ToSchema)]
+pub struct Removed {
+    /// Weekly reports, or days of folded events.
+    #[schema(example = 3)]
+    rows: u64,
+    /// Entries in the registry of known installations (0 or 1).
+    #[schema(example = 1)]
+    registrations: u64,
+    /// Days the next rollup recomputes without the installation.
+    #[schema(example = 3)]
+    days_to_reroll: u64,
+}
 
-fn installation_id(path: &str) -> Result<InstallationId, ApiError> {
-    InstallationId::parse(path).ok_or_else(|| {
-        ApiError::Invalid(vec![FieldError::path(
-            "installation_id",
-            "must be a UUID",
-            "uuid",
-        )])
-    })
+/// A 422 for an id that is not one the product's clients send.
+const INVALID_ID: &str = "`installation_id` is not an id of the product's clients";
+
+/// The id as the product's clients send it: a UUID for a report product, else a client id.
+enum Id {
+    Report(InstallationId),
+    Client(ClientId),
+}
+
+impl Id {
+    fn parse(product: &Product, path: &str) -> Result<Self, ApiError> {
+        let refused = |msg: String, kind| {
+            ApiError::Invalid(vec![FieldError::path("installation_id", msg, kind)])
+        };
+        if product.format() == Format::PrinternizerReport {
+            InstallationId::parse(path)
+                .map(Self::Report)
+                .ok_or_else(|| refused("must be a UUID".into(), "uuid"))
+        } else {
+            ClientId::parse(path)
+                .map(Self::Client)
+                .ok_or_else(|| refused(ClientId::rule(), "client_id"))
+        }
+    }
 }
 
 #[utoipa::path(
@@ -48,31 +92,40 @@ fn installation_id(path: &str) -> Result<InstallationId, ApiError> {
     path = "/installation/{installation_id}",
     tag = "installation",
     operation_id = "installation_export",
-    summary = "Every stored report of an installation (right of access)",
-    params(("installation_id" = uuid::Uuid, Path, description = "The installation's id")),
+    summary = "Everything stored of an installation (right of access)",
+    params(
+        ("installation_id" = String, Path, description = "The installation's id: a UUID for Printernizer, the client's id (8-64 of A-Z a-z 0-9 - _) for the other products"),
+        ("product" = Option<String>, Query, description = "A declared product; `printernizer` by default"),
+    ),
     security(("ingest_key" = [])),
     responses(
-        (status = 200, description = "The stored reports, oldest period first", body = Reports),
+        (status = 200, description = "The stored reports or days, oldest first", body = Stored),
         (status = 422, description = INVALID_ID, body = InvalidBody),
-        IngestKey,
+        ProductKey,
         SourceAllowed,
         StoreError,
     )
 )]
 #[tracing::instrument(level = "debug", name = "installation_export", skip_all)]
 pub async fn export(
-    _: IngestKey,
+    owner: ProductKey,
     _: SourceAllowed,
     path: web::Path<String>,
-    rules: web::Data<Rules>,
     pool: web::Data<Pool>,
 ) -> Result<HttpResponse, ApiError> {
-    let installation = installation_id(&path)?;
-    let reports = store::installation_reports(&pool, rules.report.product(), installation).await?;
-    Ok(HttpResponse::Ok().json(Reports {
-        installation_id: installation,
-        reports,
-    }))
+    let product = owner.0;
+    let stored = match Id::parse(product, &path)? {
+        Id::Report(installation) => Stored::Reports {
+            installation_id: installation,
+            reports: store::installation_reports(&pool, product.name(), installation).await?,
+        },
+        Id::Client(installation) => Stored::Days {
+            days: store::activity_installation_days(&pool, product.name(), &installation).await?,
+            installation_id: installation.as_str().to_owned(),
+            product: product.name().to_owned(),
+        },
+    };
+    Ok(HttpResponse::Ok().json(stored))
 }
 
 #[utoipa::path(
@@ -80,35 +133,55 @@ pub async fn export(
     path = "/installation/{installation_id}",
     tag = "installation",
     operation_id = "installation_delete",
-    summary = "Erase every report of an installation (right of erasure)",
-    params(("installation_id" = uuid::Uuid, Path, description = "The installation's id")),
+    summary = "Erase everything stored of an installation (right of erasure)",
+    params(
+        ("installation_id" = String, Path, description = "The installation's id: a UUID for Printernizer, the client's id for the other products"),
+        ("product" = Option<String>, Query, description = "A declared product; `printernizer` by default"),
+    ),
     security(("ingest_key" = [])),
     responses(
         (status = 200, description = "Erased; the daily tables follow within seconds", body = Erased),
         (status = 422, description = INVALID_ID, body = InvalidBody),
-        IngestKey,
+        ProductKey,
         SourceAllowed,
         StoreError,
     )
 )]
 #[tracing::instrument(level = "debug", name = "installation_delete", skip_all)]
 pub async fn delete(
-    _: IngestKey,
+    owner: ProductKey,
     _: SourceAllowed,
     path: web::Path<String>,
-    rules: web::Data<Rules>,
     pool: web::Data<Pool>,
     nudge: web::Data<Nudge>,
 ) -> Result<HttpResponse, ApiError> {
-    let installation = installation_id(&path)?;
-    let product = rules.report.product();
-    let deleted = store::delete_installation(&pool, product, installation).await?;
+    let product = owner.0;
+    let (erasure, unit) = match Id::parse(product, &path)? {
+        Id::Report(installation) => (
+            store::delete_installation(&pool, product.name(), installation).await?,
+            "report(s)",
+        ),
+        Id::Client(installation) => (
+            store::delete_activity_installation(&pool, product.name(), &installation).await?,
+            "day(s)",
+        ),
+    };
     nudge.now();
-    // Never the id: it is what grants access to and erasure of these reports.
-    tracing::info!(deleted, "installation erased");
+    let Erasure {
+        rows,
+        registrations,
+        days_marked,
+    } = erasure;
+    // Never the id: it is what grants access to and erasure of these rows.
+    tracing::info!(product = product.name(), rows, "installation erased");
     Ok(HttpResponse::Ok().json(Erased {
         status: "success",
-        deleted_count: deleted,
-        message: format!("Deleted {deleted} report(s) of this installation"),
+        deleted_count: rows,
+        message: format!("Deleted {rows} {unit} of this installation"),
+        removed: Removed {
+            rows,
+            registrations,
+            days_to_reroll: days_marked,
+        },
     }))
 }

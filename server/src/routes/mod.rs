@@ -9,6 +9,7 @@ mod ingest;
 mod installation;
 mod metrics;
 mod openapi;
+mod privacy;
 mod products;
 mod public;
 mod reports;
@@ -26,6 +27,7 @@ pub use cors::Cors;
 use deadline::deadline;
 pub use deadline::QueryDeadline;
 pub use health::DatabaseProbe;
+pub use privacy::PrivacyNotice;
 pub use public::{keep_fresh, PublicOverview};
 pub use stats::StatsSettings;
 pub use stats::{anomalies_of, views, Series, Snapshot};
@@ -35,6 +37,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/health", web::get().to(health::health)))
         .service(resource("/ready", web::get().to(health::ready)))
         .service(resource("/metrics", web::get().to(metrics::render)))
+        .service(resource("/privacy", web::get().to(privacy::page)))
         .service(resource("/openapi.json", web::get().to(openapi::document)))
         .service(
             resource("/submit", web::post().to(submit::submit))
@@ -58,7 +61,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         ))
         .service(
             web::resource("/installation/{installation_id}")
-                .app_data(printernizer())
                 .wrap(actix_web::middleware::from_fn(deadline))
                 .route(web::get().to(installation::export))
                 .route(web::delete().to(installation::delete))
@@ -123,6 +125,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     "/public/overview",
                     web::get().to(public::public_overview),
                 ))
+                .service(resource("/public/catalog", web::get().to(privacy::catalog)))
                 .default_service(web::to(not_found)),
         )
         .configure(capture_routes)

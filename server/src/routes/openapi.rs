@@ -18,8 +18,10 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::openapi::{Content, HeaderBuilder, Ref, RefOr};
 use utoipa::{IntoResponses, Modify, OpenApi, PartialSchema};
 
-use super::{api, health, ingest, installation, metrics, products, public, reports, stats, submit};
-use crate::auth::{AdminKey, IngestKey};
+use super::{
+    api, health, ingest, installation, metrics, privacy, products, public, reports, stats, submit,
+};
+use crate::auth::{AdminKey, IngestKey, ProductKey};
 use crate::domain::RejectedSubmission;
 use crate::error::{ErrorBody, InvalidBody, UNAUTHORIZED};
 use crate::limits::SourceAllowed;
@@ -69,6 +71,8 @@ use crate::store::{StoreError, WriteError};
         api::outcomes,
         products::products,
         public::public_overview,
+        privacy::page,
+        privacy::catalog,
         reports::email_status,
         reports::test_email,
         reports::weekly,
@@ -200,6 +204,17 @@ impl IntoResponses for IngestKey {
             ),
             (403, error("An ingest key of another product", "ErrorBody")),
         ])
+    }
+}
+
+impl IntoResponses for ProductKey {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        let mut answers = IngestKey::responses();
+        answers.extend(responses([(
+            404,
+            error("`?product=` names no declared product", "ErrorBody"),
+        )]));
+        answers
     }
 }
 

@@ -1,5 +1,6 @@
 //! SQL and nothing else: the pool, migrations, and one function per thing we ask Postgres.
 
+mod activity_access;
 mod activity_daily;
 mod activity_reads;
 mod daily;
@@ -20,6 +21,9 @@ use tokio_postgres::error::SqlState;
 use crate::config::DatabaseConfig;
 use crate::telemetry::Chain;
 
+pub use activity_access::{
+    activity_installation_days, delete_activity_installation, Erasure, StoredDay,
+};
 pub use activity_daily::{
     activity_days, activity_days_since, delete_activity_before, delete_fingerprints_before,
     replace_activity_days, replace_activity_windows, ACTIVITY_WINDOWS,
@@ -40,7 +44,7 @@ pub use submissions::{
     delete_installation, fold_counts, installation_reports, ping, summary, PreparedReport,
     StoredReport, Summary,
 };
-pub use writer::{Activity, Counted, Stored, WriteError, Writer, WriterConfig};
+pub use writer::{Activity, Batch, Counted, Stored, WriteError, Writer, WriterConfig};
 
 /// Why the store could not answer. Causes are kept for the log (`#[source]`), never shown.
 #[derive(Debug, thiserror::Error)]

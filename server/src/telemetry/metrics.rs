@@ -16,8 +16,6 @@ use deadpool_postgres::Pool;
 use metrics::{Counter, Histogram, Label, SharedString};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-use crate::store::Writer;
-
 /// Histograms and their buckets: with explicit buckets the exporter writes real Prometheus
 /// histograms (aggregatable across instances), not summaries.
 const HISTOGRAMS: [(&str, &str, &[f64]); 4] = [
@@ -58,7 +56,7 @@ const COUNTERS: [(&str, &str); 6] = [
     ),
     (
         "tally_ingest_outcomes_total",
-        "What became of requests to /submit, by outcome.",
+        "What became of requests to every ingest route, by product and outcome (as in /api/v1/outcomes).",
     ),
     (
         "tally_rate_limited_total",
@@ -80,8 +78,8 @@ const COUNTERS: [(&str, &str); 6] = [
 
 const GAUGES: [(&str, &str); 10] = [
     (
-        "tally_writer_queue_reports",
-        "Reports waiting in the writer's queue for a batch.",
+        "tally_writer_queue_jobs",
+        "Jobs waiting in a writer's queue for a batch, by writer (reports: /submit; activity: the other products).",
     ),
     (
         "tally_db_pool_max_connections",
@@ -341,17 +339,20 @@ fn unix_seconds(at: SystemTime) -> f64 {
         .map_or(0.0, |since| since.as_secs_f64())
 }
 
-/// What `/metrics` reads when it renders rather than on every event: the pools, the writer's
-/// queue, the rollup's lag and the process. Nothing here asks the database.
+/// The length of one writer's queue, read when `/metrics` renders.
+pub type QueueLength = Box<dyn Fn() -> usize + Send + Sync>;
+
+/// What `/metrics` reads when it renders rather than on every event: the pools, the writers'
+/// queues, the rollup's lag and the process. Nothing here asks the database.
 pub struct Sampled {
     pools: Vec<(&'static str, Pool)>,
-    writer: Writer,
+    queues: Vec<(&'static str, QueueLength)>,
 }
 
 impl Sampled {
-    /// `pools` by the name of their `pool` label.
-    pub fn new(pools: Vec<(&'static str, Pool)>, writer: Writer) -> Self {
-        Self { pools, writer }
+    /// `pools` and `queues` by the name of their `pool` and `writer` labels.
+    pub fn new(pools: Vec<(&'static str, Pool)>, queues: Vec<(&'static str, QueueLength)>) -> Self {
+        Self { pools, queues }
     }
 
     /// Sets the sampled gauges to their values now.
@@ -366,7 +367,9 @@ impl Sampled {
                 .set(status.available as f64);
             metrics::gauge!("tally_db_pool_waiters", "pool" => name).set(status.waiting as f64);
         }
-        metrics::gauge!("tally_writer_queue_reports").set(self.writer.queued() as f64);
+        for (name, queued) in &self.queues {
+            metrics::gauge!("tally_writer_queue_jobs", "writer" => *name).set(queued() as f64);
+        }
         let rolled_from_ms = ROLLED_FROM_MS.load(Ordering::Relaxed);
         if rolled_from_ms > 0 {
             let lag = unix_seconds(SystemTime::now()) - rolled_from_ms as f64 / 1000.0;

@@ -6,7 +6,7 @@
 
 mod metrics;
 
-pub use self::metrics::{metrics_handle, observe, rollup_succeeded, Sampled};
+pub use self::metrics::{metrics_handle, observe, rollup_succeeded, QueueLength, Sampled};
 
 use tracing::{Level, Metadata};
 use tracing_subscriber::filter::{filter_fn, FilterFn};

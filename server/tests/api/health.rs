@@ -77,7 +77,7 @@ async fn metrics_are_served_as_prometheus_text() {
     assert_eq!(response.status(), 200);
     let text = response.text().await.unwrap();
     assert!(
-        text.contains("tally_ingest_outcomes_total{outcome=\"accepted\"}"),
+        text.contains("tally_ingest_outcomes_total{product=\"printernizer\",outcome=\"accepted\"}"),
         "{text}"
     );
 }

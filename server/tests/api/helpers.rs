@@ -488,3 +488,18 @@ pub fn pg_dump(schema: &str) -> String {
     );
     String::from_utf8(output.stdout).expect("a UTF-8 dump")
 }
+
+/// A minute before `days_ago` days before now, as RFC 3339: an event time on that UTC day
+/// (today's is never in the future).
+pub fn at_days_ago(days_ago: i64) -> String {
+    (Utc::now() - Duration::days(days_ago) - Duration::minutes(1))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// The UTC date `days_ago` days before today, as `YYYY-MM-DD`.
+pub fn date_days_ago(days_ago: i64) -> String {
+    (Utc::now() - Duration::days(days_ago))
+        .date_naive()
+        .format("%Y-%m-%d")
+        .to_string()
+}

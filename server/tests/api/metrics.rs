@@ -44,7 +44,7 @@ async fn metrics_pass_promtool_and_count_an_unknown_path_under_one_label() {
         "{text}"
     );
     assert!(
-        text.contains("tally_ingest_outcomes_total{outcome=\"accepted\"}"),
+        text.contains("tally_ingest_outcomes_total{product=\"printernizer\",outcome=\"accepted\"}"),
         "{text}"
     );
     for pool in ["writer", "queries", "reads"] {
@@ -58,8 +58,14 @@ async fn metrics_pass_promtool_and_count_an_unknown_path_under_one_label() {
             "{text}"
         );
     }
+    for writer in ["reports", "activity"] {
+        let label = format!(r#"writer="{writer}""#);
+        assert!(
+            sample(&text, "tally_writer_queue_jobs", &[&label]).is_some(),
+            "{writer}: {text}"
+        );
+    }
     for gauge in [
-        "tally_writer_queue_reports",
         "tally_rollup_last_success_timestamp_seconds",
         "tally_process_open_fds",
     ] {
@@ -67,6 +73,52 @@ async fn metrics_pass_promtool_and_count_an_unknown_path_under_one_label() {
     }
     let rss = sample(&text, "tally_process_resident_memory_bytes", &[]);
     assert!(rss.is_some_and(|bytes| bytes > 1_000_000.0), "{text}");
+}
+
+#[tokio::test]
+async fn ingest_outcomes_are_counted_per_product_on_every_ingest_route() {
+    let app = spawn_app().await;
+    // The recorder is the process's: other tests count too, so only growth is checked.
+    let stories = |text: &str, outcome: &str| {
+        let outcome = format!(r#"outcome="{outcome}""#);
+        sample(
+            text,
+            "tally_ingest_outcomes_total",
+            &[r#"product="stories""#, &outcome],
+        )
+        .unwrap_or(0.0)
+    };
+    let before = render(&app).await;
+    let at = crate::helpers::at_days_ago(0);
+    let batch = serde_json::json!({"user_id": "user_metrics_1", "events": [
+        {"event_type": "app_opened", "timestamp": at, "properties": {"language": "de"}}
+    ]});
+    let sent = app
+        .http
+        .post(app.url("/api/events/batch"))
+        .json(&batch)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(sent.status(), 200);
+    let unreadable = app
+        .http
+        .post(app.url("/api/events/batch"))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(unreadable.status(), 400);
+
+    let after = render(&app).await;
+
+    for outcome in ["accepted", "rejected_malformed"] {
+        assert!(
+            stories(&after, outcome) >= stories(&before, outcome) + 1.0,
+            "{outcome}: {after}"
+        );
+    }
 }
 
 #[tokio::test]

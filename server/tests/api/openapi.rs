@@ -17,12 +17,19 @@ const SNAPSHOT: &str = concat!(
 const ANY_ID: &str = "550e8400-e29b-41d4-a716-446655440000";
 
 /// Every route `routes::configure` mounts: method, documented path, a path to request, the key.
-const ROUTES: [(&str, &str, &str, Option<&str>); 37] = [
+const ROUTES: [(&str, &str, &str, Option<&str>); 39] = [
     ("get", "/", "/", None),
     ("get", "/health", "/health", None),
     ("get", "/ready", "/ready", None),
     ("get", "/metrics", "/metrics", None),
     ("get", "/openapi.json", "/openapi.json", None),
+    ("get", "/privacy", "/privacy", None),
+    (
+        "get",
+        "/api/v1/public/catalog",
+        "/api/v1/public/catalog",
+        None,
+    ),
     ("post", "/submit", "/submit", Some(INGEST_KEY)),
     ("post", "/api/v1/telemetry", "/api/v1/telemetry", None),
     ("post", "/api/events/batch", "/api/events/batch", None),

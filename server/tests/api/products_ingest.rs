@@ -10,7 +10,7 @@ use chrono::{Duration, SecondsFormat, Utc};
 use serde_json::{json, Value};
 
 use crate::catalog::CatalogFile;
-use crate::helpers::{body, pg_dump, spawn_app_with, TestApp};
+use crate::helpers::{at_days_ago, body, date_days_ago, pg_dump, spawn_app_with, TestApp};
 
 const INDEXPILOT_KEY: &str = "ip-key";
 const FRANKLIN_KEY: &str = "phc_franklin";
@@ -341,7 +341,11 @@ async fn franklinwh_clis_exact_body_is_captured_exact_through_api_v1_and_its_ip_
     assert_eq!(counts["dim/cli_command_executed.os/linux"], 4.0);
     assert_eq!(counts["dim/cli_command_executed.command/status"], 4.0);
     roll_every_product(&app).await;
-    let today = format!("product=franklinwh&from={}&to={}", date(0), date(0));
+    let today = format!(
+        "product=franklinwh&from={}&to={}",
+        date_days_ago(0),
+        date_days_ago(0)
+    );
     let admin = Some(crate::helpers::ADMIN_KEY);
     let events = body(app.get(&format!("/api/v1/events?{today}"), admin).await).await;
     assert_eq!(
@@ -416,20 +420,8 @@ async fn roll_every_product(app: &TestApp) {
     .expect("the rollup runs");
 }
 
-fn at(days_ago: i64) -> String {
-    (Utc::now() - Duration::days(days_ago) - Duration::minutes(1))
-        .to_rfc3339_opts(SecondsFormat::Secs, true)
-}
-
-fn date(days_ago: i64) -> String {
-    (Utc::now() - Duration::days(days_ago))
-        .date_naive()
-        .format("%Y-%m-%d")
-        .to_string()
-}
-
 fn opened(days_ago: i64, language: &str) -> Value {
-    json!({"event_type": "app_opened", "timestamp": at(days_ago), "properties": {"app_version": "1.4.0", "os_version": "14.2", "language": language}})
+    json!({"event_type": "app_opened", "timestamp": at_days_ago(days_ago), "properties": {"app_version": "1.4.0", "os_version": "14.2", "language": language}})
 }
 
 #[tokio::test]
@@ -446,12 +438,16 @@ async fn stories_numbers_sent_through_its_own_routes_come_out_exact_through_api_
             200
         );
     }
-    let crash = json!({"error_message": "RangeError: x", "app_version": "1.4.0", "os_version": "14.2", "timestamp": at(0), "user_id": "user_bbbbbbbb"});
+    let crash = json!({"error_message": "RangeError: x", "app_version": "1.4.0", "os_version": "14.2", "timestamp": at_days_ago(0), "user_id": "user_bbbbbbbb"});
     assert_eq!(post(&app, "/api/crashes", None, &crash).await.status(), 200);
 
     roll_every_product(&app).await;
 
-    let range = format!("product=stories&from={}&to={}", date(1), date(0));
+    let range = format!(
+        "product=stories&from={}&to={}",
+        date_days_ago(1),
+        date_days_ago(0)
+    );
     let events = body(
         app.get(
             &format!("/api/v1/events?{range}"),
@@ -463,8 +459,8 @@ async fn stories_numbers_sent_through_its_own_routes_come_out_exact_through_api_
     assert_eq!(
         events,
         json!({"product": "stories", "days": [
-            {"date": date(1), "events": {"app_opened": {"count": 2, "installations": 2}}},
-            {"date": date(0), "events": {
+            {"date": date_days_ago(1), "events": {"app_opened": {"count": 2, "installations": 2}}},
+            {"date": date_days_ago(0), "events": {
                 "app_opened": {"count": 3, "installations": 2},
                 "crash": {"count": 1, "installations": 1}
             }}
@@ -525,7 +521,11 @@ async fn indexpilot_numbers_sent_through_its_route_come_out_exact_through_api_v1
 
     roll_every_product(&app).await;
 
-    let today = format!("product=indexpilot&from={}&to={}", date(0), date(0));
+    let today = format!(
+        "product=indexpilot&from={}&to={}",
+        date_days_ago(0),
+        date_days_ago(0)
+    );
     let get = |metric: &str| {
         let path = format!("/api/v1/metrics/{metric}?{today}&window=1");
         let app = &app;
@@ -559,8 +559,8 @@ async fn wait_for_outcome(app: &TestApp, product: &str, outcome: &str, count: i6
     loop {
         let path = format!(
             "/api/v1/outcomes?product={product}&from={}&to={}",
-            date(0),
-            date(0)
+            date_days_ago(0),
+            date_days_ago(0)
         );
         let outcomes = body(app.get(&path, Some(crate::helpers::ADMIN_KEY)).await).await;
         if outcomes["totals"][outcome] == count {
@@ -621,7 +621,11 @@ async fn outcomes_are_counted_per_product_with_what_was_dropped_or_stored_as_oth
     assert_eq!(stories["totals"]["accepted"], 1, "{stories}");
     let printernizer = body(
         app.get(
-            &format!("/api/v1/outcomes?from={}&to={}", date(0), date(0)),
+            &format!(
+                "/api/v1/outcomes?from={}&to={}",
+                date_days_ago(0),
+                date_days_ago(0)
+            ),
             Some(crate::helpers::ADMIN_KEY),
         )
         .await,

@@ -55,15 +55,7 @@ impl Folder {
     pub(super) fn client_id(&mut self, value: Option<&Value>, loc: &[&str]) -> Option<ClientId> {
         let id = ClientId::parse(self.string(value, loc)?);
         if id.is_none() {
-            self.error(
-                loc,
-                format!(
-                    "must be {} to {} letters, digits, - or _",
-                    ClientId::MIN_LEN,
-                    ClientId::MAX_LEN
-                ),
-                "client_id",
-            );
+            self.error(loc, ClientId::rule(), "client_id");
         }
         id
     }

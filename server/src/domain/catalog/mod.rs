@@ -7,12 +7,14 @@
 mod error;
 mod fields;
 mod file;
+mod notice;
 mod product;
 mod rates;
 mod report;
 
 pub use error::CatalogError;
 pub use fields::{AllowList, CountMap, Counter, Dimension, Field, Flag, Measure, ValueRule};
+pub use notice::{FieldNotice, Notice, ProductNotice};
 pub use product::{Cadence, EventType, Format, KeyPolicy, Product};
 pub use rates::Rate;
 pub use report::ReportRules;

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use deadpool_postgres::Pool;
 use serde::Serialize;
 
-use super::StoreError;
+use super::{Erasure, StoreError};
 use crate::domain::InstallationId;
 
 pub use batch::PreparedReport;
@@ -87,48 +87,40 @@ pub async fn installation_reports(
         .map_err(StoreError::from)
 }
 
-/// Erases every report of an installation and, in the same transaction, marks the days they
+/// Erases every report of an installation and, in the same statement, marks the days they
 /// counted on for the next rollup (so its contribution leaves the daily tables too) and takes
-/// it out of the summary's counts. Returns how many reports there were.
+/// it out of the summary's counts.
 pub async fn delete_installation(
     pool: &Pool,
     product: &str,
     installation: InstallationId,
-) -> Result<u64, StoreError> {
-    let mut client = pool.get().await?;
+) -> Result<Erasure, StoreError> {
     // A batch writing a report of the installation meanwhile either committed first (its
     // reports and registration are erased here) or waits on the rows erased here and then
     // writes them anew, registering the installation again: counts and rows agree either way.
     // Not covered: a report of a new week committing while this runs waits on no erased row;
     // it stays without a registration until a later week's report registers the installation
     // (README "The live summary"), and a retry of it takes `UPSERT_BATCH_CHECKED`.
-    let tx = client.transaction().await?;
-    let statement = tx
-        .prepare_cached(
-            "WITH erased AS (
-                 DELETE FROM submissions WHERE product = $1 AND installation_id = $2
-                 RETURNING period_end),
-             marked AS (
-                 INSERT INTO rollup_dirty_days (product, day)
-                 SELECT DISTINCT $1, (period_end AT TIME ZONE 'UTC')::date FROM erased
-                 -- A new number: a run that read the old mark leaves this one.
-                 ON CONFLICT (product, day) DO UPDATE SET mark = EXCLUDED.mark),
-             unregistered AS (
-                 DELETE FROM installations WHERE product = $1 AND installation_id = $2
-                 RETURNING 1),
-             counted AS (
-                 INSERT INTO submission_counts (product, submissions, installations)
-                 VALUES ($1, -(SELECT count(*) FROM erased), -(SELECT count(*) FROM unregistered)))
-             SELECT count(*) FROM erased",
-        )
-        .await?;
-    let row = tx
-        .query_one(&statement, &[&product, &installation.as_uuid()])
-        .await?;
-    tx.commit().await?;
-    let erased: i64 = row.try_get(0)?;
-    Ok(u64::try_from(erased).unwrap_or(0))
+    Erasure::run(pool, ERASE, &[&product, &installation.as_uuid()]).await
 }
+
+const ERASE: &str = "WITH erased AS (
+         DELETE FROM submissions WHERE product = $1 AND installation_id = $2
+         RETURNING period_end),
+     marked AS (
+         INSERT INTO rollup_dirty_days (product, day)
+         SELECT DISTINCT $1, (period_end AT TIME ZONE 'UTC')::date FROM erased
+         -- A new number: a run that read the old mark leaves this one.
+         ON CONFLICT (product, day) DO UPDATE SET mark = EXCLUDED.mark
+         RETURNING 1),
+     unregistered AS (
+         DELETE FROM installations WHERE product = $1 AND installation_id = $2
+         RETURNING 1),
+     counted AS (
+         INSERT INTO submission_counts (product, submissions, installations)
+         VALUES ($1, -(SELECT count(*) FROM erased), -(SELECT count(*) FROM unregistered)))
+     SELECT (SELECT count(*) FROM erased), (SELECT count(*) FROM unregistered),
+            (SELECT count(*) FROM marked)";
 
 /// Live, exact totals of the stored reports.
 #[derive(Debug)]
