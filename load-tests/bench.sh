@@ -15,6 +15,23 @@
 # reports accepted in that window, and checks the generator's acknowledged count against
 # `SELECT count(*) FROM submissions`.
 #
+# BENCH_SCENARIO picks what is sent (issue 23); every scenario's events are counted in the
+# database afterwards and compared with what was acknowledged:
+#   submit          new installations' reports (today's worst case: every report a new row)
+#   submit-known    a realistic week: KNOWN_POOL (100000) installations report once first (not
+#                   measured), then their next week is measured with 10% new installations
+#   capture         posthog-python batches of 1 to 100 events to /batch/ from 10,000
+#                   installations, BENCH_GZIP_PERCENT (0) of them gzip
+#   events          Stories batches of 10 to 50 events from 10,000 installations, 5% resent
+#   telemetry       IndexPilot daily reports of new installations
+#   capture-spread  franklinwh's single captures at /capture/, each from a new installation
+#   hot             the same from 1,000 installations sending 100 each, in rounds (100,000
+#                   requests; the run ends when they are in)
+# Tally's per-installation limit is lifted (TALLY_RATE_LIMIT_PER_HOUR=1000000, still checked) for
+# the event scenarios: a pool installation sends far more than 10 requests in the run.
+# BENCH_WAITS=1 samples pg_stat_activity's wait events (and ungranted pg_locks) every 0.2 s
+# during the measured run into the report.
+#
 # Knobs: BENCH_SERVER (tally or bare), BENCH_DURATION (30s), BENCH_WARMUP (5s),
 # BENCH_CONNECTIONS (64), BENCH_HEALTH (1; 0 skips the GET /health run), BENCH_REPORT (a file),
 # BENCH_TALLY (another `tally` binary, e.g. an earlier commit's, to compare two builds).
@@ -28,6 +45,15 @@ server=${BENCH_SERVER:-tally}
 case "$server" in
     tally | bare) ;;
     *) echo "BENCH_SERVER must be tally or bare, not $server" >&2; exit 2 ;;
+esac
+scenario=${BENCH_SCENARIO:-submit}
+gzip_percent=${BENCH_GZIP_PERCENT:-0}
+known_pool=${KNOWN_POOL:-100000}
+waits=${BENCH_WAITS:-0}
+case "$scenario" in
+    submit | submit-known | capture | events | telemetry | capture-spread | hot) ;;
+    *) echo "BENCH_SCENARIO must be submit, submit-known, capture, events, telemetry," \
+            "capture-spread or hot, not $scenario" >&2; exit 2 ;;
 esac
 duration=${BENCH_DURATION:-30s}
 warmup=${BENCH_WARMUP:-5s}
@@ -69,15 +95,17 @@ start_server() {
     else
         DATABASE_URL="$database_url" \
         TALLY_BIND="127.0.0.1:$http_port" \
-        TALLY_INGEST_KEYS="$ingest_key" \
+        TALLY_INGEST_KEYS="$ingest_key,franklinwh:$capture_key,indexpilot:$telemetry_key" \
         TALLY_ADMIN_KEYS="$admin_key" \
         TALLY_IP_RATE_PER_MINUTE=0 \
+        TALLY_RATE_LIMIT_PER_HOUR=$rate_limit \
         RUST_LOG=warn \
             "$tally" serve 2>"$work/server.log" &
         ready=/ready
     fi
     server_pid=$!
-    for _ in $(seq 100); do
+    # Up to a minute: migrations on a machine other builds keep busy can take a while.
+    for _ in $(seq 300); do
         if curl -fs "http://127.0.0.1:$http_port$ready" >/dev/null 2>&1; then return; fi
         if ! kill -0 "$server_pid" 2>/dev/null; then break; fi
         sleep 0.2
@@ -88,7 +116,43 @@ start_server() {
 }
 
 ingest_key="bench-ingest-$RANDOM$RANDOM"
+capture_key="phc_bench$RANDOM$RANDOM"
+telemetry_key="bench-indexpilot-$RANDOM$RANDOM"
 admin_key="bench-admin-$RANDOM$RANDOM"
+
+# The generator's flags, the key it sends, and the SQL counting what was stored (for Tally and
+# for tally-bare, whose event routes keep one row per request in `bare_requests`).
+rate_limit=1000000
+key=$ingest_key
+bare_events="SELECT coalesce(sum(events), 0) FROM bare_requests"
+tally_events="SELECT coalesce(sum(value::numeric), 0) FROM activity, jsonb_each(counts)
+              WHERE key LIKE 'event/%'"
+case "$scenario" in
+    submit | submit-known)
+        rate_limit=10
+        args=(--target submit)
+        [ "$scenario" = submit-known ] &&
+            args+=(--installations known --pool "$known_pool" --new-percent 10)
+        bare_events="SELECT count(*) FROM submissions"
+        tally_events=$bare_events ;;
+    capture)
+        key=$capture_key
+        args=(--target capture --installations pool --pool 10000 --gzip-percent "$gzip_percent") ;;
+    events)
+        args=(--target events --installations pool --pool 10000 --resend-percent 5) ;;
+    telemetry)
+        key=$telemetry_key
+        args=(--target telemetry)
+        tally_events="SELECT count(*) FROM activity" ;;
+    capture-spread)
+        key=$capture_key
+        args=(--target capture-single) ;;
+    hot)
+        key=$capture_key
+        args=(--target capture-single --installations hot --pool 1000 --hot-requests 100) ;;
+esac
+stored_sql=$tally_events
+[ "$server" = bare ] && stored_sql=$bare_events
 start_cluster
 start_server
 
@@ -98,30 +162,65 @@ if [ "$health" = 1 ]; then
 else
     echo null >"$work/health.json"
 fi
+if [ "$scenario" = submit-known ]; then
+    # The known installations' previous week, not measured: the server has seen them before.
+    TALLY_LOAD_INGEST_KEY="$key" "$load" --url "$url" --target submit --installations known-seed \
+        --pool "$known_pool" -c "$connections" --warmup 0s --duration 30m >"$work/seed.json"
+else
+    echo null >"$work/seed.json"
+fi
 rss_before=$(awk '/VmRSS/ {print $2}' "/proc/$server_pid/status")
 # Both servers start the submit run from the same state: set-up's WAL flushed to the tables.
 sql CHECKPOINT
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-TALLY_LOAD_INGEST_KEY="$ingest_key" TALLY_LOAD_ADMIN_KEY="$admin_key" \
-    "$load" --url "$url" --target submit -c "$connections" --duration "$duration" --warmup "$warmup" \
-    --cpu-pid "server=$server_pid" --cpu-pid "postgres=$postmaster_pid" >"$work/submit.json"
+TALLY_LOAD_INGEST_KEY="$key" TALLY_LOAD_ADMIN_KEY="$admin_key" \
+    "$load" --url "$url" "${args[@]}" -c "$connections" --duration "$duration" --warmup "$warmup" \
+    --cpu-pid "server=$server_pid" --cpu-pid "postgres=$postmaster_pid" >"$work/submit.json" &
+load_pid=$!
+: >"$work/waits.txt"
+if [ "$waits" = 1 ]; then
+    # Every 0.2 s while the generator runs: each active backend's wait (CPU when running), and
+    # the lock requests not granted at that instant.
+    while kill -0 "$load_pid" 2>/dev/null; do
+        sql "SELECT coalesce(string_agg(coalesce(wait_event_type || ':' || wait_event, 'CPU'), ' '), '')
+                 || ' locks_waiting:' || (SELECT count(*) FROM pg_locks WHERE NOT granted)
+             FROM pg_stat_activity
+             WHERE backend_type = 'client backend' AND state = 'active'
+               AND pid <> pg_backend_pid()" >>"$work/waits.txt" || true
+        sleep 0.2
+    done
+fi
+wait "$load_pid"
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 rss_after=$(awk '/VmRSS/ {print $2}' "/proc/$server_pid/status")
 peak=$(awk '/VmHWM/ {print $2}' "/proc/$server_pid/status")
-# Every 200 was answered after its commit, so the table holds them all by now.
-stored_rows=$(sql "SELECT count(*) FROM submissions")
+# Every 200 was answered after its commit, so the tables hold them all by now.
+stored_rows=$(sql "$stored_sql")
 
 python3 - "$work/health.json" "$work/submit.json" "$rss_before" "$rss_after" "$peak" "$server" \
-    "$stored_rows" "$load_before" "$load_after" <<'PY' | tee "${BENCH_REPORT:-/dev/null}"
-import json, os, sys
-health, submit = (json.load(open(p)) for p in sys.argv[1:3])
+    "$stored_rows" "$load_before" "$load_after" "$scenario" "$work/seed.json" "$work/waits.txt" \
+    <<'PY' | tee "${BENCH_REPORT:-/dev/null}"
+import collections, json, os, sys
+health, submit, seed = (json.load(open(p)) for p in (sys.argv[1], sys.argv[2], sys.argv[11]))
 kib = [int(x) for x in sys.argv[3:6]]
-stored = int(sys.argv[7])
+stored = int(float(sys.argv[7]))
+server, scenario = sys.argv[6], sys.argv[10]
+# What the server must hold: every acknowledged event. Both keep one row per report (a report
+# counts as one event); Tally counts a resent batch once, the bare pipeline keeps a row per
+# request.
+keeps_each_request = server == "bare" and not scenario.startswith("submit")
+expected = submit["acknowledged_events" if keeps_each_request else "distinct_acknowledged_events"]
+if seed:
+    expected += seed["distinct_acknowledged_events"]
+samples = [line.split() for line in open(sys.argv[12]) if line.strip()]
+waits = collections.Counter(w for s in samples for w in s if not w.startswith("locks_waiting:"))
+locks = [int(w.split(":")[1]) for s in samples for w in s if w.startswith("locks_waiting:")]
 # Accepted in the measured window: the 200s among the requests sent in it, the same requests
 # whose CPU the window's samples cover.
 accepted = submit["status_counts"].get("200", 0)
 print(json.dumps({
-    "server": sys.argv[6],
+    "server": server,
+    "scenario": scenario,
     "machine": {"cores": os.cpu_count(),
                 "load_average_before": [float(x) for x in sys.argv[8].split()],
                 "load_average_after": [float(x) for x in sys.argv[9].split()]},
@@ -130,8 +229,12 @@ print(json.dumps({
     "server_rss_mib": {"before_submit": round(kib[0] / 1024, 1),
                        "after_submit": round(kib[1] / 1024, 1),
                        "peak": round(kib[2] / 1024, 1)},
-    "stored_rows": stored,
-    "acknowledged_equals_stored_rows": submit["acknowledged"] == stored,
+    "stored_events": stored,
+    "expected_events": expected,
+    "acknowledged_equals_stored": expected == stored,
+    "wait_samples": {"samples": len(samples), "backend_states": dict(waits.most_common()),
+                     "locks_waiting_max": max(locks, default=0),
+                     "locks_waiting_mean": round(sum(locks) / len(locks), 2) if locks else 0},
     "accepted_in_window": accepted,
     "cpu_secs_per_1000_accepted": {
         label: round(secs * 1000 / accepted, 4) if accepted else None

@@ -13,31 +13,10 @@ REQUESTS=${REQUESTS:-200}
 tally="$root/target/release/tally"
 load="$root/target/release/tally-load"
 
-dir=$(mktemp -d /tmp/tally-stats-bench.XXXXXX)
-chmod 755 "$dir"
-pg_port=$("$root/scripts/free-port.sh")
-app_port=$("$root/scripts/free-port.sh")
-server_pid=""
-cleanup() {
-    [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
-    "$root/scripts/pg.sh" stop "$dir/data"
-    rm -rf "$dir"
-}
-trap cleanup EXIT
-"$root/scripts/pg.sh" start "$dir/data" "$pg_port" shared_buffers=1GB
-export DATABASE_URL="postgres://postgres@127.0.0.1:$pg_port/postgres"
-export TALLY_INGEST_KEYS=bench-ingest TALLY_ADMIN_KEYS=bench-admin
-export TALLY_RATE_LIMIT_PER_HOUR=0 TALLY_IP_RATE_PER_MINUTE=0 TALLY_LOG_FORMAT=json
+. "$here/bench-lib.sh"
+bench_cluster stats-bench shared_buffers=1GB
 # The server's own roller runs once at start (empty) and then not during the benchmark.
-export TALLY_ROLLUP_INTERVAL_SECS=86400 RUST_LOG=warn
-export TALLY_BIND="127.0.0.1:$app_port"
-
-"$tally" serve >"$dir/server.log" 2>&1 &
-server_pid=$!
-for _ in $(seq 100); do
-    curl -fs "http://127.0.0.1:$app_port/ready" >/dev/null && break
-    sleep 0.2
-done
+bench_serve TALLY_LOG_FORMAT=json TALLY_ROLLUP_INTERVAL_SECS=86400
 
 echo "== seeding $INSTALLATIONS installations x $WEEKS weeks through POST /submit" >&2
 seed_start=$(date +%s.%N)
@@ -53,8 +32,6 @@ echo "seeded in $(echo "$seed_end - $seed_start" | bc) s: $stored" >&2
 "$("$root/scripts/pg.sh" bindir)/psql" -q -h 127.0.0.1 -p "$pg_port" -U postgres -d postgres \
     -c "VACUUM (ANALYZE)"
 
-elapsed() { local a b; a=$(date +%s.%N); "$@" >/dev/null 2>&1; b=$(date +%s.%N); echo "$b - $a" | bc; }
-export RUST_LOG=info
 backfill=$(elapsed "$tally" rollup)
 today=$(date -u +%F)
 # A run looks again at what was received within a minute before the previous run started (the
@@ -74,13 +51,6 @@ routes=(summary overview export installations deployment-modes versions geograph
         features version-migration feature-trends errors anomalies)
 printf '%-22s %8s %8s %8s\n' route p50_ms p95_ms p99_ms
 for route in "${routes[@]}"; do
-    url="http://127.0.0.1:$app_port/stats/$route"
-    # One curl, one keep-alive connection, as a dashboard or Grafana holds it: 10 warm-up
-    # requests (prepared statements, pool), then the measured ones.
-    transfers=()
-    for _ in $(seq $((REQUESTS + 10))); do transfers+=(-o /dev/null "$url"); done
-    curl -fs -w '%{time_total}\n' -H "X-API-Key: bench-admin" "${transfers[@]}" \
-        | tail -n "$REQUESTS" | sort -n >"$dir/times"
-    pct() { sed -n "$(( (REQUESTS * $1 + 99) / 100 ))p" "$dir/times" | awk '{printf "%.2f", $1 * 1000}'; }
-    printf '%-22s %8s %8s %8s\n' "$route" "$(pct 50)" "$(pct 95)" "$(pct 99)"
+    # shellcheck disable=SC2046 # the three figures, one word each
+    printf '%-22s %8s %8s %8s\n' "$route" $(time_route "/stats/$route" "$REQUESTS")
 done

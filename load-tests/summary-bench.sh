@@ -22,33 +22,12 @@ REQUESTS=${REQUESTS:-200}
 tally="$root/target/release/tally"
 load="$root/target/release/tally-load"
 
-dir=$(mktemp -d /tmp/tally-summary-bench.XXXXXX)
-chmod 755 "$dir"
-pg_port=$("$scripts/free-port.sh")
-app_port=$("$scripts/free-port.sh")
-server_pid="" load_pid="" poll_pid=""
-cleanup() {
-    for pid in "$poll_pid" "$load_pid" "$server_pid"; do
-        if [ -n "$pid" ]; then kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true; fi
-    done
-    "$scripts/pg.sh" stop "$dir/data"
-    rm -rf "$dir"
-}
-trap cleanup EXIT
-"$scripts/pg.sh" start "$dir/data" "$pg_port" shared_buffers=1GB >&2
+. "$root/load-tests/bench-lib.sh"
+bench_cluster summary-bench shared_buffers=1GB
 psql="$("$scripts/pg.sh" bindir)/psql"
 sql() { "$psql" -h 127.0.0.1 -p "$pg_port" -U postgres -d postgres -XtAqc "$1"; }
 
-DATABASE_URL="postgres://postgres@127.0.0.1:$pg_port/postgres" \
-TALLY_BIND="127.0.0.1:$app_port" \
-TALLY_INGEST_KEYS=bench-ingest TALLY_ADMIN_KEYS=bench-admin \
-TALLY_RATE_LIMIT_PER_HOUR=0 TALLY_IP_RATE_PER_MINUTE=0 RUST_LOG=warn \
-    "$tally" serve >"$dir/server.log" 2>&1 &
-server_pid=$!
-for _ in $(seq 100); do
-    curl -fs "http://127.0.0.1:$app_port/ready" >/dev/null && break
-    sleep 0.2
-done
+bench_serve
 url="http://127.0.0.1:$app_port/stats/summary"
 
 # GETs of the summary on one keep-alive connection, each line "status seconds" on stderr

@@ -7,6 +7,7 @@
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::ops::RangeInclusive;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -14,6 +15,7 @@ use clap::{Parser, ValueEnum};
 use hyper::Uri;
 
 use crate::cpu::{parse_watch, Watch};
+use crate::formats;
 use crate::payload::Installations;
 
 #[derive(Parser, Debug)]
@@ -40,7 +42,9 @@ pub struct Args {
     #[arg(long, env = "TALLY_LOAD_ADMIN_KEY", hide_env_values = true)]
     pub admin_key: Option<Secret>,
 
-    /// What to load: POST /submit, or GET /health for the HTTP stack's ceiling.
+    /// What to load: POST /submit, an event format's route, or GET /health for the HTTP
+    /// stack's ceiling. capture: posthog-python's batches at /batch/; capture-single:
+    /// franklinwh's single events at /capture/; events: Stories' batches; telemetry: IndexPilot.
     #[arg(long, value_enum, default_value_t = Target::Submit)]
     pub target: Target,
 
@@ -72,11 +76,14 @@ pub struct Args {
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
 
-    /// fresh: a new installation per request; pool: N installations x W weekly reports.
+    /// fresh: a new installation per request; pool: N installations x W weekly reports (event
+    /// formats: request k from installation k % N); known-seed: one report of each of N
+    /// installations; known: their next week with --new-percent new installations among them;
+    /// hot: N installations each sending --hot-requests, in rounds (event formats).
     #[arg(long, value_enum, default_value_t = InstallationsArg::Fresh)]
     pub installations: InstallationsArg,
 
-    /// Installations in the pool (pool mode).
+    /// Installations in the pool (pool, known-seed, known and hot modes).
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub pool: u32,
 
@@ -84,6 +91,26 @@ pub struct Args {
     /// At most 52 so every period stays inside the server's raw retention window.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=52))]
     pub weeks: u32,
+
+    /// Share of requests from new installations in known mode.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(0..=100))]
+    pub new_percent: u32,
+
+    /// Requests of each installation in hot mode.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub hot_requests: u32,
+
+    /// Events per batch (capture, events), drawn uniformly: MIN..MAX, or one number.
+    #[arg(long, value_parser = parse_events)]
+    pub batch_events: Option<RangeInclusive<u32>>,
+
+    /// Share of event requests sent gzip-compressed (`Content-Encoding: gzip`).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=100))]
+    pub gzip_percent: u64,
+
+    /// Share of event requests that resend an earlier body unchanged (a client's retry).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=100))]
+    pub resend_percent: u64,
 
     /// Runtime worker threads. One is usually enough and leaves the other core to the server.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
@@ -100,20 +127,48 @@ pub struct Args {
 }
 
 impl Args {
-    pub fn installations(&self) -> Installations {
-        match self.installations {
+    /// The reports' installations (`--target submit`).
+    pub fn installations(&self) -> Result<Installations, String> {
+        let size = self.pool;
+        Ok(match self.installations {
             InstallationsArg::Fresh => Installations::Fresh,
             InstallationsArg::Pool => Installations::Pool {
-                size: self.pool,
+                size,
                 weeks: self.weeks,
             },
-        }
+            InstallationsArg::KnownSeed => Installations::KnownSeed { size },
+            InstallationsArg::Known => Installations::Known {
+                size,
+                new_percent: self.new_percent,
+            },
+            InstallationsArg::Hot => return Err("--installations hot is for event formats".into()),
+        })
+    }
+
+    /// The event formats' installations.
+    pub fn event_installations(&self) -> Result<formats::Installations, String> {
+        let size = self.pool;
+        Ok(match self.installations {
+            InstallationsArg::Fresh => formats::Installations::Fresh,
+            InstallationsArg::Pool => formats::Installations::Pool { size },
+            InstallationsArg::Hot => formats::Installations::Hot {
+                size,
+                each: self.hot_requests,
+            },
+            InstallationsArg::KnownSeed | InstallationsArg::Known => {
+                return Err("--installations known and known-seed are for --target submit".into())
+            }
+        })
     }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Target {
     Submit,
+    Capture,
+    CaptureSingle,
+    Events,
+    Telemetry,
     Health,
 }
 
@@ -127,6 +182,9 @@ pub enum Mode {
 pub enum InstallationsArg {
     Fresh,
     Pool,
+    KnownSeed,
+    Known,
+    Hot,
 }
 
 // The names the report uses, the same as on the command line.
@@ -134,6 +192,10 @@ impl Target {
     pub fn name(self) -> &'static str {
         match self {
             Target::Submit => "submit",
+            Target::Capture => "capture",
+            Target::CaptureSingle => "capture-single",
+            Target::Events => "events",
+            Target::Telemetry => "telemetry",
             Target::Health => "health",
         }
     }
@@ -153,6 +215,9 @@ impl InstallationsArg {
         match self {
             InstallationsArg::Fresh => "fresh",
             InstallationsArg::Pool => "pool",
+            InstallationsArg::KnownSeed => "known-seed",
+            InstallationsArg::Known => "known",
+            InstallationsArg::Hot => "hot",
         }
     }
 }
@@ -262,6 +327,20 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(seconds).map_err(|e| format!("{s:?}: {e}"))
 }
 
+/// `10..50` or `7`.
+fn parse_events(s: &str) -> Result<RangeInclusive<u32>, String> {
+    let bad = || format!("{s:?} is not MIN..MAX events (1 to 1000), e.g. 10..50");
+    let (lo, hi) = s.split_once("..").unwrap_or((s, s));
+    let (lo, hi): (u32, u32) = (
+        lo.parse().map_err(|_| bad())?,
+        hi.parse().map_err(|_| bad())?,
+    );
+    if lo == 0 || lo > hi || hi > 1000 {
+        return Err(bad());
+    }
+    Ok(lo..=hi)
+}
+
 fn parse_rate(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(rate) if rate.is_finite() && rate > 0.0 => Ok(rate),
@@ -324,6 +403,15 @@ mod tests {
         assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
         assert!(parse_duration("soon").is_err());
         assert!(parse_duration("5 days").is_err());
+    }
+
+    #[test]
+    fn batch_sizes_read_as_a_range_or_one_number() {
+        assert_eq!(parse_events("10..50"), Ok(10..=50));
+        assert_eq!(parse_events("1"), Ok(1..=1));
+        assert!(parse_events("0..5").is_err());
+        assert!(parse_events("50..10").is_err());
+        assert!(parse_events("1..5000").is_err());
     }
 
     #[test]

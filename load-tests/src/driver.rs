@@ -24,17 +24,19 @@ use bytes::{Bytes, BytesMut};
 use hdrhistogram::Histogram;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
-use hyper::header::{HeaderName, HeaderValue, ACCEPT, CONTENT_TYPE, HOST};
+use hyper::header::{HeaderName, HeaderValue, ACCEPT, CONTENT_ENCODING, CONTENT_TYPE, HOST};
 use hyper::{Method, Request, Uri};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio::time::{sleep, sleep_until, timeout, Instant};
 
 use crate::cli::TargetUrl;
-use crate::payload::{Generator, SubmissionKey};
+use crate::formats;
+use crate::payload::{self, Identity, Sent};
 
 const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
 const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
+const GZIP: HeaderValue = HeaderValue::from_static("gzip");
 /// Latencies above this are clamped; far beyond any sensible `--timeout`.
 const MAX_LATENCY_US: u64 = 60_000_000;
 /// Pause after a failed connect, so a dead server does not turn the loop into a busy spin.
@@ -45,11 +47,40 @@ const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 pub enum Work {
     /// `GET /health`: the HTTP stack's ceiling, no database write.
     Health,
-    /// `POST /submit` with generated bodies and the ingest key.
-    Submit {
-        generator: Generator,
-        key: HeaderValue,
+    /// `POST route` with generated bodies, and the key as `X-API-Key` when the format sends one
+    /// in a header.
+    Post {
+        route: &'static str,
+        bodies: Bodies,
+        key: Option<HeaderValue>,
     },
+}
+
+/// The bodies of a `Post`: Printernizer's reports or one of the event formats.
+pub enum Bodies {
+    Reports(payload::Generator),
+    Events(formats::Generator),
+}
+
+impl Bodies {
+    /// How many bodies the run has, when it is fixed.
+    pub fn total(&self) -> Option<u64> {
+        match self {
+            Bodies::Reports(generator) => generator.total(),
+            Bodies::Events(generator) => generator.total(),
+        }
+    }
+
+    fn write(&self, k: u64, buf: &mut BytesMut, scratch: &mut Vec<u8>) -> Option<Sent> {
+        match self {
+            Bodies::Reports(generator) => generator.write(k, buf).map(|identity| Sent {
+                identity,
+                events: 1,
+                gzip: false,
+            }),
+            Bodies::Events(generator) => generator.write(k, buf, scratch),
+        }
+    }
 }
 
 /// How requests are paced.
@@ -81,10 +112,15 @@ pub struct Outcome {
     pub statuses: Vec<(u16, u64)>,
     pub transport_errors: u64,
     pub warmup_requests: u64,
-    /// 200 answers, warm-up included: each is a report the server said it stored.
+    /// 200 answers, warm-up included: each is a request the server said it stored.
     pub acknowledged: u64,
-    /// Distinct (installation, period start) among the acknowledged submissions.
+    /// Distinct identities among the acknowledged requests (a resend is its original).
     pub distinct_acknowledged: u64,
+    /// Events in the acknowledged requests, and in the distinct ones only.
+    pub acknowledged_events: u64,
+    pub distinct_acknowledged_events: u64,
+    /// Events in the requests answered 200 in the measured window.
+    pub window_events: u64,
     /// Any HTTP answer at all, warm-up included.
     pub answered: u64,
     /// Length of the measured window (shorter than planned when a pool ran out).
@@ -118,8 +154,11 @@ struct Tally {
     transport_errors: u64,
     warmup_requests: u64,
     acknowledged: u64,
+    acknowledged_events: u64,
+    window_events: u64,
     answered: u64,
-    keys: Vec<SubmissionKey>,
+    /// What each acknowledged request is stored under, and its events.
+    keys: Vec<(Identity, u64)>,
 }
 
 impl Tally {
@@ -130,6 +169,8 @@ impl Tally {
             transport_errors: 0,
             warmup_requests: 0,
             acknowledged: 0,
+            acknowledged_events: 0,
+            window_events: 0,
             answered: 0,
             keys: Vec::new(),
         }
@@ -164,7 +205,7 @@ pub async fn run(plan: Plan) -> Outcome {
     };
     let route = match plan.work {
         Work::Health => "/health",
-        Work::Submit { .. } => "/submit",
+        Work::Post { route, .. } => route,
     };
     let shared = Arc::new(Shared {
         uri: plan
@@ -199,15 +240,18 @@ pub async fn run(plan: Plan) -> Outcome {
         total.transport_errors += tally.transport_errors;
         total.warmup_requests += tally.warmup_requests;
         total.acknowledged += tally.acknowledged;
+        total.acknowledged_events += tally.acknowledged_events;
+        total.window_events += tally.window_events;
         total.answered += tally.answered;
         total.keys.extend(tally.keys);
     }
     progress.abort();
     let finished = Instant::now();
 
-    // A resend of the same (installation, period) is one row on the server, so count it once.
+    // A resend of the same (installation, period) or batch is stored once, so count it once.
     total.keys.sort_unstable();
     total.keys.dedup();
+    let distinct_acknowledged_events = total.keys.iter().map(|(_, events)| events).sum();
     Outcome {
         histogram,
         statuses: (0u16..)
@@ -219,6 +263,9 @@ pub async fn run(plan: Plan) -> Outcome {
         warmup_requests: total.warmup_requests,
         acknowledged: total.acknowledged,
         distinct_acknowledged: total.keys.len() as u64,
+        acknowledged_events: total.acknowledged_events,
+        distinct_acknowledged_events,
+        window_events: total.window_events,
         answered: total.answered,
         measured: finished
             .min(clock.end)
@@ -234,6 +281,7 @@ async fn connection(index: u32, shared: Arc<Shared>) -> Tally {
     // One buffer per connection: hyper drops each body once written, and the next `write`
     // then reclaims the same allocation (see payload's buffer test).
     let mut buf = BytesMut::new();
+    let mut scratch = Vec::new();
     // Open loop: this connection's share of the arrivals, offset so connections interleave.
     let open = match plan.pace {
         Pace::Closed => None,
@@ -253,17 +301,18 @@ async fn connection(index: u32, shared: Arc<Shared>) -> Tally {
         if due.is_none() && Instant::now() >= clock.end {
             break;
         }
-        let (body, key) = match &plan.work {
+        let (body, sent) = match &plan.work {
             Work::Health => (Bytes::new(), None),
-            Work::Submit { generator, .. } => {
+            Work::Post { bodies, .. } => {
                 let k = shared.next_body.fetch_add(1, Relaxed);
-                match generator.write(k, &mut buf) {
-                    Some(key) => (buf.split().freeze(), Some(key)),
-                    None => break, // the pool has sent every pair
+                match bodies.write(k, &mut buf, &mut scratch) {
+                    Some(sent) => (buf.split().freeze(), Some(sent)),
+                    None => break, // the pool has sent every body
                 }
             }
         };
-        let request = build_request(&shared, body);
+        let gzip = sent.is_some_and(|sent| sent.gzip);
+        let request = build_request(&shared, body, gzip);
         // Closed loop: from now, after the body is written; open loop: from when it was due.
         let started = due.unwrap_or_else(Instant::now);
         let result = match timeout(plan.timeout, exchange(&mut conn, plan.url.addr, request)).await
@@ -275,9 +324,10 @@ async fn connection(index: u32, shared: Arc<Shared>) -> Tally {
         match result {
             Ok(status) => {
                 tally.answered += 1;
-                if status == 200 {
+                if let Some(sent) = sent.filter(|_| status == 200) {
                     tally.acknowledged += 1;
-                    tally.keys.extend(key);
+                    tally.acknowledged_events += sent.events;
+                    tally.keys.push((sent.identity, sent.events));
                 }
                 if in_warmup {
                     tally.warmup_requests += 1;
@@ -288,6 +338,9 @@ async fn connection(index: u32, shared: Arc<Shared>) -> Tally {
                         .min(u128::from(MAX_LATENCY_US)) as u64;
                     tally.histogram.saturating_record(micros.max(1));
                     tally.statuses[usize::from(status).min(599)] += 1;
+                    if status == 200 {
+                        tally.window_events += sent.map_or(0, |sent| sent.events);
+                    }
                 }
             }
             Err(failure) => {
@@ -310,17 +363,24 @@ async fn connection(index: u32, shared: Arc<Shared>) -> Tally {
     tally
 }
 
-fn build_request(shared: &Shared, body: Bytes) -> Request<Full<Bytes>> {
-    let builder = Request::builder()
+fn build_request(shared: &Shared, body: Bytes, gzip: bool) -> Request<Full<Bytes>> {
+    let mut builder = Request::builder()
         .uri(shared.uri.clone())
         .header(HOST, shared.host.clone());
-    let builder = match &shared.plan.work {
-        Work::Health => builder.method(Method::GET),
-        Work::Submit { key, .. } => builder
-            .method(Method::POST)
-            .header(CONTENT_TYPE, APPLICATION_JSON)
-            .header(X_API_KEY, key.clone()),
-    };
+    match &shared.plan.work {
+        Work::Health => builder = builder.method(Method::GET),
+        Work::Post { key, .. } => {
+            builder = builder
+                .method(Method::POST)
+                .header(CONTENT_TYPE, APPLICATION_JSON);
+            if let Some(key) = key {
+                builder = builder.header(X_API_KEY, key.clone());
+            }
+            if gzip {
+                builder = builder.header(CONTENT_ENCODING, GZIP);
+            }
+        }
+    }
     builder
         .body(Full::new(body))
         .expect("every part was validated up front")
@@ -482,6 +542,7 @@ mod tests {
         requests: AtomicU64,
         bodies: Mutex<Vec<Bytes>>,
         keys: Mutex<Vec<String>>,
+        gzipped: AtomicU64,
     }
 
     struct Behaviour {
@@ -508,11 +569,18 @@ mod tests {
             .headers()
             .get("x-api-key")
             .map(|k| k.to_str().unwrap().to_owned());
+        if req
+            .headers()
+            .get("content-encoding")
+            .is_some_and(|e| e == "gzip")
+        {
+            seen.gzipped.fetch_add(1, Relaxed);
+        }
         let body = req.into_body().collect().await?.to_bytes();
         sleep(delay).await;
         let (status, text) = match path.as_str() {
             "/health" => (StatusCode::OK, r#"{"status":"healthy"}"#.to_owned()),
-            "/submit" => {
+            "/submit" | "/batch/" => {
                 seen.keys.lock().unwrap().push(key.unwrap_or_default());
                 let mut bodies = seen.bodies.lock().unwrap();
                 bodies.push(body);
@@ -594,9 +662,14 @@ mod tests {
     }
 
     fn submit(installations: Installations) -> Work {
-        Work::Submit {
-            generator: Generator::new(42, chrono::Utc::now().naive_utc(), installations),
-            key: HeaderValue::from_static("ingest-key"),
+        Work::Post {
+            route: "/submit",
+            bodies: Bodies::Reports(payload::Generator::new(
+                42,
+                chrono::Utc::now().naive_utc(),
+                installations,
+            )),
+            key: Some(HeaderValue::from_static("ingest-key")),
         }
     }
 
@@ -648,6 +721,38 @@ mod tests {
             assert_eq!(report["schema_version"], "1.0");
         }
         assert!(seen.keys.lock().unwrap().iter().all(|k| k == "ingest-key"));
+    }
+
+    #[tokio::test]
+    async fn an_event_run_counts_every_acknowledged_event_and_a_resent_batchs_once() {
+        let (url, seen) = serve(QUICK).await;
+        let mix = formats::Mix {
+            events: 1..=100,
+            gzip_percent: 50,
+            resend_percent: 20,
+        };
+        let bodies = formats::Generator {
+            seed: 42,
+            now: chrono::Utc::now(),
+            format: formats::Format::CaptureBatch,
+            installations: formats::Installations::Fresh,
+            mix,
+            api_key: "phc_bench".into(),
+        };
+        let work = Work::Post {
+            route: "/batch/",
+            bodies: Bodies::Events(bodies),
+            key: None,
+        };
+        let outcome = run(plan(url, work, Pace::Closed, 3, 0, 300)).await;
+        let received = seen.bodies.lock().unwrap().len() as u64;
+        assert_eq!(outcome.acknowledged, received);
+        assert!(outcome.distinct_acknowledged < outcome.acknowledged);
+        assert!(outcome.distinct_acknowledged_events < outcome.acknowledged_events);
+        assert!(outcome.distinct_acknowledged_events >= outcome.distinct_acknowledged);
+        let gzipped = seen.gzipped.load(Relaxed);
+        assert!(gzipped > 0 && gzipped < received, "{gzipped} of {received}");
+        assert!(seen.keys.lock().unwrap().iter().all(String::is_empty));
     }
 
     #[tokio::test]

@@ -1,11 +1,13 @@
 //! `tally-load`: load generator for Tally. Loopback only; one JSON report on stdout.
 //!
-//! `cli` reads the flags, `payload` writes the bodies, `driver` runs the loops, `cpu` times the
-//! watched processes, `report` turns the counts into the JSON. This file wires them together.
+//! `cli` reads the flags, `payload` writes the reports and `formats` the event formats' bodies,
+//! `driver` runs the loops, `cpu` times the watched processes, `report` turns the counts into
+//! the JSON. This file wires them together.
 
 mod cli;
 mod cpu;
 mod driver;
+mod formats;
 mod payload;
 mod report;
 mod rng;
@@ -16,7 +18,7 @@ use clap::Parser;
 use hyper::header::HeaderValue;
 
 use cli::{Args, Mode, Secret, Target};
-use driver::{Pace, Plan, Work};
+use driver::{Bodies, Pace, Plan, Work};
 
 fn main() -> ExitCode {
     let args = Args::parse();
@@ -38,20 +40,7 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> Result<(), String> {
-    let work = match args.target {
-        Target::Health => Work::Health,
-        Target::Submit => {
-            let key = args
-                .key
-                .as_ref()
-                .ok_or("--target submit needs the ingest key: --key or TALLY_LOAD_INGEST_KEY")?;
-            let now = chrono::Utc::now().naive_utc();
-            Work::Submit {
-                generator: payload::Generator::new(args.seed, now, args.installations()),
-                key: header_value(key, "--key")?,
-            }
-        }
-    };
+    let work = work(&args)?;
     let admin_key = args
         .admin_key
         .as_ref()
@@ -82,10 +71,10 @@ async fn run(args: Args) -> Result<(), String> {
         args.warmup,
         args.duration
     );
-    if let Work::Submit { generator, .. } = &work {
-        if let Some(total) = generator.total() {
+    if let Work::Post { bodies, .. } = &work {
+        if let Some(total) = bodies.total() {
             eprintln!(
-                "tally-load: the pool has {total} reports to send; the run ends when all are sent"
+                "tally-load: the pool has {total} bodies to send; the run ends when all are sent"
             );
         }
     }
@@ -121,6 +110,7 @@ async fn run(args: Args) -> Result<(), String> {
         seed: args.seed,
         warmup_secs: args.warmup.as_secs_f64(),
     };
+    // Only /submit's acknowledged reports are what the summary counts.
     let counts_rows = args.target == Target::Submit;
     let report = report::Report::new(setup, &outcome, counts_rows, stored_before, stored_after)
         .with_cpu(cpu_secs);
@@ -144,6 +134,68 @@ async fn run(args: Args) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// What each request is, from the target and its flags.
+fn work(args: &Args) -> Result<Work, String> {
+    let key = || {
+        args.key.as_ref().ok_or_else(|| {
+            format!(
+                "--target {} needs the ingest key: --key or TALLY_LOAD_INGEST_KEY",
+                args.target.name()
+            )
+        })
+    };
+    let format = match args.target {
+        Target::Health => return Ok(Work::Health),
+        Target::Submit => {
+            let now = chrono::Utc::now().naive_utc();
+            return Ok(Work::Post {
+                route: "/submit",
+                bodies: Bodies::Reports(payload::Generator::new(
+                    args.seed,
+                    now,
+                    args.installations()?,
+                )),
+                key: Some(header_value(key()?, "--key")?),
+            });
+        }
+        Target::Capture => formats::Format::CaptureBatch,
+        Target::CaptureSingle => formats::Format::Capture,
+        Target::Events => formats::Format::Events,
+        Target::Telemetry => formats::Format::Telemetry,
+    };
+    // Capture bodies carry their key; Stories sends none; IndexPilot's goes in the header.
+    let (header, api_key) = match format {
+        formats::Format::CaptureBatch | formats::Format::Capture => {
+            (None, key()?.expose().to_owned())
+        }
+        formats::Format::Events => (None, String::new()),
+        formats::Format::Telemetry => (Some(header_value(key()?, "--key")?), String::new()),
+    };
+    let events = args.batch_events.clone().unwrap_or(match format {
+        formats::Format::CaptureBatch => 1..=100,
+        formats::Format::Events => 10..=50,
+        formats::Format::Capture | formats::Format::Telemetry => 1..=1,
+    });
+    let mix = formats::Mix {
+        events,
+        gzip_percent: args.gzip_percent,
+        resend_percent: args.resend_percent,
+    };
+    let generator = formats::Generator {
+        seed: args.seed,
+        now: chrono::Utc::now(),
+        format,
+        installations: args.event_installations()?,
+        mix,
+        api_key,
+    };
+    Ok(Work::Post {
+        route: format.route(),
+        bodies: Bodies::Events(generator),
+        key: header,
+    })
 }
 
 /// A key as a header value marked sensitive (hyper then keeps it out of its debug output).

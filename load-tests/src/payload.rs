@@ -6,12 +6,15 @@
 //! calls into a `BytesMut`: no JSON tree, no per-body allocation once the buffer is warm, which
 //! matters because the generator shares two cores with the server and Postgres.
 //!
-//! Two ways to choose installations:
+//! Three ways to choose installations:
 //! - `Fresh`: every body is a new installation with its own period, so every 200 is a new row.
 //! - `Pool { size, weeks }`: `size` installations fixed by the seed, each sending `weeks`
 //!   consecutive weekly reports. Body `k` is installation `k % size`, week `k / size`: every
 //!   (installation, week) pair once, round-robin, so one installation's reports are spread over
 //!   the run instead of arriving back to back.
+//! - `KnownSeed` then `Known`: a realistic week. The seed run introduces `size` installations
+//!   (week 0); the measured run sends their week 1, with a share of new installations among
+//!   them, so most reports are of installations the server already knows.
 
 use std::fmt::{self, Write};
 
@@ -28,15 +31,39 @@ pub const BODY_CAPACITY: usize = 1536;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Installations {
     Fresh,
-    Pool { size: u32, weeks: u32 },
+    Pool {
+        size: u32,
+        weeks: u32,
+    },
+    /// The week before a `Known` run: one report of each of `size` installations, then the end.
+    KnownSeed {
+        size: u32,
+    },
+    /// The next week of the `size` installations `KnownSeed` introduced, each once, with
+    /// `new_percent` of the requests from new installations among them; ends when the known
+    /// installations have all reported.
+    Known {
+        size: u32,
+        new_percent: u32,
+    },
 }
 
-/// What identifies a stored report: the server keeps one row per installation and period, so
-/// a resend of the same pair must not count twice when we compare with the database.
+/// What the server stores a request under, so that a resend is not counted twice when we
+/// compare with the database: a report's installation and period start (one row per pair), an
+/// event batch's number (a resend carries its original's; `at_micros` is then 0).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct SubmissionKey {
-    pub installation: u128,
-    pub period_start_micros: i64,
+pub struct Identity {
+    pub id: u128,
+    pub at_micros: i64,
+}
+
+/// What one request carried: its identity, the events it counts (a report counts one), and
+/// whether its body is gzip-compressed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sent {
+    pub identity: Identity,
+    pub events: u64,
+    pub gzip: bool,
 }
 
 /// The two datetime spellings Printernizer's client produces (`str(datetime)` and
@@ -238,7 +265,10 @@ impl Usage {
 pub struct Generator {
     seed: u64,
     now: NaiveDateTime,
-    pool: Option<(Vec<Profile>, u32)>,
+    installations: Installations,
+    /// The pool's installations (none for fresh) and how many weeks each reports.
+    profiles: Vec<Profile>,
+    weeks: u32,
 }
 
 impl Generator {
@@ -247,69 +277,82 @@ impl Generator {
         let now = now
             .with_nanosecond(now.nanosecond() / 1000 * 1000)
             .expect("a truncated nanosecond is valid");
-        let pool = match installations {
-            Installations::Fresh => None,
-            Installations::Pool { size, weeks } => {
-                let earliest_start = now - WEEK * weeks as i32 - TimeDelta::hours(1);
-                let profiles = (0..u64::from(size))
-                    .map(|i| {
-                        let mut rng = SplitMix64::stream(seed, &[POOL_INSTALLATION, i]);
-                        Profile::draw(&mut rng, earliest_start, weeks)
-                    })
-                    .collect();
-                Some((profiles, weeks))
-            }
+        let (size, weeks) = match installations {
+            Installations::Fresh => (0, 1),
+            Installations::Pool { size, weeks } => (size, weeks),
+            // The seed run and the measured run send weeks 0 and 1 of the same two-week pool.
+            Installations::KnownSeed { size } | Installations::Known { size, .. } => (size, 2),
         };
-        Self { seed, now, pool }
+        let earliest_start = now - WEEK * weeks as i32 - TimeDelta::hours(1);
+        let profiles = (0..u64::from(size))
+            .map(|i| {
+                let mut rng = SplitMix64::stream(seed, &[POOL_INSTALLATION, i]);
+                Profile::draw(&mut rng, earliest_start, weeks)
+            })
+            .collect();
+        Self {
+            seed,
+            now,
+            installations,
+            profiles,
+            weeks,
+        }
     }
 
-    /// How many bodies the run has: `None` for fresh (unbounded), `size * weeks` for a pool.
+    /// How many bodies the run has: `None` when unbounded (fresh) or ended by the draw (known).
     pub fn total(&self) -> Option<u64> {
-        self.pool
-            .as_ref()
-            .map(|(profiles, weeks)| profiles.len() as u64 * u64::from(*weeks))
+        match self.installations {
+            Installations::Pool { size, weeks } => Some(u64::from(size) * u64::from(weeks)),
+            Installations::KnownSeed { size } => Some(u64::from(size)),
+            Installations::Fresh | Installations::Known { .. } => None,
+        }
     }
 
     /// Clears `buf`, writes body `k` into it and returns the (installation, period) it reports,
     /// or `None` once a pool has sent every pair.
-    pub fn write(&self, k: u64, buf: &mut BytesMut) -> Option<SubmissionKey> {
+    pub fn write(&self, k: u64, buf: &mut BytesMut) -> Option<Identity> {
         buf.clear();
         buf.reserve(BODY_CAPACITY);
-        match &self.pool {
-            None => {
-                let mut rng = SplitMix64::stream(self.seed, &[FRESH_BODY, k]);
-                // A client reports `[now - 7 d, now]` at its own hourly check: a few minutes ago.
-                let end = self.now
-                    - TimeDelta::microseconds(rng.between(60_000_000, 1_800_000_000) as i64);
-                let start = end - WEEK;
-                let profile = Profile::draw(&mut rng, start, 1);
-                let usage = Usage::draw(&mut rng);
-                Some(write_body(
-                    buf,
-                    &profile,
-                    profile.version,
-                    start,
-                    end,
-                    &usage,
-                ))
+        let size = self.profiles.len() as u64;
+        match self.installations {
+            Installations::Fresh => Some(self.write_fresh(k, buf)),
+            Installations::Pool { .. } => {
+                (k < self.total()?).then(|| self.write_week(k % size, (k / size) as u32, buf))
             }
-            Some((profiles, weeks)) => {
-                let size = profiles.len() as u64;
-                if k >= size * u64::from(*weeks) {
-                    return None;
+            Installations::KnownSeed { .. } => (k < size).then(|| self.write_week(k, 0, buf)),
+            Installations::Known { new_percent, .. } => {
+                // Bodies 0..=k hold `new` new installations, spread evenly over the run.
+                let new = (k + 1) * u64::from(new_percent) / 100;
+                if new > k * u64::from(new_percent) / 100 {
+                    return Some(self.write_fresh(k, buf));
                 }
-                let (installation, week) = (k % size, (k / size) as u32);
-                let profile = &profiles[installation as usize];
-                let weeks_back = (weeks - 1 - week) as i32;
-                let end = self.now - WEEK * weeks_back - profile.end_offset;
-                let start = end - WEEK;
-                let mut rng =
-                    SplitMix64::stream(self.seed, &[POOL_WEEK, installation, u64::from(week)]);
-                let usage = Usage::draw(&mut rng);
-                let version = profile.version_in_week(week);
-                Some(write_body(buf, profile, version, start, end, &usage))
+                let known = k - new;
+                (known < size).then(|| self.write_week(known, 1, buf))
             }
         }
+    }
+
+    /// A new installation's first report.
+    fn write_fresh(&self, k: u64, buf: &mut BytesMut) -> Identity {
+        let mut rng = SplitMix64::stream(self.seed, &[FRESH_BODY, k]);
+        // A client reports `[now - 7 d, now]` at its own hourly check: a few minutes ago.
+        let end = self.now - TimeDelta::microseconds(rng.between(60_000_000, 1_800_000_000) as i64);
+        let start = end - WEEK;
+        let profile = Profile::draw(&mut rng, start, 1);
+        let usage = Usage::draw(&mut rng);
+        write_body(buf, &profile, profile.version, start, end, &usage)
+    }
+
+    /// Week `week` of pool installation `installation`.
+    fn write_week(&self, installation: u64, week: u32, buf: &mut BytesMut) -> Identity {
+        let profile = &self.profiles[installation as usize];
+        let weeks_back = (self.weeks - 1 - week) as i32;
+        let end = self.now - WEEK * weeks_back - profile.end_offset;
+        let start = end - WEEK;
+        let mut rng = SplitMix64::stream(self.seed, &[POOL_WEEK, installation, u64::from(week)]);
+        let usage = Usage::draw(&mut rng);
+        let version = profile.version_in_week(week);
+        write_body(buf, profile, version, start, end, &usage)
     }
 }
 
@@ -322,12 +365,12 @@ fn write_body(
     start: NaiveDateTime,
     end: NaiveDateTime,
     usage: &Usage,
-) -> SubmissionKey {
+) -> Identity {
     // Writing into a BytesMut cannot fail; the results are ignored for that reason.
     let _ = write_body_fmt(buf, p, version, start, end, usage);
-    SubmissionKey {
-        installation: p.id.as_u128(),
-        period_start_micros: start.and_utc().timestamp_micros(),
+    Identity {
+        id: p.id.as_u128(),
+        at_micros: start.and_utc().timestamp_micros(),
     }
 }
 
@@ -404,7 +447,7 @@ mod tests {
             .naive_utc()
     }
 
-    fn body(generator: &Generator, k: u64) -> (String, Option<SubmissionKey>) {
+    fn body(generator: &Generator, k: u64) -> (String, Option<Identity>) {
         let mut buf = BytesMut::new();
         let key = generator.write(k, &mut buf);
         (String::from_utf8(buf.to_vec()).unwrap(), key)
@@ -434,11 +477,11 @@ mod tests {
     }
 
     /// Every rule from CONTRACT.md that our bodies are meant to respect.
-    fn assert_valid_report(text: &str, key: SubmissionKey) {
+    fn assert_valid_report(text: &str, key: Identity) {
         let v: Value = serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"));
         assert_eq!(as_str(&v, "/schema_version"), "1.0");
         let id: Uuid = as_str(&v, "/installation/installation_id").parse().unwrap();
-        assert_eq!(id.as_u128(), key.installation);
+        assert_eq!(id.as_u128(), key.id);
         assert!(PLATFORMS
             .iter()
             .any(|(p, _)| *p == as_str(&v, "/installation/platform")));
@@ -456,7 +499,7 @@ mod tests {
         assert!(start < end, "{start} is not before {end}");
         assert_eq!(end - start, WEEK);
         assert!(first_seen <= start);
-        assert_eq!(start.and_utc().timestamp_micros(), key.period_start_micros);
+        assert_eq!(start.and_utc().timestamp_micros(), key.at_micros);
         assert_eq!(as_u64(&v, "/period/duration_days"), 7);
 
         let counts = v["printer_fleet"]["printer_type_counts"]
@@ -528,9 +571,8 @@ mod tests {
     #[test]
     fn fresh_bodies_are_each_a_new_installation_and_period() {
         let generator = Generator::new(42, now(), Installations::Fresh);
-        let keys: HashSet<SubmissionKey> =
-            (0..5_000).map(|k| body(&generator, k).1.unwrap()).collect();
-        let installations: HashSet<u128> = keys.iter().map(|k| k.installation).collect();
+        let keys: HashSet<Identity> = (0..5_000).map(|k| body(&generator, k).1.unwrap()).collect();
+        let installations: HashSet<u128> = keys.iter().map(|k| k.id).collect();
         assert_eq!(keys.len(), 5_000);
         assert_eq!(installations.len(), 5_000);
     }
@@ -602,15 +644,15 @@ mod tests {
         let (size, weeks) = (13, 4);
         let generator = Generator::new(42, now(), Installations::Pool { size, weeks });
         assert_eq!(generator.total(), Some(52));
-        let keys: Vec<SubmissionKey> = (0..52).map(|k| body(&generator, k).1.unwrap()).collect();
-        let distinct: HashSet<SubmissionKey> = keys.iter().copied().collect();
+        let keys: Vec<Identity> = (0..52).map(|k| body(&generator, k).1.unwrap()).collect();
+        let distinct: HashSet<Identity> = keys.iter().copied().collect();
         assert_eq!(distinct.len(), 52, "a pair was sent twice");
         let mut weeks_per_installation: BTreeMap<u128, BTreeSet<i64>> = BTreeMap::new();
         for key in &keys {
             weeks_per_installation
-                .entry(key.installation)
+                .entry(key.id)
                 .or_default()
-                .insert(key.period_start_micros);
+                .insert(key.at_micros);
         }
         assert_eq!(weeks_per_installation.len(), size as usize);
         for starts in weeks_per_installation.values() {
@@ -625,15 +667,48 @@ mod tests {
     }
 
     #[test]
+    fn a_known_run_sends_each_seeded_installations_next_week_once_among_a_tenth_of_new_ones() {
+        let size = 900;
+        let seed = Generator::new(42, now(), Installations::KnownSeed { size });
+        assert_eq!(seed.total(), Some(900));
+        let seeded: Vec<Identity> = (0..900).map(|k| body(&seed, k).1.unwrap()).collect();
+        assert_eq!(seed.write(900, &mut BytesMut::new()), None);
+
+        let known = Installations::Known {
+            size,
+            new_percent: 10,
+        };
+        let generator = Generator::new(42, now(), known);
+        let sent: Vec<Identity> = (0..)
+            .map_while(|k| generator.write(k, &mut BytesMut::new()))
+            .collect();
+        assert_eq!(sent.len(), 1_000);
+        let seeded_ids: HashSet<u128> = seeded.iter().map(|key| key.id).collect();
+        let (old, new): (Vec<&Identity>, Vec<&Identity>) =
+            sent.iter().partition(|key| seeded_ids.contains(&key.id));
+        assert_eq!((old.len(), new.len()), (900, 100));
+        // Each known installation reports the week after its seeded one, exactly once.
+        let next: HashSet<(u128, i64)> = seeded
+            .iter()
+            .map(|key| (key.id, key.at_micros + WEEK.num_microseconds().unwrap()))
+            .collect();
+        let reported: HashSet<(u128, i64)> =
+            old.iter().map(|key| (key.id, key.at_micros)).collect();
+        assert_eq!(reported, next);
+        // The new installations are spread over the run, not bunched at one end.
+        let first_new = sent.iter().position(|key| !seeded_ids.contains(&key.id));
+        assert!(first_new.is_some_and(|at| at < 20), "{first_new:?}");
+    }
+
+    #[test]
     fn pool_mode_goes_round_robin_over_installations() {
         let generator = Generator::new(42, now(), Installations::Pool { size: 5, weeks: 3 });
-        let first_round: HashSet<u128> = (0..5)
-            .map(|k| body(&generator, k).1.unwrap().installation)
-            .collect();
+        let first_round: HashSet<u128> =
+            (0..5).map(|k| body(&generator, k).1.unwrap().id).collect();
         assert_eq!(first_round.len(), 5);
         assert_eq!(
-            body(&generator, 0).1.unwrap().installation,
-            body(&generator, 5).1.unwrap().installation
+            body(&generator, 0).1.unwrap().id,
+            body(&generator, 5).1.unwrap().id
         );
     }
 

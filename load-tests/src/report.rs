@@ -52,12 +52,18 @@ pub struct Report {
     /// Requests sent during the warm-up, answered or not; not in the histogram.
     pub warmup_requests: u64,
     pub throughput_rps: f64,
+    /// Events in the requests answered 200 in the window, per second (a report counts one).
+    pub events_per_sec: f64,
     pub latency_ms: Latency,
     pub status_counts: BTreeMap<String, u64>,
     pub transport_errors: u64,
     /// 200s over the whole run, warm-up included.
     pub acknowledged: u64,
     pub distinct_acknowledged: u64,
+    /// Events in the acknowledged requests (a report counts one), and in the distinct ones:
+    /// what a server that counts a resent batch once must hold.
+    pub acknowledged_events: u64,
+    pub distinct_acknowledged_events: u64,
     pub stored_before: Option<u64>,
     pub stored_after: Option<u64>,
     pub stored_delta: Option<i64>,
@@ -91,6 +97,13 @@ impl Report {
         };
         let requests: u64 = outcome.statuses.iter().map(|(_, n)| n).sum();
         let seconds = outcome.measured.as_secs_f64();
+        let per_second = |n: u64| {
+            if seconds > 0.0 {
+                round3(n as f64 / seconds)
+            } else {
+                0.0
+            }
+        };
         let stored_delta = match (stored_before, stored_after) {
             (Some(before), Some(after)) => Some(after as i64 - before as i64),
             _ => None,
@@ -106,11 +119,8 @@ impl Report {
             warmup_secs: round3(setup.warmup_secs),
             requests,
             warmup_requests: outcome.warmup_requests,
-            throughput_rps: if seconds > 0.0 {
-                round3(requests as f64 / seconds)
-            } else {
-                0.0
-            },
+            throughput_rps: per_second(requests),
+            events_per_sec: per_second(outcome.window_events),
             latency_ms,
             status_counts: outcome
                 .statuses
@@ -120,6 +130,8 @@ impl Report {
             transport_errors: outcome.transport_errors,
             acknowledged: outcome.acknowledged,
             distinct_acknowledged: outcome.distinct_acknowledged,
+            acknowledged_events: outcome.acknowledged_events,
+            distinct_acknowledged_events: outcome.distinct_acknowledged_events,
             stored_before,
             stored_after,
             stored_delta,
@@ -171,6 +183,9 @@ mod tests {
             warmup_requests: 5,
             acknowledged: distinct_acknowledged,
             distinct_acknowledged,
+            acknowledged_events: distinct_acknowledged,
+            distinct_acknowledged_events: distinct_acknowledged,
+            window_events: latencies_us.len() as u64 - 1,
             answered: latencies_us.len() as u64 + 5,
             measured: Duration::from_secs(2),
         }

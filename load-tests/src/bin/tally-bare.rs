@@ -6,6 +6,11 @@
 //! schema `tally migrate` creates, the same columns Tally writes), then answers each request.
 //! One writer, one batch at a time: exactly the pipeline the issue's target was calibrated on.
 //!
+//! The event formats' routes (`/batch/`, `/capture/`, `/api/events/batch`, `/api/v1/telemetry`;
+//! issue 23) take the same path: a gzip body is inflated, the envelope parsed into typed structs
+//! (the installation, each event's name and time; properties skipped unread), and the request
+//! is ONE row of `bare_requests` (installation, events counted) in the same writer's batches.
+//!
 //! Deliberately nothing else: no keys, no validation rules, no rate limits, no ingest outcomes,
 //! no metrics, no logs. What Tally costs beyond this is the price of those. A benchmark
 //! instrument, not a server; `BENCH_SERVER=bare load-tests/bench.sh` runs it.
@@ -14,7 +19,10 @@ use std::collections::{hash_map::Entry, BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::str::FromStr;
 
-use actix_web::{web, App, HttpResponse, HttpServer};
+use std::io::Read;
+
+use actix_web::http::header::CONTENT_ENCODING;
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use clap::Parser;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
@@ -157,7 +165,95 @@ fn optional_datetime<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<
 
 /// The report's key in the table (the product is always `printernizer`).
 type Key = (Uuid, DateTime<Utc>);
-type Job = (Body, DateTime<Utc>, oneshot::Sender<i64>);
+
+/// What the writer commits: a report, or an event format's request as one row.
+// Unboxed: a report's path stays exactly the frozen reference's, without an allocation more.
+#[allow(clippy::large_enum_variant)]
+enum Job {
+    Report(Body, DateTime<Utc>, oneshot::Sender<i64>),
+    Request(Request, oneshot::Sender<i64>),
+}
+
+/// One request of an event format: a row of `bare_requests`.
+struct Request {
+    route: &'static str,
+    installation_id: String,
+    events: i32,
+    received_at: DateTime<Utc>,
+}
+
+/// The event formats' table, beside Tally's in the migrated database.
+const CREATE_REQUESTS: &str = "CREATE TABLE IF NOT EXISTS bare_requests (
+    route text NOT NULL, installation_id text NOT NULL, received_at timestamptz NOT NULL,
+    events integer NOT NULL)";
+
+const INSERT_REQUESTS: &str =
+    "INSERT INTO bare_requests (route, installation_id, received_at, events)
+    SELECT * FROM UNNEST($1::text[], $2::text[], $3::timestamptz[], $4::int[])";
+
+/// The most a gzip body may inflate to (PostHog's batch limit).
+const MAX_INFLATED: u64 = 20 << 20;
+
+/// A PostHog event; its properties are read for the installation only.
+#[derive(Deserialize)]
+struct CaptureEvent {
+    #[serde(rename = "event")]
+    _event: String,
+    distinct_id: Option<String>,
+    properties: Option<CaptureProperties>,
+    #[serde(rename = "timestamp")]
+    _timestamp: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct CaptureProperties {
+    distinct_id: Option<String>,
+}
+
+impl CaptureEvent {
+    fn installation(&self) -> Option<&str> {
+        self.distinct_id
+            .as_deref()
+            .or_else(|| self.properties.as_ref()?.distinct_id.as_deref())
+    }
+}
+
+/// `/capture/`'s single event (its members beside the key) or `/batch/`'s list (either route
+/// takes either).
+#[derive(Deserialize)]
+struct CaptureBody {
+    #[serde(rename = "api_key")]
+    _api_key: String,
+    batch: Option<Vec<CaptureEvent>>,
+    event: Option<String>,
+    distinct_id: Option<String>,
+    properties: Option<CaptureProperties>,
+}
+
+/// Stories' batch.
+#[derive(Deserialize)]
+struct EventBatch {
+    user_id: String,
+    events: Vec<StoriesEvent>,
+}
+
+#[derive(Deserialize)]
+struct StoriesEvent {
+    #[serde(rename = "event_type")]
+    _event_type: String,
+    #[serde(rename = "timestamp")]
+    _timestamp: String,
+}
+
+/// IndexPilot's daily report.
+#[derive(Deserialize)]
+struct Telemetry {
+    installation_id: String,
+    #[serde(rename = "version")]
+    _version: String,
+    #[serde(rename = "timestamp")]
+    _timestamp: String,
+}
 
 #[derive(Serialize)]
 struct Accepted {
@@ -169,7 +265,7 @@ struct Accepted {
 async fn submit(body: web::Json<Body>, queue: web::Data<mpsc::Sender<Job>>) -> HttpResponse {
     let (reply, answer) = oneshot::channel();
     if queue
-        .try_send((body.into_inner(), Utc::now(), reply))
+        .try_send(Job::Report(body.into_inner(), Utc::now(), reply))
         .is_err()
     {
         return HttpResponse::ServiceUnavailable().finish();
@@ -185,15 +281,132 @@ async fn submit(body: web::Json<Body>, queue: web::Data<mpsc::Sender<Job>>) -> H
     }
 }
 
+/// The body as sent, inflated when it says it is gzip.
+fn inflate(req: &HttpRequest, body: web::Bytes) -> Option<Vec<u8>> {
+    let gzip = req
+        .headers()
+        .get(CONTENT_ENCODING)
+        .is_some_and(|encoding| encoding == "gzip");
+    if !gzip {
+        return Some(body.to_vec());
+    }
+    let mut inflated = Vec::with_capacity(body.len() * 8);
+    flate2::read::GzDecoder::new(&body[..])
+        .take(MAX_INFLATED)
+        .read_to_end(&mut inflated)
+        .ok()?;
+    Some(inflated)
+}
+
+/// An event format's request: inflated, parsed as `T`, turned into its row by `row`, queued,
+/// and answered `accepted` once the row has committed; 400 when it cannot be read.
+async fn store_request<T: serde::de::DeserializeOwned>(
+    req: HttpRequest,
+    body: web::Bytes,
+    queue: web::Data<mpsc::Sender<Job>>,
+    row: impl FnOnce(T) -> Option<Request>,
+    accepted: serde_json::Value,
+) -> HttpResponse {
+    let request = inflate(&req, body)
+        .and_then(|body| serde_json::from_slice::<T>(&body).ok())
+        .and_then(row);
+    let Some(request) = request else {
+        return HttpResponse::BadRequest().finish();
+    };
+    let (reply, answer) = oneshot::channel();
+    if queue.try_send(Job::Request(request, reply)).is_err() {
+        return HttpResponse::ServiceUnavailable().finish();
+    }
+    match answer.await {
+        Ok(_) => HttpResponse::Ok().json(accepted),
+        Err(_) => HttpResponse::ServiceUnavailable().finish(),
+    }
+}
+
+async fn capture(
+    req: HttpRequest,
+    body: web::Bytes,
+    queue: web::Data<mpsc::Sender<Job>>,
+) -> HttpResponse {
+    let row = |body: CaptureBody| {
+        let events = match body.batch {
+            Some(batch) => batch,
+            None => vec![CaptureEvent {
+                _event: body.event?,
+                distinct_id: body.distinct_id,
+                properties: body.properties,
+                _timestamp: None,
+            }],
+        };
+        Some(Request {
+            route: "capture",
+            installation_id: events.first()?.installation()?.to_owned(),
+            events: events.len() as i32,
+            received_at: Utc::now(),
+        })
+    };
+    store_request(req, body, queue, row, serde_json::json!({"status": 1})).await
+}
+
+async fn event_batch(
+    req: HttpRequest,
+    body: web::Bytes,
+    queue: web::Data<mpsc::Sender<Job>>,
+) -> HttpResponse {
+    let row = |batch: EventBatch| {
+        Some(Request {
+            route: "events",
+            installation_id: batch.user_id,
+            events: batch.events.len() as i32,
+            received_at: Utc::now(),
+        })
+    };
+    let accepted = serde_json::json!({"status": "success", "message": "Events received"});
+    store_request(req, body, queue, row, accepted).await
+}
+
+async fn telemetry(
+    req: HttpRequest,
+    body: web::Bytes,
+    queue: web::Data<mpsc::Sender<Job>>,
+) -> HttpResponse {
+    let now = Utc::now();
+    let row = |report: Telemetry| {
+        Some(Request {
+            route: "telemetry",
+            installation_id: report.installation_id,
+            events: 1,
+            received_at: now,
+        })
+    };
+    let next = (now + chrono::Duration::days(1)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let accepted = serde_json::json!({
+        "status": "success", "message": "Telemetry received", "next_collection": next,
+    });
+    store_request(req, body, queue, row, accepted).await
+}
+
 /// The one writer: a batch at a time, each answered after its statement has committed.
 async fn writer(pool: Pool, mut jobs: mpsc::Receiver<Job>, batch_max: usize) {
     let mut batch = Vec::with_capacity(batch_max);
     while jobs.recv_many(&mut batch, batch_max).await > 0 {
+        let (reports, requests): (Vec<Job>, Vec<Job>) = batch
+            .drain(..)
+            .partition(|job| matches!(job, Job::Report(..)));
+        if !requests.is_empty() {
+            insert_requests(&pool, requests).await;
+        }
+        if reports.is_empty() {
+            continue;
+        }
         // One statement cannot update a row twice: the same key merges, the last one wins.
-        let mut slots: HashMap<Key, usize> = HashMap::with_capacity(batch.len());
-        let mut rows: Vec<(Body, DateTime<Utc>)> = Vec::with_capacity(batch.len());
-        let mut waiters: Vec<Vec<oneshot::Sender<i64>>> = Vec::with_capacity(batch.len());
-        for (body, received_at, reply) in batch.drain(..) {
+        let mut slots: HashMap<Key, usize> = HashMap::with_capacity(reports.len());
+        let mut rows: Vec<(Body, DateTime<Utc>)> = Vec::with_capacity(reports.len());
+        let mut waiters: Vec<Vec<oneshot::Sender<i64>>> = Vec::with_capacity(reports.len());
+        for job in reports {
+            let Job::Report(body, received_at, reply) = job else {
+                continue;
+            };
             match slots.entry((body.installation.installation_id, body.period.start)) {
                 Entry::Occupied(slot) => {
                     rows[*slot.get()] = (body, received_at);
@@ -220,6 +433,48 @@ async fn writer(pool: Pool, mut jobs: mpsc::Receiver<Job>, batch_max: usize) {
             Err(error) => eprintln!("tally-bare: batch of {} not committed: {error}", rows.len()),
         }
         // Replies still held are dropped here: those requests answer 503.
+    }
+}
+
+/// One row per request, in one statement; each answered once it has committed.
+async fn insert_requests(pool: &Pool, jobs: Vec<Job>) {
+    let (rows, replies): (Vec<Request>, Vec<oneshot::Sender<i64>>) = jobs
+        .into_iter()
+        .filter_map(|job| match job {
+            Job::Request(row, reply) => Some((row, reply)),
+            Job::Report(..) => None,
+        })
+        .unzip();
+    let inserted = async {
+        let client = pool.get().await.map_err(|e| e.to_string())?;
+        let statement = client
+            .prepare_cached(INSERT_REQUESTS)
+            .await
+            .map_err(|e| e.to_string())?;
+        client
+            .execute(
+                &statement,
+                &[
+                    &rows.iter().map(|r| r.route).collect::<Vec<_>>(),
+                    &rows
+                        .iter()
+                        .map(|r| r.installation_id.as_str())
+                        .collect::<Vec<_>>(),
+                    &rows.iter().map(|r| r.received_at).collect::<Vec<_>>(),
+                    &rows.iter().map(|r| r.events).collect::<Vec<_>>(),
+                ],
+            )
+            .await
+            .map_err(|e| e.to_string())
+    };
+    match inserted.await {
+        Ok(_) => {
+            for reply in replies {
+                let _ = reply.send(0);
+            }
+        }
+        // The replies are dropped: those requests answer 503.
+        Err(error) => eprintln!("tally-bare: batch of {} not committed: {error}", rows.len()),
     }
 }
 
@@ -326,6 +581,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .runtime(Runtime::Tokio1)
         .build()?;
     pool.get().await?.batch_execute(ENSURE_PARTITIONS).await?;
+    pool.get().await?.batch_execute(CREATE_REQUESTS).await?;
 
     let (queue, jobs) = mpsc::channel::<Job>(QUEUE_CAPACITY);
     tokio::spawn(writer(pool.clone(), jobs, args.batch_max.max(1)));
@@ -337,6 +593,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .app_data(queue.clone())
             .app_data(pool.clone())
             .route("/submit", web::post().to(submit))
+            .route("/batch/", web::post().to(capture))
+            .route("/capture/", web::post().to(capture))
+            .route("/api/events/batch", web::post().to(event_batch))
+            .route("/api/v1/telemetry", web::post().to(telemetry))
             .route("/health", web::get().to(health))
             .route("/stats/summary", web::get().to(summary))
     })
