@@ -21,7 +21,7 @@
 #   submit-known    a realistic week: KNOWN_POOL (100000) installations report once first (not
 #                   measured), then their next week is measured with 10% new installations
 #   capture         posthog-python batches of 1 to 100 events to /batch/ from 10,000
-#                   installations, BENCH_GZIP_PERCENT (0) of them gzip
+#                   installations, BENCH_GZIP_PERCENT (50) of them gzip
 #   events          Stories batches of 10 to 50 events from 10,000 installations, 5% resent
 #   telemetry       IndexPilot daily reports of new installations
 #   capture-spread  franklinwh's single captures at /capture/, each from a new installation
@@ -47,7 +47,7 @@ case "$server" in
     *) echo "BENCH_SERVER must be tally or bare, not $server" >&2; exit 2 ;;
 esac
 scenario=${BENCH_SCENARIO:-submit}
-gzip_percent=${BENCH_GZIP_PERCENT:-0}
+gzip_percent=${BENCH_GZIP_PERCENT:-50}
 known_pool=${KNOWN_POOL:-100000}
 waits=${BENCH_WAITS:-0}
 case "$scenario" in
