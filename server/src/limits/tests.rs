@@ -128,7 +128,11 @@ fn an_event_products_installation_has_its_own_larger_quota_and_a_daily_reports_t
         .map(|_| limits.check_client("stories", &id, Merge::Add).is_ok())
         .collect();
     let reports: Vec<bool> = (0..2)
-        .map(|_| limits.check_client("indexpilot", &id, Merge::Replace).is_ok())
+        .map(|_| {
+            limits
+                .check_client("indexpilot", &id, Merge::Replace)
+                .is_ok()
+        })
         .collect();
 
     assert_eq!(events, [true, true, true, false]);
