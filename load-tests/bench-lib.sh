@@ -32,7 +32,8 @@ bench_cleanup() {
 # that environment); returns once it is ready, with `server_pid` set.
 bench_serve() {
     env TALLY_BIND="127.0.0.1:$app_port" TALLY_INGEST_KEYS=bench-ingest \
-        TALLY_ADMIN_KEYS=bench-admin TALLY_RATE_LIMIT_PER_HOUR=0 TALLY_IP_RATE_PER_MINUTE=0 \
+        TALLY_ADMIN_KEYS=bench-admin TALLY_RATE_LIMIT_PER_HOUR=0 TALLY_EVENT_RATE_LIMIT_PER_HOUR=0 \
+        TALLY_IP_RATE_PER_MINUTE=0 \
         RUST_LOG=warn "$@" "$tally" serve >"$dir/server.log" 2>&1 &
     server_pid=$!
     for _ in $(seq 100); do

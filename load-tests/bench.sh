@@ -27,8 +27,9 @@
 #   capture-spread  franklinwh's single captures at /capture/, each from a new installation
 #   hot             the same from 1,000 installations sending 100 each, in rounds (100,000
 #                   requests; the run ends when they are in)
-# Tally's per-installation limit is lifted (TALLY_RATE_LIMIT_PER_HOUR=1000000, still checked) for
-# the event scenarios: a pool installation sends far more than 10 requests in the run.
+# Tally's per-installation limits are lifted (TALLY_RATE_LIMIT_PER_HOUR and
+# TALLY_EVENT_RATE_LIMIT_PER_HOUR=1000000, still checked) for the event scenarios: a pool
+# installation sends far more than the defaults allow in the run.
 # BENCH_WAITS=1 samples pg_stat_activity's wait events (and ungranted pg_locks) every 0.2 s
 # during the measured run into the report.
 #
@@ -99,6 +100,7 @@ start_server() {
         TALLY_ADMIN_KEYS="$admin_key" \
         TALLY_IP_RATE_PER_MINUTE=0 \
         TALLY_RATE_LIMIT_PER_HOUR=$rate_limit \
+        TALLY_EVENT_RATE_LIMIT_PER_HOUR=$rate_limit \
         RUST_LOG=warn \
             "$tally" serve 2>"$work/server.log" &
         ready=/ready
