@@ -136,3 +136,27 @@ async fn the_privacy_page_is_under_the_per_source_limit() {
 
     assert_eq!(statuses.map(|status| status.as_u16()), [200, 200, 429]);
 }
+
+#[tokio::test]
+async fn every_route_the_notice_names_is_mounted() {
+    let app = spawn_app().await;
+    let notice = notice(&app).await;
+
+    for product in notice["products"].as_array().expect("products") {
+        for route in product["routes"].as_array().expect("routes") {
+            let path = route
+                .as_str()
+                .and_then(|route| route.strip_prefix("POST "))
+                .expect("a POST route");
+            let status = app
+                .http
+                .post(app.url(path))
+                .body("{}")
+                .send()
+                .await
+                .expect("sent")
+                .status();
+            assert!(status != 404 && status != 405, "{path}: {status}");
+        }
+    }
+}

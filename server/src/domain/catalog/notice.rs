@@ -198,7 +198,14 @@ impl Format {
             Self::PrinternizerReport => &["POST /submit"],
             Self::IndexpilotTelemetry => &["POST /api/v1/telemetry"],
             Self::EventBatch => &["POST /api/events/batch", "POST /api/crashes"],
-            Self::PosthogCapture => &["POST /capture", "POST /batch"],
+            Self::PosthogCapture => &[
+                "POST /capture",
+                "POST /batch",
+                "POST /e",
+                "POST /i/v0/e",
+                "POST /track",
+                "POST /engage",
+            ],
         }
     }
 
@@ -213,7 +220,8 @@ impl Format {
             ],
             Self::PosthogCapture => &[
                 "`$ip` and every `$`-prefixed property the product does not declare",
-                "`$identify`, `$set` and other `$` events (they may carry e-mail addresses)",
+                "`$identify`, `$set` and other `$` events, and `/engage` person updates (they \
+                 may carry e-mail addresses)",
                 "event ids (`uuid`) and timestamps: only the UTC day an event happened on",
             ],
         }
