@@ -278,6 +278,44 @@ async fn a_stories_batch_needs_no_key_and_a_resent_batch_is_counted_once() {
 }
 
 #[tokio::test]
+async fn a_later_batch_of_the_same_day_adds_its_keys_and_leaves_the_others_as_they_were() {
+    let app = app().await;
+    let user = "user_5b1d0e4f";
+    assert_eq!(
+        post(&app, "/api/events/batch", None, &stories_batch(user))
+            .await
+            .status(),
+        200
+    );
+    let at = now_text();
+    let later = json!({
+        "user_id": user,
+        "events": [
+            {"event_type": "transcription_completed", "timestamp": at, "properties": {"duration": 0.25, "success": true}},
+            {"event_type": "app_opened", "timestamp": at, "properties": {"language": "fr"}}
+        ]
+    });
+
+    assert_eq!(
+        post(&app, "/api/events/batch", None, &later).await.status(),
+        200
+    );
+
+    let days = stored(&app, "stories").await;
+    let counts = &days[user];
+    // Added into keys both batches have.
+    assert_eq!(counts["event/transcription_completed"], 2.0);
+    assert_eq!(
+        counts["measure/transcription_completed.duration/sum"],
+        12.75
+    );
+    assert_eq!(counts["event/app_opened"], 2.0);
+    // Kept from the first batch alone, and new from the second alone.
+    assert_eq!(counts["dim/app_opened.language/de"], 1.0);
+    assert_eq!(counts["event/transcription_failed"], 1.0);
+    assert_eq!(counts["dim/app_opened.language/fr"], 1.0);
+}
+#[tokio::test]
 async fn a_stories_batch_keeps_its_good_events_when_others_are_unusable_and_a_resend_counts_once() {
     let app = app().await;
     let user = "user_7f3a9c2e";
