@@ -6,7 +6,8 @@
 # reference, then against `tally`: the same generator and seed, each on a fresh PostgreSQL
 # cluster. The reference is `tally-bare` taking the same requests, or with REFERENCE=<scenario>
 # Tally itself on another scenario (`make bench-hot`: the hot installations against the spread
-# case). On a shared machine one run varies by ±20%; a pair's two runs see about the same
+# case), or with REFERENCE_TALLY=<binary> another build of Tally on the same scenario (a change
+# before and after: `cp target/release/tally /tmp/tally-before`, change, build, pair). On a shared machine one run varies by ±20%; a pair's two runs see about the same
 # neighbours, so the ratio within a pair is steadier than either figure, and the median over the
 # pairs is the figure to quote.
 #
@@ -15,7 +16,7 @@
 # reference's requests/s, p99 <= 20 ms, nothing lost, RSS <= 64 MiB. Exit status 1 when a run
 # lost an event (what the database counts != what was acknowledged).
 #
-# Knobs: PAIRS (3), REFERENCE (bare), and bench.sh's BENCH_DURATION, BENCH_WARMUP,
+# Knobs: PAIRS (3), REFERENCE (bare), REFERENCE_TALLY, and bench.sh's BENCH_DURATION, BENCH_WARMUP,
 # BENCH_CONNECTIONS, BENCH_GZIP_PERCENT, BENCH_WAITS, KNOWN_POOL.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -29,7 +30,10 @@ summary=${BENCH_PAIR_REPORT:-$root/target/bench-pair-$scenario.json}
 runs=$(mktemp -d /tmp/tally-bench-pair.XXXXXX)
 trap 'rm -rf "$runs"' EXIT
 
-if [ "$reference" = bare ]; then
+if [ -n "${REFERENCE_TALLY:-}" ]; then
+    reference_run=(BENCH_SERVER=tally "BENCH_TALLY=$REFERENCE_TALLY" "BENCH_SCENARIO=$scenario")
+    reference_label="tally@$(basename "$REFERENCE_TALLY")"
+elif [ "$reference" = bare ]; then
     reference_run=(BENCH_SERVER=bare "BENCH_SCENARIO=$scenario")
     reference_label=bare
 else

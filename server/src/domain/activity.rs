@@ -112,30 +112,32 @@ pub enum Unusable {
 }
 
 /// The keys of `Counts`. Every function here is the only place its key's form is spelled.
+// Keys are made for every value of every event: `concat` (one allocation, one copy) rather
+// than `format!`, whose machinery showed as a tenth of a capture request's CPU.
 pub mod key {
     /// Events of a type.
     pub fn event(event_type: &str) -> String {
-        format!("event/{event_type}")
+        ["event/", event_type].concat()
     }
 
     /// Events (or reports) whose dimension at `path` had `value`.
     pub fn dimension(path: &str, value: &str) -> String {
-        format!("dim/{path}/{value}")
+        ["dim/", path, "/", value].concat()
     }
 
     /// The sum of a counter.
     pub fn counter(path: &str) -> String {
-        format!("counter/{path}")
+        ["counter/", path].concat()
     }
 
     /// How many values a measure received.
     pub fn measure_count(path: &str) -> String {
-        format!("measure/{path}/count")
+        ["measure/", path, "/count"].concat()
     }
 
     /// The sum of a measure's values.
     pub fn measure_sum(path: &str) -> String {
-        format!("measure/{path}/sum")
+        ["measure/", path, "/sum"].concat()
     }
 
     /// Values in bucket `index` of a measure: bucket i holds values <= bounds[i] and above
@@ -146,22 +148,22 @@ pub mod key {
 
     /// Times a boolean flag was on.
     pub fn flag(path: &str) -> String {
-        format!("flag/{path}")
+        ["flag/", path].concat()
     }
 
     /// Times the flag `entry` of a flag set was on.
     pub fn flag_entry(path: &str, entry: &str) -> String {
-        format!("flag/{path}/{entry}")
+        ["flag/", path, "/", entry].concat()
     }
 
     /// The sum of a count map's entry.
     pub fn count_map(path: &str, entry: &str) -> String {
-        format!("map/{path}/{entry}")
+        ["map/", path, "/", entry].concat()
     }
 
     /// The path of an event type's property.
     pub fn property(event_type: &str, property: &str) -> String {
-        format!("{event_type}.{property}")
+        [event_type, ".", property].concat()
     }
 }
 

@@ -1,7 +1,10 @@
 //! Reading a body's members, each refused with its loc: the JSON object itself, required
 //! strings, installation ids, event times and lists; and the fingerprint of what was accepted.
 
+use std::io;
+
 use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde::Serialize;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -113,15 +116,45 @@ pub(super) fn corrected_event_day(
     Ok(at.date_naive())
 }
 
-/// A digest of a request's accepted content, told apart by product. `Value`'s maps are
-/// sorted (serde_json's `preserve_order` is off), so the same content gives the same digest
-/// whatever order its client wrote the members in.
-pub(super) fn fingerprint(product: &str, content: &Value) -> [u8; 32] {
-    let mut hasher = Sha256::new();
-    hasher.update(product.as_bytes());
-    hasher.update([0]);
-    hasher.update(content.to_string().as_bytes());
-    hasher.finalize().into()
+/// A digest of a request's accepted content, told apart by product, fed one piece at a time
+/// as the adapter accepts it, so that nothing is copied or assembled to be hashed. `Value`'s
+/// maps are sorted (serde_json's `preserve_order` is off) and a piece's members are fed in that
+/// order, so the same content gives the same digest whatever order its client wrote them in.
+pub(super) struct Fingerprint(Sha256);
+
+impl Fingerprint {
+    pub(super) fn of(product: &str) -> Self {
+        let mut hasher = Sha256::new();
+        hasher.update(product.as_bytes());
+        hasher.update([0]);
+        Self(hasher)
+    }
+
+    /// One piece as JSON, then a newline: no piece's JSON holds one, so pieces cannot run
+    /// into each other (`1`, `2` is not `12`).
+    pub(super) fn add(&mut self, piece: &impl Serialize) {
+        // Cannot fail: the pieces are strings, JSON values and lists of them, and hashing
+        // cannot fail to write.
+        let _hashed = serde_json::to_writer(Hashing(&mut self.0), piece);
+        self.0.update(b"\n");
+    }
+
+    pub(super) fn finish(self) -> [u8; 32] {
+        self.0.finalize().into()
+    }
+}
+
+struct Hashing<'a>(&'a mut Sha256);
+
+impl io::Write for Hashing<'_> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.0.update(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// A body that is a JSON object, or the 400 that says it is not.

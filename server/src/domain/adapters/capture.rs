@@ -13,9 +13,9 @@
 use std::fmt;
 
 use chrono::{DateTime, Duration, Utc};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
-use super::body::{fingerprint, json_object_or_list};
+use super::body::{json_object_or_list, Fingerprint};
 use super::fold::Folder;
 use super::parts;
 use crate::domain::activity::{Folded, Merge, Unusable};
@@ -149,7 +149,7 @@ impl Capture {
         now: DateTime<Utc>,
     ) -> Result<Folded, RejectedSubmission> {
         let mut folder = Folder::default();
-        let mut accepted = Vec::new();
+        let mut fingerprint = Fingerprint::of(product.name());
         // The client's clock is corrected by how far its `sent_at` is from ours, as PostHog
         // does: an event's day is the server's.
         let clock = Clock {
@@ -172,23 +172,23 @@ impl Capture {
         for event in list {
             events += 1;
             let folded = parts::object(event).and_then(|event| {
-                let kept = fold_event(&mut folder, product, event, clock)?;
+                fold_event(&mut folder, product, event, clock, &mut fingerprint)?;
                 identified &= has_time_or_id(event);
-                Ok(kept)
+                Ok(())
             });
-            match folded {
-                Ok(kept) => accepted.extend(kept),
-                Err(why) => {
-                    anonymous += u64::from(why == Unusable::Installation);
-                    folder.reject(why);
-                }
+            if let Err(why) = folded {
+                anonymous += u64::from(why == Unusable::Installation);
+                folder.reject(why);
             }
         }
         if events > 0 && anonymous == events {
             folder.error(id_loc, "no event has a usable distinct_id", "client_id");
         }
-        let fingerprint = identified.then(|| fingerprint(product.name(), &Value::Array(accepted)));
-        folder.finish(product, Merge::Add, fingerprint)
+        folder.finish(
+            product,
+            Merge::Add,
+            identified.then(|| fingerprint.finish()),
+        )
     }
 }
 
@@ -199,19 +199,20 @@ struct Clock {
     skew: Duration,
 }
 
-/// One event into its installation's day: its accepted content if its type is declared, or
-/// why it cannot be used. PostHog's own events are dropped unread.
+/// One event into its installation's day, and its accepted content into the fingerprint if
+/// its type is declared; or why it cannot be used. PostHog's own events are dropped unread.
 fn fold_event(
     folder: &mut Folder,
     product: &Product,
     event: &Map<String, Value>,
     clock: Clock,
-) -> Result<Option<Value>, Unusable> {
+    fingerprint: &mut Fingerprint,
+) -> Result<(), Unusable> {
     let name = parts::name(event.get("event"))?;
     // PostHog's own events are not ours to read, let alone keep.
     if name.starts_with('$') {
         folder.drop(1);
-        return Ok(None);
+        return Ok(());
     }
     let properties = parts::properties(event.get("properties"))?;
     // The installation: `distinct_id` beside the event wins over the one in its properties.
@@ -238,16 +239,17 @@ fn fold_event(
         .partition(|(property, _)| property.starts_with('$'));
     folder.row(Some((&installation, day)));
     let Some(kept) = folder.event(product, name, properties) else {
-        return Ok(None);
+        return Ok(());
     };
     folder.drop(own.len() as u64);
-    Ok(Some(json!({
-        "distinct_id": installation.as_str(),
-        "event": name,
-        "timestamp": event.get("timestamp"),
-        "uuid": event.get("uuid"),
-        "properties": kept,
-    })))
+    fingerprint.add(&(
+        installation.as_str(),
+        name,
+        event.get("timestamp"),
+        event.get("uuid"),
+        kept,
+    ));
+    Ok(())
 }
 
 fn has_time_or_id(event: &Map<String, Value>) -> bool {

@@ -2,9 +2,9 @@
 //! (`POST /api/crashes`), each added to its installation's day.
 
 use chrono::{DateTime, Utc};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
-use super::body::{fingerprint, json_object};
+use super::body::{json_object, Fingerprint};
 use super::fold::Folder;
 use super::parts;
 use crate::domain::activity::{ClientId, Folded, Merge, Unusable};
@@ -24,27 +24,33 @@ pub fn fold_batch(
     let mut folder = Folder::default();
     folder.drop_unknown(&body, &["user_id", "events"]);
     let user = folder.client_id(body.get("user_id"), &["user_id"]);
-    let mut accepted = Vec::new();
+    let mut fingerprint = Fingerprint::of(product.name());
+    fingerprint.add(&user.as_ref().map(ClientId::as_str));
     for event in folder.events(body.get("events"), &["events"]) {
-        match fold_event(&mut folder, product, user.as_ref(), event, now) {
-            Ok(kept) => accepted.extend(kept),
-            Err(why) => folder.reject(why),
+        if let Err(why) = fold_event(
+            &mut folder,
+            product,
+            user.as_ref(),
+            event,
+            now,
+            &mut fingerprint,
+        ) {
+            folder.reject(why);
         }
     }
-    let content = json!({ "user_id": user.as_ref().map(ClientId::as_str), "events": accepted });
-    let fingerprint = fingerprint(product.name(), &content);
-    folder.finish(product, Merge::Add, Some(fingerprint))
+    folder.finish(product, Merge::Add, Some(fingerprint.finish()))
 }
 
-/// One event of a batch into its installation's day; its accepted content if its type is
-/// declared.
+/// One event of a batch into its installation's day, and its accepted content into the
+/// fingerprint if its type is declared.
 fn fold_event(
     folder: &mut Folder,
     product: &Product,
     user: Option<&ClientId>,
     event: &Value,
     now: DateTime<Utc>,
-) -> Result<Option<Value>, Unusable> {
+    fingerprint: &mut Fingerprint,
+) -> Result<(), Unusable> {
     let event = parts::object(event)?;
     folder.drop_unknown(event, &["event_type", "timestamp", "properties"]);
     let event_type = parts::name(event.get("event_type"))?;
@@ -55,13 +61,10 @@ fn fold_event(
         .into_iter()
         .flatten()
         .map(|(k, v)| (k.as_str(), v));
-    Ok(folder.event(product, event_type, properties).map(|kept| {
-        json!({
-            "event_type": event_type,
-            "timestamp": event.get("timestamp"),
-            "properties": kept,
-        })
-    }))
+    if let Some(kept) = folder.event(product, event_type, properties) {
+        fingerprint.add(&(event_type, event.get("timestamp"), kept));
+    }
+    Ok(())
 }
 
 /// `{"error_message", "stack_trace", "app_version", "os_version", "timestamp", "user_id"}`,
@@ -87,10 +90,16 @@ pub fn fold_crash(
         ],
     );
     let user = folder.client_id(body.get("user_id"), &["user_id"]);
+    // No error type is not a string: the dimension stores it as `other`.
+    let error_type = body
+        .get("error_message")
+        .and_then(Value::as_str)
+        .and_then(error_type)
+        .map_or(Value::Null, Value::String);
     let accepted = match parts::day(body.get("timestamp"), now) {
         Ok(day) => {
             folder.row(user.as_ref().map(|user| (user, day)));
-            fold_crash_event(&mut folder, product, &body)
+            fold_crash_event(&mut folder, product, &body, &error_type)
         }
         Err(why) => {
             folder.reject(why);
@@ -98,30 +107,25 @@ pub fn fold_crash(
         }
     };
     // The folded values only: never the message.
-    let content = json!({
-        "user_id": user.as_ref().map(ClientId::as_str),
-        "timestamp": body.get("timestamp"),
-        "crash": accepted,
-    });
-    let fingerprint = fingerprint(product.name(), &content);
-    folder.finish(product, Merge::Add, Some(fingerprint))
+    let mut fingerprint = Fingerprint::of(product.name());
+    fingerprint.add(&(
+        user.as_ref().map(ClientId::as_str),
+        body.get("timestamp"),
+        accepted,
+    ));
+    folder.finish(product, Merge::Add, Some(fingerprint.finish()))
 }
 
 /// A crash as an event of the `crash` type: its error type (`other` when the message names
 /// none, or is missing) and versions.
-fn fold_crash_event(
+fn fold_crash_event<'v>(
     folder: &mut Folder,
     product: &Product,
-    body: &Map<String, Value>,
-) -> Option<Map<String, Value>> {
-    // No error type is not a string: the dimension stores it as `other`.
-    let error_type = body
-        .get("error_message")
-        .and_then(Value::as_str)
-        .and_then(error_type)
-        .map_or(Value::Null, Value::String);
+    body: &'v Map<String, Value>,
+    error_type: &'v Value,
+) -> Option<Vec<(&'v str, &'v Value)>> {
     let properties = [
-        ("error_type", Some(&error_type)),
+        ("error_type", Some(error_type)),
         ("app_version", body.get("app_version")),
         ("os_version", body.get("os_version")),
     ];

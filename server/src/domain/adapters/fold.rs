@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::domain::activity::{key, ClientId, Counts, DayRow, Folded, Merge, Unusable};
 use crate::domain::{
@@ -41,6 +41,8 @@ pub(super) struct Folder {
     /// The installation's day values are added to; `None` once either was refused (the
     /// request is rejected anyway).
     row: Option<(ClientId, NaiveDate)>,
+    /// Where that day is in `rows`, once something was added to it.
+    at: Option<usize>,
     normalised: u64,
     others: u64,
     dropped: u64,
@@ -54,25 +56,26 @@ impl Folder {
     /// Values from here on belong to this installation's day.
     pub(super) fn row(&mut self, at: Option<(&ClientId, NaiveDate)>) {
         self.row = at.map(|(installation, day)| (installation.clone(), day));
+        self.at = None;
     }
 
     /// One event: of a declared type, counted in the current row with its declared
     /// properties, each undeclared one dropped; of an undeclared type, dropped whole; with a
-    /// property that cannot be used, rejected whole. The accepted properties, for a
-    /// fingerprint, or `None` if the event was dropped.
+    /// property that cannot be used, rejected whole. The accepted properties in the order
+    /// given, for a fingerprint, or `None` if the event was dropped.
     pub(super) fn event<'v>(
         &mut self,
         product: &Product,
         event_type: &str,
         properties: impl IntoIterator<Item = (&'v str, &'v Value)>,
-    ) -> Option<Map<String, Value>> {
+    ) -> Option<Vec<(&'v str, &'v Value)>> {
         let Some(declared) = product.event(event_type) else {
             self.drop(1);
             return None;
         };
         let mut staged = Staged::default();
         staged.add(key::event(event_type), 1.0);
-        let mut accepted = Map::new();
+        let mut accepted = Vec::new();
         let mut undeclared = 0;
         for (name, value) in properties {
             let Some(field) = declared.property(name) else {
@@ -84,7 +87,7 @@ impl Folder {
                 self.reject(why);
                 return None;
             }
-            accepted.insert(name.to_owned(), value.clone());
+            accepted.push((name, value));
         }
         self.drop(undeclared);
         self.commit(staged);
@@ -153,18 +156,24 @@ impl Folder {
         let Some((installation, day)) = &self.row else {
             return;
         };
-        let row = self
-            .rows
-            .iter_mut()
-            .find(|row| row.installation == *installation && row.day == *day);
-        match row {
-            Some(row) => *row.counts.entry(key).or_default() += amount,
-            None => self.rows.push(DayRow {
-                installation: installation.clone(),
-                day: *day,
-                counts: Counts::from([(key, amount)]),
-            }),
-        }
+        let at = *self.at.get_or_insert_with(|| {
+            match self
+                .rows
+                .iter()
+                .position(|row| row.installation == *installation && row.day == *day)
+            {
+                Some(at) => at,
+                None => {
+                    self.rows.push(DayRow {
+                        installation: installation.clone(),
+                        day: *day,
+                        counts: Counts::new(),
+                    });
+                    self.rows.len() - 1
+                }
+            }
+        });
+        *self.rows[at].counts.entry(key).or_default() += amount;
     }
 }
 

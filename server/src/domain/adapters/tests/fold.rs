@@ -2,7 +2,7 @@ use serde_json::json;
 
 use super::*;
 use crate::domain::activity::{ClientId, Merge};
-use crate::domain::adapters::body::{event_day, fingerprint};
+use crate::domain::adapters::body::{event_day, Fingerprint};
 use crate::domain::adapters::fold::{Folder, Scope};
 use crate::domain::Field;
 
@@ -69,16 +69,27 @@ fn an_event_day_is_its_utc_date_within_thirty_days_back_and_ten_minutes_ahead() 
 }
 
 #[test]
-fn a_fingerprint_tells_products_apart_but_not_the_order_of_members() {
+fn a_fingerprint_tells_products_and_pieces_apart_but_not_the_order_of_members() {
+    let fingerprint = |product: &str, pieces: &[serde_json::Value]| {
+        let mut fingerprint = Fingerprint::of(product);
+        for piece in pieces {
+            fingerprint.add(piece);
+        }
+        fingerprint.finish()
+    };
     let content = json!({"a": 1, "b": [1, 2]});
     let reordered: serde_json::Value = serde_json::from_str(r#"{"b": [1, 2], "a": 1}"#).unwrap();
 
     assert_eq!(
-        fingerprint("stories", &content),
-        fingerprint("stories", &reordered)
+        fingerprint("stories", &[content.clone()]),
+        fingerprint("stories", &[reordered])
     );
     assert_ne!(
-        fingerprint("stories", &content),
-        fingerprint("franklinwh", &content)
+        fingerprint("stories", &[content.clone()]),
+        fingerprint("franklinwh", &[content])
+    );
+    assert_ne!(
+        fingerprint("stories", &[json!(1), json!(2)]),
+        fingerprint("stories", &[json!(12)])
     );
 }
