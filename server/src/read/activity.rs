@@ -160,7 +160,9 @@ pub(super) async fn rate_over(
         }
         Some(Rate::InstallationsWithout { .. }) => {
             let (_, points) = metric(daily, product, name, window, to, to).await?;
-            points.first().map_or(Figure::Rate(None), |point| point.value)
+            points
+                .first()
+                .map_or(Figure::Rate(None), |point| point.value)
         }
         None => return Err(ReadError::Unknown("Unknown metric")),
     };
