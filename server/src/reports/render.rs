@@ -242,12 +242,8 @@ fn declared_sections(report: &Report, part: &DeclaredPart) -> Vec<Section> {
         sections.push((format!("Measures this {noun}"), rows));
     }
     if !part.flags.is_empty() {
-        let rows = part
-            .flags
-            .iter()
-            .map(|(path, on)| vec![path.clone(), format!("on {on} times")])
-            .collect();
-        sections.push((format!("Flags this {noun}"), rows));
+        let flags = part.flags.iter().map(|(path, on)| (path, on));
+        sections.push(counts(format!("Flags on this {noun}"), flags));
     }
     for (path, values) in &part.values {
         let values = values.iter().map(|(value, n)| (value, n));

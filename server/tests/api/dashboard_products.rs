@@ -36,7 +36,7 @@ async fn app(catalog: Option<&CatalogFile>) -> TestApp {
     .await
 }
 
-async fn post(app: &TestApp, path: &str, key: Option<&str>, body: &Value) {
+pub(crate) async fn post(app: &TestApp, path: &str, key: Option<&str>, body: &Value) {
     let mut request = app.http.post(app.url(path)).json(body);
     if let Some(key) = key {
         request = request.header("X-API-Key", key);
@@ -52,7 +52,7 @@ async fn post(app: &TestApp, path: &str, key: Option<&str>, body: &Value) {
 
 /// Rolls every product of the server's catalog (the built-in one and `catalog`), once what was
 /// just written is behind the rollup's watermark (a second behind the clock).
-async fn roll(app: &TestApp, catalog: Option<&str>) {
+pub(crate) async fn roll(app: &TestApp, catalog: Option<&str>) {
     let file = catalog.map(|text| tally::domain::CatalogFile {
         name: "catalog.toml",
         text,
