@@ -97,7 +97,9 @@ pub(super) async fn metric(
             denominator,
         }) => {
             let ratio = Ratio::of(numerator, denominator);
-            let rows = ratio.rows(daily, product_name, from, to).await?;
+            let rows = daily
+                .activity_keys(product_name, &ratio.keys(), None, from, to)
+                .await?;
             days(from, to)
                 .map(|day| (day, ratio.over(rows.iter().filter(|row| row.day == day))))
                 .collect()
@@ -155,7 +157,9 @@ pub(super) async fn rate_over(
             denominator,
         }) => {
             let ratio = Ratio::of(numerator, denominator);
-            let rows = ratio.rows(daily, product.name(), from, to).await?;
+            let rows = daily
+                .activity_keys(product.name(), &ratio.keys(), None, from, to)
+                .await?;
             ratio.over(rows.iter())
         }
         Some(Rate::InstallationsWithout { .. }) => {
@@ -186,17 +190,10 @@ impl Ratio {
         }
     }
 
-    /// Its keys' rows, per day of `[from, to]`.
-    async fn rows(
-        &self,
-        daily: &Daily,
-        product: &str,
-        from: NaiveDate,
-        to: NaiveDate,
-    ) -> Result<Vec<KeyAmount>, StoreError> {
+    fn keys(&self) -> Vec<String> {
         let mut keys = self.denominator.clone();
         keys.push(self.numerator.clone());
-        daily.activity_keys(product, &keys, None, from, to).await
+        keys
     }
 
     /// The numerator's amount over the denominator's, in `rows`.
@@ -279,7 +276,9 @@ pub(super) async fn measure(
     to: NaiveDate,
 ) -> Result<Vec<MeasurePoint>, ReadError> {
     let histogram = Histogram::of(product, path)?;
-    let rows = histogram.rows(daily, product.name(), from, to).await?;
+    let rows = daily
+        .activity_keys(product.name(), &histogram.keys(), None, from, to)
+        .await?;
     Ok(days(from, to)
         .map(|date| {
             let total = histogram.over(rows.iter().filter(|row| row.day == date));
@@ -297,7 +296,9 @@ pub(super) async fn measure_over(
     to: NaiveDate,
 ) -> Result<MeasureTotal, ReadError> {
     let histogram = Histogram::of(product, path)?;
-    let rows = histogram.rows(daily, product.name(), from, to).await?;
+    let rows = daily
+        .activity_keys(product.name(), &histogram.keys(), None, from, to)
+        .await?;
     Ok(histogram.over(rows.iter()))
 }
 
@@ -325,17 +326,10 @@ impl<'a> Histogram<'a> {
         })
     }
 
-    /// Its keys' rows, per day of `[from, to]`.
-    async fn rows(
-        &self,
-        daily: &Daily,
-        product: &str,
-        from: NaiveDate,
-        to: NaiveDate,
-    ) -> Result<Vec<KeyAmount>, StoreError> {
+    fn keys(&self) -> Vec<String> {
         let mut keys = self.buckets.clone();
         keys.extend([self.count.clone(), self.sum.clone()]);
-        daily.activity_keys(product, &keys, None, from, to).await
+        keys
     }
 
     /// The values counted in `rows`, their buckets added up.

@@ -1,61 +1,37 @@
 //! The e-mailed report of every product but Printernizer (whose part is tested in `reports`):
 //! bodies sent through each product's real ingest route and rolled, then the report printed by
-//! the real `tally report weekly --dry-run` or sent to `SmtpSink`, with
+//! the real `tally report weekly --dry-run` or sent by it to `SmtpSink`, with
 //! `TALLY_REPORT_PRODUCTS` naming the product. Each part speaks its declaration's terms, with
 //! the numbers that were sent, and none of Printernizer's.
 
 use serde_json::{json, Value};
 
 use crate::catalog::{CatalogFile, KILN};
-use crate::dashboard_products::{post, roll};
-use crate::helpers::{at_days_ago, body, spawn_app_with, tally_command, TestApp, ADMIN_KEY};
+use crate::dashboard_products::{app, post, roll, seed_franklinwh, seed_kiln, INDEXPILOT_KEY};
+use crate::helpers::{at_days_ago, tally_command, TestApp};
 use crate::products_ingest::wait_for_outcome;
 use crate::smtp_sink::SmtpSink;
 
-const INDEXPILOT_KEY: &str = "ip-key";
-const FRANKLIN_KEY: &str = "phc_franklin";
-const KILN_KEY: &str = "kiln-key";
-const MAINTAINER: &str = "maintainer@example.org";
-
-/// A server with a key for each keyed product, whose reports cover `product` and go through
-/// `smtp_url`; only the test's own runs roll.
-async fn app(product: &str, catalog: Option<&CatalogFile>, smtp_url: Option<String>) -> TestApp {
-    let (product, file) = (product.to_owned(), catalog.map(|file| file.0.clone()));
-    spawn_app_with(move |c| {
-        c.ingest_keys = [
-            format!("indexpilot:{INDEXPILOT_KEY}"),
-            format!("franklinwh:{FRANKLIN_KEY}"),
-            format!("kiln:{KILN_KEY}"),
-        ]
-        .iter()
-        .take(if file.is_some() { 3 } else { 2 })
-        .map(|key| key.parse().expect("a key"))
-        .collect();
-        c.catalog = file;
-        c.rate_limit_per_hour = 0;
-        c.ip_rate_per_minute = 0;
-        c.rollup_interval_secs = 3_600;
-        c.reports.report_products = vec![product];
-        c.reports.smtp_url = smtp_url.map(|url| url.parse().expect("a URL"));
-        c.reports.report_from = Some("tally@example.org".to_owned());
-    })
-    .await
-}
-
-/// What `tally report weekly --dry-run` prints for `product` (from the operator's `catalog`),
-/// run off the test's runtime.
-async fn dry_run(app: &TestApp, product: &str, catalog: Option<&CatalogFile>) -> String {
+/// `tally report weekly` with `args` and `env`, run off the test's runtime (the app's own
+/// tasks run on it).
+async fn report(app: &TestApp, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
     let mut command = tally_command();
     command
-        .args(["report", "weekly", "--dry-run"])
+        .args(["report", "weekly"])
+        .args(args)
         .env("DATABASE_URL", &app.database_url)
-        .env("TALLY_REPORT_PRODUCTS", product);
-    if let Some(file) = catalog {
-        command.env("TALLY_CATALOG", &file.0);
-    }
-    let output = tokio::task::spawn_blocking(move || command.output().expect("tally runs"))
+        .envs(env.iter().copied());
+    tokio::task::spawn_blocking(move || command.output().expect("tally runs"))
         .await
-        .expect("the command's thread");
+        .expect("the command's thread")
+}
+
+/// What `tally report weekly --dry-run` prints for `product` (from the operator's `catalog`).
+async fn dry_run(app: &TestApp, product: &str, catalog: Option<&CatalogFile>) -> String {
+    let catalog = catalog.map(|file| file.0.display().to_string());
+    let mut env = vec![("TALLY_REPORT_PRODUCTS", product)];
+    env.extend(catalog.as_deref().map(|path| ("TALLY_CATALOG", path)));
+    let output = report(app, &["--dry-run"], &env).await;
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
     String::from_utf8(output.stdout).expect("UTF-8")
@@ -88,7 +64,7 @@ fn stories_event(event_type: &str, days_ago: i64, properties: Value) -> Value {
 
 #[tokio::test]
 async fn a_stories_report_counts_its_events_rates_measures_and_languages() {
-    let app = app("stories", None, None).await;
+    let app = app(None).await;
     // A opens the app twice (de), transcribes twice (10 s and 40 s, one a success) and fails
     // once; B opens it once (en) and crashes.
     let a = json!({"user_id": "user_aaaaaaaa", "events": [
@@ -179,7 +155,7 @@ fn telemetry(installation: &str, days_ago: i64, indexes: i64, cores: i64, os: &s
 
 #[tokio::test]
 async fn an_indexpilot_report_sums_its_counters_and_shows_its_measures_and_environment() {
-    let app = app("indexpilot", None, None).await;
+    let app = app(None).await;
     for body in [
         telemetry("aaaaaaaaaaaaaaaa", 0, 4, 8, "linux"),
         telemetry("aaaaaaaaaaaaaaaa", 1, 6, 8, "linux"),
@@ -226,33 +202,31 @@ async fn an_indexpilot_report_sums_its_counters_and_shows_its_measures_and_envir
 }
 
 #[tokio::test]
-async fn a_franklinwh_report_mailed_in_html_and_text_counts_its_commands() {
+async fn a_franklinwh_report_sent_by_tally_report_counts_its_commands_in_html_and_text() {
     let sink = SmtpSink::start().await;
-    let app = app("franklinwh", None, Some(sink.url())).await;
-    let event = |id: &str, days_ago: i64, command: &str, duration_ms: i64, success: bool| {
-        json!({"event": "cli_command_executed", "distinct_id": id,
-            "timestamp": at_days_ago(days_ago),
-            "properties": {"franklin_version": "0.6.4", "python_version": "3.11.7", "os": "Linux",
-                "command": command, "duration_ms": duration_ms, "success": success}})
-    };
-    let batch = json!({"api_key": FRANKLIN_KEY, "batch": [
-        event("0c6f2a6e-8d0b-4c53-9d55-1a0f2f6a9a11", 0, "status", 120, true),
-        event("0c6f2a6e-8d0b-4c53-9d55-1a0f2f6a9a11", 3, "status", 900, true),
-        event("4b1d2c3e-0000-4c53-9d55-1a0f2f6a9a22", 1, "discharge", 4_000, false),
-    ]});
-    post(&app, "/batch/", None, &batch).await;
+    let app = app(None).await;
+    // Two installations on Linux: `status` twice (120 and 900 ms, both a success), `discharge`
+    // once (4000 ms, a failure).
+    seed_franklinwh(&app).await;
     roll(&app, None).await;
 
-    let response = app
-        .http
-        .post(app.url("/reports/weekly"))
-        .header("X-API-Key", ADMIN_KEY)
-        .json(&json!({"recipients": [MAINTAINER]}))
-        .send()
-        .await
-        .expect("request sent");
+    let output = report(
+        &app,
+        &[],
+        &[
+            ("TALLY_REPORT_PRODUCTS", "franklinwh"),
+            ("TALLY_SMTP_URL", &sink.url()),
+            ("TALLY_REPORT_FROM", "tally@example.org"),
+            ("TALLY_REPORT_RECIPIENTS", "maintainer@example.org"),
+        ],
+    )
+    .await;
 
-    assert_eq!(response.status(), 200, "{}", body(response).await);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let mails = sink.mails();
     assert_eq!(mails.len(), 1);
     assert!(
@@ -300,17 +274,9 @@ async fn a_franklinwh_report_mailed_in_html_and_text_counts_its_commands() {
 #[tokio::test]
 async fn a_fifth_product_from_a_catalog_file_gets_a_part_in_its_own_terms() {
     let file = CatalogFile::new(KILN);
-    let app = app("kiln", Some(&file), None).await;
-    for (installation, days_ago, firings, glaze) in [
-        ("00ff00ff00ff00ff", 0, 7, "matte"),
-        ("00ff00ff00ff0001", 2, 3, "gloss"),
-        ("00ff00ff00ff0001", 1, 2, "celadon"),
-    ] {
-        let body = json!({"installation_id": installation, "version": "1.0.0",
-            "timestamp": at_days_ago(days_ago), "metrics": {"firings": firings},
-            "environment": {"glaze": glaze}});
-        post(&app, "/api/v1/telemetry", Some(KILN_KEY), &body).await;
-    }
+    let app = app(Some(&file)).await;
+    // Two kilns: 7 firings in matte, then 3 in gloss and 2 in celadon.
+    seed_kiln(&app).await;
     roll(&app, Some(KILN)).await;
 
     let printed = dry_run(&app, "kiln", Some(&file)).await;
@@ -333,16 +299,14 @@ async fn a_fifth_product_from_a_catalog_file_gets_a_part_in_its_own_terms() {
 
 #[tokio::test]
 async fn a_product_no_catalog_declares_stops_the_report_naming_it() {
-    let app = app("printernizer", None, None).await;
+    let app = app(None).await;
 
-    let mut command = tally_command();
-    command
-        .args(["report", "weekly", "--dry-run"])
-        .env("DATABASE_URL", &app.database_url)
-        .env("TALLY_REPORT_PRODUCTS", "stories,kiln");
-    let output = tokio::task::spawn_blocking(move || command.output().expect("tally runs"))
-        .await
-        .expect("the command's thread");
+    let output = report(
+        &app,
+        &["--dry-run"],
+        &[("TALLY_REPORT_PRODUCTS", "stories,kiln")],
+    )
+    .await;
 
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
