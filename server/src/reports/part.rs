@@ -141,14 +141,14 @@ pub struct DeclaredPart {
     pub as_of: Option<NaiveDate>,
     pub installations: InstallationCounts,
     /// Each declared rate over the period; none where its denominator is 0.
-    pub rates: Vec<(String, Option<f64>)>,
+    pub rates: BTreeMap<String, Option<f64>>,
     /// Each declared event type and its events in the period.
-    pub events: Vec<(String, i64)>,
+    pub events: BTreeMap<String, i64>,
     /// Each declared counter's sum over the period.
-    pub counters: Vec<(String, i64)>,
-    pub measures: Vec<(String, MeasureTotal)>,
+    pub counters: BTreeMap<String, i64>,
+    pub measures: BTreeMap<String, MeasureTotal>,
     /// Each single flag: the times it was on.
-    pub flags: Vec<(String, i64)>,
+    pub flags: BTreeMap<String, i64>,
     /// Each dimension, flag set and count map: its values' amounts, most first.
     pub values: Vec<(String, Vec<(String, i64)>)>,
     pub outcomes: BTreeMap<String, i64>,
@@ -162,18 +162,18 @@ impl DeclaredPart {
             product: source.name(),
             as_of: daily.latest_day(source.name(), period.to).await?,
             installations: installations(daily, source, period).await?,
-            rates: Vec::new(),
-            events: Vec::new(),
-            counters: Vec::new(),
-            measures: Vec::new(),
-            flags: Vec::new(),
+            rates: BTreeMap::new(),
+            events: BTreeMap::new(),
+            counters: BTreeMap::new(),
+            measures: BTreeMap::new(),
+            flags: BTreeMap::new(),
             values: Vec::new(),
             outcomes: series::outcomes(daily, source, range).await?.totals,
         };
         for (name, _) in product.rates() {
             let window = period.kind.days();
             let rate = series::rate_over(daily, source, name, window, range).await?;
-            part.rates.push((name.to_owned(), rate));
+            part.rates.insert(name.to_owned(), rate);
         }
         if product.event_types().next().is_some() {
             let mut totals: BTreeMap<String, i64> = BTreeMap::new();
@@ -191,16 +191,16 @@ impl DeclaredPart {
             match field {
                 Field::Counter(_) => {
                     let series = series::metric(daily, source, path.clone(), 1, range).await?;
-                    part.counters.push((path, counts(&series).sum()));
+                    part.counters.insert(path, counts(&series).sum());
                 }
                 Field::Measure(_) => {
                     let measure = series::measure_over(daily, source, &path, range).await?;
-                    part.measures.push((path, measure));
+                    part.measures.insert(path, measure);
                 }
                 Field::Flag(flag) if flag.max_entries().is_none() => {
                     let on = amounts(daily, source, &path, range).await?;
                     part.flags
-                        .push((path, on.get("true").copied().unwrap_or(0)));
+                        .insert(path, on.get("true").copied().unwrap_or(0));
                 }
                 Field::Dimension(_) | Field::Flag(_) | Field::CountMap(_) => {
                     let amounts = amounts(daily, source, &path, range).await?;

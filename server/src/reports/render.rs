@@ -219,19 +219,18 @@ fn declared_sections(report: &Report, part: &DeclaredPart) -> Vec<Section> {
             .rates
             .iter()
             .map(|(name, rate)| {
-                let value = rate.map_or_else(|| "no value".to_owned(), |r| percent(100.0 * r));
+                let value =
+                    rate.map_or_else(|| "no value".to_owned(), |r| format!("{:.1}%", 100.0 * r));
                 vec![name.clone(), value]
             })
             .collect();
         sections.push((format!("Rates this {noun}"), rows));
     }
     if !part.events.is_empty() {
-        let events = part.events.iter().map(|(name, n)| (name, n));
-        sections.push(counts(format!("Events this {noun}"), events));
+        sections.push(counts(format!("Events this {noun}"), &part.events));
     }
     if !part.counters.is_empty() {
-        let counters = part.counters.iter().map(|(name, n)| (name, n));
-        sections.push(counts(format!("Counters this {noun}"), counters));
+        sections.push(counts(format!("Counters this {noun}"), &part.counters));
     }
     if !part.measures.is_empty() {
         let rows = part
@@ -242,8 +241,7 @@ fn declared_sections(report: &Report, part: &DeclaredPart) -> Vec<Section> {
         sections.push((format!("Measures this {noun}"), rows));
     }
     if !part.flags.is_empty() {
-        let flags = part.flags.iter().map(|(path, on)| (path, on));
-        sections.push(counts(format!("Flags on this {noun}"), flags));
+        sections.push(counts(format!("Flags on this {noun}"), &part.flags));
     }
     for (path, values) in &part.values {
         let values = values.iter().map(|(value, n)| (value, n));
@@ -251,10 +249,6 @@ fn declared_sections(report: &Report, part: &DeclaredPart) -> Vec<Section> {
     }
     sections.push(outcomes(noun, &part.outcomes));
     sections
-}
-
-fn percent(value: f64) -> String {
-    format!("{value:.1}%")
 }
 
 /// A measure's count, mean and quantiles (bucket bounds: "at most").
