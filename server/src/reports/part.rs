@@ -16,6 +16,7 @@ use crate::store::Daily;
 /// The most values a part lists of one dimension.
 const TOP_VALUES: usize = 10;
 
+/// One product's part of a report, by the tables its figures are read from.
 #[derive(Debug, Clone)]
 pub enum Part {
     Reports(ProductReport),
