@@ -4,7 +4,7 @@ use chrono::NaiveDate;
 use clap::{Parser, Subcommand};
 
 use crate::config::{DatabaseConfig, ReportsConfig, RetentionConfig, ServeConfig, TelemetryConfig};
-use crate::domain::PRINTERNIZER;
+use crate::domain::{Catalog, PRINTERNIZER};
 use crate::startup::{self, Application};
 use crate::{reports, rollup, store, telemetry};
 
@@ -74,6 +74,9 @@ pub enum Command {
         telemetry: TelemetryConfig,
         #[command(flatten)]
         reports: ReportsConfig,
+        /// The operator's catalog (as for `serve`): its products may have a part too.
+        #[arg(long, env = "TALLY_CATALOG")]
+        catalog: Option<std::path::PathBuf>,
     },
 }
 
@@ -184,13 +187,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             database,
             telemetry: logs,
             reports: settings,
+            catalog,
         } => {
             telemetry::init_logs(&logs, telemetry::Reader::Person);
             let kind = match kind {
                 ReportKind::Weekly => reports::Kind::Weekly,
                 ReportKind::Monthly => reports::Kind::Monthly,
             };
-            report(kind, dry_run, &database, &settings).await
+            let catalog = startup::load_catalog(catalog.as_deref())?;
+            report(kind, dry_run, &database, &settings, catalog).await
         }
     }
 }
@@ -201,9 +206,10 @@ async fn report(
     dry_run: bool,
     database: &DatabaseConfig,
     settings: &ReportsConfig,
+    catalog: &'static Catalog,
 ) -> anyhow::Result<()> {
     use crate::reports::{Period, Report, Reporting};
-    let reporting = Reporting::new(settings, PRINTERNIZER).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let reporting = Reporting::new(settings, catalog).map_err(|e| anyhow::anyhow!("{e}"))?;
     let pool = store::connect(database).await?;
     store::migrate(&pool).await?;
     let now = chrono::Utc::now();

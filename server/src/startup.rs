@@ -74,10 +74,8 @@ impl Application {
             raw_retention: Days::days(i64::from(config.retention.raw_retention_days)),
             report: catalog.printernizer(),
         };
-        let reporting = Arc::new(
-            Reporting::new(&config.reports, rules.report.product())
-                .map_err(|e| anyhow::anyhow!("{e}"))?,
-        );
+        let reporting =
+            Arc::new(Reporting::new(&config.reports, catalog).map_err(|e| anyhow::anyhow!("{e}"))?);
 
         // Three pools, so that no kind of work can take another's connections: the writer's,
         // the statistics reads' (on the replica if there is one), and one for the rest.

@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 
 use super::points::{
     days, dimension_points, DimensionCell, DimensionPoint, EventCount, Figure, MeasurePoint,
-    MetricPoint,
+    MeasureTotal, MetricPoint,
 };
 use super::ReadError;
 use crate::domain::activity::key;
@@ -96,26 +96,12 @@ pub(super) async fn metric(
             numerator,
             denominator,
         }) => {
-            let numerator = Rate::numerator_key(numerator);
-            let denominator: Vec<String> = denominator.iter().map(|t| key::event(t)).collect();
-            let mut keys = denominator.clone();
-            keys.push(numerator.clone());
+            let ratio = Ratio::of(numerator, denominator);
             let rows = daily
-                .activity_keys(product_name, &keys, None, from, to)
+                .activity_keys(product_name, &ratio.keys(), None, from, to)
                 .await?;
             days(from, to)
-                .map(|day| {
-                    let sum = |wanted: &[String]| -> f64 {
-                        rows.iter()
-                            .filter(|row| row.day == day && wanted.contains(&row.key))
-                            .map(|row| row.amount)
-                            .sum()
-                    };
-                    (
-                        day,
-                        ratio(sum(std::slice::from_ref(&numerator)), sum(&denominator)),
-                    )
-                })
+                .map(|day| (day, ratio.over(rows.iter().filter(|row| row.day == day))))
                 .collect()
         }
         Metric::Rate(Rate::InstallationsWithout {
@@ -153,6 +139,76 @@ pub(super) async fn metric(
         })
         .collect();
     Ok((metric.per_window().then_some(window), points))
+}
+
+/// A declared rate over the whole of `[from, to]`: a ratio of the range's sums; a rate of
+/// installations, its value for the `window` days ending `to`. None where its denominator is 0.
+pub(super) async fn rate_over(
+    daily: &Daily,
+    product: &Product,
+    name: &str,
+    window: i16,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Option<f64>, ReadError> {
+    let figure = match product.rate(name) {
+        Some(Rate::Ratio {
+            numerator,
+            denominator,
+        }) => {
+            let ratio = Ratio::of(numerator, denominator);
+            let rows = daily
+                .activity_keys(product.name(), &ratio.keys(), None, from, to)
+                .await?;
+            ratio.over(rows.iter())
+        }
+        Some(Rate::InstallationsWithout { .. }) => {
+            let (_, points) = metric(daily, product, name, window, to, to).await?;
+            points
+                .first()
+                .map_or(Figure::Rate(None), |point| point.value)
+        }
+        None => return Err(ReadError::Unknown("Unknown metric")),
+    };
+    Ok(match figure {
+        Figure::Rate(rate) => rate,
+        Figure::Count(_) => None,
+    })
+}
+
+/// A declared ratio, by the `activity_daily` keys it divides.
+struct Ratio {
+    numerator: String,
+    denominator: Vec<String>,
+}
+
+impl Ratio {
+    fn of(numerator: &str, denominator: &[String]) -> Self {
+        Self {
+            numerator: Rate::numerator_key(numerator),
+            denominator: denominator.iter().map(|t| key::event(t)).collect(),
+        }
+    }
+
+    fn keys(&self) -> Vec<String> {
+        let mut keys = self.denominator.clone();
+        keys.push(self.numerator.clone());
+        keys
+    }
+
+    /// The numerator's amount over the denominator's, in `rows`.
+    fn over<'a>(&self, rows: impl Iterator<Item = &'a KeyAmount>) -> Figure {
+        let (mut part, mut whole) = (0.0, 0.0);
+        for row in rows {
+            if row.key == self.numerator {
+                part += row.amount;
+            }
+            if self.denominator.contains(&row.key) {
+                whole += row.amount;
+            }
+        }
+        ratio(part, whole)
+    }
 }
 
 fn counts(rows: Vec<(NaiveDate, i64)>) -> BTreeMap<NaiveDate, Figure> {
@@ -219,38 +275,83 @@ pub(super) async fn measure(
     from: NaiveDate,
     to: NaiveDate,
 ) -> Result<Vec<MeasurePoint>, ReadError> {
-    let Some(Field::Measure(measure)) = product.field_at(path) else {
-        return Err(ReadError::Unknown("Unknown measure"));
-    };
-    let bounds = measure.buckets();
-    let buckets: Vec<String> = (0..=bounds.len())
-        .map(|i| key::measure_bucket(path, i))
-        .collect();
-    let (count_key, sum_key) = (key::measure_count(path), key::measure_sum(path));
-    let mut keys = buckets.clone();
-    keys.extend([count_key.clone(), sum_key.clone()]);
+    let histogram = Histogram::of(product, path)?;
     let rows = daily
-        .activity_keys(product.name(), &keys, None, from, to)
+        .activity_keys(product.name(), &histogram.keys(), None, from, to)
         .await?;
     Ok(days(from, to)
         .map(|date| {
-            let amount = |wanted: &str| {
-                rows.iter()
-                    .find(|row| row.day == date && row.key == wanted)
-                    .map_or(0.0, |row| row.amount)
-            };
-            let (count, sum) = (amount(&count_key), amount(&sum_key));
-            let counts: Vec<f64> = buckets.iter().map(|b| amount(b)).collect();
-            MeasurePoint {
-                date,
-                count: count.round() as i64,
-                sum,
-                mean: (count > 0.0).then(|| sum / count),
-                p50: quantile(bounds, &counts, 0.5),
-                p90: quantile(bounds, &counts, 0.9),
-            }
+            let total = histogram.over(rows.iter().filter(|row| row.day == date));
+            MeasurePoint::on(date, total)
         })
         .collect())
+}
+
+/// The measure at `path` over the whole of `[from, to]`: its quantiles from the range's buckets.
+pub(super) async fn measure_over(
+    daily: &Daily,
+    product: &Product,
+    path: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<MeasureTotal, ReadError> {
+    let histogram = Histogram::of(product, path)?;
+    let rows = daily
+        .activity_keys(product.name(), &histogram.keys(), None, from, to)
+        .await?;
+    Ok(histogram.over(rows.iter()))
+}
+
+/// A declared measure, by its `activity_daily` keys: a count, a sum, and a count per bucket.
+struct Histogram<'a> {
+    bounds: &'a [f64],
+    buckets: Vec<String>,
+    count: String,
+    sum: String,
+}
+
+impl<'a> Histogram<'a> {
+    fn of(product: &'a Product, path: &str) -> Result<Self, ReadError> {
+        let Some(Field::Measure(measure)) = product.field_at(path) else {
+            return Err(ReadError::Unknown("Unknown measure"));
+        };
+        let bounds = measure.buckets();
+        Ok(Self {
+            bounds,
+            buckets: (0..=bounds.len())
+                .map(|i| key::measure_bucket(path, i))
+                .collect(),
+            count: key::measure_count(path),
+            sum: key::measure_sum(path),
+        })
+    }
+
+    fn keys(&self) -> Vec<String> {
+        let mut keys = self.buckets.clone();
+        keys.extend([self.count.clone(), self.sum.clone()]);
+        keys
+    }
+
+    /// The values counted in `rows`, their buckets added up.
+    fn over<'r>(&self, rows: impl Iterator<Item = &'r KeyAmount>) -> MeasureTotal {
+        let (mut count, mut sum) = (0.0, 0.0);
+        let mut counts = vec![0.0; self.buckets.len()];
+        for row in rows {
+            if row.key == self.count {
+                count += row.amount;
+            } else if row.key == self.sum {
+                sum += row.amount;
+            } else if let Some(i) = self.buckets.iter().position(|b| *b == row.key) {
+                counts[i] += row.amount;
+            }
+        }
+        MeasureTotal::new(
+            count.round() as i64,
+            sum,
+            quantile(self.bounds, &counts, 0.5),
+            quantile(self.bounds, &counts, 0.9),
+        )
+    }
 }
 
 /// The `q` quantile of a histogram: the upper bound of the first bucket at which the

@@ -93,6 +93,50 @@ pub struct MeasurePoint {
     pub p90: Option<f64>,
 }
 
+impl MeasurePoint {
+    pub(super) fn on(date: NaiveDate, total: MeasureTotal) -> Self {
+        let MeasureTotal {
+            count,
+            sum,
+            mean,
+            p50,
+            p90,
+        } = total;
+        Self {
+            date,
+            count,
+            sum,
+            mean,
+            p50,
+            p90,
+        }
+    }
+}
+
+/// A measure over some days: one day of a series, or a whole range (a digest's period, whose
+/// quantiles come from the range's buckets added up, not from its days' quantiles).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MeasureTotal {
+    pub count: i64,
+    pub sum: f64,
+    /// None without values.
+    pub mean: Option<f64>,
+    pub p50: Option<f64>,
+    pub p90: Option<f64>,
+}
+
+impl MeasureTotal {
+    pub(super) fn new(count: i64, sum: f64, p50: Option<f64>, p90: Option<f64>) -> Self {
+        Self {
+            count,
+            sum,
+            mean: (count > 0).then(|| sum / count as f64),
+            p50,
+            p90,
+        }
+    }
+}
+
 /// Events per day and type.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct EventCounts {

@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 
 use super::points::{days, EventsOnDay, OutcomesOnDay};
-pub use super::points::{DimensionSeries, EventCounts, MeasureSeries, MetricSeries, OutcomeCounts};
+pub use super::points::{
+    DimensionSeries, EventCounts, Figure, MeasureSeries, MeasureTotal, MetricSeries, OutcomeCounts,
+};
 use super::{activity, reports, ReadError};
 use crate::domain::{Format, Product};
 use crate::store::{Daily, StoreError};
@@ -113,6 +115,43 @@ pub async fn measure(
         points,
         last_updated: daily.rolled_at(source.name()).await?,
     })
+}
+
+/// The measure at `path` over the whole of `[from, to]` (a digest's period). A report product's
+/// measures have no buckets, so no quantiles.
+pub async fn measure_over(
+    daily: &Daily,
+    source: Source,
+    path: &str,
+    (from, to): (NaiveDate, NaiveDate),
+) -> Result<MeasureTotal, ReadError> {
+    match source {
+        Source::Reports(product) => {
+            let points = reports::measure(daily, product, path, from, to).await?;
+            let count = points.iter().map(|point| point.count).sum();
+            let sum = points.iter().map(|point| point.sum).sum();
+            Ok(MeasureTotal::new(count, sum, None, None))
+        }
+        Source::Activity(product) => activity::measure_over(daily, product, path, from, to).await,
+    }
+}
+
+/// The declared rate `name` over the whole of `[from, to]` (a digest's period): a ratio of the
+/// range's sums, or a rate of installations for the `window` days ending `to`. None where its
+/// denominator is 0. A report product declares no rates.
+pub async fn rate_over(
+    daily: &Daily,
+    source: Source,
+    name: &str,
+    window: i16,
+    (from, to): (NaiveDate, NaiveDate),
+) -> Result<Option<f64>, ReadError> {
+    match source {
+        Source::Reports(_) => Err(ReadError::Unknown("Unknown metric")),
+        Source::Activity(product) => {
+            activity::rate_over(daily, product, name, window, from, to).await
+        }
+    }
 }
 
 /// Events per type, every day of `[from, to]`. A report product sends reports, not events: its

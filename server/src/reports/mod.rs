@@ -2,30 +2,33 @@
 //! summary of the daily tables, sent on a schedule by `tally serve` or on demand. Here a
 //! "report" is the e-mail, not an installation's submission.
 //!
-//! A report shows the read model's figures (`read::figures`), loaded for its last day: the
-//! very figures `/stats/*` serialises, so both say the same.
+//! A report has a part per product (`TALLY_REPORT_PRODUCTS`), read from the read model: a report
+//! product's is the very figures `/stats/*` serialises (`read::figures`), loaded for the
+//! period's last day; any other product's speaks its declaration's terms, read as `/api/v1/*`
+//! reads them (`read::series`), so each says what its dashboard says.
 //!
+//! - `part`: a product's part, by where its figures are read.
 //! - `render`: subject, HTML and plain text.
 //! - `mail`: `TALLY_SMTP_URL` and sending over SMTP (lettre, rustls).
 //! - `schedule`: when a report is due, and the task that sends it once per period.
 
 pub mod mail;
+mod part;
 mod render;
 pub mod schedule;
-
-use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use lettre::message::Mailbox;
 use serde::Serialize;
 
 use crate::config::ReportsConfig;
-use crate::read::figures::{self, change_percent};
-use crate::read::{anomalies, Anomaly, Series, Snapshot};
+use crate::domain::Catalog;
+use crate::read::{ReadError, Source};
 use crate::store::{Daily, StoreError};
 use mail::{mailbox, MailError, Mailer, Security, SmtpUrl};
 use schedule::Schedule;
 
+pub use part::{DeclaredPart, InstallationCounts, Part, ProductReport};
 pub use render::{html, subject, text};
 
 /// The most recipients one request may name instead of the configured ones.
@@ -39,8 +42,20 @@ pub enum ReportError {
     InvalidRequest(String),
     #[error(transparent)]
     Mail(#[from] MailError),
+    /// A product, or a figure of one, that its declaration does not name.
+    #[error("{0}")]
+    Undeclared(String),
     #[error("the statistics could not be read")]
     Store(#[from] StoreError),
+}
+
+impl From<ReadError> for ReportError {
+    fn from(error: ReadError) -> Self {
+        match error {
+            ReadError::Unknown(what) => Self::Undeclared(what.to_owned()),
+            ReadError::Store(error) => Self::Store(error),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +73,14 @@ impl Kind {
             Self::Monthly => "monthly",
         }
     }
+
+    /// The days a report covers on demand, and the window of its rates of installations.
+    pub fn days(self) -> i16 {
+        match self {
+            Self::Weekly => 7,
+            Self::Monthly => 30,
+        }
+    }
 }
 
 /// The days a report covers, both ends included.
@@ -71,13 +94,9 @@ pub struct Period {
 impl Period {
     /// On demand: the 7 days (weekly) or the 30 days (monthly) ending `to`.
     pub fn ending(kind: Kind, to: NaiveDate) -> Self {
-        let days = match kind {
-            Kind::Weekly => 7,
-            Kind::Monthly => 30,
-        };
         Self {
             kind,
-            from: to - Duration::days(days - 1),
+            from: to - Duration::days(i64::from(kind.days()) - 1),
             to,
         }
     }
@@ -87,98 +106,32 @@ impl Period {
     }
 }
 
-/// One product's part of a report.
-#[derive(Debug, Clone)]
-pub struct ProductReport {
-    pub product: String,
-    /// The day the figures are of: the latest rolled day on or before the period's end.
-    pub as_of: Option<NaiveDate>,
-    pub installations: figures::Installations,
-    /// Active installations (7-day window) on the day before the period, and their change.
-    pub active_before: i64,
-    pub active_change_percent: f64,
-    pub new_installations: i64,
-    pub versions: figures::Versions,
-    pub geography: figures::Geography,
-    pub printers: figures::Printers,
-    pub features: figures::Features,
-    pub errors: figures::Errors,
-    pub anomalies: Vec<Anomaly>,
-    /// What became of the requests to `/submit` during the period, by outcome.
-    pub outcomes: BTreeMap<String, i64>,
-}
-
 /// One e-mail: a period, and a part for each product it covers.
 #[derive(Debug, Clone)]
 pub struct Report {
     pub period: Period,
-    pub products: Vec<ProductReport>,
+    pub products: Vec<Part>,
     /// The built-in dashboard, when `TALLY_PUBLIC_URL` is set.
     pub dashboard: Option<String>,
 }
 
 impl Report {
-    /// Loads each product's figures as `/stats/*` answers them on the period's last day.
+    /// Loads each product's part for the period.
     pub async fn load(
         daily: &Daily,
-        products: &[String],
+        products: &[Source],
         period: Period,
         dashboard: Option<String>,
         now: DateTime<Utc>,
     ) -> Result<Self, ReportError> {
         let mut parts = Vec::with_capacity(products.len());
         for product in products {
-            parts.push(ProductReport::load(daily, product, period, now).await?);
+            parts.push(Part::load(daily, *product, period, now).await?);
         }
         Ok(Self {
             period,
             products: parts,
             dashboard,
-        })
-    }
-}
-
-impl ProductReport {
-    async fn load(
-        daily: &Daily,
-        product: &str,
-        period: Period,
-        now: DateTime<Utc>,
-    ) -> Result<Self, ReportError> {
-        // One day more than the period: the active installations on the day before it.
-        let (snapshot, series, outcomes) = tokio::try_join!(
-            Snapshot::load(daily, product, period.to),
-            Series::load(daily, product, period.to, period.days() + 1, None),
-            daily.outcomes(product, period.from, period.to),
-        )?;
-        let installations = figures::installations(&snapshot, &series);
-        let active_before = installations.trend.first().map_or(0, |p| p.active);
-        let active_now = installations.active_7d;
-        let new_installations = series
-            .reports
-            .iter()
-            .filter(|day| day.day >= period.from && day.day <= period.to)
-            .map(|day| day.new_installations)
-            .sum();
-        let mut by_outcome = BTreeMap::new();
-        for count in outcomes {
-            *by_outcome.entry(count.outcome).or_default() += count.count;
-        }
-        let anomalies = anomalies(&snapshot, now);
-        Ok(Self {
-            product: product.to_owned(),
-            as_of: snapshot.as_of,
-            active_before,
-            active_change_percent: change_percent(active_now, active_before),
-            new_installations,
-            versions: figures::versions(&snapshot, 10),
-            geography: figures::geography(&snapshot, 10),
-            printers: figures::printers(&snapshot),
-            features: figures::features(&snapshot),
-            errors: figures::errors(&snapshot),
-            anomalies: anomalies.anomalies,
-            outcomes: by_outcome,
-            installations,
         })
     }
 }
@@ -201,14 +154,15 @@ pub struct Reporting {
     mailer: Option<Mailer>,
     from: Option<Mailbox>,
     recipients: Vec<Mailbox>,
-    pub products: Vec<String>,
+    pub products: Vec<Source>,
     pub dashboard: Option<String>,
     pub schedule: Schedule,
 }
 
 impl Reporting {
-    /// `product` is covered when `TALLY_REPORT_PRODUCTS` names none.
-    pub fn new(config: &ReportsConfig, product: &str) -> Result<Self, MailError> {
+    /// The products of `TALLY_REPORT_PRODUCTS` as `catalog` declares them; Printernizer when it
+    /// names none.
+    pub fn new(config: &ReportsConfig, catalog: &'static Catalog) -> Result<Self, ReportError> {
         let mailer = config
             .smtp_url
             .as_ref()
@@ -226,15 +180,25 @@ impl Reporting {
             .filter(|to| !to.trim().is_empty())
             .map(|to| mailbox("TALLY_REPORT_RECIPIENTS", to))
             .collect::<Result<_, _>>()?;
-        let mut products: Vec<String> = config
+        let mut names: Vec<&str> = config
             .report_products
             .iter()
-            .map(|p| p.trim().to_owned())
+            .map(|p| p.trim())
             .filter(|p| !p.is_empty())
             .collect();
-        if products.is_empty() {
-            products.push(product.to_owned());
+        if names.is_empty() {
+            names.push(catalog.printernizer().product());
         }
+        let products = names
+            .into_iter()
+            .map(|name| {
+                catalog.product(name).map(Source::of).ok_or_else(|| {
+                    ReportError::Undeclared(format!(
+                        "TALLY_REPORT_PRODUCTS: {name:?} is not a declared product"
+                    ))
+                })
+            })
+            .collect::<Result<_, _>>()?;
         let dashboard = config
             .public_url
             .as_deref()

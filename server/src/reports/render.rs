@@ -1,12 +1,19 @@
 //! A report as an e-mail: its subject, an HTML body and the same in plain text. Every value a
-//! client sent (versions, feature names) is escaped in the HTML.
+//! client sent (versions, feature names) is escaped in the HTML. Each part is a list of
+//! sections, a heading and rows of cells, by its kind: a report product's (`/stats/*`'s
+//! figures) or another product's in its declared terms.
 
+use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use crate::html::escape;
 
-use super::{Kind, ProductReport, Report};
+use super::{DeclaredPart, InstallationCounts, Kind, Part, ProductReport, Report};
 use crate::read::figures::TrendDay;
+use crate::read::series::MeasureTotal;
+
+/// A heading and its rows of cells.
+type Section = (String, Vec<Vec<String>>);
 
 /// A product's name as a title: `printernizer` → `Printernizer`.
 fn title(product: &str) -> String {
@@ -34,7 +41,7 @@ fn change(before: i64, percent: f64) -> String {
 }
 
 pub fn subject(report: &Report) -> String {
-    let products: Vec<String> = report.products.iter().map(|p| title(&p.product)).collect();
+    let products: Vec<String> = report.products.iter().map(|p| title(p.product())).collect();
     format!(
         "{} {} report, {} to {}",
         products.join(", "),
@@ -51,24 +58,22 @@ fn trend_points(report: &Report, part: &ProductReport) -> Vec<TrendDay> {
         Kind::Weekly => 1,
         Kind::Monthly => 7,
     };
-    let mut points: Vec<TrendDay> = part
-        .installations
-        .trend
-        .iter()
-        .rev()
-        .step_by(step)
-        .cloned()
-        .collect();
+    let mut points: Vec<TrendDay> = part.trend.iter().rev().step_by(step).cloned().collect();
     points.reverse();
     points
 }
 
-/// The lines of one product's part: (heading, rows of cells). Both renderings use them, so
-/// the HTML and the text say the same.
-fn sections(report: &Report, part: &ProductReport) -> Vec<(String, Vec<Vec<String>>)> {
-    let noun = kind(report).1;
-    let i = &part.installations;
-    let mut sections = vec![(
+/// The lines of one product's part. Both renderings use them, so the HTML and the text say
+/// the same.
+fn sections(report: &Report, part: &Part) -> Vec<Section> {
+    match part {
+        Part::Reports(part) => report_sections(report, part),
+        Part::Declared(part) => declared_sections(report, part),
+    }
+}
+
+fn installations(noun: &str, i: &InstallationCounts) -> Section {
+    (
         "Installations".to_owned(),
         vec![
             vec![
@@ -76,18 +81,34 @@ fn sections(report: &Report, part: &ProductReport) -> Vec<(String, Vec<Vec<Strin
                 format!(
                     "{} ({} a {noun} before, {})",
                     i.active_7d,
-                    part.active_before,
-                    change(part.active_before, part.active_change_percent)
+                    i.active_before,
+                    change(i.active_before, i.active_change_percent)
                 ),
             ],
             vec!["Active (30 days)".into(), i.active_30d.to_string()],
-            vec!["Known".into(), i.total.to_string()],
-            vec![
-                format!("New this {noun}"),
-                part.new_installations.to_string(),
-            ],
+            vec!["Known".into(), i.known.to_string()],
+            vec![format!("New this {noun}"), i.new.to_string()],
         ],
-    )];
+    )
+}
+
+/// Names and their numbers, one row each.
+fn counts<'a>(heading: String, counts: impl IntoIterator<Item = (&'a String, &'a i64)>) -> Section {
+    let rows = counts
+        .into_iter()
+        .map(|(name, n)| vec![name.clone(), n.to_string()])
+        .collect();
+    (heading, rows)
+}
+
+fn outcomes(noun: &str, outcomes: &BTreeMap<String, i64>) -> Section {
+    counts(format!("Ingest outcomes this {noun}"), outcomes)
+}
+
+/// A report product's part: the figures of `/stats/*`.
+fn report_sections(report: &Report, part: &ProductReport) -> Vec<Section> {
+    let noun = kind(report).1;
+    let mut sections = vec![installations(noun, &part.installations)];
     let v = &part.versions;
     sections.push((
         format!(
@@ -121,16 +142,12 @@ fn sections(report: &Report, part: &ProductReport) -> Vec<(String, Vec<Vec<Strin
             })
             .collect(),
     ));
-    sections.push((
+    sections.push(counts(
         format!(
             "Printers: {} in all, {:.1} per installation",
             part.printers.total_printers, part.printers.average_per_installation
         ),
-        part.printers
-            .types
-            .iter()
-            .map(|(kind, n)| vec![kind.clone(), n.to_string()])
-            .collect(),
+        &part.printers.types,
     ));
     sections.push((
         "Features".to_owned(),
@@ -168,13 +185,7 @@ fn sections(report: &Report, part: &ProductReport) -> Vec<(String, Vec<Vec<Strin
             ],
         ],
     ));
-    sections.push((
-        format!("Ingest outcomes this {noun}"),
-        part.outcomes
-            .iter()
-            .map(|(outcome, n)| vec![outcome.clone(), n.to_string()])
-            .collect(),
-    ));
+    sections.push(outcomes(noun, &part.outcomes));
     sections.push((
         "Anomalies".to_owned(),
         part.anomalies
@@ -198,8 +209,62 @@ fn sections(report: &Report, part: &ProductReport) -> Vec<(String, Vec<Vec<Strin
     sections
 }
 
-fn as_of(part: &ProductReport) -> String {
-    part.as_of.map_or_else(
+/// Another product's part: each thing its declaration names, by its name, over the period.
+/// Sections of kinds it does not declare are left out.
+fn declared_sections(report: &Report, part: &DeclaredPart) -> Vec<Section> {
+    let noun = kind(report).1;
+    let mut sections = vec![installations(noun, &part.installations)];
+    if !part.rates.is_empty() {
+        let rows = part
+            .rates
+            .iter()
+            .map(|(name, rate)| {
+                let value =
+                    rate.map_or_else(|| "no value".to_owned(), |r| format!("{:.1}%", 100.0 * r));
+                vec![name.clone(), value]
+            })
+            .collect();
+        sections.push((format!("Rates this {noun}"), rows));
+    }
+    if !part.events.is_empty() {
+        sections.push(counts(format!("Events this {noun}"), &part.events));
+    }
+    if !part.counters.is_empty() {
+        sections.push(counts(format!("Counters this {noun}"), &part.counters));
+    }
+    if !part.measures.is_empty() {
+        let rows = part
+            .measures
+            .iter()
+            .map(|(path, measure)| measure_row(path, measure))
+            .collect();
+        sections.push((format!("Measures this {noun}"), rows));
+    }
+    if !part.flags.is_empty() {
+        sections.push(counts(format!("Flags on this {noun}"), &part.flags));
+    }
+    for (path, values) in &part.values {
+        let values = values.iter().map(|(value, n)| (value, n));
+        sections.push(counts(format!("{path} this {noun}"), values));
+    }
+    sections.push(outcomes(noun, &part.outcomes));
+    sections
+}
+
+/// A measure's count, mean and quantiles (bucket bounds: "at most").
+fn measure_row(path: &str, m: &MeasureTotal) -> Vec<String> {
+    let number = |value: Option<f64>| value.map_or_else(|| "-".to_owned(), |v| format!("{v:.1}"));
+    vec![
+        path.to_owned(),
+        format!("{} values", m.count),
+        format!("mean {}", number(m.mean)),
+        format!("p50 <= {}", number(m.p50)),
+        format!("p90 <= {}", number(m.p90)),
+    ]
+}
+
+fn as_of(part: &Part) -> String {
+    part.as_of().map_or_else(
         || "no data yet".to_owned(),
         |day| format!("figures as of {day}"),
     )
@@ -209,7 +274,7 @@ pub fn text(report: &Report) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{}\n", subject(report));
     for part in &report.products {
-        let _ = writeln!(out, "== {} ({}) ==\n", title(&part.product), as_of(part));
+        let _ = writeln!(out, "== {} ({}) ==\n", title(part.product()), as_of(part));
         for (heading, rows) in sections(report, part) {
             let _ = writeln!(out, "{heading}");
             if rows.is_empty() {
@@ -236,7 +301,7 @@ pub fn html(report: &Report) -> String {
         let _ = write!(
             out,
             "<h2>{} <small style=\"color:#666\">({})</small></h2>",
-            escape(&title(&part.product)),
+            escape(&title(part.product())),
             escape(&as_of(part))
         );
         for (heading, rows) in sections(report, part) {

@@ -102,7 +102,12 @@ pub async fn step(
         })
         .await?;
         reporting.send_report(&report, &to).await?;
-        store::within(deadline, sending.sent(&reporting.products, to.len())).await?;
+        let products: Vec<String> = reporting
+            .products
+            .iter()
+            .map(|product| product.name().to_owned())
+            .collect();
+        store::within(deadline, sending.sent(&products, to.len())).await?;
         tracing::info!(
             kind = kind.as_str(),
             from = %period.from,

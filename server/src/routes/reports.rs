@@ -56,7 +56,7 @@ impl ResponseError for ReportError {
             Self::Mail(MailError::Send { .. } | MailError::TimedOut { .. }) => {
                 StatusCode::BAD_GATEWAY
             }
-            Self::Mail(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Mail(_) | Self::Undeclared(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Store(error) if error.is_transient() => StatusCode::SERVICE_UNAVAILABLE,
             Self::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

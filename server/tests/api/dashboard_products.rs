@@ -11,12 +11,12 @@ use crate::catalog::{CatalogFile, KILN};
 use crate::dashboard::admin_get;
 use crate::helpers::{at_days_ago, query_pool, spawn_app_with, TestApp, ADMIN_KEY};
 
-const INDEXPILOT_KEY: &str = "ip-key";
+pub(crate) const INDEXPILOT_KEY: &str = "ip-key";
 const FRANKLIN_KEY: &str = "phc_franklin";
 const KILN_KEY: &str = "kiln-key";
 
 /// A server with a key for each keyed product; only the test's own runs roll.
-async fn app(catalog: Option<&CatalogFile>) -> TestApp {
+pub(crate) async fn app(catalog: Option<&CatalogFile>) -> TestApp {
     let file = catalog.map(|file| file.0.clone());
     spawn_app_with(|c| {
         c.ingest_keys = [
@@ -36,7 +36,7 @@ async fn app(catalog: Option<&CatalogFile>) -> TestApp {
     .await
 }
 
-async fn post(app: &TestApp, path: &str, key: Option<&str>, body: &Value) {
+pub(crate) async fn post(app: &TestApp, path: &str, key: Option<&str>, body: &Value) {
     let mut request = app.http.post(app.url(path)).json(body);
     if let Some(key) = key {
         request = request.header("X-API-Key", key);
@@ -52,7 +52,7 @@ async fn post(app: &TestApp, path: &str, key: Option<&str>, body: &Value) {
 
 /// Rolls every product of the server's catalog (the built-in one and `catalog`), once what was
 /// just written is behind the rollup's watermark (a second behind the clock).
-async fn roll(app: &TestApp, catalog: Option<&str>) {
+pub(crate) async fn roll(app: &TestApp, catalog: Option<&str>) {
     let file = catalog.map(|text| tally::domain::CatalogFile {
         name: "catalog.toml",
         text,
@@ -139,7 +139,7 @@ async fn seed_indexpilot(app: &TestApp) {
     }
 }
 
-async fn seed_franklinwh(app: &TestApp) {
+pub(crate) async fn seed_franklinwh(app: &TestApp) {
     let event = |id: &str, days_ago: i64, command: &str, duration_ms: i64, success: bool| {
         json!({"event": "cli_command_executed", "distinct_id": id,
             "timestamp": at_days_ago(days_ago),
@@ -154,7 +154,7 @@ async fn seed_franklinwh(app: &TestApp) {
     post(app, "/batch/", None, &batch).await;
 }
 
-async fn seed_kiln(app: &TestApp) {
+pub(crate) async fn seed_kiln(app: &TestApp) {
     for (installation, days_ago, firings, glaze) in [
         ("00ff00ff00ff00ff", 0, 7, "matte"),
         ("00ff00ff00ff0001", 2, 3, "gloss"),

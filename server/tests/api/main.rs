@@ -29,6 +29,7 @@ mod products_ingest;
 mod pyclients;
 mod read_model;
 mod reports;
+mod reports_products;
 mod rollup;
 mod smtp_sink;
 mod stalled;

@@ -4,7 +4,9 @@
 
 use chrono::{Duration, NaiveDate, Utc};
 use serde_json::{json, Value};
-use tally::reports::{text, Kind, Period, Report};
+use tally::domain::Catalog;
+use tally::read::Source;
+use tally::reports::{text, Kind, Part, Period, Report};
 use tally::store::{Daily, ReadPool};
 
 use crate::helpers::{body, query_pool, TestApp, ADMIN_KEY};
@@ -153,7 +155,10 @@ async fn the_digest_renders_the_figures_the_stats_routes_serialise() {
     let daily = Daily::connect(&pool).await.expect("a connection");
     let now = Utc::now();
     let period = Period::ending(Kind::Weekly, now.date_naive());
-    let products = ["printernizer".to_owned()];
+    let catalog: &'static Catalog = Box::leak(Box::new(Catalog::load(None).expect("it loads")));
+    let products = [Source::of(
+        catalog.product("printernizer").expect("declared"),
+    )];
 
     let report = Report::load(&daily, &products, period, None, now)
         .await
@@ -164,7 +169,9 @@ async fn the_digest_renders_the_figures_the_stats_routes_serialise() {
     let features = get(&app, "/stats/features").await;
 
     // The model the mail holds is the body the route answers, value for value.
-    let part = &report.products[0];
+    let Part::Reports(part) = &report.products[0] else {
+        panic!("Printernizer's part is not its reports'");
+    };
     assert_eq!(serde_json::to_value(&part.versions).unwrap(), versions);
     assert_eq!(serde_json::to_value(&part.geography).unwrap(), geography);
     assert_eq!(serde_json::to_value(&part.features).unwrap(), features);

@@ -315,7 +315,8 @@ fn reporting(smtp_url: &str) -> Reporting {
     config.smtp_url = Some(smtp_url.parse().unwrap());
     config.report_from = Some("tally@example.org".to_owned());
     config.report_recipients = vec![MAINTAINER.to_owned()];
-    Reporting::new(&config, "printernizer").expect("valid settings")
+    let catalog = tally::domain::Catalog::load(None).expect("the built-in catalog loads");
+    Reporting::new(&config, Box::leak(Box::new(catalog))).expect("valid settings")
 }
 
 async fn sent_rows(app: &TestApp) -> i64 {

@@ -24,10 +24,19 @@ impl Mail {
     /// The plain-text part, decoded (lettre sends short ASCII lines as 7bit, others as
     /// quoted-printable).
     pub fn text(&self) -> String {
+        self.part("text/plain")
+    }
+
+    /// The HTML part, decoded.
+    pub fn html(&self) -> String {
+        self.part("text/html")
+    }
+
+    fn part(&self, content_type: &str) -> String {
         let start = self
             .data
-            .find("Content-Type: text/plain")
-            .expect("a text/plain part");
+            .find(&format!("Content-Type: {content_type}"))
+            .unwrap_or_else(|| panic!("a {content_type} part"));
         let part = &self.data[start..];
         let (headers, rest) = part.split_once("\r\n\r\n").expect("part headers");
         let body = &rest[..rest.find("\r\n--").unwrap_or(rest.len())];
