@@ -173,11 +173,17 @@ async fn fresh_fingerprints(
         .collect())
 }
 
+/// Only the added keys are summed into the stored day; `||` keeps its other keys as they are
+/// (migration V14: the cost follows the batch, not the day's row).
 const ADD_DAYS: &str = "INSERT INTO activity AS stored (product, installation_id, day, received_at, counts)
      SELECT product, installation_id, day, now(), counts
      FROM UNNEST($1::text[], $2::text[], $3::date[], $4::jsonb[]) AS t(product, installation_id, day, counts)
      ON CONFLICT (product, installation_id, day)
-     DO UPDATE SET received_at = now(), counts = tally_add_counts(stored.counts, EXCLUDED.counts)";
+     DO UPDATE SET received_at = now(), counts = stored.counts || coalesce(
+         (SELECT jsonb_object_agg(added.key,
+                                  coalesce((stored.counts -> added.key)::numeric, 0) + added.value::numeric)
+          FROM jsonb_each(EXCLUDED.counts) AS added),
+         '{}'::jsonb)";
 
 const REPLACE_DAYS: &str = "INSERT INTO activity (product, installation_id, day, received_at, counts)
      SELECT product, installation_id, day, now(), counts
