@@ -602,7 +602,7 @@ fn supported_schema(version: &str) -> Result<(), ValidationError> {
 fn uuid(text: &str) -> Result<(), ValidationError> {
     InstallationId::parse(text)
         .map(drop)
-        .ok_or_else(|| invalid("uuid", "must be a UUID".into()))
+        .ok_or_else(|| invalid("uuid", InstallationId::RULE.into()))
 }
 
 fn version(text: &str) -> Result<(), ValidationError> {

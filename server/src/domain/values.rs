@@ -9,6 +9,9 @@ use super::countries::{COUNTRIES, UNKNOWN};
 pub struct InstallationId(uuid::Uuid);
 
 impl InstallationId {
+    /// What an id that does not parse is told, wherever one is refused.
+    pub const RULE: &'static str = "must be a UUID";
+
     pub fn parse(text: &str) -> Option<Self> {
         uuid::Uuid::try_parse(text).ok().map(Self)
     }

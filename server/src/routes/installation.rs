@@ -78,7 +78,7 @@ impl Id {
         if product.format() == Format::PrinternizerReport {
             InstallationId::parse(path)
                 .map(Self::Report)
-                .ok_or_else(|| refused("must be a UUID".into(), "uuid"))
+                .ok_or_else(|| refused(InstallationId::RULE.into(), "uuid"))
         } else {
             ClientId::parse(path)
                 .map(Self::Client)

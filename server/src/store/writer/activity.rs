@@ -13,7 +13,7 @@ use chrono::NaiveDate;
 use deadpool_postgres::{Object, Pool};
 use tokio_postgres::types::Json;
 
-use super::{in_halves, Answers, Batch, Waiting};
+use super::{in_halves, within_deadline, Answers, Batch, Waiting};
 use crate::domain::activity::{Counts, Folded, Merge};
 use crate::store::StoreError;
 
@@ -41,7 +41,12 @@ impl Batch for Activity {
             .into_iter()
             .map(|Waiting { job, reply }| (job, vec![reply]))
             .unzip();
-        let write = |range: Range<usize>| write(pool, &jobs[range], timeout);
+        // Says of each job whether it was counted.
+        let write = |range: Range<usize>| {
+            within_deadline(pool, timeout, async |client| {
+                transaction(client, &jobs[range]).await
+            })
+        };
         in_halves(&mut waiters, write, |_, counted, waiters, answers| {
             for (replies, counted) in waiters.iter_mut().zip(counted) {
                 for reply in replies.drain(..) {
@@ -50,19 +55,6 @@ impl Batch for Activity {
             }
         })
         .await
-    }
-}
-
-/// Writes `jobs` in one transaction; says of each whether it was counted. A connection whose
-/// transaction overran is closed, not returned to the pool: it may still be working.
-async fn write(pool: &Pool, jobs: &[Folded], timeout: Duration) -> Result<Vec<bool>, StoreError> {
-    let mut client = pool.get().await?;
-    match tokio::time::timeout(timeout, transaction(&mut client, jobs)).await {
-        Ok(outcome) => outcome,
-        Err(_) => {
-            drop(Object::take(client));
-            Err(StoreError::TimedOut(timeout))
-        }
     }
 }
 

@@ -18,7 +18,7 @@ use std::ops::Range;
 use std::sync::Arc;
 use std::time::Duration;
 
-use deadpool_postgres::Pool;
+use deadpool_postgres::{Object, Pool};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio::task::JoinHandle;
 
@@ -237,6 +237,23 @@ where
         }
     }
     answers
+}
+
+/// Runs `work` on a connection of `pool` for at most `timeout`. A connection whose work
+/// overran is closed, not returned to the pool: it may still be working in the database.
+async fn within_deadline<T>(
+    pool: &Pool,
+    timeout: Duration,
+    work: impl AsyncFnOnce(&mut Object) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let mut client = pool.get().await?;
+    match tokio::time::timeout(timeout, work(&mut client)).await {
+        Ok(outcome) => outcome,
+        Err(_) => {
+            drop(Object::take(client));
+            Err(StoreError::TimedOut(timeout))
+        }
+    }
 }
 
 /// Answers every sender of `waiters` with the same error.

@@ -7,11 +7,10 @@ use std::collections::HashMap;
 use std::ops::Range;
 use std::time::Duration;
 
-use deadpool_postgres::{Object, Pool};
+use deadpool_postgres::Pool;
 
-use super::{answer, in_halves, Answers, Batch, Reply, Waiting, WriteError};
+use super::{answer, in_halves, within_deadline, Answers, Batch, Reply, Waiting, WriteError};
 use crate::store::submissions::{Columns, PreparedReport, ReportKey};
-use crate::store::StoreError;
 
 /// The outcome of a committed report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,7 +68,11 @@ async fn commit(pool: &Pool, jobs: Vec<Waiting<Reports>>, timeout: Duration) -> 
     metrics::histogram!("tally_batch_reports").record(received as f64);
 
     let started = std::time::Instant::now();
-    let write = |rows| upsert(pool, &columns, rows, timeout);
+    let write = |rows: Range<usize>| {
+        within_deadline(pool, timeout, async |client| {
+            columns.upsert(client, rows).await
+        })
+    };
     let answers = in_halves(&mut waiters, write, |rows, stored, waiters, answers| {
         for (key, submission_id, inserted) in stored {
             // `keys` is sorted (see above).
@@ -91,22 +94,4 @@ async fn commit(pool: &Pool, jobs: Vec<Waiting<Reports>>, timeout: Duration) -> 
     metrics::histogram!("tally_batch_commit_duration_seconds")
         .record(started.elapsed().as_secs_f64());
     answers
-}
-
-/// One statement for `rows` of the batch. A connection whose statement overran is closed, not
-/// returned to the pool: it may still be waiting on the database.
-async fn upsert(
-    pool: &Pool,
-    columns: &Columns,
-    rows: Range<usize>,
-    timeout: Duration,
-) -> Result<Vec<(ReportKey, i64, bool)>, StoreError> {
-    let client = pool.get().await?;
-    match tokio::time::timeout(timeout, columns.upsert(&client, rows)).await {
-        Ok(outcome) => outcome,
-        Err(_) => {
-            drop(Object::take(client));
-            Err(StoreError::TimedOut(timeout))
-        }
-    }
 }

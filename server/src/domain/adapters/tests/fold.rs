@@ -81,11 +81,11 @@ fn a_fingerprint_tells_products_and_pieces_apart_but_not_the_order_of_members() 
     let reordered: serde_json::Value = serde_json::from_str(r#"{"b": [1, 2], "a": 1}"#).unwrap();
 
     assert_eq!(
-        fingerprint("stories", &[content.clone()]),
+        fingerprint("stories", std::slice::from_ref(&content)),
         fingerprint("stories", &[reordered])
     );
     assert_ne!(
-        fingerprint("stories", &[content.clone()]),
+        fingerprint("stories", std::slice::from_ref(&content)),
         fingerprint("franklinwh", &[content])
     );
     assert_ne!(
