@@ -60,6 +60,10 @@ labels = {"reference": ref_label, "measured": measured_label}
 
 def figures(report):
     submit = report["submit"]
+    if not submit["duration_secs"]:
+        # A fixed count (the hot pattern) that the reference sent within the warm-up.
+        sys.exit("bench-pair: a run measured nothing: every request fell in the warm-up; "
+                 "run it with BENCH_WARMUP=0s")
     return {
         "throughput_rps": submit["throughput_rps"],
         "events_per_sec": submit["events_per_sec"],
