@@ -112,9 +112,10 @@ pub enum Unusable {
 }
 
 /// The keys of `Counts`. Every function here is the only place its key's form is spelled.
-// Keys are made for every value of every event: `concat` (one allocation, one copy) rather
-// than `format!`, whose machinery showed as a tenth of a capture request's CPU.
 pub mod key {
+    // Keys are made for every value of every event: `concat` (one allocation, one copy) rather
+    // than `format!`, whose machinery showed as a tenth of a capture request's CPU.
+
     /// Events of a type.
     pub fn event(event_type: &str) -> String {
         ["event/", event_type].concat()
