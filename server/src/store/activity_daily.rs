@@ -43,6 +43,23 @@ pub async fn activity_days(
         .map_err(StoreError::from)
 }
 
+/// Whether the windows of `day` were rolled (an installation was active in the 30 days ending
+/// it): one step of `activity_windows`' primary key.
+pub async fn activity_windows_rolled(
+    client: &impl GenericClient,
+    product: &str,
+    day: NaiveDate,
+) -> Result<bool, StoreError> {
+    let row = client
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM activity_windows
+                            WHERE product = $1 AND window_days = 30 AND key = '' AND day = $2)",
+            &[&product, &day],
+        )
+        .await?;
+    Ok(row.try_get(0)?)
+}
+
 /// Replaces the `activity_daily` rows of `days` with the sums of their rows: per key, the
 /// amount over installations and how many installations had the key.
 pub async fn replace_activity_days(

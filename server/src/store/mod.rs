@@ -25,8 +25,8 @@ pub use activity_access::{
     activity_installation_days, delete_activity_installation, Erasure, StoredDay,
 };
 pub use activity_daily::{
-    activity_days, activity_days_since, delete_activity_before, delete_fingerprints_before,
-    replace_activity_days, replace_activity_windows, ACTIVITY_WINDOWS,
+    activity_days, activity_days_since, activity_windows_rolled, delete_activity_before,
+    delete_fingerprints_before, replace_activity_days, replace_activity_windows, ACTIVITY_WINDOWS,
 };
 pub use activity_reads::KeyAmount;
 pub use daily::{Daily, DayReports, OutcomeCount, ReadPool};

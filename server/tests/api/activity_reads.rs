@@ -369,3 +369,58 @@ async fn public_overview_of_stories(app: &TestApp) -> Value {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
 }
+
+/// Stories' ranges of one run.
+async fn roll_stories(app: &TestApp) -> Vec<(NaiveDate, NaiveDate)> {
+    let catalog = Catalog::load(None).expect("the built-in catalog loads");
+    rollup::bring_all_up_to_date(&pool(app), &catalog, 400, Wait::Yes)
+        .await
+        .expect("rollup runs")
+        .expect("the lock is taken when waiting")
+        .into_iter()
+        .find(|(product, _)| *product == STORIES)
+        .expect("stories is rolled")
+        .1
+        .ranges
+}
+
+#[tokio::test]
+async fn a_run_with_nothing_new_leaves_todays_windows_and_one_after_a_new_row_rolls_them() {
+    let app = app().await;
+    a_month_of_stories(&app).await;
+    // Received a minute ago: past the watermark's second of margin, which re-rolls rows
+    // received in the second before a run.
+    app.db()
+        .await
+        .execute(
+            "UPDATE activity SET received_at = received_at - interval '1 minute'",
+            &[],
+        )
+        .await
+        .expect("the rows are backdated");
+    roll_all(&app, 400).await;
+    let today = day(0);
+
+    assert_eq!(roll_stories(&app).await, []);
+
+    // As on the first run of a new day: no windows of today yet.
+    app.db()
+        .await
+        .execute(
+            "DELETE FROM activity_windows WHERE product = $1 AND day = $2",
+            &[&STORIES, &today],
+        )
+        .await
+        .expect("today's windows deleted");
+    assert_eq!(roll_stories(&app).await, [(today, today)]);
+    assert_eq!(
+        on(&series(&app, "active_installations", "&window=7").await, 0),
+        json!(3)
+    );
+
+    put(&app, "install-e", 0, &opened("fr", 1.0)).await;
+    assert_eq!(roll_stories(&app).await, [(today, today)]);
+    let one = series(&app, "active_installations", "&window=1").await;
+    let seven = series(&app, "active_installations", "&window=7").await;
+    assert_eq!([on(&one, 0), on(&seven, 0)], [json!(2), json!(4)]);
+}
