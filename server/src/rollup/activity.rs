@@ -5,10 +5,9 @@
 //! A run re-rolls the days of the rows received since the product's watermark (the same
 //! `rollup_state` and `store::watermark` as Printernizer's) and of its marked days: their
 //! `activity_daily` rows whole, and the windows of each such day and the 29 after it (up to
-//! today), plus today's windows (an installation leaves a window as days pass) unless they
-//! were rolled earlier today and nothing changed since: they depend only on rows of their own
-//! days. Days whose raw rows retention deleted are never rolled again: the daily tables are
-//! all that is left.
+//! today), plus today's windows on the day's first run (an installation leaves a window as
+//! days pass; see `dirty_ranges`). Days whose raw rows retention deleted are never rolled
+//! again: the daily tables are all that is left.
 
 use chrono::{Duration as Days, NaiveDate};
 use deadpool_postgres::Object;
@@ -34,12 +33,8 @@ pub(super) async fn incremental(
     days.extend(&marked.days);
     days.sort_unstable();
     days.dedup();
-    let mut ranges = dirty_ranges(today, &[], &days);
-    // Rereading 30 days of rows for windows that cannot have changed cost seconds a run at
-    // 10,000 installations (load-tests/README.md).
-    if days.is_empty() && store::activity_windows_rolled(&tx, product, today).await? {
-        ranges.clear();
-    }
+    let today_rolled = store::activity_windows_rolled(&tx, product, today).await?;
+    let ranges = dirty_ranges(today, today_rolled, &[], &days);
     let rolled = roll(&tx, product, &days, ranges, kept_from).await?;
     store::unmark_days(&tx, product, &marked).await?;
     let state = RollupState {

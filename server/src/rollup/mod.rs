@@ -9,8 +9,9 @@
 //!   at once gives the same rows.
 //! - **Incremental.** A run rolls only the days touched since the last one: reports received
 //!   since the watermark (a BRIN index on `received_at`), days marked by erasures
-//!   (`rollup_dirty_days`), and today. The first run rolls everything. `received_at` is the
-//!   database's time of the batch's transaction, and the watermark is the database's time at
+//!   (`rollup_dirty_days`), and today on the day's first run (`dirty_ranges`). The first run
+//!   rolls everything. `received_at` is the database's time of the batch's transaction, and
+//!   the watermark is the database's time at
 //!   the run's start or the start of the oldest writer transaction still open, whichever is
 //!   earlier (`store::watermark`): no report can commit behind it, whatever the instances'
 //!   clocks say or however long a batch waits.
@@ -253,7 +254,8 @@ async fn incremental(client: &mut Object, product: &str) -> Result<Rolled, Store
         },
         Some(state) => {
             let received = store::received_since(&*client, product, state.watermark).await?;
-            dirty_ranges(today, &received, &marked.days)
+            let today_rolled = store::totals_rolled(&*client, product, today).await?;
+            dirty_ranges(today, today_rolled, &received, &marked.days)
         }
     };
     let rolled = roll_ranges(client, product, ranges).await?;
@@ -272,9 +274,13 @@ async fn incremental(client: &mut Object, product: &str) -> Result<Rolled, Store
 
 /// The days to roll, merged into ranges: each received report's end day and the 29 after it
 /// (from its start day: a retry may have moved its end), each marked day and the 29 after it,
-/// and today. Never past today unless a report ends later (periods may end a day ahead).
+/// and today unless `today_rolled`. Today's windows depend only on the rows of their own days,
+/// which `received` and `marked` cover, so once rolled they change only with them; rereading
+/// 30 days of rows for nothing cost seconds a run at 10,000 installations (load-tests/README.md).
+/// Never past today unless a report ends later (periods may end a day ahead).
 pub fn dirty_ranges(
     today: NaiveDate,
+    today_rolled: bool,
     received: &[(NaiveDate, NaiveDate)],
     marked: &[NaiveDate],
 ) -> Vec<(NaiveDate, NaiveDate)> {
@@ -290,7 +296,7 @@ pub fn dirty_ranges(
                 .iter()
                 .map(|&day| (day, (day + after).min(today.max(day)))),
         )
-        .chain([(today, today)])
+        .chain((!today_rolled).then_some((today, today)))
         .collect();
     ranges.sort();
     let mut merged: Vec<(NaiveDate, NaiveDate)> = Vec::with_capacity(ranges.len());
@@ -387,13 +393,24 @@ mod tests {
 
     #[test]
     fn a_report_dirties_its_end_day_and_the_following_days_up_to_today() {
-        let ranges = dirty_ranges(d(20), &[(d(3), d(10))], &[]);
+        let ranges = dirty_ranges(d(20), false, &[(d(3), d(10))], &[]);
         assert_eq!(ranges, [(d(3), d(20))]);
     }
 
     #[test]
     fn marked_days_and_today_merge_into_ranges() {
-        assert_eq!(dirty_ranges(d(31), &[], &[d(1)]), [(d(1), d(31))]);
-        assert_eq!(dirty_ranges(d(31), &[], &[]), [(d(31), d(31))]);
+        assert_eq!(dirty_ranges(d(31), false, &[], &[d(1)]), [(d(1), d(31))]);
+        assert_eq!(dirty_ranges(d(31), false, &[], &[]), [(d(31), d(31))]);
+    }
+
+    #[test]
+    fn today_once_rolled_is_rolled_again_only_when_a_day_of_its_windows_changed() {
+        assert_eq!(dirty_ranges(d(31), true, &[], &[]), []);
+        assert_eq!(dirty_ranges(d(31), true, &[], &[d(1)]), [(d(1), d(30))]);
+        assert_eq!(dirty_ranges(d(31), true, &[], &[d(5)]), [(d(5), d(31))]);
+        assert_eq!(
+            dirty_ranges(d(31), true, &[(d(30), d(31))], &[]),
+            [(d(30), d(31))]
+        );
     }
 }

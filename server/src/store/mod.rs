@@ -37,8 +37,8 @@ pub use reports::{begin_sending, last_sent, Sending};
 pub use rollup::{
     for_each_report, lock_rollup, marked_days, midnight, new_installations, oldest_raw_day,
     received_since, replace_days, report_days, reports_ending_on, rollup_state, save_rollup_state,
-    summarize_brin_indexes, unlock_rollup, unmark_days, watermark, DailyRows, DimensionRow,
-    MarkedDays, ReportRow, Reports, RollupState, TotalsRow,
+    summarize_brin_indexes, totals_rolled, unlock_rollup, unmark_days, watermark, DailyRows,
+    DimensionRow, MarkedDays, ReportRow, Reports, RollupState, TotalsRow,
 };
 pub use submissions::{
     delete_installation, fold_counts, installation_reports, ping, summary, PreparedReport,

@@ -473,6 +473,23 @@ pub async fn marked_days(
     Ok(marked)
 }
 
+/// Whether the totals of `day` were rolled: a run writes every day of its ranges, zeros
+/// included. One step of `daily_totals`' primary key.
+pub async fn totals_rolled(
+    client: &impl GenericClient,
+    product: &str,
+    day: NaiveDate,
+) -> Result<bool, StoreError> {
+    let row = client
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM daily_totals
+                            WHERE product = $1 AND day = $2 AND window_days = 30)",
+            &[&product, &day],
+        )
+        .await?;
+    Ok(row.try_get(0)?)
+}
+
 /// Removes the marks a run read and no later one: a day an erasure marked again since has a new
 /// number (under READ COMMITTED, a DELETE waiting on that erasure re-checks the renumbered row).
 pub async fn unmark_days(

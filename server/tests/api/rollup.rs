@@ -734,3 +734,38 @@ async fn days_marked_before_v5_stay_marked_until_the_next_run() {
     let left = tally::store::marked_days(&client, PRODUCT).await.unwrap();
     assert!(left.days.is_empty(), "{left:?}");
 }
+
+/// The ranges one run rolls.
+async fn ranges(app: &TestApp) -> Vec<(NaiveDate, NaiveDate)> {
+    rollup::bring_up_to_date(&pool(app), PRODUCT, Wait::Yes)
+        .await
+        .expect("rollup runs")
+        .expect("the lock is taken when waiting")
+        .ranges
+}
+
+#[tokio::test]
+async fn a_run_with_nothing_new_rolls_nothing_and_the_first_of_a_day_rolls_today() {
+    let app = app().await;
+    send(&app, &report_ago(&id(1), 3, |_| {})).await;
+    // Received a minute ago: past the watermark's second of margin.
+    let db = app.db().await;
+    db.execute(
+        "UPDATE submissions SET received_at = received_at - interval '1 minute'",
+        &[],
+    )
+    .await
+    .expect("the report is backdated");
+    roll(&app).await;
+    let today = Utc::now().date_naive();
+
+    assert_eq!(ranges(&app).await, []);
+
+    // As on the first run of a new day: no totals of today yet.
+    db.execute("DELETE FROM daily_totals WHERE day = $1", &[&today])
+        .await
+        .expect("today's totals deleted");
+    assert_eq!(ranges(&app).await, [(today, today)]);
+    let overview = stats(&app, "/stats/overview").await;
+    assert_eq!(overview["installations"]["active_7d"], 1);
+}
