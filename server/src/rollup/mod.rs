@@ -11,10 +11,9 @@
 //!   since the watermark (a BRIN index on `received_at`), days marked by erasures
 //!   (`rollup_dirty_days`), and today on the day's first run (`dirty_ranges`). The first run
 //!   rolls everything. `received_at` is the database's time of the batch's transaction, and
-//!   the watermark is the database's time at
-//!   the run's start or the start of the oldest writer transaction still open, whichever is
-//!   earlier (`store::watermark`): no report can commit behind it, whatever the instances'
-//!   clocks say or however long a batch waits.
+//!   the watermark is the database's time at the run's start or the start of the oldest
+//!   writer transaction still open, whichever is earlier (`store::watermark`): no report can
+//!   commit behind it, whatever the instances' clocks say or however long a batch waits.
 //! - **One roller.** A run holds the rollup lock (`store::lock_rollup`) on its connection: the task in
 //!   `tally serve` skips a turn when another instance rolls; `tally rollup` waits for it. A run
 //!   that is abandoned (deadline, shutdown) closes its connection, which releases the lock; it
