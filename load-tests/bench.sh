@@ -127,7 +127,9 @@ admin_key="bench-admin-$RANDOM$RANDOM"
 rate_limit=1000000
 key=$ingest_key
 bare_events="SELECT coalesce(sum(events), 0) FROM bare_requests"
-tally_events="SELECT coalesce(sum(value::numeric), 0) FROM activity, jsonb_each(counts)
+# `activity_rows` (V15) holds the appended rows the fold has not reached yet; a reference build
+# from before it (REFERENCE_TALLY) has `activity` alone.
+tally_events="SELECT coalesce(sum(value::numeric), 0) FROM \$rows, jsonb_each(counts)
               WHERE key LIKE 'event/%'"
 case "$scenario" in
     submit | submit-known)
@@ -145,7 +147,7 @@ case "$scenario" in
     telemetry)
         key=$telemetry_key
         args=(--target telemetry)
-        tally_events="SELECT count(*) FROM activity" ;;
+        tally_events="SELECT count(*) FROM \$rows" ;;
     capture-spread)
         key=$capture_key
         args=(--target capture-single) ;;
@@ -197,7 +199,8 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 rss_after=$(awk '/VmRSS/ {print $2}' "/proc/$server_pid/status")
 peak=$(awk '/VmHWM/ {print $2}' "/proc/$server_pid/status")
 # Every 200 was answered after its commit, so the tables hold them all by now.
-stored_rows=$(sql "$stored_sql")
+rows=$(sql "SELECT coalesce(to_regclass('activity_rows')::text, 'activity')")
+stored_rows=$(sql "${stored_sql//\$rows/$rows}")
 
 python3 - "$work/health.json" "$work/submit.json" "$rss_before" "$rss_after" "$peak" "$server" \
     "$stored_rows" "$load_before" "$load_after" "$scenario" "$work/seed.json" "$work/waits.txt" \

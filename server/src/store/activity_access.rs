@@ -1,10 +1,12 @@
-//! An installation's right of access to and erasure of its rows in `activity`: every product
-//! but Printernizer, whose reports are in `submissions` (`submissions::delete_installation`).
+//! An installation's right of access to and erasure of its rows in `activity`, folded or still
+//! appended (`activity_rows`): every product but Printernizer, whose reports are in
+//! `submissions` (`submissions::delete_installation`).
 
 use chrono::{DateTime, NaiveDate, Utc};
 use deadpool_postgres::Pool;
 use serde::Serialize;
 use tokio_postgres::types::ToSql;
+use tokio_postgres::Row;
 use utoipa::ToSchema;
 
 use super::StoreError;
@@ -40,7 +42,10 @@ impl Erasure {
     ) -> Result<Self, StoreError> {
         let client = pool.get().await?;
         let statement = client.prepare_cached(sql).await?;
-        let row = client.query_one(&statement, params).await?;
+        Self::counted(&client.query_one(&statement, params).await?)
+    }
+
+    fn counted(row: &Row) -> Result<Self, StoreError> {
         let count = |index| -> Result<u64, StoreError> {
             let counted: i64 = row.try_get(index)?;
             Ok(u64::try_from(counted).unwrap_or(0))
@@ -62,8 +67,15 @@ pub async fn activity_installation_days(
     let client = pool.get().await?;
     let statement = client
         .prepare_cached(
-            "SELECT day, received_at, counts FROM activity
-             WHERE product = $1 AND installation_id = $2 ORDER BY day",
+            // A day not folded yet has several rows: summed, it reads as it will be stored.
+            "SELECT day, max(received_at),
+                    coalesce(jsonb_object_agg(key, total) FILTER (WHERE key IS NOT NULL), '{}')
+             FROM (SELECT a.day, max(a.received_at) AS received_at, counted.key,
+                          sum(counted.value::numeric) AS total
+                   FROM activity_rows a LEFT JOIN LATERAL jsonb_each(a.counts) AS counted ON true
+                   WHERE a.product = $1 AND a.installation_id = $2
+                   GROUP BY a.day, counted.key) AS summed
+             GROUP BY day ORDER BY day",
         )
         .await?;
     let rows = client
@@ -81,7 +93,7 @@ pub async fn activity_installation_days(
         .map_err(StoreError::from)
 }
 
-/// Erases the installation's days and its registration and, in the same statement, marks
+/// Erases the installation's days and its registration and, in the same transaction, marks
 /// the days for the next rollup, as Printernizer's erasure does: a run rolling meanwhile
 /// leaves a mark it did not read (a renumbered one) for the run after it.
 pub async fn delete_activity_installation(
@@ -89,20 +101,44 @@ pub async fn delete_activity_installation(
     product: &str,
     installation: &ClientId,
 ) -> Result<Erasure, StoreError> {
-    Erasure::run(pool, ERASE, &[&product, &installation.as_str()]).await
+    let mut client = pool.get().await?;
+    let transaction = client.transaction().await?;
+    // The appended rows first: a fold holding them has locked nothing in `activity` yet, so
+    // this waits for it to commit (its rows are then erased from `activity`) and never the
+    // other way round.
+    let statement = transaction.prepare_cached(ERASE_APPENDED).await?;
+    let appended: Vec<NaiveDate> = transaction
+        .query(&statement, &[&product, &installation.as_str()])
+        .await?
+        .iter()
+        .map(|row| row.try_get(0))
+        .collect::<Result<_, _>>()?;
+    let statement = transaction.prepare_cached(ERASE).await?;
+    let row = transaction
+        .query_one(&statement, &[&product, &installation.as_str(), &appended])
+        .await?;
+    let erasure = Erasure::counted(&row)?;
+    transaction.commit().await?;
+    Ok(erasure)
 }
 
+const ERASE_APPENDED: &str =
+    "DELETE FROM activity_added WHERE product = $1 AND installation_id = $2 RETURNING day";
+
+/// `$3`: the days of the appended rows erased before. Counts days, folded or not.
 const ERASE: &str = "WITH erased AS (
          DELETE FROM activity WHERE product = $1 AND installation_id = $2
          RETURNING day),
+     days AS (
+         SELECT day FROM erased UNION SELECT unnest($3::date[])),
      marked AS (
          INSERT INTO rollup_dirty_days (product, day)
-         SELECT DISTINCT $1, day FROM erased
+         SELECT $1, day FROM days
          -- A new number: a run that read the old mark leaves this one.
          ON CONFLICT (product, day) DO UPDATE SET mark = EXCLUDED.mark
          RETURNING 1),
      unregistered AS (
          DELETE FROM activity_installations WHERE product = $1 AND installation_id = $2
          RETURNING 1)
-     SELECT (SELECT count(*) FROM erased), (SELECT count(*) FROM unregistered),
+     SELECT (SELECT count(*) FROM days), (SELECT count(*) FROM unregistered),
             (SELECT count(*) FROM marked)";

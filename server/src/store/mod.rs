@@ -44,7 +44,7 @@ pub use submissions::{
     delete_installation, fold_counts, installation_reports, ping, summary, PreparedReport,
     StoredReport, Summary,
 };
-pub use writer::{Activity, Batch, Counted, Stored, WriteError, Writer, WriterConfig};
+pub use writer::{fold_added, Activity, Batch, Counted, Stored, WriteError, Writer, WriterConfig};
 
 /// Why the store could not answer. Causes are kept for the log (`#[source]`), never shown.
 #[derive(Debug, thiserror::Error)]

@@ -103,7 +103,7 @@ async fn opened(app: &TestApp) -> Vec<Value> {
         .collect()
 }
 
-/// The number of rows `product` has stored of `installation`, and whether it is registered.
+/// The number of days `product` has stored of `installation`, and whether it is registered.
 async fn stored_of(app: &TestApp, product: &str, installation: &str) -> (i64, i64) {
     let db = app.db().await;
     let count = |sql: &'static str| {
@@ -116,7 +116,8 @@ async fn stored_of(app: &TestApp, product: &str, installation: &str) -> (i64, i6
         }
     };
     (
-        count("SELECT count(*) FROM activity WHERE product = $1 AND installation_id = $2").await,
+        count("SELECT count(DISTINCT day) FROM activity_rows WHERE product = $1 AND installation_id = $2")
+            .await,
         count("SELECT count(*) FROM activity_installations WHERE product = $1 AND installation_id = $2")
             .await,
     )

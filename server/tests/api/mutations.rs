@@ -132,8 +132,8 @@ async fn held(app: &TestApp, product: &str) -> f64 {
     app.db()
         .await
         .query_one(
-            "SELECT CASE WHEN $1 = 'indexpilot' THEN (SELECT count(*) FROM activity WHERE product = $1)::float8
-                    ELSE (SELECT coalesce(sum(e.value::float8), 0) FROM activity a, jsonb_each_text(a.counts) e
+            "SELECT CASE WHEN $1 = 'indexpilot' THEN (SELECT count(*) FROM activity_rows WHERE product = $1)::float8
+                    ELSE (SELECT coalesce(sum(e.value::float8), 0) FROM activity_rows a, jsonb_each_text(a.counts) e
                           WHERE a.product = $1 AND e.key LIKE 'event/%') END",
             &[&product],
         )

@@ -103,12 +103,17 @@ pub(crate) async fn post(
     request.send().await.expect("request sent")
 }
 
-/// The stored days of `product`: installation -> the counts of its one row today.
+/// The stored days of `product`: installation -> the counts of its day today, summed over its
+/// rows as the fold will (a batch's events are appended, then folded into the day's row).
 pub(crate) async fn stored(app: &TestApp, product: &str) -> BTreeMap<String, Value> {
     app.db()
         .await
         .query(
-            "SELECT installation_id, counts FROM activity WHERE product = $1",
+            "SELECT installation_id, jsonb_object_agg(key, total)
+             FROM (SELECT installation_id, key, sum(value::numeric) AS total
+                   FROM activity_rows, jsonb_each(counts) WHERE product = $1
+                   GROUP BY installation_id, key) AS summed
+             GROUP BY installation_id",
             &[&product],
         )
         .await
@@ -314,6 +319,90 @@ async fn a_later_batch_of_the_same_day_adds_its_keys_and_leaves_the_others_as_th
     assert_eq!(counts["dim/app_opened.language/de"], 1.0);
     assert_eq!(counts["event/transcription_failed"], 1.0);
     assert_eq!(counts["dim/app_opened.language/fr"], 1.0);
+
+    // The rollup folds both batches into the day's one row first, and reads that.
+    let before = days.clone();
+    roll_every_product(&app).await;
+    assert_eq!(appended(&app).await, 0);
+    assert_eq!(folded(&app, "stories").await, before);
+
+    // A batch after the fold is added into the folded row by the next one.
+    let third = json!({
+        "user_id": user,
+        "events": [{"event_type": "app_opened", "timestamp": at, "properties": {"language": "it"}}]
+    });
+    assert_eq!(
+        post(&app, "/api/events/batch", None, &third).await.status(),
+        200
+    );
+    roll_every_product(&app).await;
+    let days = folded(&app, "stories").await;
+    let counts = &days[user];
+    assert_eq!(counts["event/app_opened"], 3.0);
+    assert_eq!(counts["dim/app_opened.language/it"], 1.0);
+    assert_eq!(counts["dim/app_opened.language/de"], 1.0);
+    assert_eq!(counts["event/transcription_completed"], 2.0);
+}
+
+#[tokio::test]
+async fn appended_batches_are_folded_into_one_row_a_day_by_the_upkeep_without_a_rollup() {
+    let app = app().await;
+    let users = ["user_0a0a0a0a", "user_0b0b0b0b"];
+    for user in users {
+        // Batches of 1, 2 and 3 events: none is a resend of another.
+        for size in 1..=3 {
+            let at = now_text();
+            let opened = json!({"event_type": "app_opened", "timestamp": at, "properties": {"language": "de"}});
+            let batch = json!({"user_id": user, "events": vec![opened; size]});
+            let response = post(&app, "/api/events/batch", None, &batch).await;
+            assert_eq!(response.status(), 200);
+        }
+    }
+    // Each batch its own row until the fold (every 5 s).
+    assert!(appended(&app).await > 0);
+    let sent = stored(&app, "stories").await;
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while appended(&app).await > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nothing folded in 20 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+
+    let days = folded(&app, "stories").await;
+    assert_eq!(days, sent);
+    assert_eq!(days.len(), users.len());
+    for user in users {
+        assert_eq!(days[user]["event/app_opened"], 6.0, "{days:?}");
+        assert_eq!(days[user]["dim/app_opened.language/de"], 6.0, "{days:?}");
+    }
+}
+
+/// Rows appended and not folded yet.
+async fn appended(app: &TestApp) -> i64 {
+    app.db()
+        .await
+        .query_one("SELECT count(*) FROM activity_added", &[])
+        .await
+        .expect("appended rows counted")
+        .get(0)
+}
+
+/// The folded days of `product` (one row per installation and day): installation -> counts.
+async fn folded(app: &TestApp, product: &str) -> BTreeMap<String, Value> {
+    app.db()
+        .await
+        .query(
+            "SELECT installation_id, counts FROM activity WHERE product = $1",
+            &[&product],
+        )
+        .await
+        .expect("activity read")
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect()
 }
 #[tokio::test]
 async fn a_stories_batch_keeps_its_good_events_when_others_are_unusable_and_a_resend_counts_once() {

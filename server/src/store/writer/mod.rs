@@ -25,7 +25,7 @@ use tokio::task::JoinHandle;
 use super::StoreError;
 use crate::telemetry::Chain;
 
-pub use activity::{Activity, Counted};
+pub use activity::{fold_added, Activity, Counted};
 pub use reports::{Reports, Stored};
 
 #[derive(Debug, Clone, Copy)]

@@ -1,0 +1,27 @@
+-- Events were added into one row per installation and day inside the request's transaction.
+-- That update of a row that grows (its lock, a new version of a compressed jsonb) was the
+-- event path's largest cost, about 100 µs a row after V14, where inserting a batch's own counts
+-- costs about 19 µs (load-tests/README.md, "Where the remaining microseconds go").
+--
+-- A batch's counts are now appended to `activity_added`, a heap with no key and no index, and
+-- folded into `activity` every few seconds by the upkeep task and before each rollup run, as V13
+-- does for the summary counts. The fold adds many batches of one installation's day at once,
+-- and keeps the newest `received_at`, so the rollup finds the day as it did. Daily reports
+-- still replace their day's row in `activity` at once.
+--
+-- Instances of the previous version may run beside this one during an upgrade: they upsert
+-- into `activity` as before, which the fold merges with.
+CREATE TABLE activity_added (
+    product         text COLLATE "C" NOT NULL,
+    installation_id text COLLATE "C" NOT NULL,
+    day             date             NOT NULL,
+    received_at     timestamptz      NOT NULL,
+    counts          jsonb            NOT NULL
+);
+
+-- Every stored day, folded or not: until the fold, a day has more than one row, which a reader
+-- of this view sums (access, tests).
+CREATE VIEW activity_rows AS
+    SELECT product, installation_id, day, received_at, counts FROM activity
+    UNION ALL
+    SELECT product, installation_id, day, received_at, counts FROM activity_added;
