@@ -4,10 +4,10 @@
 -- costs about 19 µs (load-tests/README.md, "Where the remaining microseconds go").
 --
 -- A batch's counts are now appended to `activity_added`, a heap with no key and no index, and
--- folded into `activity` every few seconds by the upkeep task and before each rollup run, as V13
--- does for the summary counts. The fold adds many batches of one installation's day at once,
--- and keeps the newest `received_at`, so the rollup finds the day as it did. Daily reports
--- still replace their day's row in `activity` at once.
+-- each rollup run first folds them into `activity` (every TALLY_ROLLUP_INTERVAL_SECS, a minute
+-- by default), as V13 does for the summary counts. The fold adds a minute of batches of an
+-- installation's day at once, and keeps the newest `received_at`, so the rollup finds the day
+-- as it did. Daily reports still replace their day's row in `activity` at once.
 --
 -- Instances of the previous version may run beside this one during an upgrade: they upsert
 -- into `activity` as before, which the fold merges with.

@@ -34,7 +34,7 @@ use crate::store::{self, Activity, Purpose, ReadPool, Writer, WriterConfig};
 use crate::telemetry::{self, Chain, QueueLength, Sampled};
 
 /// How often ingest outcomes counted in memory are added to the database, and the summary's
-/// counts (a row per batch) and the appended activity folded.
+/// counts (a row per batch) folded.
 const FLUSH_OUTCOMES_EVERY: Duration = Duration::from_secs(5);
 /// How often the salt of the source hash is replaced and partitions are made ahead.
 const DAILY: Duration = Duration::from_secs(24 * 60 * 60);
@@ -321,9 +321,9 @@ async fn ensure_partitions(pool: &Pool, rules: &Rules) -> anyhow::Result<()> {
         .context("cannot create the monthly partitions of submissions")
 }
 
-/// Background upkeep until `stop`: write ingest outcomes, fold the summary's counts and the
-/// appended activity; daily, a new salt for the source hash and partitions made ahead. Each
-/// step is bounded by `deadline`. Outcomes are written once more on the way out (the writer has finished by then).
+/// Background upkeep until `stop`: write ingest outcomes and fold the summary's counts; daily,
+/// a new salt for the source hash and partitions made ahead. Each step is bounded by
+/// `deadline`. Outcomes are written once more on the way out (the writer has finished by then).
 async fn upkeep(
     pool: Pool,
     rules: Rules,
@@ -346,10 +346,7 @@ async fn upkeep(
                 if let Err(error) = store::within(deadline, store::fold_counts(&pool)).await {
                     tracing::warn!(error = %Chain(&error), "summary counts not folded");
                 }
-                let folded = async { store::fold_added(&pool.get().await?).await };
-                if let Err(error) = store::within(deadline, folded).await {
-                    tracing::warn!(error = %Chain(&error), "appended activity not folded");
-                }
+
             }
             _ = daily.tick() => {
                 limits.rotate_salt();

@@ -22,9 +22,6 @@ pub(super) async fn incremental(
     product: &str,
     kept_from: NaiveDate,
 ) -> Result<Rolled, StoreError> {
-    // The rollup reads `activity` only: what was appended before it started is folded first,
-    // in a transaction of its own that holds no lock while the run rolls.
-    store::fold_added(&*client).await?;
     let (started, watermark) = store::watermark(&*client).await?;
     let today = started.date_naive();
     let tx = client.transaction().await?;
@@ -58,7 +55,6 @@ pub(super) async fn recompute(
     kept_from: NaiveDate,
 ) -> Result<Rolled, StoreError> {
     let days: Vec<NaiveDate> = from.iter_days().take_while(|day| *day <= to).collect();
-    store::fold_added(&*client).await?;
     let tx = client.transaction().await?;
     let rolled = roll(&tx, product, &days, vec![(from, to)], kept_from).await?;
     tx.commit().await?;

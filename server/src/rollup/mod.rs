@@ -24,7 +24,10 @@
 //! - **Pruned history.** Days whose reports may have been pruned (`tally prune`) are never
 //!   rolled again: the daily tables are all that remains of them.
 //! - **Every product.** A run rolls Printernizer's daily tables, then each other product's
-//!   (`activity`), under the same lock (`bring_all_up_to_date`).
+//!   (`activity`), under the same lock (`bring_all_up_to_date`). Before those it folds the
+//!   events appended since the last run into their days (`store::fold_added`), in a
+//!   transaction of its own, so the activity rollup reads one row per installation and day.
+//!   This is the only fold: the appended rows wait at most one rollup interval.
 
 pub mod activity;
 pub mod engine;
@@ -116,6 +119,7 @@ pub async fn bring_all_up_to_date<'a>(
     let client = run.client();
     let outcome = async {
         let mut rolled = vec![(PRINTERNIZER, incremental(client, PRINTERNIZER).await?)];
+        store::fold_added(&*client).await?;
         let today = Utc::now().date_naive();
         for product in activity_products(catalog) {
             let kept_from = activity::kept_from(today, retention_of(product, raw_retention_days));
@@ -142,6 +146,7 @@ pub async fn recompute_all(
     let mut run = Locked::wait(pool).await?;
     let client = run.client();
     let outcome = async {
+        store::fold_added(&*client).await?;
         let today = Utc::now().date_naive();
         for product in activity_products(catalog) {
             let kept_from = activity::kept_from(today, retention_of(product, raw_retention_days));

@@ -1,8 +1,8 @@
 //! Every other product's days (`activity`): in one transaction, a batch's folded events are
 //! appended to `activity_added` and its daily reports put in place of their day's row in
-//! `activity`. `fold_added` adds the appended rows into `activity` a few seconds later, many
-//! batches of a day at once (migration V15): an insert is about a fifth of the cost of
-//! updating a day's row that grows.
+//! `activity`. `fold_added` adds the appended rows into `activity` when the rollup next runs,
+//! a minute of batches of a day at once (migration V15): an insert is about a fifth of the
+//! cost of updating a day's row that grows.
 //!
 //! A request with a fingerprint counts once: its fingerprint is inserted first, and only the
 //! requests whose fingerprint was new (to the table and to the batch) add their rows.
