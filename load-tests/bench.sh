@@ -32,6 +32,9 @@
 # installation sends far more than the defaults allow in the run.
 # BENCH_WAITS=1 samples pg_stat_activity's wait events (and ungranted pg_locks) every 0.2 s
 # during the measured run into the report.
+# BENCH_STATEMENTS=1 loads pg_stat_statements and prints, on stderr after the run, the
+# statements that took most of PostgreSQL's time (warm-up and set-up included): calls, mean
+# and total time, and each one's share.
 #
 # Knobs: BENCH_SERVER (tally or bare), BENCH_DURATION (30s), BENCH_WARMUP (5s),
 # BENCH_CONNECTIONS (64), BENCH_HEALTH (1; 0 skips the GET /health run), BENCH_REPORT (a file),
@@ -51,6 +54,7 @@ scenario=${BENCH_SCENARIO:-submit}
 gzip_percent=${BENCH_GZIP_PERCENT:-50}
 known_pool=${KNOWN_POOL:-100000}
 waits=${BENCH_WAITS:-0}
+statements=${BENCH_STATEMENTS:-0}
 case "$scenario" in
     submit | submit-known | capture | events | telemetry | capture-spread | hot) ;;
     *) echo "BENCH_SCENARIO must be submit, submit-known, capture, events, telemetry," \
@@ -75,9 +79,12 @@ trap cleanup EXIT
 
 # Room for the run's WAL without a checkpoint in the middle; otherwise PostgreSQL's defaults.
 start_cluster() {
-    "$scripts/pg.sh" start "$work/data" "$pg_port" max_wal_size=8GB shared_buffers=512MB >&2
+    local preload=()
+    [ "$statements" = 1 ] && preload=(shared_preload_libraries=pg_stat_statements)
+    "$scripts/pg.sh" start "$work/data" "$pg_port" max_wal_size=8GB shared_buffers=512MB "${preload[@]}" >&2
     bin=$("$scripts/pg.sh" bindir)
     "$bin/createdb" -h 127.0.0.1 -p "$pg_port" -U postgres tally
+    if [ "$statements" = 1 ]; then sql "CREATE EXTENSION pg_stat_statements"; fi
     database_url="postgres://postgres@127.0.0.1:$pg_port/tally"
     postmaster_pid=$(head -1 "$work/data/postmaster.pid")
 }
@@ -199,6 +206,19 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 rss_after=$(awk '/VmRSS/ {print $2}' "/proc/$server_pid/status")
 peak=$(awk '/VmHWM/ {print $2}' "/proc/$server_pid/status")
 # Every 200 was answered after its commit, so the tables hold them all by now.
+# A run that logged warnings (a failed rollup, a writer retry) says so: its figures may not be
+# the code's.
+if grep -qE 'WARN|ERROR' "$work/server.log"; then
+    echo "the $server server logged warnings or errors during the run (the first 5):" >&2
+    grep -E 'WARN|ERROR' "$work/server.log" | head -5 >&2
+fi
+if [ "$statements" = 1 ]; then
+    sql "SELECT rpad(calls::text, 10) || rpad(round((mean_exec_time * 1000)::numeric, 1)::text || ' µs', 12)
+                || rpad(round((total_exec_time / 1000)::numeric, 1)::text || ' s', 10)
+                || rpad(round((100 * total_exec_time / sum(total_exec_time) OVER ())::numeric, 1)::text || '%', 7)
+                || left(regexp_replace(query, '\s+', ' ', 'g'), 90)
+         FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 10" >&2
+fi
 rows=$(sql "SELECT coalesce(to_regclass('activity_rows')::text, 'activity')")
 stored_rows=$(sql "${stored_sql//\$rows/$rows}")
 

@@ -119,7 +119,7 @@ pub async fn bring_all_up_to_date<'a>(
     let client = run.client();
     let outcome = async {
         let mut rolled = vec![(PRINTERNIZER, incremental(client, PRINTERNIZER).await?)];
-        store::fold_added(&*client).await?;
+        store::fold_added(client).await?;
         let today = Utc::now().date_naive();
         for product in activity_products(catalog) {
             let kept_from = activity::kept_from(today, retention_of(product, raw_retention_days));
@@ -146,7 +146,7 @@ pub async fn recompute_all(
     let mut run = Locked::wait(pool).await?;
     let client = run.client();
     let outcome = async {
-        store::fold_added(&*client).await?;
+        store::fold_added(client).await?;
         let today = Utc::now().date_naive();
         for product in activity_products(catalog) {
             let kept_from = activity::kept_from(today, retention_of(product, raw_retention_days));
