@@ -144,6 +144,8 @@ async fn the_read_only_role_cannot_read_raw_reports_or_installation_ids() {
         "submissions",
         "installations",
         "activity",
+        "activity_added",
+        "activity_rows",
         "activity_installations",
     ] {
         let refused = grafana

@@ -7,7 +7,7 @@
 //! A request with a fingerprint counts once: its fingerprint is inserted first, and only the
 //! requests whose fingerprint was new (to the table and to the batch) add their rows.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Range;
 use std::time::Duration;
 
@@ -209,32 +209,62 @@ pub async fn fold_added(client: &mut Object) -> Result<u64, StoreError> {
         .query_raw(&statement, std::iter::empty::<&str>())
         .await?;
     pin_mut!(rows);
-    let mut days: BTreeMap<(String, String, NaiveDate), Counts> = BTreeMap::new();
+    let mut sums = Sums::default();
     let mut folded = 0;
     while let Some(row) = rows.try_next().await? {
         let Json(counts): Json<Counts> = row.try_get(3)?;
-        let day = days
-            .entry((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?))
-            .or_default();
-        for (key, amount) in counts {
-            *day.entry(key).or_default() += amount;
-        }
+        sums.add((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?), counts);
         folded += 1;
     }
     let statement = transaction.prepare_cached(ADD_DAYS).await?;
     // In key order (the map's), so that two folds lock days in the same order.
-    let days: Vec<_> = days.into_iter().collect();
+    let days: Vec<_> = sums.days.iter().collect();
     for chunk in days.chunks(FOLD_CHUNK) {
         let products: Vec<&str> = chunk.iter().map(|((p, _, _), _)| p.as_str()).collect();
         let installations: Vec<&str> = chunk.iter().map(|((_, i, _), _)| i.as_str()).collect();
         let dates: Vec<NaiveDate> = chunk.iter().map(|((_, _, d), _)| *d).collect();
-        let counts: Vec<Json<&Counts>> = chunk.iter().map(|(_, counts)| Json(counts)).collect();
+        let counts: Vec<BTreeMap<&str, f64>> =
+            chunk.iter().map(|(_, day)| sums.named(day)).collect();
+        let counts: Vec<Json<&BTreeMap<&str, f64>>> = counts.iter().map(Json).collect();
         transaction
             .execute(&statement, &[&products, &installations, &dates, &counts])
             .await?;
     }
     transaction.commit().await?;
     Ok(folded)
+}
+
+/// The appended rows summed per installation and day. Each key's name is kept once: the same
+/// few dozen names recur in every day, and a minute of 10,000 installations' days holding
+/// their own copies took the server's RSS from 32 to 89 MiB.
+#[derive(Default)]
+struct Sums {
+    names: Vec<String>,
+    ids: HashMap<String, usize>,
+    days: BTreeMap<(String, String, NaiveDate), BTreeMap<usize, f64>>,
+}
+
+impl Sums {
+    fn add(&mut self, day: (String, String, NaiveDate), counts: Counts) {
+        let day = self.days.entry(day).or_default();
+        for (name, amount) in counts {
+            let id = match self.ids.get(&name) {
+                Some(id) => *id,
+                None => {
+                    self.names.push(name.clone());
+                    self.ids.insert(name, self.names.len() - 1);
+                    self.names.len() - 1
+                }
+            };
+            *day.entry(id).or_default() += amount;
+        }
+    }
+
+    fn named<'a>(&'a self, day: &BTreeMap<usize, f64>) -> BTreeMap<&'a str, f64> {
+        day.iter()
+            .map(|(id, amount)| (self.names[*id].as_str(), *amount))
+            .collect()
+    }
 }
 
 /// Days added into `activity` by one statement of a fold.
