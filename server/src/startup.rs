@@ -346,7 +346,6 @@ async fn upkeep(
                 if let Err(error) = store::within(deadline, store::fold_counts(&pool)).await {
                     tracing::warn!(error = %Chain(&error), "summary counts not folded");
                 }
-
             }
             _ = daily.tick() => {
                 limits.rotate_salt();

@@ -347,6 +347,9 @@ async fn a_later_batch_of_the_same_day_adds_its_keys_and_leaves_the_others_as_th
 #[tokio::test]
 async fn the_rollup_folds_each_installations_appended_batches_into_one_row_a_day() {
     let app = app().await;
+    // The server's own rollup folds too: its first run (at start) is over, and the next is a
+    // minute away.
+    wait_for_the_servers_first_rollup(&app).await;
     let users = ["user_0a0a0a0a", "user_0b0b0b0b"];
     for user in users {
         // Batches of 1, 2 and 3 events: none is a resend of another.
@@ -371,6 +374,27 @@ async fn the_rollup_folds_each_installations_appended_batches_into_one_row_a_day
     for user in users {
         assert_eq!(days[user]["event/app_opened"], 6.0, "{days:?}");
         assert_eq!(days[user]["dim/app_opened.language/de"], 6.0, "{days:?}");
+    }
+}
+
+async fn wait_for_the_servers_first_rollup(app: &TestApp) {
+    let db = app.db().await;
+    let started = std::time::Instant::now();
+    while db
+        .query_one(
+            "SELECT count(*) FROM rollup_state WHERE product = 'stories'",
+            &[],
+        )
+        .await
+        .expect("rollup state read")
+        .get::<_, i64>(0)
+        == 0
+    {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "the server's first rollup run did not end in 30 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
 

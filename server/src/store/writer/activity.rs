@@ -194,7 +194,7 @@ const REGISTER: &str =
 ///
 /// The appended rows are summed here, streamed, one map per installation and day: summing a
 /// minute of batches' keys in SQL (millions of `jsonb_each` rows) spilled its aggregate to disk
-/// and took about 60 µs an appended row. Only the summed keys are then added into each stored
+/// and took 60 to 90 µs an appended row. Only the summed keys are then added into each stored
 /// day (`||` keeps its other keys, V14), and the day is stamped `received_at = now()`, by which
 /// the rollup finds changed days: a run that did not see the appended rows (one of an instance
 /// of the previous version) cannot have moved its watermark past them.
