@@ -77,8 +77,9 @@ impl Application {
         let reporting =
             Arc::new(Reporting::new(&config.reports, catalog).map_err(|e| anyhow::anyhow!("{e}"))?);
 
-        // Three pools, so that no kind of work can take another's connections: the writer's,
-        // the statistics reads' (on the replica if there is one), and one for the rest.
+        // Pools of their own, so that no kind of work can take another's connections: the
+        // writer's, the statistics reads' (on the replica if there is one), the rest's, and
+        // the activity writer's (below).
         let pool = store::connect(&config.database).await?;
         store::migrate(&pool).await.context("migrations failed")?;
         ensure_partitions(&pool, &rules).await?;
