@@ -6,8 +6,8 @@
 -- A batch's counts are now appended to `activity_added`, a heap with no key and no index, and
 -- each rollup run first folds them into `activity` (every TALLY_ROLLUP_INTERVAL_SECS, a minute
 -- by default), as V13 does for the summary counts. The fold adds a minute of batches of an
--- installation's day at once, and stamps the day `received_at = now()`, so the run after it
--- rolls the day. Daily reports still replace their day's row in `activity` at once.
+-- installation's day at once, and stamps the day `received_at = now()`, so the run that folded
+-- it rolls the day. Daily reports still replace their day's row in `activity` at once.
 --
 -- (During a rolling upgrade, stop the instances of the previous version before this runs:
 -- their erasure and access read `activity` alone, and miss the rows not folded yet.)
