@@ -9,6 +9,7 @@ use crate::catalog::{CatalogFile, KILN};
 use crate::helpers::{
     at_days_ago, body, date_days_ago, query_pool, spawn_app_with, TestApp, ADMIN_KEY,
 };
+use crate::products_ingest::wait_for_the_servers_first_rollup;
 
 const PRINTERNIZER_KEY: &str = "pz-key";
 const INDEXPILOT_KEY: &str = "ip-key";
@@ -184,6 +185,62 @@ async fn access_shows_every_stored_day_of_a_stories_installation_and_no_one_else
         answer["days"][0]["counts"]["event/app_opened"], 1.0,
         "{answer}"
     );
+}
+
+#[tokio::test]
+async fn a_day_part_folded_and_part_still_appended_is_shown_summed_and_erased_whole() {
+    let app = app(None).await;
+    // Nothing folds behind the test's back: the server's own next rollup is a minute away.
+    wait_for_the_servers_first_rollup(&app).await;
+    let user = "user_half_folded";
+    ingest(&app, "/api/events/batch", None, &stories_batch(user, &[0])).await;
+    roll(&app).await;
+    ingest(
+        &app,
+        "/api/events/batch",
+        None,
+        &stories_batch(user, &[0, 0]),
+    )
+    .await;
+    let db = app.db().await;
+    let rows = |table: &'static str| {
+        let db = &db;
+        async move {
+            db.query_one(
+                &format!("SELECT count(*) FROM {table} WHERE installation_id = $1"),
+                &[&user],
+            )
+            .await
+            .expect("rows counted")
+            .get::<_, i64>(0)
+        }
+    };
+    assert_eq!(
+        (rows("activity").await, rows("activity_added").await),
+        (1, 1)
+    );
+
+    let path = format!("/installation/{user}?product=stories");
+    let access = body(send(&app, reqwest::Method::GET, &path, None, None).await).await;
+    assert_eq!(access["days"].as_array().map(Vec::len), Some(1), "{access}");
+    assert_eq!(
+        access["days"][0]["counts"]["event/app_opened"], 3.0,
+        "{access}"
+    );
+    assert_eq!(
+        access["days"][0]["counts"]["dim/app_opened.language/de"], 3.0,
+        "{access}"
+    );
+
+    let erased = body(erase(&app, user, "stories", None).await).await;
+    assert_eq!(erased["deleted_count"], 1, "{erased}");
+    assert_eq!(
+        (rows("activity").await, rows("activity_added").await),
+        (0, 0)
+    );
+    // The next run's fold has nothing of the installation to bring back.
+    roll(&app).await;
+    assert_eq!(stored_of(&app, "stories", user).await, (0, 0));
 }
 
 #[tokio::test]

@@ -377,7 +377,7 @@ async fn the_rollup_folds_each_installations_appended_batches_into_one_row_a_day
     }
 }
 
-async fn wait_for_the_servers_first_rollup(app: &TestApp) {
+pub(crate) async fn wait_for_the_servers_first_rollup(app: &TestApp) {
     let db = app.db().await;
     let started = std::time::Instant::now();
     while db
