@@ -8,7 +8,8 @@
 //! - `error`: the HTTP boundary's errors and their JSON shapes.
 //! - `html`: escaping for the pages and e-mails made from strings.
 //! - `auth`, `limits`: API keys; rate limits and the salted source hash.
-//! - `domain`: the parsed, valid world (`Submission` and its values, the products' `Catalog`).
+//! - `domain`: the parsed, valid world (the products' `Catalog`, their adapters and the one
+//!   shape they fold every body into, `activity::Folded`).
 //! - `outcomes`: what became of each submission, counted for the daily tables.
 //! - `read`: the read model: the statistics every route, digest and overview reads, typed.
 //! - `routes`: one module per endpoint family; a handler turns a read model into JSON.

@@ -25,7 +25,6 @@ use governor::{Quota, RateLimiter};
 use ipnet::{IpNet, Ipv4Net};
 
 use crate::domain::activity::{ClientId, Merge};
-use crate::domain::InstallationId;
 use crate::error::ApiError;
 
 /// Rate-limit state in a fixed number of cells indexed by the key's hash, so memory stays the
@@ -163,9 +162,8 @@ const SOURCE_CELLS_LOG2: u32 = 18;
 
 pub struct Limits {
     per_source: Limiter<u64>,
-    per_installation: Limiter<InstallationId>,
-    /// The other products' installations, by a salted hash of product and id: a daily
-    /// report's quota, and an event product's (whose clients send a request every few seconds).
+    /// Installations by a salted hash of product and id: a report's quota, and an event
+    /// product's (whose clients send a request every few seconds).
     per_client: Limiter<u64>,
     per_event_client: Limiter<u64>,
     salt: RwLock<RandomState>,
@@ -185,10 +183,6 @@ impl Limits {
                 NonZeroU32::new(per_source_per_minute).map(Quota::per_minute),
                 SOURCE_CELLS_LOG2,
             ),
-            per_installation: Limiter::new(
-                NonZeroU32::new(per_installation_per_hour).map(Quota::per_hour),
-                INSTALLATION_CELLS_LOG2,
-            ),
             per_client: Limiter::new(
                 NonZeroU32::new(per_installation_per_hour).map(Quota::per_hour),
                 INSTALLATION_CELLS_LOG2,
@@ -202,14 +196,7 @@ impl Limits {
         }
     }
 
-    pub fn check_installation(&self, installation: InstallationId) -> Result<(), ApiError> {
-        self.per_installation
-            .check(&installation)
-            .map_err(|wait| refused("installation", wait))
-    }
-
-    /// The per-installation quota, for an installation of a product stored in `activity`:
-    /// its events' (`Merge::Add`) or its daily reports'.
+    /// The per-installation quota: its events' (`Merge::Add`) or its reports'.
     pub fn check_client(
         &self,
         product: &str,

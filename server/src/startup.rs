@@ -293,8 +293,8 @@ impl Application {
 }
 
 /// The built-in declarations and those of the operator's file (`TALLY_CATALOG`). Leaked, once
-/// per server: a `Submission` keeps `&'static str` values folded from it, and the catalog
-/// lives as long as the server anyway.
+/// per server: a `Folded` keeps its product's `&'static str` name, and the catalog lives as
+/// long as the server anyway.
 pub(crate) fn load_catalog(file: Option<&Path>) -> anyhow::Result<&'static Catalog> {
     let operator = match file {
         Some(path) => {

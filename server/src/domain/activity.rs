@@ -1,6 +1,6 @@
-//! The one internal shape of every product but Printernizer: what one installation did on one
-//! UTC day, reduced to numbers under keys. Wire adapters (`adapters/`) fold bodies into it;
-//! the writer adds it (events) or puts it in place (daily reports) in one row per
+//! The one internal shape of every product: what one installation did on one UTC day, or what
+//! its report said, reduced to numbers under keys. Wire adapters (`adapters/`) fold bodies
+//! into it; the writer adds it (events) or puts it in place (reports) in one row per
 //! installation per day; the rollup sums the keys. No event ever gets a row of its own.
 //!
 //! A key names what it counts, built only by the functions below so that the adapters that
@@ -12,7 +12,9 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::InstallationId;
 
 /// An installation's anonymous id as a product's client sends it: 8 to 64 characters from
 /// `A-Z a-z 0-9 - _` (a UUID, a hex hash, a random token). No `@`, `.`, `/` or space, so it
@@ -46,6 +48,14 @@ impl ClientId {
     }
 }
 
+/// A UUID is one: an installation of a format that sends UUIDs keeps its lowercase hyphenated
+/// form.
+impl From<InstallationId> for ClientId {
+    fn from(id: InstallationId) -> Self {
+        Self(id.to_string())
+    }
+}
+
 impl fmt::Display for ClientId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -57,8 +67,21 @@ impl fmt::Display for ClientId {
 pub enum Merge {
     /// Events: every key is added to what is stored.
     Add,
-    /// A daily report: a resend on the same day replaces the stored one.
+    /// A report: a resend on the same day (of the same period, for a report with one)
+    /// replaces the stored one.
     Replace,
+}
+
+/// What a report of a format with periods (Printernizer's weekly one) says of itself besides
+/// its numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Report {
+    /// With the installation, the report's identity: a resend of the same period replaces it.
+    pub start: DateTime<Utc>,
+    /// The report counts on the UTC day its period ends: its row's day.
+    pub end: DateTime<Utc>,
+    /// When the installation says it was first seen, if it says so.
+    pub first_seen: Option<DateTime<Utc>>,
 }
 
 /// Numbers under keys (see the module doc): event counts, sums, histogram buckets.
@@ -77,8 +100,10 @@ pub struct DayRow {
 pub struct Folded {
     pub product: &'static str,
     pub merge: Merge,
-    /// At most one per installation and day.
+    /// At most one per installation and day; exactly one for a `report`.
     pub rows: Vec<DayRow>,
+    /// The report's period, for a format whose reports cover one.
+    pub report: Option<Report>,
     /// A digest of the request's accepted content: a request seen before with the same
     /// fingerprint (a resent batch) is not counted again. `None` when a resend cannot be told
     /// from a new request (events without their own time or id), or when `merge` is `Replace`.

@@ -1,4 +1,6 @@
 use super::*;
+use crate::domain::activity::ClientId;
+use crate::domain::InstallationId;
 
 fn range(text: &str) -> IpRange {
     text.parse().unwrap()
@@ -108,15 +110,16 @@ fn one_client_written_mapped_or_plain_shares_one_quota() {
 #[test]
 fn an_installation_over_its_quota_is_told_how_long_to_wait() {
     let limits = Limits::new(0, 2, 0, Vec::new());
-    let id = InstallationId::from(uuid::Uuid::from_u128(7));
-    assert!(limits.check_installation(id).is_ok());
-    assert!(limits.check_installation(id).is_ok());
-    match limits.check_installation(id) {
+    let id = ClientId::from(InstallationId::from(uuid::Uuid::from_u128(7)));
+    let check = |id| limits.check_client("printernizer", id, Merge::Replace);
+    assert!(check(&id).is_ok());
+    assert!(check(&id).is_ok());
+    match check(&id) {
         Err(ApiError::RateLimited(wait)) => assert!(wait > Duration::from_secs(60)),
         other => panic!("expected a rate limit, got {other:?}"),
     }
-    let other = InstallationId::from(uuid::Uuid::from_u128(8));
-    assert!(limits.check_installation(other).is_ok());
+    let other = ClientId::from(InstallationId::from(uuid::Uuid::from_u128(8)));
+    assert!(check(&other).is_ok());
 }
 
 #[test]

@@ -10,11 +10,12 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::auth::IngestKey;
-use crate::domain::{Format, RejectedSubmission, Rules, Submission, SubmissionDto};
+use crate::domain::adapters::printernizer;
+use crate::domain::{Format, RejectedSubmission, Rules, SubmissionDto};
 use crate::error::ApiError;
 use crate::limits::{Limits, SourceAllowed};
 use crate::outcomes::{Outcome, Outcomes};
-use crate::store::{WriteError, Writer};
+use crate::store::{PreparedReport, WriteError, Writer};
 
 /// A real report is ~900 bytes; anything near this is not one.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -85,17 +86,14 @@ pub async fn submit(
     writer: web::Data<Writer>,
     outcomes: web::Data<Outcomes>,
 ) -> Result<HttpResponse, ApiError> {
-    let parsed = Submission::from_json(&body.0, &rules, Utc::now())?;
-    let report = parsed.submission;
-    if parsed.unknown_fields > 0 {
-        outcomes.add(
-            rules.report.product(),
-            Outcome::UnknownFieldsDropped,
-            parsed.unknown_fields as u64,
-        );
+    let folded = printernizer::fold(&body.0, &rules, Utc::now())?;
+    for row in &folded.rows {
+        limits.check_client(folded.product, &row.installation, folded.merge)?;
     }
-    limits.check_installation(report.installation_id)?;
-    let stored = writer.store(report.into()).await?;
+    outcomes.add_set_aside(&folded);
+    let report = PreparedReport::of(folded)
+        .ok_or_else(|| ApiError::Internal("a folded report has no row".into()))?;
+    let stored = writer.store(report).await?;
     let mut response = HttpResponse::Ok().json(Accepted {
         status: "success",
         submission_id: stored.submission_id,

@@ -6,9 +6,10 @@ use std::time::Duration as StdDuration;
 
 use chrono::{Duration, Utc};
 use serde_json::Value;
-use tally::domain::{Catalog, Rules, Submission};
+use tally::domain::adapters::printernizer;
+use tally::domain::{Catalog, Rules};
 use tally::rollup::{self, Wait};
-use tally::store::{Purpose, Writer, WriterConfig};
+use tally::store::{PreparedReport, Purpose, Writer, WriterConfig};
 use tokio_postgres::NoTls;
 
 use crate::helpers::{
@@ -82,11 +83,9 @@ async fn store_through_the_writer(database_url: &str, reports: &[Value]) {
     );
     for report in reports {
         let bytes = serde_json::to_vec(report).expect("JSON");
-        let parsed = Submission::from_json(&bytes, &rules, Utc::now()).expect("a valid report");
-        writer
-            .store(parsed.submission.into())
-            .await
-            .expect("stored");
+        let folded = printernizer::fold(&bytes, &rules, Utc::now()).expect("a valid report");
+        let report = PreparedReport::of(folded).expect("one report");
+        writer.store(report).await.expect("stored");
     }
 }
 

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use chrono::Utc;
 use futures_util::future::join_all;
-use tally::domain::{Catalog, Rules, Submission};
+use tally::domain::adapters::printernizer;
+use tally::domain::{Catalog, Rules};
 use tally::store::{PreparedReport, Purpose, WriteError, Writer, WriterConfig};
 
 use crate::helpers::{
@@ -28,10 +29,8 @@ fn rules() -> Rules {
 
 fn parsed(body: &serde_json::Value) -> PreparedReport {
     let bytes = serde_json::to_vec(body).expect("JSON");
-    Submission::from_json(&bytes, &rules(), Utc::now())
-        .expect("a valid report")
-        .submission
-        .into()
+    let folded = printernizer::fold(&bytes, &rules(), Utc::now()).expect("a valid report");
+    PreparedReport::of(folded).expect("one report")
 }
 
 /// A writer on the app's schema, one batch at a time.

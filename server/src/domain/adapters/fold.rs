@@ -133,6 +133,7 @@ impl Folder {
             product: product.name(),
             merge,
             rows: self.rows,
+            report: None,
             fingerprint,
             dropped: self.dropped,
             others: self.others,

@@ -1,5 +1,5 @@
 //! Wire adapters: each product format's bodies folded into the one internal shape,
-//! `activity::Folded`. What a product may send is data (its catalog declaration), so a new
+//! `activity::Folded`, Printernizer's weekly report included. What a product may send is data (its catalog declaration), so a new
 //! product with a known format needs only a catalog entry; a new format is one file here,
 //! built on the shared folding step (`fold.rs`), never a second writer, limiter or rollup.
 //!
@@ -14,8 +14,20 @@ pub mod events;
 mod fold;
 pub mod indexpilot;
 mod parts;
+pub mod printernizer;
 
 pub use capture::Capture;
+
+use super::FieldError;
+
+/// Why a body did not become a `Folded`.
+#[derive(Debug, PartialEq)]
+pub enum RejectedSubmission {
+    /// Not JSON at all (400).
+    Malformed(String),
+    /// JSON whose fields break their rules (422), every broken field listed.
+    Invalid(Vec<FieldError>),
+}
 
 #[cfg(test)]
 mod tests;

@@ -1,4 +1,4 @@
-//! What the `printernizer_report` adapter (`Submission`) reads from its product's declaration,
+//! What the `printernizer_report` adapter (`adapters/printernizer`) reads from its product's declaration,
 //! looked up once when the catalog is loaded, so a report never meets a missing rule.
 
 use super::error::Invalid;

@@ -7,7 +7,11 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio_postgres::error::SqlState;
 
-use crate::domain::{InstallationId, Submission, Version};
+use std::collections::BTreeMap;
+
+use crate::domain::activity::{key, Counts, DayRow, Folded};
+use crate::domain::adapters::printernizer::{path, TOTAL_ERRORS};
+use crate::domain::InstallationId;
 use crate::store::StoreError;
 
 // The pieces of the batch statements below (`concat!` takes literals, so they are macros).
@@ -192,9 +196,9 @@ pub(in crate::store) struct Columns {
     period_end: Vec<DateTime<Utc>>,
     app_version: Vec<String>,
     python_version: Vec<Option<String>>,
-    platform: Vec<&'static str>,
-    deployment_mode: Vec<&'static str>,
-    country_code: Vec<&'static str>,
+    platform: Vec<String>,
+    deployment_mode: Vec<String>,
+    country_code: Vec<String>,
     first_seen: Vec<Option<DateTime<Utc>>>,
     printer_count: Vec<i32>,
     job_count: Vec<i32>,
@@ -218,9 +222,9 @@ pub struct PreparedReport {
     period_end: DateTime<Utc>,
     app_version: String,
     python_version: Option<String>,
-    platform: &'static str,
-    deployment_mode: &'static str,
-    country_code: &'static str,
+    platform: String,
+    deployment_mode: String,
+    country_code: String,
     first_seen: Option<DateTime<Utc>>,
     counts: [i32; 6],
     printer_type_counts: String,
@@ -228,35 +232,52 @@ pub struct PreparedReport {
     error_summary: String,
 }
 
-impl From<Submission> for PreparedReport {
-    fn from(report: Submission) -> Self {
-        let counts = report.counts;
-        Self {
-            key: (report.product, report.installation_id, report.period.start),
-            period_end: report.period.end,
-            app_version: report.app_version.into_string(),
-            python_version: report.python_version.map(Version::into_string),
-            platform: report.platform,
-            deployment_mode: report.deployment_mode,
-            country_code: report.country.as_str(),
+impl PreparedReport {
+    /// A folded report in the typed columns of `submissions`, each field read from the key the
+    /// adapter keeps it under. `None` for what is not one report of one installation.
+    pub fn of(folded: Folded) -> Option<Self> {
+        let report = folded.report?;
+        let [row] = <[DayRow; 1]>::try_from(folded.rows).ok()?;
+        let installation = InstallationId::parse(row.installation.as_str())?;
+        let counts = &row.counts;
+        let value = |path| {
+            under(counts, key::dimension(path, ""))
+                .next()
+                .map(|(value, _)| value.to_owned())
+        };
+        let count = |key: String| counts.get(&key).map_or(0, |&count| int(count));
+        let entries = |path| {
+            under(counts, key::count_map(path, ""))
+                .map(|(entry, count)| (entry, int(count)))
+                .collect::<BTreeMap<_, _>>()
+        };
+        let features: BTreeMap<&str, bool> =
+            under(counts, key::flag_entry(path::FEATURE_USAGE, ""))
+                .map(|(name, on)| (name, on > 0.0))
+                .collect();
+        Some(Self {
+            key: (folded.product, installation, report.start),
+            period_end: report.end,
+            app_version: value(path::APP_VERSION)?,
+            python_version: value(path::PYTHON_VERSION),
+            platform: value(path::PLATFORM)?,
+            deployment_mode: value(path::DEPLOYMENT_MODE)?,
+            country_code: value(path::COUNTRY)?,
             first_seen: report.first_seen,
             counts: [
-                counts.printers,
-                counts.jobs,
-                counts.files,
-                counts.uploads,
-                counts.uptime_hours,
-                counts.errors,
-            ]
-            .map(int),
-            printer_type_counts: json(&report.printer_types),
-            feature_usage: json(&report.features),
-            error_summary: json(&report.error_types),
-        }
+                count(key::counter(path::PRINTER_COUNT)),
+                count(key::counter(path::JOB_COUNT)),
+                count(key::counter(path::FILE_COUNT)),
+                count(key::counter(path::UPLOAD_COUNT)),
+                count(key::counter(path::UPTIME_HOURS)),
+                count(key::count_map(path::ERROR_SUMMARY, TOTAL_ERRORS)),
+            ],
+            printer_type_counts: json(&entries(path::PRINTER_TYPE_COUNTS)),
+            feature_usage: json(&features),
+            error_summary: json(&entries(path::ERROR_SUMMARY)),
+        })
     }
-}
 
-impl PreparedReport {
     pub(in crate::store) fn key(&self) -> ReportKey {
         self.key
     }
@@ -389,9 +410,16 @@ async fn checked(
     Ok(client.query(&statement, params).await?)
 }
 
-/// Counters passed their ceilings (far below `i32::MAX`) when the report was parsed.
-fn int(count: u32) -> i32 {
-    i32::try_from(count).unwrap_or(i32::MAX)
+/// The entries of the keys that start with `prefix`, by the rest of their key.
+fn under(counts: &Counts, prefix: String) -> impl Iterator<Item = (&str, f64)> {
+    counts
+        .range(prefix.clone()..)
+        .map_while(move |(key, &count)| Some((key.strip_prefix(prefix.as_str())?, count)))
+}
+
+/// Counts passed their ceilings (far below `i32::MAX`) when the report was folded.
+fn int(count: f64) -> i32 {
+    count as i32
 }
 
 /// Maps of identifiers and numbers always serialize.

@@ -5,6 +5,7 @@ mod envelope;
 mod events;
 mod fold;
 mod indexpilot;
+mod printernizer;
 
 use std::sync::OnceLock;
 
