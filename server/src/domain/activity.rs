@@ -191,11 +191,71 @@ pub mod key {
     pub fn property(event_type: &str, property: &str) -> String {
         [event_type, ".", property].concat()
     }
+
+    /// What a key counts, as the functions above spell it.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Kind {
+        Event,
+        Dimension,
+        Counter,
+        Measure,
+        Flag,
+        CountMap,
+    }
+
+    /// A key read back: its kind, its path, and what follows the path (a dimension's value, a
+    /// flag set's or a count map's entry, a measure's part), if anything.
+    pub fn parse(key: &str) -> Option<(Kind, &str, Option<&str>)> {
+        let (kind, rest) = key.split_once('/')?;
+        let kind = match kind {
+            "event" => Kind::Event,
+            "dim" => Kind::Dimension,
+            "counter" => Kind::Counter,
+            "measure" => Kind::Measure,
+            "flag" => Kind::Flag,
+            "map" => Kind::CountMap,
+            _ => return None,
+        };
+        Some(match rest.split_once('/') {
+            Some((path, entry)) => (kind, path, Some(entry)),
+            None => (kind, rest, None),
+        })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_key_reads_back_as_the_kind_path_and_entry_it_was_made_of() {
+        use key::{parse, Kind};
+        let cases = [
+            (key::event("app_opened"), (Kind::Event, "app_opened", None)),
+            (
+                key::dimension("os", "linux"),
+                (Kind::Dimension, "os", Some("linux")),
+            ),
+            (key::counter("jobs"), (Kind::Counter, "jobs", None)),
+            (
+                key::measure_bucket("crash.duration", 3),
+                (Kind::Measure, "crash.duration", Some("bucket/3")),
+            ),
+            (key::flag("dark_mode"), (Kind::Flag, "dark_mode", None)),
+            (
+                key::flag_entry("features", "library"),
+                (Kind::Flag, "features", Some("library")),
+            ),
+            (
+                key::count_map("errors", "total_errors"),
+                (Kind::CountMap, "errors", Some("total_errors")),
+            ),
+        ];
+        for (made, read) in cases {
+            assert_eq!(parse(&made), Some(read), "{made}");
+        }
+        assert_eq!(parse("unheard/of"), None);
+    }
 
     #[test]
     fn client_ids_take_uuids_and_hashes_and_refuse_addresses_and_paths() {

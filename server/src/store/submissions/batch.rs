@@ -7,9 +7,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio_postgres::error::SqlState;
 
-use std::collections::BTreeMap;
-
-use crate::domain::activity::{key, Counts, DayRow, Folded};
+use crate::domain::activity::key::{self, Kind};
+use crate::domain::activity::{DayRow, Folded};
 use crate::domain::adapters::printernizer::{path, TOTAL_ERRORS};
 use crate::domain::InstallationId;
 use crate::store::StoreError;
@@ -239,42 +238,23 @@ impl PreparedReport {
         let report = folded.report?;
         let [row] = <[DayRow; 1]>::try_from(folded.rows).ok()?;
         let installation = InstallationId::parse(row.installation.as_str())?;
-        let counts = &row.counts;
-        let value = |path| {
-            under(counts, key::dimension(path, ""))
-                .next()
-                .map(|(value, _)| value.to_owned())
-        };
-        let count = |key: String| counts.get(&key).map_or(0, |&count| int(count));
-        let entries = |path| {
-            under(counts, key::count_map(path, ""))
-                .map(|(entry, count)| (entry, int(count)))
-                .collect::<BTreeMap<_, _>>()
-        };
-        let features: BTreeMap<&str, bool> =
-            under(counts, key::flag_entry(path::FEATURE_USAGE, ""))
-                .map(|(name, on)| (name, on > 0.0))
-                .collect();
+        let mut fields = Fields::default();
+        for (key, &count) in &row.counts {
+            fields.read(key, count);
+        }
         Some(Self {
             key: (folded.product, installation, report.start),
             period_end: report.end,
-            app_version: value(path::APP_VERSION)?,
-            python_version: value(path::PYTHON_VERSION),
-            platform: value(path::PLATFORM)?,
-            deployment_mode: value(path::DEPLOYMENT_MODE)?,
-            country_code: value(path::COUNTRY)?,
+            app_version: fields.app_version?.to_owned(),
+            python_version: fields.python_version.map(str::to_owned),
+            platform: fields.platform?.to_owned(),
+            deployment_mode: fields.deployment_mode?.to_owned(),
+            country_code: fields.country?.to_owned(),
             first_seen: report.first_seen,
-            counts: [
-                count(key::counter(path::PRINTER_COUNT)),
-                count(key::counter(path::JOB_COUNT)),
-                count(key::counter(path::FILE_COUNT)),
-                count(key::counter(path::UPLOAD_COUNT)),
-                count(key::counter(path::UPTIME_HOURS)),
-                count(key::count_map(path::ERROR_SUMMARY, TOTAL_ERRORS)),
-            ],
-            printer_type_counts: json(&entries(path::PRINTER_TYPE_COUNTS)),
-            feature_usage: json(&features),
-            error_summary: json(&entries(path::ERROR_SUMMARY)),
+            counts: fields.counts,
+            printer_type_counts: json(&Entries(&fields.printer_types)),
+            feature_usage: json(&Entries(&fields.features)),
+            error_summary: json(&Entries(&fields.errors)),
         })
     }
 
@@ -410,11 +390,70 @@ async fn checked(
     Ok(client.query(&statement, params).await?)
 }
 
-/// The entries of the keys that start with `prefix`, by the rest of their key.
-fn under(counts: &Counts, prefix: String) -> impl Iterator<Item = (&str, f64)> {
-    counts
-        .range(prefix.clone()..)
-        .map_while(move |(key, &count)| Some((key.strip_prefix(prefix.as_str())?, count)))
+/// A folded report's fields by the columns they go to.
+#[derive(Default)]
+struct Fields<'a> {
+    app_version: Option<&'a str>,
+    python_version: Option<&'a str>,
+    platform: Option<&'a str>,
+    deployment_mode: Option<&'a str>,
+    country: Option<&'a str>,
+    /// printers, jobs, files, uploads, uptime hours, errors
+    counts: [i32; 6],
+    printer_types: Vec<(&'a str, i32)>,
+    features: Vec<(&'a str, bool)>,
+    errors: Vec<(&'a str, i32)>,
+}
+
+impl<'a> Fields<'a> {
+    fn read(&mut self, key: &'a str, count: f64) {
+        let Some((kind, at, entry)) = key::parse(key) else {
+            return;
+        };
+        match (kind, entry) {
+            (Kind::Dimension, Some(value)) => match at {
+                path::APP_VERSION => self.app_version = Some(value),
+                path::PYTHON_VERSION => self.python_version = Some(value),
+                path::PLATFORM => self.platform = Some(value),
+                path::DEPLOYMENT_MODE => self.deployment_mode = Some(value),
+                path::COUNTRY => self.country = Some(value),
+                _ => {}
+            },
+            (Kind::Counter, None) => {
+                let column = match at {
+                    path::PRINTER_COUNT => 0,
+                    path::JOB_COUNT => 1,
+                    path::FILE_COUNT => 2,
+                    path::UPLOAD_COUNT => 3,
+                    path::UPTIME_HOURS => 4,
+                    _ => return,
+                };
+                self.counts[column] = int(count);
+            }
+            (Kind::CountMap, Some(entry)) if at == path::PRINTER_TYPE_COUNTS => {
+                self.printer_types.push((entry, int(count)));
+            }
+            (Kind::CountMap, Some(entry)) if at == path::ERROR_SUMMARY => {
+                if entry == TOTAL_ERRORS {
+                    self.counts[5] = int(count);
+                }
+                self.errors.push((entry, int(count)));
+            }
+            (Kind::Flag, Some(entry)) if at == path::FEATURE_USAGE => {
+                self.features.push((entry, count > 0.0));
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Entries in key order, as a JSON object.
+struct Entries<'a, V>(&'a [(&'a str, V)]);
+
+impl<V: Serialize> Serialize for Entries<'_, V> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().map(|(name, value)| (name, value)))
+    }
 }
 
 /// Counts passed their ceilings (far below `i32::MAX`) when the report was folded.
