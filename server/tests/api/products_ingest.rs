@@ -361,13 +361,15 @@ async fn the_rollup_folds_each_installations_appended_batches_into_one_row_a_day
             assert_eq!(response.status(), 200);
         }
     }
-    // Each batch is a row of its own until the fold.
+    // Each batch is a row of its own until the fold, and the installations register with it.
     assert_eq!(appended(&app).await, 6);
+    assert_eq!(registered(&app).await, 0);
     let sent = stored(&app, "stories").await;
 
     roll_every_product(&app).await;
 
     assert_eq!(appended(&app).await, 0);
+    assert_eq!(registered(&app).await, 2);
     let days = folded(&app, "stories").await;
     assert_eq!(days, sent);
     assert_eq!(days.len(), users.len());
@@ -375,6 +377,19 @@ async fn the_rollup_folds_each_installations_appended_batches_into_one_row_a_day
         assert_eq!(days[user]["event/app_opened"], 6.0, "{days:?}");
         assert_eq!(days[user]["dim/app_opened.language/de"], 6.0, "{days:?}");
     }
+}
+
+/// Stories' installations in the registry.
+async fn registered(app: &TestApp) -> i64 {
+    app.db()
+        .await
+        .query_one(
+            "SELECT count(*) FROM activity_installations WHERE product = 'stories'",
+            &[],
+        )
+        .await
+        .expect("registered installations counted")
+        .get(0)
 }
 
 pub(crate) async fn wait_for_the_servers_first_rollup(app: &TestApp) {

@@ -503,3 +503,27 @@ async fn submit_counts_every_outcome_per_day_including_dropped_unknown_fields() 
         ]
     );
 }
+
+#[tokio::test]
+async fn submit_counts_values_stored_as_other_like_every_other_format() {
+    let mut app = spawn_app().await;
+    let (_, mut report) = fresh_report();
+    report["installation"]["platform"] = json!("freebsd");
+    report["printer_fleet"]["printer_type_counts"] = json!({"creality": 1});
+    assert_eq!(app.submit(&report).await.status(), 200);
+
+    app.stop().await; // the last outcomes are written on the way out
+
+    let stored_as_other: i64 = app
+        .db()
+        .await
+        .query_one(
+            "SELECT coalesce(sum(count), 0)::bigint FROM ingest_outcomes
+             WHERE product = 'printernizer' AND outcome = 'values_stored_as_other'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(stored_as_other, 2, "the platform and the printer type");
+}
