@@ -36,9 +36,11 @@ bench-pair: build
 	SCENARIO=$(SCENARIO) load-tests/bench-pair.sh
 
 ## A thousand hot installations (100 single captures each, in rounds) against the spread
-## case on Tally, PAIRS times, with PostgreSQL's wait events sampled during each run.
+## case on Tally, PAIRS times, with PostgreSQL's wait events sampled during each run. No
+## warm-up by default: on a fast day the 100,000 captures all go out within one.
 bench-hot: build
-	SCENARIO=hot REFERENCE=capture-spread BENCH_WAITS=1 load-tests/bench-pair.sh
+	SCENARIO=hot REFERENCE=capture-spread BENCH_WAITS=1 BENCH_WARMUP=$${BENCH_WARMUP:-0s} \
+		load-tests/bench-pair.sh
 
 ## The batch statements alone in pgbench, Tally's (as the server prepares it) against
 ## tally-bare's, alternated ROUNDS times (3): the database's own cost of a batch.

@@ -14,7 +14,7 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::domain::{FieldError, RejectedSubmission};
+use crate::domain::{FieldError, Rejected};
 use crate::read::ReadError;
 use crate::store::{StoreError, WriteError};
 use crate::telemetry::Chain;
@@ -115,11 +115,11 @@ impl ResponseError for ApiError {
     }
 }
 
-impl From<RejectedSubmission> for ApiError {
-    fn from(rejected: RejectedSubmission) -> Self {
+impl From<Rejected> for ApiError {
+    fn from(rejected: Rejected) -> Self {
         match rejected {
-            RejectedSubmission::Malformed(message) => Self::BadRequest(message),
-            RejectedSubmission::Invalid(errors) => Self::Invalid(errors),
+            Rejected::Malformed(message) => Self::BadRequest(message),
+            Rejected::Invalid(errors) => Self::Invalid(errors),
         }
     }
 }

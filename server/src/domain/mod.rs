@@ -12,7 +12,7 @@ mod field_error;
 mod values;
 
 pub use adapters::printernizer::{oldest_valid_start, Rules, SubmissionDto, MAX_PERIOD_DAYS};
-pub use adapters::RejectedSubmission;
+pub use adapters::Rejected;
 pub use catalog::{
     AllowList, Cadence, Catalog, CatalogError, CatalogFile, CountMap, Counter, Dimension,
     EventType, Field, FieldNotice, Flag, Format, KeyPolicy, Measure, Notice, Product,

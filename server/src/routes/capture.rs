@@ -20,7 +20,7 @@ use super::submit::{Body, BodyLimit};
 use crate::auth::{self, Keys};
 use crate::domain::adapters::capture::{self, Capture};
 use crate::domain::adapters::envelope::{self, EnvelopeError, Wrapping};
-use crate::domain::{Format, RejectedSubmission};
+use crate::domain::{Format, Rejected};
 use crate::error::ApiError;
 use crate::limits::SourceAllowed;
 use crate::store::WriteError;
@@ -46,7 +46,7 @@ pub struct Captured {
         auth::IngestKey,
         SourceAllowed,
         Body,
-        RejectedSubmission,
+        Rejected,
         WriteError,
     )
 )]
@@ -78,7 +78,7 @@ pub async fn capture(
         auth::IngestKey,
         SourceAllowed,
         Body,
-        RejectedSubmission,
+        Rejected,
         WriteError,
     )
 )]

@@ -17,7 +17,7 @@ use utoipa::ToSchema;
 use crate::auth::{self, RouteFormat, RouteProduct, Served};
 use crate::domain::activity::Folded;
 use crate::domain::adapters::{events, indexpilot};
-use crate::domain::{Catalog, RejectedSubmission};
+use crate::domain::{Catalog, Rejected};
 use crate::error::ApiError;
 use crate::limits::{Limits, SourceAllowed};
 use crate::outcomes::{Outcome, Outcomes};
@@ -61,7 +61,7 @@ pub struct EventsReceived {
         auth::IngestKey,
         SourceAllowed,
         Body,
-        RejectedSubmission,
+        Rejected,
         WriteError,
     )
 )]
@@ -99,7 +99,7 @@ pub async fn telemetry(
         auth::IngestKey,
         SourceAllowed,
         Body,
-        RejectedSubmission,
+        Rejected,
         WriteError,
     )
 )]
@@ -136,7 +136,7 @@ pub async fn event_batch(
         auth::IngestKey,
         SourceAllowed,
         Body,
-        RejectedSubmission,
+        Rejected,
         WriteError,
     )
 )]

@@ -23,7 +23,7 @@ use super::{
     submit,
 };
 use crate::auth::{AdminKey, IngestKey, ProductKey};
-use crate::domain::RejectedSubmission;
+use crate::domain::Rejected;
 use crate::error::{ErrorBody, InvalidBody, UNAUTHORIZED};
 use crate::limits::SourceAllowed;
 use crate::store::{StoreError, WriteError};
@@ -260,7 +260,7 @@ impl IntoResponses for submit::Body {
     }
 }
 
-impl IntoResponses for RejectedSubmission {
+impl IntoResponses for Rejected {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
         responses([
             (

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 
 use crate::auth::IngestKey;
 use crate::domain::adapters::printernizer;
-use crate::domain::{Format, RejectedSubmission, Rules, SubmissionDto};
+use crate::domain::{Format, Rejected, Rules, SubmissionDto};
 use crate::error::ApiError;
 use crate::limits::{Limits, SourceAllowed};
 use crate::outcomes::{Outcome, Outcomes};
@@ -72,7 +72,7 @@ pub struct Accepted {
         IngestKey,
         SourceAllowed,
         Body,
-        RejectedSubmission,
+        Rejected,
         WriteError,
     )
 )]

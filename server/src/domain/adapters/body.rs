@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use super::fold::Folder;
 use crate::domain::activity::ClientId;
-use crate::domain::{parse_datetime, RejectedSubmission};
+use crate::domain::{parse_datetime, Rejected};
 
 /// The most events one request may carry.
 const MAX_EVENTS: usize = 1000;
@@ -158,26 +158,24 @@ impl io::Write for Hashing<'_> {
 }
 
 /// A body that is a JSON object, or the 400 that says it is not.
-pub(super) fn json_object(body: &[u8]) -> Result<Map<String, Value>, RejectedSubmission> {
+pub(super) fn json_object(body: &[u8]) -> Result<Map<String, Value>, Rejected> {
     match json(body)? {
         Value::Object(map) => Ok(map),
-        _ => Err(RejectedSubmission::Malformed(
-            "body must be a JSON object".to_owned(),
-        )),
+        _ => Err(Rejected::Malformed("body must be a JSON object".to_owned())),
     }
 }
 
 /// A body that is a JSON object or a list (posthog-js's events), or the 400 that says it is not.
-pub(super) fn json_object_or_list(body: &[u8]) -> Result<Value, RejectedSubmission> {
+pub(super) fn json_object_or_list(body: &[u8]) -> Result<Value, Rejected> {
     match json(body)? {
         value @ (Value::Object(_) | Value::Array(_)) => Ok(value),
-        _ => Err(RejectedSubmission::Malformed(
+        _ => Err(Rejected::Malformed(
             "body must be a JSON object or a list of events".to_owned(),
         )),
     }
 }
 
-fn json(body: &[u8]) -> Result<Value, RejectedSubmission> {
+fn json(body: &[u8]) -> Result<Value, Rejected> {
     serde_json::from_slice(body)
-        .map_err(|error| RejectedSubmission::Malformed(format!("body is not valid JSON: {error}")))
+        .map_err(|error| Rejected::Malformed(format!("body is not valid JSON: {error}")))
 }

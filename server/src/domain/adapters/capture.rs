@@ -19,7 +19,7 @@ use super::body::{json_object_or_list, Fingerprint};
 use super::fold::Folder;
 use super::parts;
 use crate::domain::activity::{Folded, Merge, Unusable};
-use crate::domain::{parse_datetime, FieldError, Product, RejectedSubmission};
+use crate::domain::{parse_datetime, FieldError, Product, Rejected};
 
 /// The members of one event (a single event is its own envelope); anything else is dropped.
 const EVENT_MEMBERS: [&str; 9] = [
@@ -55,7 +55,7 @@ impl fmt::Debug for Capture {
 }
 
 /// A JSON object or list that carries a key; its events are read by `Capture::fold`.
-pub fn read(body: &[u8]) -> Result<Capture, RejectedSubmission> {
+pub fn read(body: &[u8]) -> Result<Capture, Rejected> {
     let body = json_object_or_list(body)?;
     let api_key = key_of(&body)?;
     let sent_at = body
@@ -70,10 +70,9 @@ pub fn read(body: &[u8]) -> Result<Capture, RejectedSubmission> {
 }
 
 /// The body's key, else its events' key; events that name different keys are refused.
-fn key_of(body: &Value) -> Result<String, RejectedSubmission> {
-    let refused = |msg: &str, kind: &str| {
-        RejectedSubmission::Invalid(vec![FieldError::new(&["api_key"], msg, kind)])
-    };
+fn key_of(body: &Value) -> Result<String, Rejected> {
+    let refused =
+        |msg: &str, kind: &str| Rejected::Invalid(vec![FieldError::new(&["api_key"], msg, kind)]);
     let in_body = body.as_object().and_then(member_key).transpose();
     let mut found = in_body.map_err(|()| refused("must be a string", "type_error"))?;
     for event in events_of(body).iter().filter_map(Value::as_object) {
@@ -88,7 +87,7 @@ fn key_of(body: &Value) -> Result<String, RejectedSubmission> {
             .map_err(|()| refused("must be a string", "type_error"))?;
         match (found, own) {
             (Some(key), Some(own)) if key != own => {
-                return Err(RejectedSubmission::Malformed(
+                return Err(Rejected::Malformed(
                     "the events carry different keys".to_owned(),
                 ))
             }
@@ -134,20 +133,13 @@ impl Capture {
     }
 
     /// Person updates (`/engage`): each one dropped and counted; nothing is read but the key.
-    pub fn fold_person_updates(
-        self,
-        product: &'static Product,
-    ) -> Result<Folded, RejectedSubmission> {
+    pub fn fold_person_updates(self, product: &'static Product) -> Result<Folded, Rejected> {
         let mut folder = Folder::default();
         folder.drop(events_of(&self.body).len() as u64);
         folder.finish(product, Merge::Add, None)
     }
 
-    pub fn fold(
-        self,
-        product: &'static Product,
-        now: DateTime<Utc>,
-    ) -> Result<Folded, RejectedSubmission> {
+    pub fn fold(self, product: &'static Product, now: DateTime<Utc>) -> Result<Folded, Rejected> {
         let mut folder = Folder::default();
         let mut fingerprint = Fingerprint::of(product.name());
         // The client's clock is corrected by how far its `sent_at` is from ours, as PostHog

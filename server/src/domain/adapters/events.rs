@@ -8,7 +8,7 @@ use super::body::{json_object, Fingerprint};
 use super::fold::Folder;
 use super::parts;
 use crate::domain::activity::{ClientId, Folded, Merge, Unusable};
-use crate::domain::{Identifier, Product, RejectedSubmission};
+use crate::domain::{Identifier, Product, Rejected};
 
 /// The event type a crash report is counted as.
 const CRASH: &str = "crash";
@@ -19,7 +19,7 @@ pub fn fold_batch(
     body: &[u8],
     product: &'static Product,
     now: DateTime<Utc>,
-) -> Result<Folded, RejectedSubmission> {
+) -> Result<Folded, Rejected> {
     let body = json_object(body)?;
     let mut folder = Folder::default();
     folder.drop_unknown(&body, &["user_id", "events"]);
@@ -75,7 +75,7 @@ pub fn fold_crash(
     body: &[u8],
     product: &'static Product,
     now: DateTime<Utc>,
-) -> Result<Folded, RejectedSubmission> {
+) -> Result<Folded, Rejected> {
     let body = json_object(body)?;
     let mut folder = Folder::default();
     folder.drop_unknown(

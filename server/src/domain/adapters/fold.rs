@@ -15,7 +15,7 @@ use serde_json::Value;
 use crate::domain::activity::{key, ClientId, Counts, DayRow, Folded, Merge, Unusable};
 use crate::domain::{
     AllowList, CountMap, Dimension, EventType, Field, FieldError, Flag, Identifier, Measure,
-    Product, RejectedSubmission, Ruled, OTHER,
+    Product, Rejected, Ruled, OTHER,
 };
 
 /// Where a field was declared, so that a count map can find the dimension its keys name.
@@ -125,9 +125,9 @@ impl Folder {
         product: &'static Product,
         merge: Merge,
         fingerprint: Option<[u8; 32]>,
-    ) -> Result<Folded, RejectedSubmission> {
+    ) -> Result<Folded, Rejected> {
         if !self.errors.is_empty() {
-            return Err(RejectedSubmission::Invalid(self.errors));
+            return Err(Rejected::Invalid(self.errors));
         }
         Ok(Folded {
             product: product.name(),

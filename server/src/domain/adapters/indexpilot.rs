@@ -13,7 +13,7 @@ use serde_json::Value;
 use super::body::json_object;
 use super::fold::{Folder, Scope};
 use crate::domain::activity::{ClientId, Folded, Merge};
-use crate::domain::{Product, RejectedSubmission};
+use crate::domain::{Product, Rejected};
 
 /// The members read besides the sections of declared fields.
 const KNOWN: [&str; 3] = ["installation_id", "timestamp", "version"];
@@ -27,7 +27,7 @@ pub fn fold(
     body: &[u8],
     product: &'static Product,
     now: DateTime<Utc>,
-) -> Result<Folded, RejectedSubmission> {
+) -> Result<Folded, Rejected> {
     let body = json_object(body)?;
     let mut folder = Folder::default();
     let installation = installation_id(&mut folder, body.get("installation_id"));

@@ -20,9 +20,9 @@ pub use capture::Capture;
 
 use super::FieldError;
 
-/// Why a body did not become a `Folded`.
+/// Why a body was refused whole: no `Folded`, nothing stored.
 #[derive(Debug, PartialEq)]
-pub enum RejectedSubmission {
+pub enum Rejected {
     /// Not JSON at all (400).
     Malformed(String),
     /// JSON whose fields break their rules (422), every broken field listed.

@@ -16,8 +16,8 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 
 use crate::domain::activity::{key, Counts, DayRow, Folded, Merge, Report};
 use crate::domain::{
-    parse_datetime, CountryCode, FieldError, Identifier, InstallationId, RejectedSubmission,
-    ReportRules, Version, OTHER,
+    parse_datetime, CountryCode, FieldError, Identifier, InstallationId, Rejected, ReportRules,
+    Version, OTHER,
 };
 
 pub use wire::SubmissionDto;
@@ -66,9 +66,9 @@ pub mod path {
 pub const TOTAL_ERRORS: &str = "total_errors";
 
 /// Reads a request body: JSON, then every rule, then the row.
-pub fn fold(body: &[u8], rules: &Rules, now: DateTime<Utc>) -> Result<Folded, RejectedSubmission> {
+pub fn fold(body: &[u8], rules: &Rules, now: DateTime<Utc>) -> Result<Folded, Rejected> {
     let dto = SubmissionDto::read(body)?;
-    let (report, installation) = check(&dto, rules, now).map_err(RejectedSubmission::Invalid)?;
+    let (report, installation) = check(&dto, rules, now).map_err(Rejected::Invalid)?;
     let mut row = Row::default();
     row.values(&dto, rules.report);
     Ok(Folded {

@@ -8,8 +8,8 @@ use serde::Deserialize;
 use validator::{Validate, ValidationError, ValidationErrors, ValidationErrorsKind};
 
 use crate::domain::{
-    CountMap, Counter, CountryCode, FieldError, Identifier, InstallationId, RejectedSubmission,
-    ReportRules, Version,
+    CountMap, Counter, CountryCode, FieldError, Identifier, InstallationId, Rejected, ReportRules,
+    Version,
 };
 
 /// A weekly report as sent (Printernizer's `AggregatedStats`, schema 1.0). Unknown fields are
@@ -147,7 +147,7 @@ pub(super) struct UsageStatsDto {
 impl SubmissionDto {
     /// Reads a body: a 400 for what is not JSON, a 422 naming the field of a value of the wrong
     /// type.
-    pub(super) fn read(body: &[u8]) -> Result<Self, RejectedSubmission> {
+    pub(super) fn read(body: &[u8]) -> Result<Self, Rejected> {
         let mut json = serde_json::Deserializer::from_slice(body);
         Self::deserialize(&mut json)
             .and_then(|dto| json.end().map(|()| dto))
@@ -284,14 +284,12 @@ fn field_error(loc: &[&str], error: &ValidationError) -> FieldError {
 
 /// Why serde refused a body, with the path of the field for a value of the wrong type. Parsed
 /// a second time with path tracking, which costs too much to pay on every valid report.
-fn json_rejection(body: &[u8]) -> RejectedSubmission {
+fn json_rejection(body: &[u8]) -> Rejected {
     let mut json = serde_json::Deserializer::from_slice(body);
     let error = match serde_path_to_error::deserialize::<_, SubmissionDto>(&mut json) {
         Ok(_) => match json.end() {
-            Ok(()) => return RejectedSubmission::Malformed("body is not valid JSON".to_owned()),
-            Err(error) => {
-                return RejectedSubmission::Malformed(format!("body is not valid JSON: {error}"))
-            }
+            Ok(()) => return Rejected::Malformed("body is not valid JSON".to_owned()),
+            Err(error) => return Rejected::Malformed(format!("body is not valid JSON: {error}")),
         },
         Err(error) => error,
     };
@@ -299,13 +297,13 @@ fn json_rejection(body: &[u8]) -> RejectedSubmission {
     let inner = error.into_inner();
     if inner.is_data() {
         let loc: Vec<&str> = path.split('.').filter(|part| *part != ".").collect();
-        RejectedSubmission::Invalid(vec![FieldError::new(
+        Rejected::Invalid(vec![FieldError::new(
             &loc,
             strip_position(&inner.to_string()),
             "type_error",
         )])
     } else {
-        RejectedSubmission::Malformed(format!("body is not valid JSON: {inner}"))
+        Rejected::Malformed(format!("body is not valid JSON: {inner}"))
     }
 }
 

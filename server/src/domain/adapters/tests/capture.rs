@@ -22,7 +22,7 @@ fn franklin_counts() -> Counts {
     ])
 }
 
-fn fold(body: &[u8]) -> Result<Folded, RejectedSubmission> {
+fn fold(body: &[u8]) -> Result<Folded, Rejected> {
     read(body)?.fold(product("franklinwh"), now())
 }
 
@@ -252,7 +252,7 @@ fn events_that_carry_different_keys_are_refused_without_naming_either() {
     let rejected = read(&body(json!([first, second]))).unwrap_err();
 
     let shown = format!("{rejected:?}");
-    assert!(matches!(rejected, RejectedSubmission::Malformed(_)));
+    assert!(matches!(rejected, Rejected::Malformed(_)));
     assert!(
         !shown.contains(KEY) && !shown.contains("phc_another"),
         "{shown}"

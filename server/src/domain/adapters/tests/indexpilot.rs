@@ -175,7 +175,7 @@ fn a_body_that_is_not_a_json_object_is_malformed() {
     for text in [&b"{not json"[..], b"[1, 2]", b""] {
         let rejected = fold(text, product("indexpilot"), now()).unwrap_err();
 
-        assert!(matches!(rejected, RejectedSubmission::Malformed(_)));
+        assert!(matches!(rejected, Rejected::Malformed(_)));
     }
 }
 

@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 
 use crate::domain::activity::{Counts, Folded};
-use crate::domain::{Catalog, CatalogFile, Product, RejectedSubmission};
+use crate::domain::{Catalog, CatalogFile, Product, Rejected};
 
 fn catalog() -> &'static Catalog {
     static CATALOG: OnceLock<Catalog> = OnceLock::new();
@@ -54,10 +54,10 @@ fn only_row(folded: &Folded) -> &Counts {
 }
 
 /// The locs of a 422, each with its leading `body`.
-fn locs(rejected: RejectedSubmission) -> Vec<Vec<String>> {
+fn locs(rejected: Rejected) -> Vec<Vec<String>> {
     match rejected {
-        RejectedSubmission::Invalid(errors) => errors.into_iter().map(|e| e.loc).collect(),
-        RejectedSubmission::Malformed(message) => panic!("malformed, not invalid: {message}"),
+        Rejected::Invalid(errors) => errors.into_iter().map(|e| e.loc).collect(),
+        Rejected::Malformed(message) => panic!("malformed, not invalid: {message}"),
     }
 }
 

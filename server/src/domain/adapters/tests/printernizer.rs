@@ -19,7 +19,7 @@ fn at(hours_before: i64) -> String {
 }
 
 /// A report of the week ending an hour before `now()`, changed by `change`.
-fn report(change: impl FnOnce(&mut serde_json::Value)) -> Result<Folded, RejectedSubmission> {
+fn report(change: impl FnOnce(&mut serde_json::Value)) -> Result<Folded, Rejected> {
     let mut report = json!({
         "schema_version": "1.0",
         "installation": {
@@ -145,6 +145,6 @@ fn a_known_field_sent_twice_is_refused() {
     let body = br#"{"schema_version": "1.0", "schema_version": "1.0"}"#;
     assert!(matches!(
         fold(body, &rules(), now()),
-        Err(RejectedSubmission::Invalid(_))
+        Err(Rejected::Invalid(_))
     ));
 }
