@@ -72,7 +72,7 @@ pub fn fold(body: &[u8], rules: &Rules, now: DateTime<Utc>) -> Result<Folded, Re
     let mut row = Row::default();
     row.values(&dto, rules.report);
     Ok(Folded {
-        product: product_name(rules),
+        product: rules.report.product(),
         merge: Merge::Replace,
         rows: vec![DayRow {
             installation: installation.into(),
@@ -87,11 +87,6 @@ pub fn fold(body: &[u8], rules: &Rules, now: DateTime<Utc>) -> Result<Folded, Re
         events_rejected: BTreeMap::new(),
         fields_rejected: 0,
     })
-}
-
-/// The product's name, as `'static` as the catalog that declared it.
-fn product_name(rules: &Rules) -> &'static str {
-    rules.report.product()
 }
 
 /// Every rule at once: each field's own, then those that relate fields to each other or to the
