@@ -189,16 +189,7 @@ impl Storing {
     /// Limits each installation of the request, counts what was dropped, stores; says whether
     /// the request was counted or was a resend.
     pub(super) async fn store(&self, folded: Folded) -> Result<Outcome, ApiError> {
-        let product = folded.product;
-        let mut checked = Vec::new();
-        for row in &folded.rows {
-            if !checked.contains(&&row.installation) {
-                self.limits
-                    .check_client(product, &row.installation, folded.merge)?;
-                checked.push(&row.installation);
-            }
-        }
-        self.outcomes.add_set_aside(&folded);
+        admit(&self.limits, &self.outcomes, &folded)?;
         let stored = self.writer.store(folded).await?;
         Ok(if stored.counted {
             Outcome::Accepted
@@ -206,6 +197,20 @@ impl Storing {
             Outcome::Duplicate
         })
     }
+}
+
+/// What every ingest route does with a folded request before storing it: each installation's
+/// limit, once each, then what the adapter set aside counted.
+pub(super) fn admit(limits: &Limits, outcomes: &Outcomes, folded: &Folded) -> Result<(), ApiError> {
+    let mut checked = Vec::new();
+    for row in &folded.rows {
+        if !checked.contains(&&row.installation) {
+            limits.check_client(folded.product, &row.installation, folded.merge)?;
+            checked.push(&row.installation);
+        }
+    }
+    outcomes.add_set_aside(folded);
+    Ok(())
 }
 
 pub(super) fn answer(body: impl Serialize, outcome: Outcome) -> HttpResponse {

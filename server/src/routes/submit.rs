@@ -15,6 +15,7 @@ use crate::domain::{Format, Rejected, Rules, SubmissionDto};
 use crate::error::ApiError;
 use crate::limits::{Limits, SourceAllowed};
 use crate::outcomes::{Outcome, Outcomes};
+use crate::routes::ingest::{admit, answer};
 use crate::store::{PreparedReport, WriteError, Writer};
 
 /// A real report is ~900 bytes; anything near this is not one.
@@ -87,24 +88,21 @@ pub async fn submit(
     outcomes: web::Data<Outcomes>,
 ) -> Result<HttpResponse, ApiError> {
     let folded = printernizer::fold(&body.0, &rules, Utc::now())?;
-    for row in &folded.rows {
-        limits.check_client(folded.product, &row.installation, folded.merge)?;
-    }
-    outcomes.add_set_aside(&folded);
+    admit(&limits, &outcomes, &folded)?;
     let report = PreparedReport::of(folded)
         .ok_or_else(|| ApiError::Internal("a folded report has no row".into()))?;
     let stored = writer.store(report).await?;
-    let mut response = HttpResponse::Ok().json(Accepted {
-        status: "success",
-        submission_id: stored.submission_id,
-        message: "Statistics submitted successfully",
-    });
-    response.extensions_mut().insert(if stored.inserted {
+    let outcome = if stored.inserted {
         Outcome::Accepted
     } else {
         Outcome::Duplicate
-    });
-    Ok(response)
+    };
+    let accepted = Accepted {
+        status: "success",
+        submission_id: stored.submission_id,
+        message: "Statistics submitted successfully",
+    };
+    Ok(answer(accepted, outcome))
 }
 
 /// The request body, read only once the extractors before it have passed, and refused with
