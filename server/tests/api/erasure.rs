@@ -461,3 +461,61 @@ async fn a_stories_erasure_while_a_run_rolls_its_day_is_rolled_by_the_next_run()
 
     assert_eq!(opened_by(&db, 3).await, Some(1));
 }
+
+#[tokio::test]
+async fn an_erasure_during_a_fold_waits_for_it_and_then_erases_what_it_folded() {
+    let app = app(None).await;
+    wait_for_the_servers_first_rollup(&app).await;
+    let user = "user_mid_fold";
+    ingest(&app, "/api/events/batch", None, &stories_batch(user, &[0])).await;
+    roll(&app).await;
+    ingest(
+        &app,
+        "/api/events/batch",
+        None,
+        &stories_batch(user, &[0, 0]),
+    )
+    .await;
+    let db = app.db().await;
+    // The fold takes every appended row first, then waits to add them into the folded day
+    // this holds: it is paused holding the installation's appended rows, as a fold is while it
+    // sums a minute of them.
+    let blocker = app.db().await;
+    blocker
+        .batch_execute(&format!(
+            "BEGIN; SELECT 1 FROM activity WHERE installation_id = '{user}' FOR UPDATE"
+        ))
+        .await
+        .expect("the folded day locked");
+    let pool = query_pool(&app.database_url);
+    let fold = {
+        let pool = pool.clone();
+        tokio::spawn(async move {
+            let mut client = pool.get().await.expect("a connection");
+            tally::store::fold_added(&mut client).await
+        })
+    };
+    until_a_statement_waits(&db, "INSERT INTO activity AS stored").await;
+
+    let erasure = {
+        let http = app.http.clone();
+        let url = app.url(&format!("/installation/{user}?product=stories"));
+        tokio::spawn(async move { http.delete(url).send().await.expect("request sent") })
+    };
+    // The erasure waits for the fold's appended rows; the fold does not wait for the erasure.
+    until_a_statement_waits(&db, "DELETE FROM activity_added WHERE product").await;
+    blocker.batch_execute("COMMIT").await.expect("unlocked");
+
+    assert_eq!(fold.await.expect("joined").expect("the fold commits"), 1);
+    let erased = erasure.await.expect("joined");
+    assert_eq!(erased.status(), 200);
+    let erased = body(erased).await;
+    assert_eq!(
+        erased["removed"],
+        json!({"rows": 1, "registrations": 1, "days_to_reroll": 1}),
+        "{erased}"
+    );
+    assert_eq!(stored_of(&app, "stories", user).await, (0, 0));
+    roll(&app).await;
+    assert_eq!(stored_of(&app, "stories", user).await, (0, 0));
+}
