@@ -8,6 +8,7 @@
 //! naming it (every broken field at once), and nothing is stored. A well-formed value outside
 //! its allow-list is stored as `other`; unknown fields are dropped; each is counted.
 
+mod rules;
 mod wire;
 
 use std::collections::BTreeMap;
