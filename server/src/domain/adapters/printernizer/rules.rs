@@ -1,6 +1,6 @@
 //! The rules of each field of a report on its own: the custom `validator` rules the DTO names
 //! (`wire.rs`), the ceilings and sizes Printernizer's declaration sets, and their errors as the
-//! 422's field errors. The messages are the contract's: tests/api/submit.rs reads them.
+//! 422's field errors (`msg`, `type`), the same as before the adapter.
 
 use std::collections::BTreeMap;
 
