@@ -187,21 +187,26 @@ async fn access_shows_every_stored_day_of_a_stories_installation_and_no_one_else
     );
 }
 
-#[tokio::test]
-async fn a_day_part_folded_and_part_still_appended_is_shown_summed_and_erased_whole() {
-    let app = app(None).await;
-    // Nothing folds behind the test's back: the server's own next rollup is a minute away.
-    wait_for_the_servers_first_rollup(&app).await;
-    let user = "user_half_folded";
-    ingest(&app, "/api/events/batch", None, &stories_batch(user, &[0])).await;
-    roll(&app).await;
+/// Today's day of `user` in two parts: one event folded by a run, two appended after it. The
+/// server's own rollup folds nothing meanwhile: its first run is over, the next an hour away.
+async fn one_event_folded_and_two_appended(app: &TestApp, user: &str) {
+    wait_for_the_servers_first_rollup(app).await;
+    ingest(app, "/api/events/batch", None, &stories_batch(user, &[0])).await;
+    roll(app).await;
     ingest(
-        &app,
+        app,
         "/api/events/batch",
         None,
         &stories_batch(user, &[0, 0]),
     )
     .await;
+}
+
+#[tokio::test]
+async fn a_day_part_folded_and_part_still_appended_is_shown_summed_and_erased_whole() {
+    let app = app(None).await;
+    let user = "user_half_folded";
+    one_event_folded_and_two_appended(&app, user).await;
     let db = app.db().await;
     let rows = |table: &'static str| {
         let db = &db;
@@ -465,17 +470,8 @@ async fn a_stories_erasure_while_a_run_rolls_its_day_is_rolled_by_the_next_run()
 #[tokio::test]
 async fn an_erasure_during_a_fold_waits_for_it_and_then_erases_what_it_folded() {
     let app = app(None).await;
-    wait_for_the_servers_first_rollup(&app).await;
     let user = "user_mid_fold";
-    ingest(&app, "/api/events/batch", None, &stories_batch(user, &[0])).await;
-    roll(&app).await;
-    ingest(
-        &app,
-        "/api/events/batch",
-        None,
-        &stories_batch(user, &[0, 0]),
-    )
-    .await;
+    one_event_folded_and_two_appended(&app, user).await;
     let db = app.db().await;
     // The fold takes every appended row first, then waits to add them into the folded day
     // this holds: it is paused holding the installation's appended rows, as a fold is while it
