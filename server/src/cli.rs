@@ -174,11 +174,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let pool = store::connect(&database).await?;
             store::migrate(&pool).await?;
             let today = chrono::Utc::now().date_naive();
-            let dropped = rollup::prune(&pool, retention.raw_retention_days, today).await?;
-            tracing::info!(partitions = dropped.len(), "raw partitions pruned");
-            let rows =
-                rollup::prune_activity(&pool, catalog, retention.raw_retention_days, today).await?;
-            tracing::info!(rows, "raw activity pruned");
+            let rows = rollup::prune(&pool, catalog, retention.raw_retention_days, today).await?;
+            tracing::info!(rows, "raw rows pruned");
             Ok(())
         }
         Command::Report {

@@ -15,14 +15,14 @@ use std::time::Duration;
 use actix_web::dev::Server;
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
-use chrono::{Duration as Days, Months, Utc};
+use chrono::{Duration as Days, Utc};
 use deadpool_postgres::Pool;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::Keys;
 use crate::config::{DatabaseConfig, ServeConfig};
-use crate::domain::{oldest_valid_start, Catalog, CatalogFile, Notice, Rules};
+use crate::domain::{Catalog, CatalogFile, Notice, Rules};
 use crate::limits::{IpRange, Limits};
 use crate::outcomes::Outcomes;
 use crate::reports::{self, Reporting};
@@ -30,7 +30,7 @@ use crate::rollup::{self, Nudge};
 use crate::routes::{
     self, Cors, DatabaseProbe, PrivacyNotice, PublicOverview, QueryDeadline, StatsSettings,
 };
-use crate::store::{self, Activity, Purpose, ReadPool, Writer, WriterConfig};
+use crate::store::{self, Purpose, ReadPool, Writer, WriterConfig};
 use crate::telemetry::{self, Chain, QueueLength, Sampled};
 
 /// How often ingest outcomes counted in memory are added to the database, and the summary's
@@ -49,7 +49,7 @@ pub struct Application {
     port: u16,
     server: Server,
     /// The writers': each ends once the server's handles to it are gone.
-    writer_tasks: Vec<JoinHandle<()>>,
+    writer_task: JoinHandle<()>,
     background: Vec<JoinHandle<()>>,
     stop: CancellationToken,
 }
@@ -82,7 +82,6 @@ impl Application {
         // the activity writer's (below).
         let pool = store::connect(&config.database).await?;
         store::migrate(&pool).await.context("migrations failed")?;
-        ensure_partitions(&pool, &rules).await?;
         let writer_pool = store::pool(
             &config.database,
             Purpose::Writer {
@@ -117,17 +116,6 @@ impl Application {
             batch_timeout: config.database.timeout() * 2,
         };
         let (writer, writer_task) = Writer::start(writer_pool.clone(), writer_config);
-        // The other products' days have a writer of their own, on one connection: their
-        // batches never wait for Printernizer's, nor take its connections.
-        let activity_pool = store::pool(&config.database, Purpose::Writer { connections: 1 })?;
-        let (activity_writer, activity_task) = Writer::start_with(
-            Activity,
-            activity_pool.clone(),
-            WriterConfig {
-                concurrent_batches: 1,
-                ..writer_config
-            },
-        );
         // Printernizer first: counts of a request whose product is not known go to it.
         let printernizer = rules.report.product();
         let others = catalog.products().iter().map(|product| product.name());
@@ -151,7 +139,6 @@ impl Application {
         let mut background = vec![
             tokio::spawn(upkeep(
                 pool.clone(),
-                rules,
                 limits.clone(),
                 outcomes.clone(),
                 deadline,
@@ -197,7 +184,6 @@ impl Application {
         let limits = web::Data::from(limits);
         let outcomes = web::Data::from(outcomes);
         let writer = web::Data::new(writer);
-        let activity_writer = web::Data::new(activity_writer);
         let rules = web::Data::new(rules);
         let catalog = web::Data::new(catalog);
         let probe = web::Data::new(DatabaseProbe::new(pool.clone(), Duration::from_secs(1)));
@@ -206,14 +192,10 @@ impl Application {
         let sampled = web::Data::new(Sampled::new(
             vec![
                 ("writer", writer_pool),
-                ("activity_writer", activity_pool),
                 ("queries", pool.get_ref().clone()),
                 ("reads", read_pool.0.clone()),
             ],
-            vec![
-                ("reports", queue_length(writer.get_ref().clone())),
-                ("activity", queue_length(activity_writer.get_ref().clone())),
-            ],
+            vec![("activity", queue_length(writer.get_ref().clone()))],
         ));
         let mut server = HttpServer::new(move || {
             App::new()
@@ -221,7 +203,6 @@ impl Application {
                 .app_data(limits.clone())
                 .app_data(outcomes.clone())
                 .app_data(writer.clone())
-                .app_data(activity_writer.clone())
                 .app_data(rules.clone())
                 .app_data(catalog.clone())
                 .app_data(privacy.clone())
@@ -253,7 +234,7 @@ impl Application {
         Ok(Self {
             port,
             server: server.run(),
-            writer_tasks: vec![writer_task, activity_task],
+            writer_task,
             background,
             stop,
         })
@@ -272,9 +253,7 @@ impl Application {
             handle.stop(true).await;
             server.await??;
             self.stop.cancel();
-            for task in self.writer_tasks {
-                task.await?;
-            }
+            self.writer_task.await?;
             for task in self.background {
                 task.await?;
             }
@@ -312,22 +291,11 @@ pub(crate) fn load_catalog(file: Option<&Path>) -> anyhow::Result<&'static Catal
     Ok(Box::leak(Box::new(catalog)))
 }
 
-/// Partitions for every month a valid report can start in, plus the next month.
-async fn ensure_partitions(pool: &Pool, rules: &Rules) -> anyhow::Result<()> {
-    let today = Utc::now().date_naive();
-    let oldest = oldest_valid_start(today, rules.raw_retention);
-    let newest = today + Months::new(1);
-    store::ensure_partitions(pool, oldest, newest)
-        .await
-        .context("cannot create the monthly partitions of submissions")
-}
-
 /// Background upkeep until `stop`: write ingest outcomes and fold the summary's counts; daily,
-/// a new salt for the source hash and partitions made ahead. Each step is bounded by
+/// a new salt for the source hash. Each step is bounded by
 /// `deadline`. Outcomes are written once more on the way out (the writer has finished by then).
 async fn upkeep(
     pool: Pool,
-    rules: Rules,
     limits: Arc<Limits>,
     outcomes: Arc<Outcomes>,
     deadline: Duration,
@@ -348,15 +316,7 @@ async fn upkeep(
                     tracing::warn!(error = %Chain(&error), "summary counts not folded");
                 }
             }
-            _ = daily.tick() => {
-                limits.rotate_salt();
-                let made = tokio::time::timeout(deadline, ensure_partitions(&pool, &rules)).await;
-                match made {
-                    Ok(Ok(())) => {}
-                    Ok(Err(error)) => tracing::error!(error = %format!("{error:#}"), "partition upkeep failed"),
-                    Err(_) => tracing::error!("partition upkeep timed out"),
-                }
-            }
+            _ = daily.tick() => limits.rotate_salt(),
         }
     }
 }

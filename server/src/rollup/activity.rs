@@ -34,7 +34,7 @@ pub(super) async fn incremental(
     days.sort_unstable();
     days.dedup();
     let today_rolled = store::activity_windows_rolled(&tx, product, today).await?;
-    let ranges = dirty_ranges(today, today_rolled, &[], &days);
+    let ranges = dirty_ranges(today, today_rolled, &days);
     let rolled = roll(&tx, product, &days, ranges, kept_from).await?;
     store::unmark_days(&tx, product, &marked).await?;
     let state = RollupState {

@@ -8,7 +8,7 @@
 //!   transaction (chunks of `CHUNK_DAYS` days): rolling twice, day by day or the whole range
 //!   at once gives the same rows.
 //! - **Incremental.** A run rolls only the days touched since the last one: reports received
-//!   since the watermark (a BRIN index on `received_at`), days marked by erasures
+//!   since the watermark (`activity`'s index on `received_at`), days marked by erasures
 //!   (`rollup_dirty_days`), and today on the day's first run (`dirty_ranges`). The first run
 //!   rolls everything. `received_at` is the database's time of the batch's transaction, and
 //!   the watermark is the database's time at the run's start or the start of the oldest
@@ -21,8 +21,8 @@
 //! - **Bounded.** A run's statements may take `ROLL_STATEMENT_TIMEOUT` each (the pool's
 //!   deadline is for requests); in `tally serve` a run is abandoned after `ROLL_DEADLINE`, or at
 //!   once on shutdown, and its transaction rolls back.
-//! - **Pruned history.** Days whose reports may have been pruned (`tally prune`) are never
-//!   rolled again: the daily tables are all that remains of them.
+//! - **Pruned history.** Days whose reports may have been pruned (`tally prune`, the product's
+//!   retention) are never rolled again: the daily tables are all that remains of them.
 //! - **Every product.** A run rolls Printernizer's daily tables, then each other product's
 //!   (`activity`), under the same lock (`bring_all_up_to_date`). Before those it folds the
 //!   events appended since the last run into their days (`store::fold_added`), in a
@@ -39,13 +39,13 @@ use std::time::{Duration, Instant};
 use chrono::{Duration as Days, NaiveDate, Utc};
 use deadpool_postgres::{Object, Pool};
 
-use crate::domain::{Catalog, Product, MAX_PERIOD_DAYS, PRINTERNIZER};
+use crate::domain::{Catalog, Product, PRINTERNIZER};
 use crate::store::{self, ReportRow, Reports, RollupState, StoreError};
 use crate::telemetry::Chain;
 use engine::{Sweep, LONGEST_WINDOW};
 
 pub use periodic::{run_periodically, Nudge};
-pub use retention::{prune, prune_activity};
+pub use retention::prune;
 
 /// Days recomputed in one transaction (reading their reports and the 29 days before).
 const CHUNK_DAYS: i64 = 62;
@@ -79,12 +79,14 @@ impl Rolled {
     }
 }
 
-/// Brings the daily tables up to date: every day touched since the last run (all days the
-/// first time). `None` when another instance holds the lock and `wait` is `No`.
+/// Brings Printernizer's daily tables up to date: every day touched since the last run (all
+/// days the first time), of those whose reports `raw_retention_days` keeps. `None` when
+/// another instance holds the lock and `wait` is `No`.
 #[tracing::instrument(skip(pool))]
 pub async fn bring_up_to_date(
     pool: &Pool,
     product: &str,
+    raw_retention_days: u32,
     wait: Wait,
 ) -> Result<Option<Rolled>, StoreError> {
     let run = match wait {
@@ -94,7 +96,8 @@ pub async fn bring_up_to_date(
     let Some(mut run) = run else {
         return Ok(None);
     };
-    let outcome = incremental(run.client(), product).await;
+    let kept_from = activity::kept_from(Utc::now().date_naive(), raw_retention_days);
+    let outcome = incremental(run.client(), product, kept_from).await;
     run.unlock().await;
     outcome.map(Some)
 }
@@ -118,9 +121,10 @@ pub async fn bring_all_up_to_date<'a>(
     };
     let client = run.client();
     let outcome = async {
-        let mut rolled = vec![(PRINTERNIZER, incremental(client, PRINTERNIZER).await?)];
-        store::fold_added(client).await?;
         let today = Utc::now().date_naive();
+        let kept_from = printernizer_kept_from(catalog, today, raw_retention_days);
+        let mut rolled = vec![(PRINTERNIZER, incremental(client, PRINTERNIZER, kept_from).await?)];
+        store::fold_added(client).await?;
         for product in activity_products(catalog) {
             let kept_from = activity::kept_from(today, retention_of(product, raw_retention_days));
             let done = activity::incremental(client, product.name(), kept_from).await?;
@@ -142,12 +146,13 @@ pub async fn recompute_all(
     from: NaiveDate,
     to: NaiveDate,
 ) -> Result<Rolled, StoreError> {
-    let mut rolled = recompute(pool, PRINTERNIZER, from, to).await?;
+    let today = Utc::now().date_naive();
+    let kept_from = printernizer_kept_from(catalog, today, raw_retention_days);
+    let mut rolled = recompute(pool, PRINTERNIZER, from, to, kept_from).await?;
     let mut run = Locked::wait(pool).await?;
     let client = run.client();
     let outcome = async {
         store::fold_added(client).await?;
-        let today = Utc::now().date_naive();
         for product in activity_products(catalog) {
             let kept_from = activity::kept_from(today, retention_of(product, raw_retention_days));
             activity::recompute(client, product.name(), from, to.min(today), kept_from).await?;
@@ -162,7 +167,18 @@ pub async fn recompute_all(
     })
 }
 
-/// The products whose data is in `activity`: every one but Printernizer.
+/// The first day whose reports Printernizer's retention keeps.
+fn printernizer_kept_from(catalog: &Catalog, today: NaiveDate, raw_retention_days: u32) -> NaiveDate {
+    let retention = catalog
+        .products()
+        .iter()
+        .find(|product| product.name() == PRINTERNIZER)
+        .map_or(raw_retention_days, |product| retention_of(product, raw_retention_days));
+    activity::kept_from(today, retention)
+}
+
+/// The products rolled by `activity`'s rollup: every one but Printernizer, whose daily tables
+/// are its own (`engine`).
 fn activity_products(catalog: &Catalog) -> impl Iterator<Item = &Product> {
     catalog
         .products()
@@ -175,22 +191,18 @@ fn retention_of(product: &Product, raw_retention_days: u32) -> u32 {
     product.retention_days().unwrap_or(raw_retention_days)
 }
 
-/// Recomputes the days `[from, to]` (clipped to what raw reports still cover), whatever was
-/// rolled before. Leaves the watermark alone.
+/// Recomputes the days `[from, to]` (clipped to what the reports kept from `kept_from` still
+/// cover), whatever was rolled before. Leaves the watermark alone.
 #[tracing::instrument(skip(pool))]
 pub async fn recompute(
     pool: &Pool,
     product: &str,
     from: NaiveDate,
     to: NaiveDate,
+    kept_from: NaiveDate,
 ) -> Result<Rolled, StoreError> {
     let mut run = Locked::wait(pool).await?;
-    let client = run.client();
-    let outcome = async {
-        store::summarize_brin_indexes(&*client).await?;
-        roll_ranges(client, product, vec![(from, to)]).await
-    }
-    .await;
+    let outcome = roll_ranges(run.client(), product, vec![(from, to)], kept_from).await;
     run.unlock().await;
     outcome
 }
@@ -245,9 +257,12 @@ impl Drop for Locked {
     }
 }
 
-async fn incremental(client: &mut Object, product: &str) -> Result<Rolled, StoreError> {
+async fn incremental(
+    client: &mut Object,
+    product: &str,
+    kept_from: NaiveDate,
+) -> Result<Rolled, StoreError> {
     let (started, watermark) = store::watermark(&*client).await?;
-    store::summarize_brin_indexes(&*client).await?;
     let today = started.date_naive();
     let state = store::rollup_state(&*client, product).await?;
     let marked = store::marked_days(&*client, product).await?;
@@ -257,12 +272,13 @@ async fn incremental(client: &mut Object, product: &str) -> Result<Rolled, Store
             None => vec![(today, today)],
         },
         Some(state) => {
-            let received = store::received_since(&*client, product, state.watermark).await?;
+            let mut days = store::activity_days_since(&*client, product, state.watermark).await?;
+            days.extend(&marked.days);
             let today_rolled = store::totals_rolled(&*client, product, today).await?;
-            dirty_ranges(today, today_rolled, &received, &marked.days)
+            dirty_ranges(today, today_rolled, &days)
         }
     };
-    let rolled = roll_ranges(client, product, ranges).await?;
+    let rolled = roll_ranges(client, product, ranges, kept_from).await?;
     store::unmark_days(&*client, product, &marked).await?;
     store::save_rollup_state(
         &*client,
@@ -276,30 +292,21 @@ async fn incremental(client: &mut Object, product: &str) -> Result<Rolled, Store
     Ok(rolled)
 }
 
-/// The days to roll, merged into ranges: each received report's end day and the 29 after it
-/// (from its start day: a retry may have moved its end), each marked day and the 29 after it,
-/// and today unless `today_rolled`. Today's windows depend only on the rows of their own days,
-/// which `received` and `marked` cover, so once rolled they change only with them; rereading
-/// 30 days of rows for nothing cost seconds a run at 10,000 installations (load-tests/README.md).
-/// Never past today unless a report ends later (periods may end a day ahead).
+/// The days to roll, merged into ranges: each changed day (of rows received, or marked) and
+/// the 29 after it, and today unless `today_rolled`. Today's windows depend only on the rows
+/// of their own days, which `changed` covers, so once rolled they change only with them;
+/// rereading 30 days of rows for nothing cost seconds a run at 10,000 installations
+/// (load-tests/README.md). Never past today unless a row's day is later (periods may end a
+/// day ahead).
 pub fn dirty_ranges(
     today: NaiveDate,
     today_rolled: bool,
-    received: &[(NaiveDate, NaiveDate)],
-    marked: &[NaiveDate],
+    changed: &[NaiveDate],
 ) -> Vec<(NaiveDate, NaiveDate)> {
     let after = Days::days(LONGEST_WINDOW - 1);
-    let mut ranges: Vec<(NaiveDate, NaiveDate)> = received
+    let mut ranges: Vec<(NaiveDate, NaiveDate)> = changed
         .iter()
-        .map(|&(start, end)| {
-            let start = start.max(end - Days::days(MAX_PERIOD_DAYS));
-            (start, (end + after).min(today.max(end)))
-        })
-        .chain(
-            marked
-                .iter()
-                .map(|&day| (day, (day + after).min(today.max(day)))),
-        )
+        .map(|&day| (day, (day + after).min(today.max(day))))
         .chain((!today_rolled).then_some((today, today)))
         .collect();
     ranges.sort();
@@ -317,14 +324,13 @@ async fn roll_ranges(
     client: &mut Object,
     product: &str,
     ranges: Vec<(NaiveDate, NaiveDate)>,
+    kept_from: NaiveDate,
 ) -> Result<Rolled, StoreError> {
-    // Days whose window reaches before the oldest raw partition have lost reports to pruning.
-    let safe_from = store::oldest_raw_day(&*client)
-        .await?
-        .map(|oldest| oldest + Days::days(MAX_PERIOD_DAYS + LONGEST_WINDOW));
+    // Days whose window reaches before `kept_from` have lost reports to pruning.
+    let safe_from = kept_from + Days::days(LONGEST_WINDOW - 1);
     let mut rolled = Rolled::default();
     for (from, to) in ranges {
-        let from = safe_from.map_or(from, |safe| from.max(safe));
+        let from = from.max(safe_from);
         if from > to {
             tracing::info!(%to, "not rolling days whose raw reports were pruned");
             continue;
@@ -396,25 +402,24 @@ mod tests {
     }
 
     #[test]
-    fn a_report_dirties_its_end_day_and_the_following_days_up_to_today() {
-        let ranges = dirty_ranges(d(20), false, &[(d(3), d(10))], &[]);
-        assert_eq!(ranges, [(d(3), d(20))]);
+    fn a_changed_day_dirties_itself_and_the_following_days_up_to_today() {
+        assert_eq!(dirty_ranges(d(20), true, &[d(10)]), [(d(10), d(20))]);
     }
 
     #[test]
-    fn marked_days_and_today_merge_into_ranges() {
-        assert_eq!(dirty_ranges(d(31), false, &[], &[d(1)]), [(d(1), d(31))]);
-        assert_eq!(dirty_ranges(d(31), false, &[], &[]), [(d(31), d(31))]);
+    fn changed_days_and_today_merge_into_ranges() {
+        assert_eq!(dirty_ranges(d(31), false, &[d(1)]), [(d(1), d(31))]);
+        assert_eq!(dirty_ranges(d(31), false, &[]), [(d(31), d(31))]);
+        assert_eq!(
+            dirty_ranges(d(31), true, &[d(3), d(1)]),
+            [(d(1), d(31))]
+        );
     }
 
     #[test]
     fn today_once_rolled_is_rolled_again_only_when_a_day_of_its_windows_changed() {
-        assert_eq!(dirty_ranges(d(31), true, &[], &[]), []);
-        assert_eq!(dirty_ranges(d(31), true, &[], &[d(1)]), [(d(1), d(30))]);
-        assert_eq!(dirty_ranges(d(31), true, &[], &[d(5)]), [(d(5), d(31))]);
-        assert_eq!(
-            dirty_ranges(d(31), true, &[(d(30), d(31))], &[]),
-            [(d(30), d(31))]
-        );
+        assert_eq!(dirty_ranges(d(31), true, &[]), []);
+        assert_eq!(dirty_ranges(d(31), true, &[d(1)]), [(d(1), d(30))]);
+        assert_eq!(dirty_ranges(d(31), true, &[d(5)]), [(d(5), d(31))]);
     }
 }

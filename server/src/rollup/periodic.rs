@@ -8,7 +8,7 @@ use deadpool_postgres::Pool;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use super::{bring_all_up_to_date, prune, prune_activity, Wait, ROLL_DEADLINE};
+use super::{bring_all_up_to_date, prune, Wait, ROLL_DEADLINE};
 use crate::domain::Catalog;
 use crate::store;
 use crate::telemetry::{self, Chain};
@@ -24,7 +24,7 @@ impl Nudge {
 }
 
 /// Background rollup inside `tally serve`: every `every` (and when nudged), brings the daily
-/// tables up to date unless another instance is doing it; once a day, prunes raw partitions.
+/// tables up to date unless another instance is doing it; once a day, prunes raw rows.
 /// Stops at once when told to, abandoning a run in progress (it rolls back).
 pub async fn run_periodically(
     pool: Pool,
@@ -88,10 +88,7 @@ async fn run_step(pool: &Pool, catalog: &Catalog, raw_retention_days: u32, step:
         }
         Step::Prune => {
             let today = Utc::now().date_naive();
-            let pruned = async {
-                prune(pool, raw_retention_days, today).await?;
-                prune_activity(pool, catalog, raw_retention_days, today).await
-            };
+            let pruned = prune(pool, catalog, raw_retention_days, today);
             if let Err(error) = store::within(ROLL_DEADLINE, pruned).await {
                 metrics::counter!("tally_rollup_failures_total", "step" => "prune").increment(1);
                 tracing::error!(error = %Chain(&error), "pruning raw data failed");

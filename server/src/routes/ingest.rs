@@ -23,7 +23,7 @@ use crate::limits::{Limits, SourceAllowed};
 use crate::outcomes::{Outcome, Outcomes};
 use crate::routes::stats::rfc3339;
 use crate::routes::submit::Body;
-use crate::store::{Activity, WriteError, Writer};
+use crate::store::{WriteError, Writer};
 
 /// IndexPilot's answer: when its next report is expected.
 #[derive(Serialize, ToSchema)]
@@ -159,10 +159,10 @@ pub async fn crash_report(
 }
 
 /// What every ingest route of these products stores with: the per-installation limit, the
-/// outcome counts and the activity writer.
+/// outcome counts and the writer.
 pub(super) struct Storing {
     limits: web::Data<Limits>,
-    writer: web::Data<Writer<Activity>>,
+    writer: web::Data<Writer>,
     outcomes: web::Data<Outcomes>,
 }
 
@@ -178,7 +178,7 @@ impl FromRequest for Storing {
                 outcomes: web::Data::clone(outcomes),
             }),
             _ => Err(ApiError::Internal(
-                "the activity writer is not configured".into(),
+                "the writer is not configured".into(),
             )),
         };
         ready(storing)

@@ -21,7 +21,8 @@ use crate::store::{self, Erasure, StoreError, StoredDay, StoredReport};
 pub enum Stored {
     /// A weekly report product's reports, oldest period first.
     Reports {
-        installation_id: InstallationId,
+        #[schema(value_type = String, format = Uuid)]
+        installation_id: String,
         reports: Vec<StoredReport>,
     },
     /// An event or daily product's days, oldest first: every number kept of the installation.
@@ -64,26 +65,17 @@ pub struct Removed {
 /// A 422 for an id that is not one the product's clients send.
 const INVALID_ID: &str = "`installation_id` is not an id of the product's clients";
 
-/// The id as the product's clients send it: a UUID for a report product, else a client id.
-enum Id {
-    Report(InstallationId),
-    Client(ClientId),
-}
-
-impl Id {
-    fn parse(product: &Product, path: &str) -> Result<Self, ApiError> {
-        let refused = |msg: String, kind| {
-            ApiError::Invalid(vec![FieldError::path("installation_id", msg, kind)])
-        };
-        if product.format() == Format::PrinternizerReport {
-            InstallationId::parse(path)
-                .map(Self::Report)
-                .ok_or_else(|| refused(InstallationId::RULE.into(), "uuid"))
-        } else {
-            ClientId::parse(path)
-                .map(Self::Client)
-                .ok_or_else(|| refused(ClientId::rule(), "client_id"))
-        }
+/// The id as the product's clients send it: a UUID for a product whose format sends one (the
+/// stored form of it), else a client id.
+fn parse_id(product: &Product, path: &str) -> Result<ClientId, ApiError> {
+    let refused =
+        |msg: String, kind| ApiError::Invalid(vec![FieldError::path("installation_id", msg, kind)]);
+    if product.format() == Format::PrinternizerReport {
+        InstallationId::parse(path)
+            .map(ClientId::from)
+            .ok_or_else(|| refused(InstallationId::RULE.into(), "uuid"))
+    } else {
+        ClientId::parse(path).ok_or_else(|| refused(ClientId::rule(), "client_id"))
     }
 }
 
@@ -114,16 +106,18 @@ pub async fn export(
     pool: web::Data<Pool>,
 ) -> Result<HttpResponse, ApiError> {
     let product = owner.0;
-    let stored = match Id::parse(product, &path)? {
-        Id::Report(installation) => Stored::Reports {
-            installation_id: installation,
-            reports: store::installation_reports(&pool, product.name(), installation).await?,
-        },
-        Id::Client(installation) => Stored::Days {
+    let installation = parse_id(product, &path)?;
+    let stored = if product.format() == Format::PrinternizerReport {
+        Stored::Reports {
+            reports: store::installation_reports(&pool, product.name(), &installation).await?,
+            installation_id: installation.to_string(),
+        }
+    } else {
+        Stored::Days {
             days: store::activity_installation_days(&pool, product.name(), &installation).await?,
-            installation_id: installation.as_str().to_owned(),
+            installation_id: installation.to_string(),
             product: product.name().to_owned(),
-        },
+        }
     };
     Ok(HttpResponse::Ok().json(stored))
 }
@@ -156,15 +150,12 @@ pub async fn delete(
     nudge: web::Data<Nudge>,
 ) -> Result<HttpResponse, ApiError> {
     let product = owner.0;
-    let (erasure, unit) = match Id::parse(product, &path)? {
-        Id::Report(installation) => (
-            store::delete_installation(&pool, product.name(), installation).await?,
-            "report(s)",
-        ),
-        Id::Client(installation) => (
-            store::delete_activity_installation(&pool, product.name(), &installation).await?,
-            "day(s)",
-        ),
+    let installation = parse_id(product, &path)?;
+    let erasure = store::delete_activity_installation(&pool, product.name(), &installation).await?;
+    let unit = if product.format() == Format::PrinternizerReport {
+        "report(s)"
+    } else {
+        "day(s)"
     };
     nudge.now();
     let Erasure {

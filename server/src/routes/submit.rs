@@ -16,7 +16,7 @@ use crate::error::ApiError;
 use crate::limits::{Limits, SourceAllowed};
 use crate::outcomes::{Outcome, Outcomes};
 use crate::routes::ingest::{admit, answer};
-use crate::store::{PreparedReport, WriteError, Writer};
+use crate::store::{WriteError, Writer};
 
 /// A real report is ~900 bytes; anything near this is not one.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -89,9 +89,7 @@ pub async fn submit(
 ) -> Result<HttpResponse, ApiError> {
     let folded = printernizer::fold(&body.0, &rules, Utc::now())?;
     admit(&limits, &outcomes, &folded)?;
-    let report = PreparedReport::of(folded)
-        .ok_or_else(|| ApiError::Internal("a folded report has no row".into()))?;
-    let stored = writer.store(report).await?;
+    let stored = writer.store(folded).await?.report.ok_or(WriteError::Unconfirmed)?;
     let outcome = if stored.inserted {
         Outcome::Accepted
     } else {

@@ -1,16 +1,19 @@
 //! An installation's right of access to and erasure of its rows in `activity`, folded or still
-//! appended (`activity_rows`): every product but Printernizer, whose reports are in
-//! `submissions` (`submissions::delete_installation`).
+//! appended (`activity_rows`), for every product. A report with a period (Printernizer's) is
+//! shown field by field, as it was sent.
+
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use deadpool_postgres::Pool;
 use serde::Serialize;
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::Json;
 use tokio_postgres::Row;
 use utoipa::ToSchema;
 
 use super::StoreError;
 use crate::domain::activity::ClientId;
+use crate::domain::adapters::printernizer::{owned, ReportFields};
 
 /// One stored day of one installation: its numbers under keys, as the rollup reads them.
 #[derive(Debug, Serialize, ToSchema)]
@@ -33,18 +36,6 @@ pub struct Erasure {
 }
 
 impl Erasure {
-    /// Runs one erasure statement (alone, so atomic) whose one row counts the rows, the
-    /// registrations and the marked days.
-    pub(super) async fn run(
-        pool: &Pool,
-        sql: &str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Self, StoreError> {
-        let client = pool.get().await?;
-        let statement = client.prepare_cached(sql).await?;
-        Self::counted(&client.query_one(&statement, params).await?)
-    }
-
     fn counted(row: &Row) -> Result<Self, StoreError> {
         let count = |index| -> Result<u64, StoreError> {
             let counted: i64 = row.try_get(index)?;
@@ -56,6 +47,83 @@ impl Erasure {
             days_marked: count(2)?,
         })
     }
+}
+
+/// One stored report with a period as the installation may read it back (right of access):
+/// its fields as `/submit` took them.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StoredReport {
+    pub submission_id: i64,
+    pub period_start: DateTime<Utc>,
+    pub period_end: DateTime<Utc>,
+    pub received_at: DateTime<Utc>,
+    pub app_version: String,
+    pub python_version: Option<String>,
+    pub platform: String,
+    pub deployment_mode: String,
+    pub country_code: String,
+    pub printer_count: i32,
+    pub job_count: i32,
+    pub file_count: i32,
+    pub upload_count: i32,
+    pub uptime_hours: i32,
+    pub total_errors: i32,
+    pub printer_type_counts: BTreeMap<String, i64>,
+    pub feature_usage: BTreeMap<String, bool>,
+    pub error_summary: BTreeMap<String, i64>,
+}
+
+impl StoredReport {
+    fn of(row: &Row) -> Result<Self, tokio_postgres::Error> {
+        let Json(counts): Json<BTreeMap<String, f64>> = row.try_get(4)?;
+        let fields = ReportFields::read(counts.iter().map(|(key, n)| (key.as_str(), *n)));
+        // Every report has these fields, and its counts passed ceilings far below i32::MAX.
+        let text = |value: Option<&str>| value.unwrap_or_default().to_owned();
+        let int = |value: i64| i32::try_from(value).unwrap_or(i32::MAX);
+        Ok(Self {
+            submission_id: row.try_get(0)?,
+            period_start: row.try_get(1)?,
+            period_end: row.try_get(2)?,
+            received_at: row.try_get(3)?,
+            app_version: text(fields.app_version),
+            python_version: fields.python_version.map(str::to_owned),
+            platform: text(fields.platform),
+            deployment_mode: text(fields.deployment_mode),
+            country_code: text(fields.country),
+            printer_count: int(fields.printers),
+            job_count: int(fields.jobs),
+            file_count: int(fields.files),
+            upload_count: int(fields.uploads),
+            uptime_hours: int(fields.uptime_hours),
+            total_errors: int(fields.errors),
+            printer_type_counts: owned(fields.printer_types),
+            feature_usage: owned(fields.features),
+            error_summary: owned(fields.error_types),
+        })
+    }
+}
+
+/// The installation's stored reports with a period, oldest first.
+pub async fn installation_reports(
+    pool: &Pool,
+    product: &str,
+    installation: &ClientId,
+) -> Result<Vec<StoredReport>, StoreError> {
+    let client = pool.get().await?;
+    let statement = client
+        .prepare_cached(
+            "SELECT report_id, period_start, period_end, received_at, counts FROM activity
+             WHERE product = $1 AND installation_id = $2 AND report_id IS NOT NULL
+             ORDER BY period_start",
+        )
+        .await?;
+    let rows = client
+        .query(&statement, &[&product, &installation.as_str()])
+        .await?;
+    rows.iter()
+        .map(StoredReport::of)
+        .collect::<Result<_, tokio_postgres::Error>>()
+        .map_err(StoreError::from)
 }
 
 /// The installation's stored days, oldest first.
@@ -94,8 +162,12 @@ pub async fn activity_installation_days(
 }
 
 /// Erases the installation's days and its registration and, in the same transaction, marks
-/// the days for the next rollup, as Printernizer's erasure does: a run rolling meanwhile
-/// leaves a mark it did not read (a renumbered one) for the run after it.
+/// the days for the next rollup (a run rolling meanwhile leaves a mark it did not read, a
+/// renumbered one, for the run after it) and takes them out of the summary's counts.
+///
+/// A batch writing a report of the installation meanwhile either committed first (its row and
+/// registration are erased here) or waits on the rows erased here and then writes them anew,
+/// registering and counting the installation again: counts and rows agree either way.
 pub async fn delete_activity_installation(
     pool: &Pool,
     product: &str,
@@ -125,10 +197,11 @@ pub async fn delete_activity_installation(
 const ERASE_APPENDED: &str =
     "DELETE FROM activity_added WHERE product = $1 AND installation_id = $2 RETURNING day";
 
-/// `$3`: the days of the appended rows erased before. Counts days, folded or not.
+/// `$3`: the days of the appended rows erased before. Counts days, folded or not. The summary's
+/// counts are kept for the products with reports with a period only.
 const ERASE: &str = "WITH erased AS (
          DELETE FROM activity WHERE product = $1 AND installation_id = $2
-         RETURNING day),
+         RETURNING day, report_id),
      days AS (
          SELECT day FROM erased UNION SELECT unnest($3::date[])),
      marked AS (
@@ -139,6 +212,10 @@ const ERASE: &str = "WITH erased AS (
          RETURNING 1),
      unregistered AS (
          DELETE FROM activity_installations WHERE product = $1 AND installation_id = $2
-         RETURNING 1)
+         RETURNING 1),
+     counted AS (
+         INSERT INTO submission_counts (product, submissions, installations)
+         SELECT $1, -(SELECT count(report_id) FROM erased), -(SELECT count(*) FROM unregistered)
+         WHERE EXISTS (SELECT FROM submission_counts WHERE product = $1))
      SELECT (SELECT count(*) FROM days), (SELECT count(*) FROM unregistered),
             (SELECT count(*) FROM marked)";

@@ -143,18 +143,26 @@ pub const ACTIVITY_WINDOWS: &str = "
                                        least(spans.last, $3::date), interval '1 day') AS covered(day)
     GROUP BY covered.day, spans.window_days, spans.key";
 
-/// Deletes the raw rows of days before `cutoff`; the daily tables keep what they said.
+/// Deletes the raw rows of days before `cutoff`, and takes its reports with a period out of
+/// the summary's counts; the daily tables keep what they said.
 pub async fn delete_activity_before(
     client: &impl GenericClient,
     product: &str,
     cutoff: NaiveDate,
 ) -> Result<u64, StoreError> {
-    Ok(client
-        .execute(
-            "DELETE FROM activity WHERE product = $1 AND day < $2",
+    let row = client
+        .query_one(
+            "WITH deleted AS (
+                 DELETE FROM activity WHERE product = $1 AND day < $2 RETURNING report_id),
+             counted AS (
+                 INSERT INTO submission_counts (product, submissions, installations)
+                 SELECT $1, -count(report_id), 0 FROM deleted HAVING count(report_id) > 0)
+             SELECT count(*) FROM deleted",
             &[&product, &cutoff],
         )
-        .await?)
+        .await?;
+    let deleted: i64 = row.try_get(0)?;
+    Ok(u64::try_from(deleted).unwrap_or(0))
 }
 
 /// Deletes the batch fingerprints received before `cutoff`.

@@ -6,10 +6,9 @@ mod activity_reads;
 mod daily;
 mod migrate;
 mod outcomes;
-mod partitions;
 mod reports;
 mod rollup;
-mod submissions;
+mod summary;
 mod tls;
 mod writer;
 
@@ -22,7 +21,8 @@ use crate::config::DatabaseConfig;
 use crate::telemetry::Chain;
 
 pub use activity_access::{
-    activity_installation_days, delete_activity_installation, Erasure, StoredDay,
+    activity_installation_days, delete_activity_installation, installation_reports, Erasure,
+    StoredDay, StoredReport,
 };
 pub use activity_daily::{
     activity_days, activity_days_since, activity_windows_rolled, delete_activity_before,
@@ -32,18 +32,14 @@ pub use activity_reads::KeyAmount;
 pub use daily::{Daily, DayReports, OutcomeCount, ReadPool};
 pub use migrate::migrate;
 pub use outcomes::add_outcomes;
-pub use partitions::{drop_partitions_before, ensure_partitions};
 pub use reports::{begin_sending, last_sent, Sending};
 pub use rollup::{
-    for_each_report, lock_rollup, marked_days, midnight, new_installations, oldest_raw_day,
-    received_since, replace_days, report_days, reports_ending_on, rollup_state, save_rollup_state,
-    summarize_brin_indexes, totals_rolled, unlock_rollup, unmark_days, watermark, DailyRows,
-    DimensionRow, MarkedDays, ReportRow, Reports, RollupState, TotalsRow,
+    for_each_report, lock_rollup, marked_days, midnight, new_installations, replace_days,
+    report_days, reports_ending_on, rollup_state, save_rollup_state, totals_rolled,
+    unlock_rollup, unmark_days, watermark, DailyRows, DimensionRow, MarkedDays, ReportRow,
+    Reports, RollupState, TotalsRow,
 };
-pub use submissions::{
-    delete_installation, fold_counts, installation_reports, ping, summary, PreparedReport,
-    StoredReport, Summary,
-};
+pub use summary::{fold_counts, ping, summary, Summary};
 pub use writer::{fold_added, Activity, Batch, Counted, Stored, WriteError, Writer, WriterConfig};
 
 /// Why the store could not answer. Causes are kept for the log (`#[source]`), never shown.

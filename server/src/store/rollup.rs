@@ -1,8 +1,8 @@
-//! The write side of the daily tables: reading reports for the rollup, replacing whole days,
-//! the rollup's state and the days marked for re-rolling. (Deciding what to roll and the
-//! arithmetic live in `crate::rollup`.)
+//! The write side of Printernizer's daily tables: reading its reports for the rollup, replacing
+//! whole days, the rollup's state and the days marked for re-rolling. (Deciding what to roll
+//! and the arithmetic live in `crate::rollup`.)
 
-use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use deadpool_postgres::{GenericClient, Transaction};
 use futures_util::{pin_mut, TryStreamExt};
 use std::collections::BTreeMap;
@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use tokio_postgres::types::Json;
 
 use super::{StoreError, WRITER_APPLICATION};
+use crate::domain::adapters::printernizer::{owned, ReportFields};
 
 /// The rollup lock's class (the first advisory-lock key). The second key is the schema, so
 /// instances on one schema roll one at a time, and Tallys in other schemas of the same database
@@ -55,7 +56,7 @@ pub async fn unlock_rollup(client: &impl GenericClient) -> Result<(), StoreError
 /// One stored report, as the rollup needs it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReportRow {
-    pub installation: uuid::Uuid,
+    pub installation: String,
     pub period_start: DateTime<Utc>,
     pub period_end: DateTime<Utc>,
     pub app_version: String,
@@ -95,8 +96,9 @@ pub enum Reports {
     LatestPerInstallation,
 }
 
-/// The reports whose period ends in `[from, to]` (whole UTC days), handed to `sink` in order
-/// of installation. Streamed: a year of reports never sits in memory at once.
+/// The reports with a period whose period ends in `[from, to]` (whole UTC days: their rows'
+/// days), handed to `sink` in order of installation, each read back from its keys
+/// (`ReportFields`). Streamed: a year of reports never sits in memory at once.
 pub async fn for_each_report(
     client: &impl GenericClient,
     product: &str,
@@ -105,58 +107,49 @@ pub async fn for_each_report(
     which: Reports,
     mut sink: impl FnMut(ReportRow),
 ) -> Result<u64, StoreError> {
-    const COLUMNS: &str = "installation_id, period_start, period_end, app_version, platform,
-        deployment_mode, country_code, printer_count, job_count, file_count, upload_count,
-        uptime_hours, total_errors, printer_type_counts, feature_usage, error_summary";
-    const RANGE: &str = "FROM submissions
-        WHERE product = $1 AND period_end >= $2 AND period_end < $3";
+    const COLUMNS: &str = "installation_id, period_start, period_end, counts";
+    const RANGE: &str = "FROM activity
+        WHERE product = $1 AND day >= $2 AND day <= $3 AND report_id IS NOT NULL";
     let query = match which {
-        Reports::All => {
-            format!("SELECT {COLUMNS} {RANGE} ORDER BY installation_id, period_end, period_start")
-        }
+        Reports::All => format!("SELECT {COLUMNS} {RANGE} ORDER BY installation_id, day"),
         Reports::LatestPerInstallation => format!(
             "SELECT DISTINCT ON (installation_id) {COLUMNS} {RANGE}
-             ORDER BY installation_id, period_end DESC, period_start DESC"
+             ORDER BY installation_id, day DESC"
         ),
     };
     let statement = client.prepare_cached(&query).await?;
-    let (low, high) = (midnight(from), midnight(to) + Duration::days(1));
-    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [&product, &low, &high];
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [&product, &from, &to];
     let rows = client.query_raw(&statement, params).await?;
     pin_mut!(rows);
     let mut count = 0;
     while let Some(row) = rows.try_next().await? {
-        let int = |i: usize| row.try_get::<_, i32>(i).map(i64::from);
+        let Json(counts): Json<BTreeMap<String, f64>> = row.try_get(3)?;
+        let fields = ReportFields::read(counts.iter().map(|(key, n)| (key.as_str(), *n)));
+        let text = |value: Option<&str>| value.unwrap_or_default().to_owned();
         sink(ReportRow {
             installation: row.try_get(0)?,
             period_start: row.try_get(1)?,
             period_end: row.try_get(2)?,
-            app_version: row.try_get(3)?,
-            platform: row.try_get(4)?,
-            deployment_mode: row.try_get(5)?,
-            country_code: row.try_get(6)?,
-            printers: int(7)?,
-            jobs: int(8)?,
-            files: int(9)?,
-            uploads: int(10)?,
-            uptime_hours: int(11)?,
-            errors: int(12)?,
-            printer_types: entries(row.try_get(13)?),
-            features: entries(row.try_get(14)?),
-            error_types: entries(row.try_get(15)?),
+            app_version: text(fields.app_version),
+            platform: text(fields.platform),
+            deployment_mode: text(fields.deployment_mode),
+            country_code: text(fields.country),
+            printers: fields.printers,
+            jobs: fields.jobs,
+            files: fields.files,
+            uploads: fields.uploads,
+            uptime_hours: fields.uptime_hours,
+            errors: fields.errors,
+            printer_types: owned(fields.printer_types),
+            features: owned(fields.features),
+            error_types: owned(fields.error_types),
         });
         count += 1;
     }
     Ok(count)
 }
 
-/// A stored map (`{"bambu_lab": 2}`, `{"timelapse_enabled": true}`) decoded straight into its
-/// entries, without building a `serde_json::Value` per report (a backfill reads millions).
-fn entries<V>(map: Json<BTreeMap<String, V>>) -> Vec<(String, V)> {
-    map.0.into_iter().collect()
-}
-
-/// Reports whose period ends on `day`.
+/// Reports with a period whose period ends on `day`.
 pub async fn reports_ending_on(
     client: &impl GenericClient,
     product: &str,
@@ -164,21 +157,18 @@ pub async fn reports_ending_on(
 ) -> Result<i64, StoreError> {
     let statement = client
         .prepare_cached(
-            "SELECT count(*) FROM submissions
-             WHERE product = $1 AND period_end >= $2 AND period_end < $3",
+            "SELECT count(*) FROM activity
+             WHERE product = $1 AND day = $2 AND report_id IS NOT NULL",
         )
         .await?;
-    let (low, high) = (midnight(day), midnight(day) + Duration::days(1));
-    let row = client
-        .query_one(&statement, &[&product, &low, &high])
-        .await?;
+    let row = client.query_one(&statement, &[&product, &day]).await?;
     Ok(row.try_get(0)?)
 }
 
-/// Installations whose first report (over all stored reports) ends on each day of `[from, to]`:
-/// those with a report in the range and none ending before it. The lateral probe walks the
-/// primary key of each partition and stops at the first earlier report; an aggregate over every
-/// installation's whole history took 3.8 s for one day at a year of data, this takes 0.23 s.
+/// Installations whose first stored report ends on each day of `[from, to]`: those with a
+/// report in the range and none on an earlier day. The probe for an earlier day walks the
+/// primary key of `activity` and stops at the first it finds; an aggregate over every
+/// installation's whole history took 3.8 s for one day at a year of data.
 pub async fn new_installations(
     client: &impl GenericClient,
     product: &str,
@@ -187,24 +177,18 @@ pub async fn new_installations(
 ) -> Result<Vec<(NaiveDate, i64)>, StoreError> {
     let statement = client
         .prepare_cached(
-            "SELECT (first.first_end AT TIME ZONE 'UTC')::date AS day, count(*)
-             FROM (SELECT installation_id, min(period_end) AS first_end
-                   FROM submissions
-                   WHERE product = $1 AND period_end >= $2 AND period_end < $3
+            "SELECT first.first_day, count(*)
+             FROM (SELECT installation_id, min(day) AS first_day FROM activity
+                   WHERE product = $1 AND day >= $2 AND day <= $3 AND report_id IS NOT NULL
                    GROUP BY installation_id) AS first
-             LEFT JOIN LATERAL (
-                   SELECT 1 AS found FROM submissions earlier
-                   WHERE earlier.product = $1
-                     AND earlier.installation_id = first.installation_id
-                     AND earlier.period_start < first.first_end
-                     AND earlier.period_end < first.first_end
-                   LIMIT 1) AS older ON true
-             WHERE older.found IS NULL
-             GROUP BY 1",
+             WHERE NOT EXISTS (
+                   SELECT FROM activity earlier
+                   WHERE earlier.product = $1 AND earlier.installation_id = first.installation_id
+                     AND earlier.day < first.first_day AND earlier.report_id IS NOT NULL)
+             GROUP BY first.first_day",
         )
         .await?;
-    let (low, high) = (midnight(from), midnight(to) + Duration::days(1));
-    let rows = client.query(&statement, &[&product, &low, &high]).await?;
+    let rows = client.query(&statement, &[&product, &from, &to]).await?;
     rows.iter()
         .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
         .collect::<Result<_, tokio_postgres::Error>>()
@@ -391,54 +375,15 @@ pub async fn watermark(
     Ok((row.try_get(0)?, row.try_get(1)?))
 }
 
-/// (first period-start day, last period-end day) of the reports received since `since`. A report
-/// ending on day E changes days E..E+29; a retry may have moved its end, so its start day bounds
-/// where the old end could have been.
-pub async fn received_since(
-    client: &impl GenericClient,
-    product: &str,
-    since: DateTime<Utc>,
-) -> Result<Vec<(NaiveDate, NaiveDate)>, StoreError> {
-    let rows = client
-        .query(
-            "SELECT DISTINCT (period_start AT TIME ZONE 'UTC')::date,
-                             (period_end AT TIME ZONE 'UTC')::date
-             FROM submissions WHERE product = $1 AND received_at >= $2",
-            &[&product, &since],
-        )
-        .await?;
-    rows.iter()
-        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
-        .collect::<Result<_, tokio_postgres::Error>>()
-        .map_err(StoreError::from)
-}
-
-/// Summarizes the block ranges filled since the last call in the BRIN indexes the rollup reads
-/// by (`period_end`, `received_at`). A range nobody summarized yet matches
-/// every query: without this, until a VACUUM, "received since" read every report.
-pub async fn summarize_brin_indexes(client: &impl GenericClient) -> Result<i64, StoreError> {
-    let row = client
-        .query_one(
-            "SELECT coalesce(sum(brin_summarize_new_values(i.inhrelid)), 0)::bigint
-             FROM pg_inherits i
-             WHERE i.inhparent IN ('submissions_period_end_brin'::regclass,
-                                   'submissions_received_at_brin'::regclass)",
-            &[],
-        )
-        .await?;
-    Ok(row.try_get(0)?)
-}
-
-/// The first and last day any stored report ends on.
+/// The first and last day any stored report with a period ends on.
 pub async fn report_days(
     client: &impl GenericClient,
     product: &str,
 ) -> Result<Option<(NaiveDate, NaiveDate)>, StoreError> {
     let row = client
         .query_one(
-            "SELECT (min(period_end) AT TIME ZONE 'UTC')::date,
-                    (max(period_end) AT TIME ZONE 'UTC')::date
-             FROM submissions WHERE product = $1",
+            "SELECT min(day), max(day) FROM activity
+             WHERE product = $1 AND report_id IS NOT NULL",
             &[&product],
         )
         .await?;
@@ -504,20 +449,4 @@ pub async fn unmark_days(
         )
         .await?;
     Ok(())
-}
-
-/// The first day whose reports may be gone: the lower bound of the oldest raw partition.
-/// Days whose 30-day window reaches before it are never re-rolled (their raw reports were
-/// pruned; the daily tables are all that is left of them).
-pub async fn oldest_raw_day(client: &impl GenericClient) -> Result<Option<NaiveDate>, StoreError> {
-    let row = client
-        .query_one(
-            "SELECT min(to_date(substring(c.relname from 'submissions_(\\d{4}_\\d{2})$'), 'YYYY_MM'))
-             FROM pg_inherits i
-             JOIN pg_class c ON c.oid = i.inhrelid
-             WHERE i.inhparent = 'submissions'::regclass",
-            &[],
-        )
-        .await?;
-    Ok(row.try_get(0)?)
 }

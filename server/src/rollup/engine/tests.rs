@@ -32,7 +32,7 @@ fn at(day_number: i64, hour: i64) -> DateTime<Utc> {
 
 fn report(installation: u128, end: DateTime<Utc>, length_days: i64) -> ReportRow {
     ReportRow {
-        installation: uuid::Uuid::from_u128(installation),
+        installation: uuid::Uuid::from_u128(installation).to_string(),
         period_start: end - Duration::days(length_days),
         period_end: end,
         app_version: "2.41.2".into(),

@@ -62,8 +62,12 @@ struct Summary {
     )
 )]
 #[tracing::instrument(name = "stats_summary", skip_all)]
-pub async fn summary(_: AdminKey, pool: web::Data<Pool>) -> Result<HttpResponse, ApiError> {
-    let summary = store::summary(&pool).await?;
+pub async fn summary(
+    _: AdminKey,
+    pool: web::Data<Pool>,
+    settings: web::Data<StatsSettings>,
+) -> Result<HttpResponse, ApiError> {
+    let summary = store::summary(&pool, settings.product).await?;
     ok(Summary {
         total_submissions: summary.total_submissions,
         unique_installations: summary.unique_installations,

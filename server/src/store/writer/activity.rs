@@ -1,23 +1,24 @@
-//! Every other product's days (`activity`): in one transaction, a batch's folded events are
-//! appended to `activity_added` and its daily reports put in place of their day's row in
-//! `activity`. `fold_added` adds the appended rows into `activity` when the rollup next runs,
-//! a minute of batches of a day at once (migration V15): an insert is about a fifth of the
-//! cost of updating a day's row that grows.
+//! Every product's days (`activity`): in one transaction, a batch's folded events are appended
+//! to `activity_added` and its reports put in place of their day's row in `activity`.
+//! `fold_added` adds the appended rows into `activity` when the rollup next runs, a minute of
+//! batches of a day at once (migration V15): an insert is about a fifth of the cost of updating
+//! a day's row that grows.
 //!
 //! A request with a fingerprint counts once: its fingerprint is inserted first, and only the
-//! requests whose fingerprint was new (to the table and to the batch) add their rows.
+//! requests whose fingerprint was new (to the table and to the batch) add their rows. A report
+//! with a period (Printernizer's) is answered its id, kept by a resend, and whether it is new.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Range;
 use std::time::Duration;
 
-use chrono::NaiveDate;
-use deadpool_postgres::{Object, Pool};
+use chrono::{DateTime, NaiveDate, Utc};
+use deadpool_postgres::{GenericClient, Object, Pool};
 use futures_util::{pin_mut, TryStreamExt};
 use tokio_postgres::types::Json;
 
 use super::{in_halves, within_deadline, Answers, Batch, Waiting};
-use crate::domain::activity::{Counts, Folded, Merge};
+use crate::domain::activity::{Counts, Folded, Merge, Report};
 use crate::store::StoreError;
 
 /// The outcome of a committed request.
@@ -25,9 +26,20 @@ use crate::store::StoreError;
 pub struct Counted {
     /// False when the same batch was counted before (a resend): nothing was added.
     pub counted: bool,
+    /// What became of the request's report, for a report with a period.
+    pub report: Option<Stored>,
 }
 
-/// Batches of folded requests of the products stored in `activity`.
+/// The outcome of a committed report with a period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stored {
+    pub submission_id: i64,
+    /// False when the report replaced one stored before (a resend, or a later report of the
+    /// same installation and day), or when an earlier request of the batch wrote it first.
+    pub inserted: bool,
+}
+
+/// Batches of folded requests of every product.
 pub struct Activity;
 
 impl Batch for Activity {
@@ -44,96 +56,169 @@ impl Batch for Activity {
             .into_iter()
             .map(|Waiting { job, reply }| (job, vec![reply]))
             .unzip();
-        // Says of each job whether it was counted.
+        metrics::histogram!("tally_batch_reports").record(jobs.len() as f64);
+        let started = std::time::Instant::now();
         let write = |range: Range<usize>| {
             within_deadline(pool, timeout, async |client| {
-                transaction(client, &jobs[range]).await
+                store_batch(client, &jobs[range]).await
             })
         };
-        in_halves(&mut waiters, write, |_, counted, waiters, answers| {
+        let answers = in_halves(&mut waiters, write, |_, counted, waiters, answers| {
             for (replies, counted) in waiters.iter_mut().zip(counted) {
                 for reply in replies.drain(..) {
-                    answers.give(reply, Ok(Counted { counted }));
+                    answers.give(reply, Ok(counted));
                 }
             }
         })
-        .await
+        .await;
+        metrics::histogram!("tally_batch_commit_duration_seconds")
+            .record(started.elapsed().as_secs_f64());
+        answers
     }
 }
 
 type RowKey<'a> = (&'a str, &'a str, NaiveDate);
 
-async fn transaction(client: &mut Object, jobs: &[Folded]) -> Result<Vec<bool>, StoreError> {
-    let transaction = client.transaction().await?;
-    let fresh = fresh_fingerprints(&transaction, jobs).await?;
-    let mut taken = HashSet::new();
-    let counted: Vec<bool> = jobs
-        .iter()
-        .map(|job| {
-            job.fingerprint.is_none_or(|fingerprint| {
-                let key = (job.product.to_owned(), fingerprint);
-                fresh.contains(&key) && taken.insert(key)
+/// A row of the batch as it is written: merged from every request of the batch for its key.
+struct Row<'a> {
+    merge: Merge,
+    counts: Counts,
+    report: Option<&'a Report>,
+}
+
+/// Writes the requests `jobs`; says of each whether it was counted, and its report's outcome.
+/// A batch of reports alone (`/submit`'s) is one statement, without a transaction around it.
+async fn store_batch(client: &mut Object, jobs: &[Folded]) -> Result<Vec<Counted>, StoreError> {
+    let fingerprinted = jobs.iter().any(|job| job.fingerprint.is_some());
+    let adds = jobs.iter().any(|job| job.merge == Merge::Add);
+    let replaces = jobs.iter().any(|job| job.merge == Merge::Replace);
+    if fingerprinted || (adds && replaces) {
+        let transaction = client.transaction().await?;
+        let counted = statements(&transaction, jobs, fingerprinted).await?;
+        transaction.commit().await?;
+        Ok(counted)
+    } else {
+        statements(&*client, jobs, false).await
+    }
+}
+
+async fn statements(
+    client: &impl GenericClient,
+    jobs: &[Folded],
+    fingerprinted: bool,
+) -> Result<Vec<Counted>, StoreError> {
+    let counted: Vec<bool> = if fingerprinted {
+        let fresh = fresh_fingerprints(client, jobs).await?;
+        let mut taken = HashSet::new();
+        jobs.iter()
+            .map(|job| {
+                job.fingerprint.is_none_or(|fingerprint| {
+                    let key = (job.product.to_owned(), fingerprint);
+                    fresh.contains(&key) && taken.insert(key)
+                })
             })
-        })
-        .collect();
+            .collect()
+    } else {
+        vec![true; jobs.len()]
+    };
     // One statement cannot touch a row twice: the rows of one installation and day merge
-    // here first, in key order so that concurrent batches lock replaced rows in one order.
-    let mut rows: BTreeMap<RowKey<'_>, (Merge, Counts)> = BTreeMap::new();
-    for job in jobs
-        .iter()
-        .zip(&counted)
-        .filter(|(_, c)| **c)
-        .map(|(j, _)| j)
-    {
-        for row in &job.rows {
-            let key = (job.product, row.installation.as_str(), row.day);
+    // here first (a later report replaces an earlier one), in key order so that concurrent
+    // batches lock replaced rows in one order.
+    let mut rows: BTreeMap<RowKey<'_>, Row<'_>> = BTreeMap::new();
+    for job in jobs.iter().zip(&counted).filter(|(_, c)| **c).map(|(j, _)| j) {
+        for day in &job.rows {
+            let key = (job.product, day.installation.as_str(), day.day);
+            let row = Row {
+                merge: job.merge,
+                counts: day.counts.clone(),
+                report: job.report.as_ref(),
+            };
             match rows.get_mut(&key) {
-                Some((Merge::Add, counts)) if job.merge == Merge::Add => {
-                    for (name, value) in &row.counts {
-                        *counts.entry(name.clone()).or_default() += value;
+                Some(stored) if stored.merge == Merge::Add && job.merge == Merge::Add => {
+                    for (name, value) in &day.counts {
+                        *stored.counts.entry(name.clone()).or_default() += value;
                     }
                 }
-                Some(stored) => *stored = (job.merge, row.counts.clone()),
+                Some(stored) => *stored = row,
                 None => {
-                    rows.insert(key, (job.merge, row.counts.clone()));
+                    rows.insert(key, row);
                 }
             }
         }
     }
-    for merge in [Merge::Add, Merge::Replace] {
-        let chosen: Vec<(&RowKey<'_>, &Counts)> = rows
-            .iter()
-            .filter(|(_, (m, _))| *m == merge)
-            .map(|(key, (_, counts))| (key, counts))
-            .collect();
-        if chosen.is_empty() {
-            continue;
-        }
-        let products: Vec<&str> = chosen.iter().map(|(key, _)| key.0).collect();
-        let installations: Vec<&str> = chosen.iter().map(|(key, _)| key.1).collect();
-        let days: Vec<NaiveDate> = chosen.iter().map(|(key, _)| key.2).collect();
-        let counts: Vec<Json<&Counts>> = chosen.iter().map(|(_, counts)| Json(*counts)).collect();
-        let statement = transaction
-            .prepare_cached(match merge {
-                Merge::Add => APPEND_DAYS,
-                Merge::Replace => REPLACE_DAYS,
-            })
-            .await?;
-        transaction
+    let appended: Vec<(&RowKey<'_>, &Counts)> = rows
+        .iter()
+        .filter(|(_, row)| row.merge == Merge::Add)
+        .map(|(key, row)| (key, &row.counts))
+        .collect();
+    if !appended.is_empty() {
+        let (products, installations, days) = columns(appended.iter().map(|(key, _)| *key));
+        let counts: Vec<Json<&Counts>> = appended.iter().map(|(_, c)| Json(*c)).collect();
+        let statement = client.prepare_cached(APPEND_DAYS).await?;
+        client
             .execute(&statement, &[&products, &installations, &days, &counts])
             .await?;
-        // Appended days register when they are folded, once a minute instead of per batch.
-        if merge == Merge::Replace {
-            register(&transaction, &products, &installations, &days).await?;
+    }
+    let replaced: Vec<(&RowKey<'_>, &Row<'_>)> = rows
+        .iter()
+        .filter(|(_, row)| row.merge == Merge::Replace)
+        .collect();
+    let mut reports = HashMap::new();
+    if !replaced.is_empty() {
+        let (products, installations, days) = columns(replaced.iter().map(|(key, _)| *key));
+        let counts: Vec<Json<&Counts>> = replaced.iter().map(|(_, r)| Json(&r.counts)).collect();
+        let period = |at: fn(&Report) -> DateTime<Utc>| -> Vec<Option<DateTime<Utc>>> {
+            replaced.iter().map(|(_, r)| r.report.map(at)).collect()
+        };
+        let (starts, ends) = (period(|r| r.start), period(|r| r.end));
+        let statement = client.prepare_cached(REPLACE_DAYS).await?;
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 6] =
+            [&products, &installations, &days, &counts, &starts, &ends];
+        for row in client.query(&statement, &params).await? {
+            let Some(id) = row.try_get::<_, Option<i64>>(3)? else {
+                continue;
+            };
+            let key: (String, String, NaiveDate) =
+                (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+            reports.insert(key, (id, row.try_get::<_, bool>(4)?));
         }
     }
-    transaction.commit().await?;
-    Ok(counted)
+    // A report's senders in one batch share its row: the first is told whether it is new.
+    let mut answered = HashSet::new();
+    Ok(jobs
+        .iter()
+        .zip(counted)
+        .map(|(job, counted)| {
+            let report = job.report.and(job.rows.first()).and_then(|day| {
+                let key = (job.product.to_owned(), day.installation.as_str().to_owned(), day.day);
+                let &(submission_id, inserted) = reports.get(&key)?;
+                let first = answered.insert(key);
+                Some(Stored {
+                    submission_id,
+                    inserted: inserted && first,
+                })
+            });
+            Counted { counted, report }
+        })
+        .collect())
+}
+
+/// The key columns of `keys`, one array each.
+fn columns<'a>(
+    keys: impl Iterator<Item = &'a RowKey<'a>>,
+) -> (Vec<&'a str>, Vec<&'a str>, Vec<NaiveDate>) {
+    let mut columns = (Vec::new(), Vec::new(), Vec::new());
+    for (product, installation, day) in keys {
+        columns.0.push(*product);
+        columns.1.push(*installation);
+        columns.2.push(*day);
+    }
+    columns
 }
 
 /// Inserts the batch's fingerprints; returns those that were not there before.
 async fn fresh_fingerprints(
-    transaction: &deadpool_postgres::Transaction<'_>,
+    client: &impl GenericClient,
     jobs: &[Folded],
 ) -> Result<HashSet<(String, [u8; 32])>, StoreError> {
     let mut seen = HashSet::new();
@@ -146,7 +231,7 @@ async fn fresh_fingerprints(
     if products.is_empty() {
         return Ok(HashSet::new());
     }
-    let statement = transaction
+    let statement = client
         .prepare_cached(
             "INSERT INTO batch_fingerprints (product, fingerprint, received_on)
              SELECT product, fingerprint, current_date
@@ -156,7 +241,7 @@ async fn fresh_fingerprints(
              RETURNING product, fingerprint",
         )
         .await?;
-    let rows = transaction
+    let rows = client
         .query(&statement, &[&products, &fingerprints])
         .await?;
     Ok(rows
@@ -172,14 +257,47 @@ const APPEND_DAYS: &str = "INSERT INTO activity_added (product, installation_id,
      SELECT product, installation_id, day, now(), counts
      FROM UNNEST($1::text[], $2::text[], $3::date[], $4::jsonb[]) AS t(product, installation_id, day, counts)";
 
-const REPLACE_DAYS: &str = "INSERT INTO activity (product, installation_id, day, received_at, counts)
-     SELECT product, installation_id, day, now(), counts
-     FROM UNNEST($1::text[], $2::text[], $3::date[], $4::jsonb[]) AS t(product, installation_id, day, counts)
-     ON CONFLICT (product, installation_id, day)
-     DO UPDATE SET received_at = now(), counts = EXCLUDED.counts";
+/// Puts each report in place of its day's row, registers the installations, and adds a row
+/// of the reports with a period stored anew and their installations registered anew to the
+/// summary's counts (`submission_counts`, V13), so that the counts move exactly with the rows.
+/// A report with a period gets its id on insert only, so a resend keeps it. `received_at` is the
+/// database's time of the statement's transaction, never an instance's clock: the rollup's
+/// watermark is read off the same clock and the writers' open transactions
+/// (`store::watermark`), so no row can commit behind it.
+const REPLACE_DAYS: &str = "WITH t AS (
+    SELECT * FROM UNNEST($1::text[], $2::text[], $3::date[], $4::jsonb[], $5::timestamptz[],
+                         $6::timestamptz[])
+        AS t(product, installation_id, day, counts, period_start, period_end)),
+written AS (
+    INSERT INTO activity (product, installation_id, day, received_at, counts, report_id,
+                          period_start, period_end)
+    SELECT product, installation_id, day, now(), counts,
+           CASE WHEN period_end IS NOT NULL THEN nextval('submission_id_seq') END,
+           period_start, period_end
+    FROM t
+    ON CONFLICT (product, installation_id, day) DO UPDATE SET
+        received_at = now(), counts = EXCLUDED.counts, period_start = EXCLUDED.period_start,
+        period_end = EXCLUDED.period_end,
+        report_id = coalesce(activity.report_id, EXCLUDED.report_id)
+    RETURNING product, installation_id, day, report_id, xmax = 0 AS inserted, received_at),
+registered AS (
+    INSERT INTO activity_installations AS known (product, installation_id, first_day)
+    SELECT product, installation_id, min(day) FROM t
+    GROUP BY product, installation_id
+    ORDER BY product, installation_id
+    ON CONFLICT (product, installation_id)
+    DO UPDATE SET first_day = EXCLUDED.first_day WHERE EXCLUDED.first_day < known.first_day
+    RETURNING product, xmax = 0 AS inserted),
+counted AS (
+    INSERT INTO submission_counts (product, submissions, installations, latest_received_at)
+    SELECT w.product, count(*) FILTER (WHERE w.inserted),
+           (SELECT count(*) FROM registered r WHERE r.product = w.product AND r.inserted),
+           max(w.received_at)
+    FROM written w WHERE w.report_id IS NOT NULL GROUP BY w.product)
+SELECT product, installation_id, day, report_id, inserted FROM written";
 
 /// Installations seen, with the first day each was active (an older day may arrive later):
-/// registered with a daily report, or when their appended events are folded. The registry
+/// registered when their appended events are folded (a report registers in `REPLACE_DAYS`). The registry
 /// serves the rollup's new and known installations, which reads folded days only.
 const REGISTER: &str =
     "INSERT INTO activity_installations AS known (product, installation_id, first_day)

@@ -1,7 +1,7 @@
 //! Group commit: handlers hand a valid job to a writer and wait; the writer commits every job
 //! that is waiting (up to `batch_max`) together and then answers each of them. What a batch
-//! writes is the `Batch`'s business: Printernizer's reports (`reports`) or the other products'
-//! days (`activity`); the queueing, the bounds and the answers are shared.
+//! writes is the `Batch`'s business (`activity`: every product's days); the queueing, the
+//! bounds and the answers are its own.
 //!
 //! Nothing is acknowledged before its batch has committed (`synchronous_commit` stays on).
 //! The queue is bounded: when it is full, or the database is away, the answer is an
@@ -11,7 +11,6 @@
 //! under overload the database would otherwise do the work twice while clients retry.
 
 mod activity;
-mod reports;
 
 use std::future::Future;
 use std::ops::Range;
@@ -25,8 +24,7 @@ use tokio::task::JoinHandle;
 use super::StoreError;
 use crate::telemetry::Chain;
 
-pub use activity::{fold_added, Activity, Counted};
-pub use reports::{Reports, Stored};
+pub use activity::{fold_added, Activity, Counted, Stored};
 
 #[derive(Debug, Clone, Copy)]
 pub struct WriterConfig {
@@ -101,7 +99,7 @@ pub struct Waiting<B: Batch> {
 
 /// A handle to a writer task; cheap to clone. The task ends, after committing what it holds,
 /// once every handle is dropped.
-pub struct Writer<B: Batch = Reports> {
+pub struct Writer<B: Batch = Activity> {
     queue: mpsc::Sender<Waiting<B>>,
     batch_timeout: Duration,
 }
@@ -115,10 +113,10 @@ impl<B: Batch> Clone for Writer<B> {
     }
 }
 
-impl Writer<Reports> {
-    /// The writer of Printernizer's reports.
+impl Writer<Activity> {
+    /// The writer of every product's days.
     pub fn start(pool: Pool, config: WriterConfig) -> (Self, JoinHandle<()>) {
-        Self::start_with(Reports, pool, config)
+        Self::start_with(Activity, pool, config)
     }
 }
 

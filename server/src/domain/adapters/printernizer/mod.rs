@@ -8,6 +8,7 @@
 //! naming it (every broken field at once), and nothing is stored. A well-formed value outside
 //! its allow-list is stored as `other`; unknown fields are dropped; each is counted.
 
+mod fields;
 mod rules;
 mod wire;
 
@@ -21,13 +22,14 @@ use crate::domain::{
     Version, OTHER,
 };
 
+pub use fields::{owned, ReportFields};
 pub use wire::SubmissionDto;
 
 /// The longest period one report may cover.
 pub const MAX_PERIOD_DAYS: i64 = 31;
 
 /// The earliest day a valid report can start on: it ends within `retention` of `today` and
-/// covers at most `MAX_PERIOD_DAYS`. Raw partitions are made from here on and dropped before.
+/// covers at most `MAX_PERIOD_DAYS`.
 pub fn oldest_valid_start(today: NaiveDate, retention: Duration) -> NaiveDate {
     today - retention - Duration::days(MAX_PERIOD_DAYS)
 }

@@ -3,7 +3,7 @@ use serde_json::json;
 
 use super::*;
 use crate::domain::activity::{Merge, Report};
-use crate::domain::adapters::printernizer::{fold, Rules};
+use crate::domain::adapters::printernizer::{fold, ReportFields, Rules};
 
 fn rules() -> Rules {
     Rules {
@@ -87,6 +87,33 @@ fn a_report_is_one_row_on_the_day_its_period_ends_with_every_field_under_its_dec
             ("flag/feature_usage/timelapse_enabled", 0.0),
             ("map/error_summary/total_errors", 2.0),
         ])
+    );
+}
+
+#[test]
+fn a_stored_report_reads_back_as_the_fields_it_was_folded_from() {
+    let folded = report(|_| {}).unwrap();
+
+    let fields = ReportFields::read(only_row(&folded).iter().map(|(k, v)| (k.as_str(), *v)));
+
+    assert_eq!(
+        fields,
+        ReportFields {
+            app_version: Some("2.41.2-3-gabc1234"),
+            python_version: Some("3.12.3"),
+            platform: Some("linux"),
+            deployment_mode: Some("docker"),
+            country: Some("DE"),
+            printers: 3,
+            jobs: 23,
+            files: 18,
+            uploads: 5,
+            uptime_hours: 134,
+            errors: 2,
+            printer_types: vec![("bambu_lab", 2), ("octoprint", 0), ("prusa_core", 1)],
+            features: vec![("library_enabled", true), ("timelapse_enabled", false)],
+            error_types: vec![("total_errors", 2)],
+        }
     );
 }
 
