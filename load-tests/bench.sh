@@ -12,8 +12,8 @@
 #
 # The submit run also reports the CPU seconds of the server and of the whole PostgreSQL cluster
 # (postmaster and every backend, exited ones included) over the measured window, per 1,000
-# reports accepted in that window, and checks the generator's acknowledged count against
-# `SELECT count(*) FROM submissions`.
+# reports accepted in that window, and checks the generator's acknowledged count against the
+# reports stored (`activity`'s rows with a `report_id`; tally-bare's `bare_reports`).
 #
 # BENCH_SCENARIO picks what is sent (issue 23); every scenario's events are counted in the
 # database afterwards and compared with what was acknowledged:
@@ -96,7 +96,8 @@ sql() {
 # Sets server_pid and the path that answers 200 once the server takes reports.
 start_server() {
     if [ "$server" = bare ]; then
-        # Tally's schema, then the bare pipeline on it (it ignores the keys tally-load sends).
+        # Tally's schema, then the bare pipeline on it (it ignores the keys tally-load sends and
+        # makes its own tables).
         RUST_LOG=warn "$tally" migrate --database-url "$database_url" >&2
         "$bare" --bind "127.0.0.1:$http_port" --database-url "$database_url" 2>"$work/server.log" &
         ready=/health
@@ -144,8 +145,8 @@ case "$scenario" in
         args=(--target submit)
         [ "$scenario" = submit-known ] &&
             args+=(--installations known --pool "$known_pool" --new-percent 10)
-        bare_events="SELECT count(*) FROM submissions"
-        tally_events=$bare_events ;;
+        bare_events="SELECT count(*) FROM bare_reports"
+        tally_events="SELECT count(*) FROM \$reports" ;;
     capture)
         key=$capture_key
         args=(--target capture --installations pool --pool 10000 --gzip-percent "$gzip_percent") ;;
@@ -220,7 +221,10 @@ if [ "$statements" = 1 ]; then
          FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 10" >&2
 fi
 rows=$(sql "SELECT coalesce(to_regclass('activity_rows')::text, 'activity')")
-stored_rows=$(sql "${stored_sql//\$rows/$rows}")
+# A reference build from before V16 keeps its reports in `submissions`.
+reports=$(sql "SELECT coalesce(to_regclass('submissions')::text, 'activity WHERE report_id IS NOT NULL')")
+stored_sql=${stored_sql//\$rows/$rows}
+stored_rows=$(sql "${stored_sql//\$reports/$reports}")
 
 python3 - "$work/health.json" "$work/submit.json" "$rss_before" "$rss_after" "$peak" "$server" \
     "$stored_rows" "$load_before" "$load_after" "$scenario" "$work/seed.json" "$work/waits.txt" \

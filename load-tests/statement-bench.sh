@@ -55,52 +55,75 @@ done
 kill -TERM "$server_pid" && wait "$server_pid" || true
 server_pid=
 
-# The template each run copies: the schema, and partitions for the reports' months.
+# The template each run copies: the schema, and tally-bare's table (from its source) with
+# partitions for the reports' months.
 "$bin/createdb" -h 127.0.0.1 -p "$port" -U postgres template_run
 "$tally" migrate --database-url "$(url template_run)" >/dev/null 2>&1
-psql -d template_run -c "SELECT tally_ensure_month_partition(m::date) FROM generate_series(
+python3 - "$root/load-tests/src/bin/tally-bare.rs" >"$work/bare-tables.sql" <<'PY'
+import sys
+source = open(sys.argv[1]).read()
+ddl = source.split('const CREATE_REPORTS: &str = "', 1)[1].split('";', 1)[0]
+print(ddl.replace('\\"', '"'))
+PY
+psql -d template_run -f "$work/bare-tables.sql" >/dev/null
+psql -d template_run -c "SELECT bare_ensure_month_partition(m::date) FROM generate_series(
     date_trunc('month', now() - interval '60 days'), now() + interval '1 month',
     interval '1 month') AS m" >/dev/null
 
 python3 - "$work" "$work/data/server.log" "$root/load-tests/src/bin/tally-bare.rs" "$batch" <<'PY'
 import re, sys
 work, log, bare_source, batch = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-# One transaction's arrays, as the writer binds them ($1..$19), and received_at for the bare one.
-arrays = {
+uuids = "(SELECT array_agg(gen_random_uuid()) FROM generate_series(1, {n}))"
+start = "array_fill(date_trunc('week', now()) - interval '7 days', ARRAY[{n}])"
+end = "array_fill(date_trunc('week', now()), ARRAY[{n}])"
+# One transaction's arrays, as each writer binds them: Tally's ($1..$6) and the bare one's
+# ($1..$20, received_at as $5).
+tally_arrays = {
     1: "array_fill('printernizer'::text, ARRAY[{n}])",
-    2: "(SELECT array_agg(gen_random_uuid()) FROM generate_series(1, {n}))",
-    3: "array_fill(date_trunc('week', now()) - interval '7 days', ARRAY[{n}])",
-    4: "array_fill(date_trunc('week', now()), ARRAY[{n}])",
-    5: "array_fill('2.41.2'::text, ARRAY[{n}])", 6: "array_fill('3.12.3'::text, ARRAY[{n}])",
-    7: "array_fill('linux'::text, ARRAY[{n}])", 8: "array_fill('docker'::text, ARRAY[{n}])",
-    9: "array_fill('DE'::text, ARRAY[{n}])", 10: "array_fill(now() - interval '100 days', ARRAY[{n}])",
-    11: "array_fill(3, ARRAY[{n}])", 12: "array_fill(23, ARRAY[{n}])", 13: "array_fill(18, ARRAY[{n}])",
-    14: "array_fill(5, ARRAY[{n}])", 15: "array_fill(134, ARRAY[{n}])", 16: "array_fill(2, ARRAY[{n}])",
-    17: "array_fill('{{\"bambu_lab\": 2, \"prusa_core\": 1}}'::text, ARRAY[{n}])",
-    18: "array_fill('{{\"library_enabled\": true, \"timelapse_enabled\": false}}'::text, ARRAY[{n}])",
-    19: "array_fill('{{\"total_errors\": 2}}'::text, ARRAY[{n}])",
-    20: "array_fill(now(), ARRAY[{n}])",
+    2: uuids.replace("gen_random_uuid()", "gen_random_uuid()::text"),
+    3: "array_fill(date_trunc('week', now())::date, ARRAY[{n}])",
+    4: "array_fill('{{\"dim/app_version/2.41.2\": 1, \"dim/python_version/3.12.3\": 1, "
+       "\"dim/platform/linux\": 1, \"dim/deployment_mode/docker\": 1, \"dim/country/DE\": 1, "
+       "\"counter/printer_count\": 3, \"counter/job_count\": 23, \"counter/file_count\": 18, "
+       "\"counter/upload_count\": 5, \"counter/uptime_hours\": 134, "
+       "\"map/printer_type_counts/bambu_lab\": 2, \"map/printer_type_counts/prusa_core\": 1, "
+       "\"flag/feature_usage/library_enabled\": 1, \"flag/feature_usage/timelapse_enabled\": 0, "
+       "\"map/error_summary/total_errors\": 2}}'::jsonb, ARRAY[{n}])",
+    5: start,
+    6: end,
 }
-make = "SELECT " + ",\n  ".join(f"{e.format(n=batch)} AS a{i}" for i, e in arrays.items()) + "\n\\gset\n"
+bare_arrays = {
+    1: "array_fill('printernizer'::text, ARRAY[{n}])", 2: uuids, 3: start, 4: end,
+    5: "array_fill(now(), ARRAY[{n}])",
+    6: "array_fill('2.41.2'::text, ARRAY[{n}])", 7: "array_fill('3.12.3'::text, ARRAY[{n}])",
+    8: "array_fill('linux'::text, ARRAY[{n}])", 9: "array_fill('docker'::text, ARRAY[{n}])",
+    10: "array_fill('DE'::text, ARRAY[{n}])", 11: "array_fill(now() - interval '100 days', ARRAY[{n}])",
+    12: "array_fill(3, ARRAY[{n}])", 13: "array_fill(23, ARRAY[{n}])", 14: "array_fill(18, ARRAY[{n}])",
+    15: "array_fill(5, ARRAY[{n}])", 16: "array_fill(134, ARRAY[{n}])", 17: "array_fill(2, ARRAY[{n}])",
+    18: "array_fill('{{\"bambu_lab\": 2, \"prusa_core\": 1}}'::text, ARRAY[{n}])",
+    19: "array_fill('{{\"library_enabled\": true, \"timelapse_enabled\": false}}'::text, ARRAY[{n}])",
+    20: "array_fill('{{\"total_errors\": 2}}'::text, ARRAY[{n}])",
+}
+
+def make(arrays):
+    return "SELECT " + ",\n  ".join(f"{e.format(n=batch)} AS a{i}" for i, e in arrays.items()) + "\n\\gset\n"
 
 def one_line(sql):
     sql = re.sub(r"--[^\n]*", "", sql)
     return " ".join(sql.split()) + ";\n"
 
+def bound(sql):
+    return re.sub(r"\$(\d+)", lambda m: f":a{m.group(1)}", sql)
+
 text = open(log, encoding="utf-8", errors="replace").read()
-found = re.search(r"Query Text: (WITH t AS \(.*?SELECT product, installation_id, period_start, "
-                  r"submission_id, inserted FROM written)", text, re.S)
+found = re.search(r"Query Text: (WITH t AS \(.*?SELECT product, installation_id, day, report_id, "
+                  r"inserted FROM written)", text, re.S)
 if not found:
     sys.exit("statement-bench: Tally's batch statement is not in auto_explain's log")
-tally = re.sub(r"\$(\d+)", lambda m: f":a{m.group(1)}", found.group(1))
-open(f"{work}/tally.pgb", "w").write(make + one_line(tally))
+open(f"{work}/tally.pgb", "w").write(make(tally_arrays) + one_line(bound(found.group(1))))
 
 bare = open(bare_source).read().split('const UPSERT: &str = "', 1)[1].split('";', 1)[0]
-# The bare statement binds received_at as $5, the rest shifted by one.
-order = {1: 1, 2: 2, 3: 3, 4: 4, 5: 20}
-order.update({i: i - 1 for i in range(6, 21)})
-bare = re.sub(r"\$(\d+)", lambda m: f":a{order[int(m.group(1))]}", bare)
-open(f"{work}/bare.pgb", "w").write(make + one_line(bare))
+open(f"{work}/bare.pgb", "w").write(make(bare_arrays) + one_line(bound(bare)))
 PY
 
 results="$work/results.txt"

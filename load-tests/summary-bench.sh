@@ -65,7 +65,8 @@ poll_pid=""
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 answer=$(curl -fs -H "X-API-Key: bench-admin" "$url")
-counted=$(sql "SELECT count(*) || ' ' || count(DISTINCT installation_id) FROM submissions")
+counted=$(sql "SELECT count(*) || ' ' || count(DISTINCT installation_id) FROM activity
+               WHERE report_id IS NOT NULL")
 acknowledged=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["acknowledged"])' "$dir/burst.json")
 read -r total unique < <(python3 -c 'import json, sys; a = json.loads(sys.argv[1]); print(a["total_submissions"], a["unique_installations"])' "$answer")
 seconds=$(echo "$burst_end - $burst_start" | bc)

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Makes (or updates) the login role of Grafana's PostgreSQL data source: SELECT on Tally's
-# daily tables and nothing else. Never the raw reports (`submissions`, `activity`) or the
-# registries, which hold installation ids. Run with libpq's PG* variables pointing at Tally's
+# daily tables and nothing else. Never the raw rows (`activity`, `activity_added`) or the
+# registry, which hold installation ids. Run with libpq's PG* variables pointing at Tally's
 # database as its owner; it waits until `tally serve` has migrated it, and may run again.
 set -eu
 : "${GRAFANA_DB_PASSWORD:?set GRAFANA_DB_PASSWORD (the data source's password)}"

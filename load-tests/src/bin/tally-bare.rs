@@ -2,8 +2,10 @@
 //!
 //! actix-web parses `POST /submit` into typed structs; a bounded channel carries each report to
 //! ONE writer task, which commits whatever is waiting (up to `--batch-max`) in one prepared
-//! `INSERT ... SELECT FROM UNNEST ... ON CONFLICT` into Tally's own `submissions` table (the
-//! schema `tally migrate` creates, the same columns Tally writes), then answers each request.
+//! `INSERT ... SELECT FROM UNNEST ... ON CONFLICT` into `bare_reports`, then answers each request.
+//! `bare_reports` is the typed table Tally stored Printernizer's reports in until its migration
+//! V16 (V1's `submissions` with V3's index), created here so that the reference keeps the cost
+//! it was calibrated on.
 //! One writer, one batch at a time: exactly the pipeline the issue's target was calibrated on.
 //!
 //! The event formats' routes (`/batch/`, `/capture/`, `/api/events/batch`, `/api/v1/telemetry`;
@@ -38,7 +40,8 @@ use uuid::Uuid;
 struct Args {
     #[arg(long, default_value = "127.0.0.1:8090")]
     bind: SocketAddr,
-    /// PostgreSQL URL of a database `tally migrate` has prepared.
+    /// PostgreSQL URL of a database `tally migrate` has prepared (its `activity` for nothing:
+    /// the reference's tables are its own).
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     database_url: String,
     /// HTTP worker threads.
@@ -52,14 +55,64 @@ struct Args {
 /// Reports that may wait for the writer; past it the answer is 503 (Tally's default).
 const QUEUE_CAPACITY: usize = 8192;
 
-/// The months Tally's `serve` makes partitions for: its raw retention (400 days) and a month ahead.
-const ENSURE_PARTITIONS: &str = "SELECT tally_ensure_month_partition(m::date)
+/// The reports' table as Tally's migrations V1 and V3 made `submissions`: one row per report
+/// keyed by its period's start, monthly partitions, BRIN indexes on the period's end and on
+/// `received_at`.
+const CREATE_REPORTS: &str = "
+CREATE SEQUENCE IF NOT EXISTS bare_report_id_seq AS bigint;
+CREATE TABLE IF NOT EXISTS bare_reports (
+    product             text        COLLATE \"C\" NOT NULL,
+    installation_id     uuid        NOT NULL,
+    period_start        timestamptz NOT NULL,
+    period_end          timestamptz NOT NULL,
+    submission_id       bigint      NOT NULL DEFAULT nextval('bare_report_id_seq'),
+    received_at         timestamptz NOT NULL,
+    receipts            integer     NOT NULL DEFAULT 1,
+    app_version         text        NOT NULL,
+    python_version      text,
+    platform            text        NOT NULL,
+    deployment_mode     text        NOT NULL,
+    country_code        text        NOT NULL,
+    first_seen          timestamptz,
+    printer_count       integer     NOT NULL,
+    job_count           integer     NOT NULL,
+    file_count          integer     NOT NULL,
+    upload_count        integer     NOT NULL,
+    uptime_hours        integer     NOT NULL,
+    total_errors        integer     NOT NULL,
+    printer_type_counts jsonb       NOT NULL,
+    feature_usage       jsonb       NOT NULL,
+    error_summary       jsonb       NOT NULL,
+    PRIMARY KEY (product, installation_id, period_start),
+    CHECK (period_start < period_end)
+) PARTITION BY RANGE (period_start);
+CREATE INDEX IF NOT EXISTS bare_reports_period_end_brin ON bare_reports USING brin (period_end);
+CREATE INDEX IF NOT EXISTS bare_reports_received_at_brin ON bare_reports USING brin (received_at);
+CREATE OR REPLACE FUNCTION bare_ensure_month_partition(month date) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    first_day date := date_trunc('month', month)::date;
+    name text := 'bare_reports_' || to_char(first_day, 'YYYY_MM');
+BEGIN
+    IF to_regclass(quote_ident(name)) IS NULL THEN
+        EXECUTE format(
+            'CREATE TABLE %I PARTITION OF bare_reports FOR VALUES FROM (%L) TO (%L)',
+            name,
+            first_day::timestamp AT TIME ZONE 'UTC',
+            (first_day + interval '1 month')::timestamp AT TIME ZONE 'UTC');
+    END IF;
+END;
+$$;";
+
+/// The months Tally's `serve` made partitions for: its raw retention (400 days) and a month ahead.
+const ENSURE_PARTITIONS: &str = "SELECT bare_ensure_month_partition(m::date)
     FROM generate_series(date_trunc('month', now() - interval '432 days'),
                          now() + interval '1 month', interval '1 month') AS m";
 
-/// Tally's `UPSERT_BATCH` (server/src/store/submissions.rs), returning only what we answer.
+/// Tally's `UPSERT_BATCH` of before V16 (server/src/store/submissions.rs then), returning only
+/// what we answer.
 const UPSERT: &str = "
-INSERT INTO submissions AS s (
+INSERT INTO bare_reports AS s (
     product, installation_id, period_start, period_end, received_at,
     app_version, python_version, platform, deployment_mode, country_code, first_seen,
     printer_count, job_count, file_count, upload_count, uptime_hours, total_errors,
@@ -547,7 +600,7 @@ async fn summary(pool: web::Data<Pool>) -> HttpResponse {
         let client = pool.get().await.map_err(|e| e.to_string())?;
         client
             .query_one(
-                "SELECT count(*), count(DISTINCT installation_id) FROM submissions",
+                "SELECT count(*), count(DISTINCT installation_id) FROM bare_reports",
                 &[],
             )
             .await
@@ -580,6 +633,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .max_size(4)
         .runtime(Runtime::Tokio1)
         .build()?;
+    pool.get().await?.batch_execute(CREATE_REPORTS).await?;
     pool.get().await?.batch_execute(ENSURE_PARTITIONS).await?;
     pool.get().await?.batch_execute(CREATE_REQUESTS).await?;
 

@@ -123,7 +123,10 @@ pub async fn bring_all_up_to_date<'a>(
     let outcome = async {
         let today = Utc::now().date_naive();
         let kept_from = printernizer_kept_from(catalog, today, raw_retention_days);
-        let mut rolled = vec![(PRINTERNIZER, incremental(client, PRINTERNIZER, kept_from).await?)];
+        let mut rolled = vec![(
+            PRINTERNIZER,
+            incremental(client, PRINTERNIZER, kept_from).await?,
+        )];
         store::fold_added(client).await?;
         for product in activity_products(catalog) {
             let kept_from = activity::kept_from(today, retention_of(product, raw_retention_days));
@@ -168,12 +171,18 @@ pub async fn recompute_all(
 }
 
 /// The first day whose reports Printernizer's retention keeps.
-fn printernizer_kept_from(catalog: &Catalog, today: NaiveDate, raw_retention_days: u32) -> NaiveDate {
+fn printernizer_kept_from(
+    catalog: &Catalog,
+    today: NaiveDate,
+    raw_retention_days: u32,
+) -> NaiveDate {
     let retention = catalog
         .products()
         .iter()
         .find(|product| product.name() == PRINTERNIZER)
-        .map_or(raw_retention_days, |product| retention_of(product, raw_retention_days));
+        .map_or(raw_retention_days, |product| {
+            retention_of(product, raw_retention_days)
+        });
     activity::kept_from(today, retention)
 }
 
@@ -410,10 +419,7 @@ mod tests {
     fn changed_days_and_today_merge_into_ranges() {
         assert_eq!(dirty_ranges(d(31), false, &[d(1)]), [(d(1), d(31))]);
         assert_eq!(dirty_ranges(d(31), false, &[]), [(d(31), d(31))]);
-        assert_eq!(
-            dirty_ranges(d(31), true, &[d(3), d(1)]),
-            [(d(1), d(31))]
-        );
+        assert_eq!(dirty_ranges(d(31), true, &[d(3), d(1)]), [(d(1), d(31))]);
     }
 
     #[test]

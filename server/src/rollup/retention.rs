@@ -20,11 +20,11 @@ pub async fn prune(
     retention_days: u32,
     today: NaiveDate,
 ) -> Result<u64, StoreError> {
-    let client = pool.get().await?;
+    let mut client = pool.get().await?;
     let mut deleted = 0;
     for product in catalog.products() {
         let cutoff = activity::kept_from(today, retention_of(product, retention_days));
-        let rows = store::delete_activity_before(&client, product.name(), cutoff).await?;
+        let rows = store::delete_activity_before(&mut client, product.name(), cutoff).await?;
         if rows > 0 {
             tracing::info!(product = product.name(), rows, %cutoff, "raw activity deleted");
         }

@@ -177,9 +177,7 @@ impl FromRequest for Storing {
                 writer: web::Data::clone(writer),
                 outcomes: web::Data::clone(outcomes),
             }),
-            _ => Err(ApiError::Internal(
-                "the writer is not configured".into(),
-            )),
+            _ => Err(ApiError::Internal("the writer is not configured".into())),
         };
         ready(storing)
     }

@@ -89,7 +89,11 @@ pub async fn submit(
 ) -> Result<HttpResponse, ApiError> {
     let folded = printernizer::fold(&body.0, &rules, Utc::now())?;
     admit(&limits, &outcomes, &folded)?;
-    let stored = writer.store(folded).await?.report.ok_or(WriteError::Unconfirmed)?;
+    let stored = writer
+        .store(folded)
+        .await?
+        .report
+        .ok_or(WriteError::Unconfirmed)?;
     let outcome = if stored.inserted {
         Outcome::Accepted
     } else {

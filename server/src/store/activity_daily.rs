@@ -3,7 +3,7 @@
 //! `crate::rollup::activity`.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use deadpool_postgres::GenericClient;
+use deadpool_postgres::{GenericClient, Object};
 
 use super::StoreError;
 
@@ -143,25 +143,51 @@ pub const ACTIVITY_WINDOWS: &str = "
                                        least(spans.last, $3::date), interval '1 day') AS covered(day)
     GROUP BY covered.day, spans.window_days, spans.key";
 
-/// Deletes the raw rows of days before `cutoff`, and takes its reports with a period out of
-/// the summary's counts; the daily tables keep what they said.
+/// Deletes the raw rows of days before `cutoff`; the daily tables keep what they said. Of a
+/// product whose reports are counted for the summary (`submission_counts`), the reports and
+/// the registrations of installations left without rows go too, in the same transaction, so
+/// that the summary stays the count of the stored reports. Other products keep their registry
+/// past raw retention (new and known installations).
+///
+/// Not covered: a report of an installation whose rows are all pruned, committing while this
+/// runs, can leave it without a registration until an erasure (the old partitions were dropped
+/// under a lock that kept writers out; a day's rows take longer to delete).
 pub async fn delete_activity_before(
-    client: &impl GenericClient,
+    client: &mut Object,
     product: &str,
     cutoff: NaiveDate,
 ) -> Result<u64, StoreError> {
-    let row = client
+    let transaction = client.transaction().await?;
+    let row = transaction
         .query_one(
             "WITH deleted AS (
-                 DELETE FROM activity WHERE product = $1 AND day < $2 RETURNING report_id),
+                 DELETE FROM activity WHERE product = $1 AND day < $2
+                 RETURNING installation_id, report_id),
              counted AS (
                  INSERT INTO submission_counts (product, submissions, installations)
                  SELECT $1, -count(report_id), 0 FROM deleted HAVING count(report_id) > 0)
-             SELECT count(*) FROM deleted",
+             SELECT count(*), coalesce(array_agg(DISTINCT installation_id), '{}') FROM deleted",
             &[&product, &cutoff],
         )
         .await?;
     let deleted: i64 = row.try_get(0)?;
+    let installations: Vec<&str> = row.try_get(1)?;
+    // A statement of its own: it sees the rows the one above deleted as gone.
+    transaction
+        .execute(
+            "WITH orphans AS (
+                 DELETE FROM activity_installations i
+                 WHERE i.product = $1 AND i.installation_id = ANY($2)
+                   AND EXISTS (SELECT FROM submission_counts WHERE product = $1)
+                   AND NOT EXISTS (SELECT FROM activity_rows a
+                                   WHERE a.product = $1 AND a.installation_id = i.installation_id)
+                 RETURNING 1)
+             INSERT INTO submission_counts (product, submissions, installations)
+             SELECT $1, 0, -count(*) FROM orphans HAVING count(*) > 0",
+            &[&product, &installations],
+        )
+        .await?;
+    transaction.commit().await?;
     Ok(u64::try_from(deleted).unwrap_or(0))
 }
 

@@ -35,9 +35,9 @@ pub use outcomes::add_outcomes;
 pub use reports::{begin_sending, last_sent, Sending};
 pub use rollup::{
     for_each_report, lock_rollup, marked_days, midnight, new_installations, replace_days,
-    report_days, reports_ending_on, rollup_state, save_rollup_state, totals_rolled,
-    unlock_rollup, unmark_days, watermark, DailyRows, DimensionRow, MarkedDays, ReportRow,
-    Reports, RollupState, TotalsRow,
+    report_days, reports_ending_on, rollup_state, save_rollup_state, totals_rolled, unlock_rollup,
+    unmark_days, watermark, DailyRows, DimensionRow, MarkedDays, ReportRow, Reports, RollupState,
+    TotalsRow,
 };
 pub use summary::{fold_counts, ping, summary, Summary};
 pub use writer::{fold_added, Activity, Batch, Counted, Stored, WriteError, Writer, WriterConfig};

@@ -302,7 +302,7 @@ async fn a_day_whose_raw_rows_retention_deleted_is_still_answered_from_the_daily
     roll_all(&app, 5).await;
     let catalog = Catalog::load(None).expect("the built-in catalog loads");
 
-    let deleted = rollup::prune_activity(&pool(&app), &catalog, 5, Utc::now().date_naive())
+    let deleted = rollup::prune(&pool(&app), &catalog, 5, Utc::now().date_naive())
         .await
         .expect("retention runs");
     put(&app, "install-e", 0, &opened("fr", 1.0)).await;

@@ -199,7 +199,7 @@ async fn a_synchronous_standby_promoted_under_full_ingest_loses_no_acknowledged_
     let new_primary = Pair::client(pair.standby).await;
     let stored: i64 = new_primary
         .query_one(
-            "SELECT count(*) FROM submissions WHERE installation_id::text = ANY($1)",
+            "SELECT count(*) FROM activity WHERE installation_id = ANY($1)",
             &[&seen.installations],
         )
         .await

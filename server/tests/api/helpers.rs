@@ -254,13 +254,14 @@ impl TestApp {
         client
     }
 
-    /// (reports, distinct installations) counted over the raw table itself.
+    /// (reports, distinct installations) counted over the stored rows themselves.
     pub async fn counted_over_raw_reports(&self) -> (i64, i64) {
         let row = self
             .db()
             .await
             .query_one(
-                "SELECT count(*), count(DISTINCT installation_id) FROM submissions",
+                "SELECT count(*), count(DISTINCT installation_id) FROM activity
+                 WHERE report_id IS NOT NULL",
                 &[],
             )
             .await
@@ -268,10 +269,23 @@ impl TestApp {
         (row.get(0), row.get(1))
     }
 
+    /// An installation's stored reports, as its right of access shows them.
+    pub async fn stored_reports_of(&self, installation: &str) -> Vec<Value> {
+        let response = self
+            .get(&format!("/installation/{installation}"), Some(INGEST_KEY))
+            .await;
+        assert_eq!(response.status(), 200);
+        let answer = body(response).await;
+        answer["reports"].as_array().cloned().expect("reports")
+    }
+
     pub async fn stored_reports(&self) -> i64 {
         self.db()
             .await
-            .query_one("SELECT count(*) FROM submissions", &[])
+            .query_one(
+                "SELECT count(*) FROM activity WHERE report_id IS NOT NULL",
+                &[],
+            )
             .await
             .expect("count")
             .get(0)

@@ -33,10 +33,7 @@ async fn delete_removes_every_report_of_exactly_that_installation() {
     let left: Vec<String> = app
         .db()
         .await
-        .query(
-            "SELECT DISTINCT installation_id::text FROM submissions",
-            &[],
-        )
+        .query("SELECT DISTINCT installation_id FROM activity", &[])
         .await
         .unwrap()
         .iter()

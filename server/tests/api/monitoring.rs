@@ -141,8 +141,6 @@ async fn the_read_only_role_cannot_read_raw_reports_or_installation_ids() {
     let grafana = read_only_client(&app).await;
 
     for table in [
-        "submissions",
-        "installations",
         "activity",
         "activity_added",
         "activity_rows",

@@ -856,7 +856,7 @@ async fn a_batch_fingerprint_is_kept_two_days_and_then_the_same_batch_counts_aga
     let pool = crate::helpers::query_pool(&app.database_url);
     let today = Utc::now().date_naive();
 
-    tally::rollup::prune_activity(&pool, catalog, 400, today)
+    tally::rollup::prune(&pool, catalog, 400, today)
         .await
         .expect("retention");
     let after_a_day = fingerprints(&app).await;
@@ -865,7 +865,7 @@ async fn a_batch_fingerprint_is_kept_two_days_and_then_the_same_batch_counts_aga
         .batch_execute("UPDATE batch_fingerprints SET received_on = current_date - 3")
         .await
         .expect("aged");
-    tally::rollup::prune_activity(&pool, catalog, 400, today)
+    tally::rollup::prune(&pool, catalog, 400, today)
         .await
         .expect("retention");
     let after_three_days = fingerprints(&app).await;

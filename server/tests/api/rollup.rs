@@ -3,6 +3,7 @@
 
 use chrono::{Duration, NaiveDate, Utc};
 use serde_json::Value;
+use tally::domain::activity::ClientId;
 use tally::domain::InstallationId;
 use tally::rollup::{self, Wait};
 
@@ -25,8 +26,16 @@ pub fn pool(app: &TestApp) -> deadpool_postgres::Pool {
     query_pool(&app.database_url)
 }
 
+/// The server's default retention, within which the tests' reports lie.
+pub const RETENTION_DAYS: u32 = 400;
+
+/// The first day `RETENTION_DAYS` keeps.
+fn kept_from() -> NaiveDate {
+    Utc::now().date_naive() - Duration::days(i64::from(RETENTION_DAYS))
+}
+
 pub async fn roll(app: &TestApp) {
-    rollup::bring_up_to_date(&pool(app), PRODUCT, Wait::Yes)
+    rollup::bring_up_to_date(&pool(app), PRODUCT, RETENTION_DAYS, Wait::Yes)
         .await
         .expect("rollup runs")
         .expect("the lock is taken when waiting");
@@ -250,13 +259,15 @@ async fn rolling_day_by_day_equals_rolling_the_range_at_once_equals_a_fresh_reco
     let today = Utc::now().date_naive();
     let first = today - Duration::days(61);
 
-    rollup::recompute(&pool, PRODUCT, first, today)
+    rollup::recompute(&pool, PRODUCT, first, today, kept_from())
         .await
         .unwrap();
     let whole = dump(&app).await;
     let mut day = first;
     while day <= today {
-        rollup::recompute(&pool, PRODUCT, day, day).await.unwrap();
+        rollup::recompute(&pool, PRODUCT, day, day, kept_from())
+            .await
+            .unwrap();
         day += Duration::days(1);
     }
     let day_by_day = dump(&app).await;
@@ -445,9 +456,15 @@ async fn an_installation_is_new_only_on_the_day_of_its_first_report_even_when_a_
     let today = Utc::now().date_naive();
 
     // Only the last days: installation 1's first report lies before the range.
-    rollup::recompute(&pool(&app), PRODUCT, today - Duration::days(5), today)
-        .await
-        .expect("recompute runs");
+    rollup::recompute(
+        &pool(&app),
+        PRODUCT,
+        today - Duration::days(5),
+        today,
+        kept_from(),
+    )
+    .await
+    .expect("recompute runs");
 
     let new: Vec<(String, i32)> = app
         .db()
@@ -469,55 +486,60 @@ async fn an_installation_is_new_only_on_the_day_of_its_first_report_even_when_a_
 }
 
 #[tokio::test]
-async fn prune_drops_the_raw_partitions_past_retention_and_keeps_the_daily_tables() {
+async fn prune_deletes_the_reports_past_retention_and_their_lone_installations_and_keeps_the_daily_tables(
+) {
     let app = app().await;
     send(&app, &report_ago(&id(1), 3, |_| {})).await;
+    send(&app, &report_ago(&id(2), 10, |_| {})).await;
     roll(&app).await;
     let db = app.db().await;
-    // A report from long ago, in its own monthly partition, as retention will find it.
-    db.batch_execute(
-        "SELECT tally_ensure_month_partition('2024-01-15');
-         INSERT INTO submissions (product, installation_id, period_start, period_end,
-             received_at, app_version, platform, deployment_mode, country_code, printer_count,
-             job_count, file_count, upload_count, uptime_hours, total_errors,
-             printer_type_counts, feature_usage, error_summary)
-         SELECT product, gen_random_uuid(), '2024-01-10', '2024-01-17', received_at,
-             app_version, platform, deployment_mode, country_code, printer_count, job_count,
-             file_count, upload_count, uptime_hours, total_errors, printer_type_counts,
-             feature_usage, error_summary
-         FROM submissions LIMIT 1;
-         -- Counted, as the writer counted it when it was recent.
-         INSERT INTO installations SELECT product, installation_id
-         FROM submissions_2024_01;
+    // Two reports from long ago, as retention will find them: one of an installation that
+    // reported since, one of an installation that did not. Counted, as the writer counted them
+    // when they were recent.
+    db.batch_execute(&format!(
+        "INSERT INTO activity (product, installation_id, day, received_at, counts, report_id,
+                               period_start, period_end)
+         SELECT product, installation_id, '2024-01-17', received_at, counts,
+                nextval('submission_id_seq'), '2024-01-10', '2024-01-17'
+         FROM activity WHERE installation_id = '{}';
+         INSERT INTO activity (product, installation_id, day, received_at, counts, report_id,
+                               period_start, period_end)
+         SELECT product, '{}', '2024-01-17', received_at, counts,
+                nextval('submission_id_seq'), '2024-01-10', '2024-01-17'
+         FROM activity WHERE installation_id = '{}' AND day > '2024-01-17';
+         INSERT INTO activity_installations VALUES ('printernizer', '{}', '2024-01-17');
          INSERT INTO submission_counts (product, submissions, installations)
-         SELECT product, 1, 1 FROM submissions_2024_01;",
-    )
+         VALUES ('printernizer', 2, 1);",
+        id(1),
+        id(9),
+        id(1),
+        id(9)
+    ))
     .await
     .unwrap();
     let daily_before = daily_rows(&db).await;
+    assert_eq!(stats(&app, "/stats/summary").await["total_submissions"], 4);
 
-    let dropped = rollup::prune(&pool(&app), 400, Utc::now().date_naive())
-        .await
-        .expect("prune runs");
+    rollup::prune(
+        &pool(&app),
+        &catalog(),
+        RETENTION_DAYS,
+        Utc::now().date_naive(),
+    )
+    .await
+    .expect("prune runs");
 
-    // The server's own rollup task prunes too (same function, same retention) and may have
-    // dropped it first: either way it is the only partition dropped.
-    assert!(
-        dropped.is_empty() || dropped == ["submissions_2024_01"],
-        "{dropped:?}"
-    );
-    let gone: Option<String> = db
-        .query_one("SELECT to_regclass('submissions_2024_01')::text", &[])
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(gone, None);
-    assert_eq!(app.stored_reports().await, 1, "the recent report stays");
+    assert_eq!(app.stored_reports().await, 2, "the recent reports stay");
     let summary = stats(&app, "/stats/summary").await;
-    assert_eq!(summary["total_submissions"], 1);
-    assert_eq!(summary["unique_installations"], 1);
+    assert_eq!(summary["total_submissions"], 2);
+    assert_eq!(summary["unique_installations"], 2);
+    assert_eq!(app.counted_over_raw_reports().await, (2, 2));
     assert!(daily_before > 0);
     assert_eq!(daily_rows(&db).await, daily_before, "the daily tables stay");
+}
+
+fn catalog() -> tally::domain::Catalog {
+    tally::domain::Catalog::load(None).expect("the built-in catalog")
 }
 
 #[tokio::test]
@@ -553,21 +575,20 @@ async fn summary_counts_an_installation_once_across_its_reports_and_its_erasure(
 }
 
 #[tokio::test]
-async fn prune_keeps_the_partition_of_a_report_that_is_still_within_retention() {
+async fn prune_keeps_a_report_that_ended_within_retention_whenever_its_period_started() {
     let app = app().await;
     let today = Utc::now().date_naive();
-    rollup::prune(&pool(&app), 400, today)
-        .await
-        .expect("prune runs");
-    // Ends 395 days ago, inside retention, and started 30 days before that: in a month that
-    // ended more than 400 days ago.
+    // Ends 395 days ago, inside retention, and started 30 days before that.
     let end = Utc::now() - Duration::days(395);
     let mut old = report(&id(1), end);
     old["period"]["start"] = naive(end - Duration::days(30)).into();
-
     let response = app.submit(&old).await;
-
     assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+
+    rollup::prune(&pool(&app), &catalog(), RETENTION_DAYS, today)
+        .await
+        .expect("prune runs");
+
     assert_eq!(app.stored_reports().await, 1);
 }
 
@@ -615,7 +636,7 @@ async fn an_erasure_while_a_run_rolls_its_day_is_rolled_by_the_next_run() {
     roll(&app).await;
     let db = app.db().await;
     // Received an hour ago: behind every watermark, so only a mark makes the day roll again.
-    db.batch_execute("UPDATE submissions SET received_at = received_at - interval '1 hour'")
+    db.batch_execute("UPDATE activity SET received_at = received_at - interval '1 hour'")
         .await
         .unwrap();
     assert_eq!(counts_on(&db, day).await, (3, vec![3, 3, 3], 3));
@@ -628,8 +649,9 @@ async fn an_erasure_while_a_run_rolls_its_day_is_rolled_by_the_next_run() {
         .await
         .unwrap();
     let pool = pool(&app);
-    let run =
-        tokio::spawn(async move { rollup::bring_up_to_date(&pool, PRODUCT, Wait::Yes).await });
+    let run = tokio::spawn(async move {
+        rollup::bring_up_to_date(&pool, PRODUCT, RETENTION_DAYS, Wait::Yes).await
+    });
     until_waiting_for(&db, "daily_reports").await;
 
     // Marks the same day again while the run still counts the installation.
@@ -647,8 +669,8 @@ async fn an_erasure_while_a_run_rolls_its_day_is_rolled_by_the_next_run() {
 /// Erases through the store, not the route: the route also wakes the server's own rollup, which
 /// could roll the day again by itself and hide a lost mark.
 async fn erase(app: &TestApp, n: u8) {
-    let installation = InstallationId::parse(&id(n)).unwrap();
-    tally::store::delete_installation(&pool(app), PRODUCT, installation)
+    let installation = ClientId::from(InstallationId::parse(&id(n)).unwrap());
+    tally::store::delete_activity_installation(&pool(app), PRODUCT, &installation)
         .await
         .expect("the erasure runs");
 }
@@ -727,7 +749,7 @@ async fn days_marked_before_v5_stay_marked_until_the_next_run() {
         [today - Duration::days(3), today - Duration::days(2)],
         "the marks survive the migration"
     );
-    rollup::bring_up_to_date(&pool, PRODUCT, Wait::Yes)
+    rollup::bring_up_to_date(&pool, PRODUCT, RETENTION_DAYS, Wait::Yes)
         .await
         .unwrap()
         .unwrap();
@@ -737,7 +759,7 @@ async fn days_marked_before_v5_stay_marked_until_the_next_run() {
 
 /// The ranges one run rolls.
 async fn ranges(app: &TestApp) -> Vec<(NaiveDate, NaiveDate)> {
-    rollup::bring_up_to_date(&pool(app), PRODUCT, Wait::Yes)
+    rollup::bring_up_to_date(&pool(app), PRODUCT, RETENTION_DAYS, Wait::Yes)
         .await
         .expect("rollup runs")
         .expect("the lock is taken when waiting")
@@ -751,7 +773,7 @@ async fn a_run_with_nothing_new_rolls_nothing_and_the_first_of_a_day_rolls_today
     // Received a minute ago: past the watermark's second of margin.
     let db = app.db().await;
     db.execute(
-        "UPDATE submissions SET received_at = received_at - interval '1 minute'",
+        "UPDATE activity SET received_at = received_at - interval '1 minute'",
         &[],
     )
     .await

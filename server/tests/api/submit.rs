@@ -20,35 +20,32 @@ async fn submit_accepts_the_contract_example_with_space_separated_datetimes_and_
     let id = answer["submission_id"]
         .as_i64()
         .expect("an integer submission_id");
-    let row = app
-        .db()
-        .await
-        .query_one(
-            "SELECT submission_id, installation_id::text, app_version, platform, deployment_mode,
-                    country_code, printer_count, job_count, uptime_hours, total_errors,
-                    printer_type_counts::text, feature_usage->>'library_enabled',
-                    extract(epoch FROM period_end - period_start)::int
-             FROM submissions",
-            &[],
-        )
-        .await
-        .expect("one stored row");
-    assert_eq!(row.get::<_, i64>(0), id);
-    assert_eq!(row.get::<_, String>(1), installation);
-    assert_eq!(row.get::<_, String>(2), "2.41.2");
-    assert_eq!(row.get::<_, String>(3), "linux");
-    assert_eq!(row.get::<_, String>(4), "homeassistant");
-    assert_eq!(row.get::<_, String>(5), "DE");
-    assert_eq!(row.get::<_, i32>(6), 3);
-    assert_eq!(row.get::<_, i32>(7), 23);
-    assert_eq!(row.get::<_, i32>(8), 134);
-    assert_eq!(row.get::<_, i32>(9), 2);
+    let stored = app.stored_reports_of(&installation).await;
+    assert_eq!(stored.len(), 1);
+    let row = &stored[0];
+    assert_eq!(row["submission_id"], id);
+    assert_eq!(row["app_version"], "2.41.2");
+    assert_eq!(row["platform"], "linux");
+    assert_eq!(row["deployment_mode"], "homeassistant");
+    assert_eq!(row["country_code"], "DE");
+    assert_eq!(row["printer_count"], 3);
+    assert_eq!(row["job_count"], 23);
+    assert_eq!(row["uptime_hours"], 134);
+    assert_eq!(row["total_errors"], 2);
     assert_eq!(
-        row.get::<_, String>(10),
-        r#"{"bambu_lab": 2, "prusa_core": 1}"#
+        row["printer_type_counts"],
+        json!({"bambu_lab": 2, "prusa_core": 1})
     );
-    assert_eq!(row.get::<_, String>(11), "true");
-    assert_eq!(row.get::<_, i32>(12), 7 * 24 * 3600);
+    assert_eq!(row["feature_usage"]["library_enabled"], true);
+    assert_eq!(period_seconds(row), 7 * 24 * 3600);
+}
+
+/// The length of a stored report's period, as the right of access shows it.
+fn period_seconds(report: &serde_json::Value) -> i64 {
+    let at = |field: &str| {
+        chrono::DateTime::parse_from_rfc3339(report[field].as_str().expect(field)).expect(field)
+    };
+    (at("period_end") - at("period_start")).num_seconds()
 }
 
 #[tokio::test]
@@ -79,24 +76,21 @@ async fn submit_accepts_every_datetime_form_printernizer_may_send() {
                 .to_string(),
         ),
     ];
+    let mut installations = Vec::new();
     for (start, end) in forms {
-        let mut body = report(&uuid::Uuid::new_v4().to_string(), Utc::now());
+        let installation = uuid::Uuid::new_v4().to_string();
+        let mut body = report(&installation, Utc::now());
+        installations.push(installation);
         body["period"] = json!({"start": start, "end": end});
         let response = app.submit(&body).await;
         assert_eq!(response.status(), 200, "period {start} .. {end}");
     }
-    let seconds: Vec<i32> = app
-        .db()
-        .await
-        .query(
-            "SELECT extract(epoch FROM period_end - period_start)::int FROM submissions",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|row| row.get(0))
-        .collect();
+    let mut seconds = Vec::new();
+    for installation in &installations {
+        for report in app.stored_reports_of(installation).await {
+            seconds.push(period_seconds(&report));
+        }
+    }
     assert_eq!(seconds.len(), 5);
     assert!(seconds.iter().all(|s| *s == 7 * 24 * 3600), "{seconds:?}");
 }
@@ -104,7 +98,7 @@ async fn submit_accepts_every_datetime_form_printernizer_may_send() {
 #[tokio::test]
 async fn submit_stores_one_row_and_answers_the_same_submission_id_when_a_report_is_retried() {
     let app = spawn_app().await;
-    let (_, mut report) = fresh_report();
+    let (installation, mut report) = fresh_report();
 
     let first = body(app.submit(&report).await).await;
     report["usage_stats"]["job_count"] = json!(40);
@@ -114,13 +108,7 @@ async fn submit_stores_one_row_and_answers_the_same_submission_id_when_a_report_
     let retry = body(retry).await;
     assert_eq!(retry["submission_id"], first["submission_id"]);
     assert_eq!(app.stored_reports().await, 1);
-    let jobs: i32 = app
-        .db()
-        .await
-        .query_one("SELECT job_count FROM submissions", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let jobs = &app.stored_reports_of(&installation).await[0]["job_count"];
     assert_eq!(jobs, 40, "the latest report wins");
 }
 
@@ -338,7 +326,7 @@ async fn submit_returns_422_with_the_field_path_for_a_value_of_the_wrong_type_or
 #[tokio::test]
 async fn submit_keeps_well_formed_values_outside_the_catalog_as_other() {
     let app = spawn_app().await;
-    let (_, mut report) = fresh_report();
+    let (installation, mut report) = fresh_report();
     report["installation"]["platform"] = json!("freebsd");
     report["installation"]["deployment_mode"] = json!("kubernetes");
     report["installation"]["country_code"] = json!("qq");
@@ -350,19 +338,14 @@ async fn submit_keeps_well_formed_values_outside_the_catalog_as_other() {
 
     assert_eq!(app.submit(&report).await.status(), 200);
 
-    let row = app
-        .db()
-        .await
-        .query_one(
-            "SELECT platform, deployment_mode, country_code, printer_type_counts::text FROM submissions",
-            &[],
-        )
-        .await
-        .unwrap();
-    assert_eq!(row.get::<_, String>(0), "other");
-    assert_eq!(row.get::<_, String>(1), "other");
-    assert_eq!(row.get::<_, String>(2), "XX");
-    assert_eq!(row.get::<_, String>(3), r#"{"other": 2, "bambu_lab": 1}"#);
+    let row = &app.stored_reports_of(&installation).await[0];
+    assert_eq!(row["platform"], "other");
+    assert_eq!(row["deployment_mode"], "other");
+    assert_eq!(row["country_code"], "XX");
+    assert_eq!(
+        row["printer_type_counts"],
+        json!({"other": 2, "bambu_lab": 1})
+    );
 }
 
 #[tokio::test]

@@ -1,28 +1,27 @@
-//! Upgrading a database that holds Printernizer's data under the migrations before the catalog
-//! (V7): nothing is lost, and `/stats/*` answer what a fresh database given the same reports
-//! answers.
-
-use std::time::Duration as StdDuration;
+//! Upgrading a populated database in place: Printernizer's reports stored as the versions
+//! before V16 stored them (typed rows of `submissions`, its own registry) migrate into
+//! `activity`, and every `/stats/*`, `/api/v1/*` and access answer is the one a fresh database
+//! given the same data answers. From the schema just before (V15, with an event product's
+//! rows beside) and from the one before the catalog (V7).
 
 use chrono::{Duration, Utc};
-use serde_json::Value;
-use tally::domain::adapters::printernizer;
-use tally::domain::{Catalog, Rules};
+use serde_json::{json, Value};
+use tally::domain::Catalog;
 use tally::rollup::{self, Wait};
-use tally::store::{PreparedReport, Purpose, Writer, WriterConfig};
 use tokio_postgres::NoTls;
 
 use crate::helpers::{
-    body, fresh_schema, query_pool, report, serve_config, spawn_app_in_schema, spawn_app_with,
-    TestApp, ADMIN_KEY,
+    body, fresh_schema, query_pool, report, spawn_app_in_schema, spawn_app_with, TestApp, ADMIN_KEY,
 };
 
-mod before_the_catalog {
+mod migrations {
     refinery::embed_migrations!("../migrations");
 }
 
 /// The last migration before the catalog's tables.
 const BEFORE_THE_CATALOG: i32 = 7;
+/// The last migration with Printernizer's reports in `submissions`.
+const BEFORE_ONE_STORE: i32 = 15;
 
 const STATS: [&str; 11] = [
     "/stats/summary",
@@ -38,162 +37,317 @@ const STATS: [&str; 11] = [
     "/stats/errors",
 ];
 
-/// Twenty installations, some reporting twice, with versions, platforms and modes that vary.
-fn reports() -> Vec<Value> {
+const PRINTERNIZER_METRICS: [&str; 11] = [
+    "active_installations",
+    "printers",
+    "jobs",
+    "files",
+    "uploads",
+    "uptime_hours",
+    "errors",
+    "installations_with_errors",
+    "reports",
+    "new_installations",
+    "known_installations",
+];
+
+const PRINTERNIZER_DIMENSIONS: [&str; 7] = [
+    "version",
+    "platform",
+    "deployment_mode",
+    "country",
+    "printer_type",
+    "feature",
+    "error_type",
+];
+
+fn installation(n: u32) -> String {
+    format!("00000000-0000-4000-8000-{n:012}")
+}
+
+/// A year of weekly reports of twelve installations, each skipping some weeks, upgrading its
+/// version every quarter and varying its platform and numbers; and one installation that sent
+/// two reports ending on the same day (the later, ending later, is the one kept).
+fn a_year_of_reports() -> Vec<Value> {
     let now = Utc::now();
     let mut reports = Vec::new();
-    for n in 0..20u32 {
-        let installation = format!("00000000-0000-4000-8000-{n:012}");
-        for week in 0..=(n % 2) {
-            let end =
-                now - Duration::days(i64::from(n % 5) + 7 * i64::from(week)) - Duration::hours(1);
-            let mut body = report(&installation, end);
-            body["installation"]["app_version"] = Value::from(format!("2.{}.0", n % 3));
+    for n in 0..12u32 {
+        for week in (0..52u32).rev() {
+            if (week + n) % 5 == 0 {
+                continue;
+            }
+            let end = now - Duration::days(7 * i64::from(week)) - Duration::hours(i64::from(n) + 1);
+            let mut body = report(&installation(n), end);
+            body["installation"]["app_version"] = Value::from(format!("2.{}.0", (51 - week) / 13));
             body["installation"]["platform"] =
                 Value::from(["linux", "windows", "darwin"][(n % 3) as usize]);
-            body["usage_stats"]["job_count"] = Value::from(n * 3);
+            body["installation"]["country_code"] =
+                Value::from(["DE", "FR", "US"][(n % 3) as usize]);
+            body["usage_stats"]["job_count"] = Value::from(n * 3 + week);
+            body["error_summary"] = json!({"total_errors": week % 3, "connection_lost": week % 2});
             reports.push(body);
         }
     }
+    let end = now - Duration::days(2);
+    let mut earlier = report(&installation(20), end - Duration::hours(3));
+    earlier["usage_stats"]["job_count"] = Value::from(7);
+    reports.push(earlier);
+    reports.push(report(&installation(20), end));
     reports
 }
 
-/// Stores `reports` as the server of V7 stored them: through the report writer (see the caller
-/// for the counts).
-async fn store_through_the_writer(database_url: &str, reports: &[Value]) {
-    static CATALOG: std::sync::OnceLock<Catalog> = std::sync::OnceLock::new();
-    let catalog = CATALOG.get_or_init(|| Catalog::load(None).expect("the built-in catalog"));
-    let rules = Rules {
-        raw_retention: Duration::days(400),
-        report: catalog.printernizer(),
-    };
-    let pool = tally::store::pool(
-        &serve_config(database_url).database,
-        Purpose::Writer { connections: 1 },
-    )
-    .expect("the writer's pool");
-    let (writer, _) = Writer::start(
-        pool,
-        WriterConfig {
-            batch_max: 64,
-            queue_capacity: 64,
-            concurrent_batches: 1,
-            batch_timeout: StdDuration::from_secs(30),
-        },
-    );
-    for report in reports {
-        let bytes = serde_json::to_vec(report).expect("JSON");
-        let folded = printernizer::fold(&bytes, &rules, Utc::now()).expect("a valid report");
-        let report = PreparedReport::of(folded).expect("one report");
-        writer.store(report).await.expect("stored");
-    }
+/// Stores `reports` as the versions before V16 did: a typed row of `submissions` each (in
+/// monthly partitions, keyed by the period's start) and the installations' registry. The
+/// summary's counts are left to V16, which recomputes them from the rows.
+async fn store_as_before(client: &tokio_postgres::Client, reports: &[Value]) {
+    let reports = Value::from(reports.to_vec()).to_string();
+    client
+        .batch_execute(
+            "SELECT tally_ensure_month_partition(month::date)
+             FROM generate_series(now() - interval '13 months', now(), interval '1 month') AS month",
+        )
+        .await
+        .expect("partitions made");
+    client
+        .execute(
+            "INSERT INTO submissions (product, installation_id, period_start, period_end,
+                 received_at, app_version, python_version, platform, deployment_mode,
+                 country_code, first_seen, printer_count, job_count, file_count, upload_count,
+                 uptime_hours, total_errors, printer_type_counts, feature_usage, error_summary)
+             SELECT 'printernizer', (r #>> '{installation,installation_id}')::uuid,
+                 (r #>> '{period,start}')::timestamp AT TIME ZONE 'UTC',
+                 (r #>> '{period,end}')::timestamp AT TIME ZONE 'UTC', now(),
+                 r #>> '{installation,app_version}', r #>> '{installation,python_version}',
+                 r #>> '{installation,platform}', r #>> '{installation,deployment_mode}',
+                 r #>> '{installation,country_code}',
+                 (r #>> '{installation,first_seen}')::timestamp AT TIME ZONE 'UTC',
+                 (r #>> '{printer_fleet,printer_count}')::int,
+                 (r #>> '{usage_stats,job_count}')::int, (r #>> '{usage_stats,file_count}')::int,
+                 (r #>> '{usage_stats,upload_count}')::int,
+                 (r #>> '{usage_stats,uptime_hours}')::int,
+                 coalesce((r #>> '{error_summary,total_errors}')::int, 0),
+                 r #> '{printer_fleet,printer_type_counts}', r #> '{usage_stats,feature_usage}',
+                 r -> 'error_summary'
+             FROM jsonb_array_elements($1::text::jsonb) AS r",
+            &[&reports],
+        )
+        .await
+        .expect("the reports stored");
+    client
+        .batch_execute(
+            "INSERT INTO installations (product, installation_id)
+             SELECT DISTINCT product, installation_id FROM submissions",
+        )
+        .await
+        .expect("the installations registered");
 }
 
-/// The answers of every `/stats` route after a full roll, times left out (they differ by when
-/// each database received its reports).
-async fn stats(app: &TestApp) -> Vec<Value> {
-    rollup::bring_up_to_date(&query_pool(&app.database_url), "printernizer", Wait::Yes)
+/// Three Stories installations' days, as the writer stores them (unchanged by V16).
+const STORIES_DAYS: &str = "
+    INSERT INTO activity (product, installation_id, day, received_at, counts)
+    SELECT 'stories', 'install-' || n, current_date - d, now(),
+           jsonb_build_object('event/app_opened', n + d, 'dim/app_opened.language/en', n)
+    FROM generate_series(1, 3) AS n, generate_series(0, 40, 3) AS d;
+    INSERT INTO activity_installations (product, installation_id, first_day)
+    SELECT product, installation_id, min(day) FROM activity WHERE product = 'stories'
+    GROUP BY product, installation_id;";
+
+/// Every answer compared, after a full roll of every product, times left out (they differ by
+/// when each database received its data) and report ids too (each database numbered its own).
+/// The public overview is a cache refreshed on the server's own schedule: its figures are
+/// `/stats/overview`'s, compared here.
+async fn answers(app: &TestApp, installations: &[String]) -> Vec<(String, Value)> {
+    let catalog = Catalog::load(None).expect("the built-in catalog");
+    rollup::bring_all_up_to_date(&query_pool(&app.database_url), &catalog, 400, Wait::Yes)
         .await
-        .expect("rollup runs");
+        .expect("rollup runs")
+        .expect("the lock is taken when waiting");
+    let today = Utc::now().date_naive();
+    let range = format!("from={}&to={today}", today - Duration::days(365));
+    let mut routes: Vec<String> = STATS.iter().map(|route| (*route).to_owned()).collect();
+    for window in [1, 7, 30] {
+        for metric in PRINTERNIZER_METRICS {
+            routes.push(format!("/api/v1/metrics/{metric}?window={window}&{range}"));
+        }
+        for dimension in PRINTERNIZER_DIMENSIONS {
+            routes.push(format!(
+                "/api/v1/dimensions/{dimension}?window={window}&{range}"
+            ));
+        }
+        for metric in [
+            "active_installations",
+            "new_installations",
+            "known_installations",
+        ] {
+            routes.push(format!(
+                "/api/v1/metrics/{metric}?product=stories&window={window}&{range}"
+            ));
+        }
+        routes.push(format!(
+            "/api/v1/dimensions/app_opened.language?product=stories&window={window}&{range}"
+        ));
+    }
+    routes.push(format!("/api/v1/events?{range}"));
+    routes.push(format!("/api/v1/events?product=stories&{range}"));
     let mut answers = Vec::new();
-    for route in STATS {
-        let response = app.get(route, Some(ADMIN_KEY)).await;
+    for route in routes {
+        let response = app.get(&route, Some(ADMIN_KEY)).await;
         assert_eq!(response.status(), 200, "{route}");
-        answers.push(without_times(body(response).await));
+        answers.push((route, comparable(body(response).await)));
+    }
+    for id in installations {
+        let route = format!("/installation/{id}");
+        let response = app.get(&route, Some(crate::helpers::INGEST_KEY)).await;
+        assert_eq!(response.status(), 200, "{route}");
+        answers.push((route, comparable(body(response).await)));
     }
     answers
 }
 
-fn without_times(value: Value) -> Value {
+fn comparable(value: Value) -> Value {
     match value {
         Value::String(text) if chrono::DateTime::parse_from_rfc3339(&text).is_ok() => {
             Value::from("<time>")
         }
-        Value::Array(items) => Value::Array(items.into_iter().map(without_times).collect()),
+        Value::Array(items) => Value::Array(items.into_iter().map(comparable).collect()),
         Value::Object(map) => Value::Object(
             map.into_iter()
-                .map(|(key, value)| (key, without_times(value)))
+                .map(|(key, value)| match key.as_str() {
+                    "submission_id" | "generated_at" => (key, Value::from("<id>")),
+                    _ => (key, comparable(value)),
+                })
                 .collect(),
         ),
         other => other,
     }
 }
 
-#[tokio::test]
-async fn a_database_with_printernizer_data_from_before_the_catalog_upgrades_with_nothing_lost() {
-    let reports = reports();
+/// A database at `version`, populated as that version stored `reports` (and, with `stories`,
+/// an event product's days), upgraded by the current server; and a fresh server given the same
+/// data through its routes. Their answers, each.
+async fn upgraded_and_fresh(version: i32, reports: &[Value], stories: bool) -> (TestApp, TestApp) {
     let (schema, url) = fresh_schema();
     let (mut client, connection) = tokio_postgres::connect(&url, NoTls)
         .await
         .expect("the test database answers");
     tokio::spawn(connection);
-    before_the_catalog::migrations::runner()
-        .set_target(refinery::Target::Version(BEFORE_THE_CATALOG))
+    migrations::migrations::runner()
+        .set_target(refinery::Target::Version(version))
         .run_async(&mut client)
         .await
-        .expect("the migrations up to V7 run");
+        .expect("the migrations up to the old version run");
+    store_as_before(&client, reports).await;
+    if stories {
+        client
+            .batch_execute(STORIES_DAYS)
+            .await
+            .expect("stories' days");
+    }
+    // The old version's rollup had run: only what the upgrade marks is rolled again.
     client
         .batch_execute(
-            "SELECT tally_ensure_month_partition(month::date)
-             FROM generate_series(now() - interval '2 months', now(), interval '1 month') AS month",
+            "INSERT INTO rollup_state (product, rolled_at, watermark)
+             VALUES ('printernizer', now(), now())",
         )
         .await
-        .expect("partitions made");
-    // Today's writer adds a row of counts per batch, where V7's added to rows keyed by shard:
-    // the key is lifted while it writes, and its rows are then folded into shard 0, the sum
-    // V7's writer would have left.
-    client
-        .batch_execute(
-            "ALTER TABLE submission_counts
-                 ALTER COLUMN shard SET DEFAULT 0, DROP CONSTRAINT submission_counts_pkey",
-        )
-        .await
-        .expect("the counts' key lifted");
-    store_through_the_writer(&url, &reports).await;
-    client
-        .batch_execute(
-            "WITH folded AS (DELETE FROM submission_counts RETURNING *)
-             INSERT INTO submission_counts
-             SELECT product, 0, sum(submissions), sum(installations), max(latest_received_at)
-             FROM folded GROUP BY product;
-             ALTER TABLE submission_counts
-                 ALTER COLUMN shard DROP DEFAULT, ADD PRIMARY KEY (product, shard)",
-        )
-        .await
-        .expect("the counts folded as V7 kept them");
-    let stored_before: i64 = client
-        .query_one("SELECT count(*) FROM submissions", &[])
-        .await
-        .expect("count")
-        .get(0);
+        .expect("the rollup's state");
+
     let fresh = spawn_app_with(|c| {
         c.rate_limit_per_hour = 0;
+        c.ip_rate_per_minute = 0;
         c.rollup_interval_secs = 3_600;
     })
     .await;
-    for report in &reports {
-        assert_eq!(fresh.submit(report).await.status(), 200);
+    for report in reports {
+        let response = fresh.submit(report).await;
+        assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
     }
-
+    if stories {
+        fresh
+            .db()
+            .await
+            .batch_execute(STORIES_DAYS)
+            .await
+            .expect("stories' days");
+    }
     let upgraded = spawn_app_in_schema(schema, None, |c| c.rollup_interval_secs = 3_600).await;
+    (upgraded, fresh)
+}
 
-    let stored_after: i64 = client
-        .query_one("SELECT count(*) FROM submissions", &[])
+async fn assert_same_answers(upgraded: &TestApp, fresh: &TestApp, installations: &[String]) {
+    let (old, new) = (
+        answers(upgraded, installations).await,
+        answers(fresh, installations).await,
+    );
+    assert_eq!(old.len(), new.len());
+    for ((route, old), (_, new)) in old.iter().zip(&new) {
+        assert_eq!(old, new, "{route}");
+    }
+}
+
+#[tokio::test]
+async fn a_year_of_reports_and_an_event_products_days_upgrade_to_one_store_answering_the_same() {
+    let reports = a_year_of_reports();
+    let (upgraded, fresh) = upgraded_and_fresh(BEFORE_ONE_STORE, &reports, true).await;
+    let installations = [installation(1), installation(20)];
+
+    assert_same_answers(&upgraded, &fresh, &installations).await;
+
+    let summary = body(upgraded.get("/stats/summary", Some(ADMIN_KEY)).await).await;
+    // Each report once, the same day's two as one, on the days of the year rolled again.
+    assert_eq!(summary["total_submissions"], reports.len() - 1, "{summary}");
+    let today = Utc::now().date_naive();
+    let per_day = body(
+        upgraded
+            .get(
+                &format!(
+                    "/api/v1/metrics/reports?from={}&to={today}",
+                    today - Duration::days(365)
+                ),
+                Some(ADMIN_KEY),
+            )
+            .await,
+    )
+    .await;
+    let rolled: f64 = per_day["points"]
+        .as_array()
+        .expect("points")
+        .iter()
+        .filter_map(|point| point["value"].as_f64())
+        .sum();
+    assert_eq!(rolled as usize, reports.len() - 1, "{per_day}");
+    assert_eq!(summary["unique_installations"], 13, "{summary}");
+    let gone: Option<String> = upgraded
+        .db()
         .await
-        .expect("count")
-        .get(0);
-    assert_eq!(stored_before, 30);
-    assert_eq!(stored_after, stored_before);
-    let activity_exists: bool = client
-        .query_one("SELECT to_regclass('activity') IS NOT NULL", &[])
+        .query_one("SELECT to_regclass('submissions')::text", &[])
         .await
         .expect("lookup")
         .get(0);
-    assert!(activity_exists, "the catalog's migration ran");
-    let (old, new) = (stats(&upgraded).await, stats(&fresh).await);
-    for ((route, old), new) in STATS.iter().zip(&old).zip(&new) {
-        assert_eq!(old, new, "{route}");
-    }
-    assert_eq!(old[0]["unique_installations"], 20, "{}", old[0]);
-    assert_eq!(old[0]["total_submissions"], 30, "{}", old[0]);
+    assert_eq!(gone, None, "the typed table is dropped");
+    let access = body(
+        upgraded
+            .get(
+                &format!("/installation/{}", installation(20)),
+                Some(crate::helpers::INGEST_KEY),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(access["reports"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        access["reports"][0]["job_count"], 23,
+        "the later report is kept"
+    );
+}
+
+#[tokio::test]
+async fn reports_stored_before_the_catalog_upgrade_through_every_migration_answering_the_same() {
+    let reports: Vec<Value> = a_year_of_reports().into_iter().step_by(3).collect();
+    let (upgraded, fresh) = upgraded_and_fresh(BEFORE_THE_CATALOG, &reports, false).await;
+
+    assert_same_answers(&upgraded, &fresh, &[installation(3)]).await;
+
+    let summary = body(upgraded.get("/stats/summary", Some(ADMIN_KEY)).await).await;
+    assert_eq!(summary["total_submissions"], reports.len(), "{summary}");
 }

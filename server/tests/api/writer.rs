@@ -9,9 +9,10 @@ use std::time::Duration;
 
 use chrono::Utc;
 use futures_util::future::join_all;
+use tally::domain::activity::Folded;
 use tally::domain::adapters::printernizer;
 use tally::domain::{Catalog, Rules};
-use tally::store::{PreparedReport, Purpose, WriteError, Writer, WriterConfig};
+use tally::store::{Purpose, WriteError, Writer, WriterConfig};
 
 use crate::helpers::{
     body, free_port, fresh_report, fresh_schema, psql, query_pool, report, serve_config, spawn_app,
@@ -27,10 +28,9 @@ fn rules() -> Rules {
     }
 }
 
-fn parsed(body: &serde_json::Value) -> PreparedReport {
+fn parsed(body: &serde_json::Value) -> Folded {
     let bytes = serde_json::to_vec(body).expect("JSON");
-    let folded = printernizer::fold(&bytes, &rules(), Utc::now()).expect("a valid report");
-    PreparedReport::of(folded).expect("one report")
+    printernizer::fold(&bytes, &rules(), Utc::now()).expect("a valid report")
 }
 
 /// A writer on the app's schema, one batch at a time.
@@ -64,7 +64,7 @@ async fn refuse_reports_of(app: &TestApp, installation: &str) {
                END IF;
                RETURN NEW;
              END $$;
-             CREATE TRIGGER refuse_one BEFORE INSERT OR UPDATE ON submissions
+             CREATE TRIGGER refuse_one BEFORE INSERT OR UPDATE ON activity
                FOR EACH ROW EXECUTE FUNCTION refuse_one();"
         ))
         .await
@@ -84,7 +84,7 @@ async fn a_row_the_database_refuses_fails_alone_and_the_rest_of_its_batch_is_sto
         match (n, answer) {
             (5, Err(WriteError::Refused(_))) => {}
             (5, other) => panic!("the refused row answered {other:?}"),
-            (_, Ok(stored)) => assert!(stored.inserted),
+            (_, Ok(stored)) => assert!(stored.report.expect("a report's outcome").inserted),
             (_, Err(error)) => panic!("report {n} failed with its neighbour: {error:?}"),
         }
     }
@@ -114,7 +114,7 @@ async fn a_refused_report_answers_500_with_no_internals_and_its_cause_is_logged_
         "SET search_path = {schema};
          CREATE FUNCTION refuse_one() RETURNS trigger LANGUAGE plpgsql AS $$
          BEGIN RAISE EXCEPTION 'refused by the test'; END $$;
-         CREATE TRIGGER refuse_one BEFORE INSERT ON submissions
+         CREATE TRIGGER refuse_one BEFORE INSERT ON activity
            FOR EACH ROW EXECUTE FUNCTION refuse_one();"
     ))
     .success());
@@ -272,7 +272,7 @@ async fn a_report_sent_through_an_instance_whose_clock_is_behind_is_registered_a
         .expect("an answer");
     assert_eq!(sent.status(), 200);
 
-    tally::rollup::bring_up_to_date(&pool, "printernizer", tally::rollup::Wait::Yes)
+    tally::rollup::bring_up_to_date(&pool, "printernizer", 400, tally::rollup::Wait::Yes)
         .await
         .expect("a run");
 

@@ -125,7 +125,12 @@ async fn statements(
     // here first (a later report replaces an earlier one), in key order so that concurrent
     // batches lock replaced rows in one order.
     let mut rows: BTreeMap<RowKey<'_>, Row<'_>> = BTreeMap::new();
-    for job in jobs.iter().zip(&counted).filter(|(_, c)| **c).map(|(j, _)| j) {
+    for job in jobs
+        .iter()
+        .zip(&counted)
+        .filter(|(_, c)| **c)
+        .map(|(j, _)| j)
+    {
         for day in &job.rows {
             let key = (job.product, day.installation.as_str(), day.day);
             let row = Row {
@@ -190,7 +195,11 @@ async fn statements(
         .zip(counted)
         .map(|(job, counted)| {
             let report = job.report.and(job.rows.first()).and_then(|day| {
-                let key = (job.product.to_owned(), day.installation.as_str().to_owned(), day.day);
+                let key = (
+                    job.product.to_owned(),
+                    day.installation.as_str().to_owned(),
+                    day.day,
+                );
                 let &(submission_id, inserted) = reports.get(&key)?;
                 let first = answered.insert(key);
                 Some(Stored {
