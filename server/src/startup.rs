@@ -370,6 +370,6 @@ pub async fn shutdown_signal() {
 }
 
 /// A writer's queue length, for the gauge sampled when `/metrics` renders.
-fn queue_length<B: store::Batch>(writer: Writer<B>) -> QueueLength {
+fn queue_length(writer: Writer) -> QueueLength {
     Box::new(move || writer.queued())
 }

@@ -40,7 +40,7 @@ pub use rollup::{
     TotalsRow,
 };
 pub use summary::{fold_counts, ping, summary, Summary};
-pub use writer::{fold_added, Activity, Batch, Counted, Stored, WriteError, Writer, WriterConfig};
+pub use writer::{fold_added, Activity, Counted, Stored, WriteError, Writer, WriterConfig};
 
 /// Why the store could not answer. Causes are kept for the log (`#[source]`), never shown.
 #[derive(Debug, thiserror::Error)]

@@ -133,7 +133,7 @@ async fn statements(
     {
         for day in &job.rows {
             let key = (job.product, day.installation.as_str(), day.day);
-            let row = Row {
+            let row = || Row {
                 merge: job.merge,
                 counts: day.counts.clone(),
                 report: job.report.as_ref(),
@@ -144,9 +144,9 @@ async fn statements(
                         *stored.counts.entry(name.clone()).or_default() += value;
                     }
                 }
-                Some(stored) => *stored = row,
+                Some(stored) => *stored = row(),
                 None => {
-                    rows.insert(key, row);
+                    rows.insert(key, row());
                 }
             }
         }

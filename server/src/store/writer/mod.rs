@@ -121,7 +121,7 @@ impl Writer<Activity> {
 }
 
 impl<B: Batch> Writer<B> {
-    pub fn start_with(batch: B, pool: Pool, config: WriterConfig) -> (Self, JoinHandle<()>) {
+    fn start_with(batch: B, pool: Pool, config: WriterConfig) -> (Self, JoinHandle<()>) {
         let (queue, jobs) = mpsc::channel(config.queue_capacity);
         let task = tokio::spawn(run(Arc::new(batch), pool, jobs, config));
         let writer = Self {
