@@ -80,8 +80,6 @@ pub struct Report {
     pub start: DateTime<Utc>,
     /// The report counts on the UTC day its period ends: its row's day.
     pub end: DateTime<Utc>,
-    /// When the installation says it was first seen, if it says so.
-    pub first_seen: Option<DateTime<Utc>>,
 }
 
 /// Numbers under keys (see the module doc): event counts, sums, histogram buckets.

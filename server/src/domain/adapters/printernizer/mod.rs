@@ -113,11 +113,10 @@ fn check(
     };
     let start = datetime(&["period", "start"], &dto.period.start);
     let end = datetime(&["period", "end"], &dto.period.end);
-    let first_seen = dto
-        .installation
-        .first_seen
-        .as_deref()
-        .map(|text| datetime(&["installation", "first_seen"], text));
+    // Checked, not kept: nothing reads it.
+    if let Some(text) = dto.installation.first_seen.as_deref() {
+        datetime(&["installation", "first_seen"], text);
+    }
     if let Some(text) = dto.submission_timestamp.as_deref() {
         datetime(&["submission_timestamp"], text);
     }
@@ -145,11 +144,7 @@ fn check(
         InstallationId::parse(&dto.installation.installation_id),
     ) {
         (Some((start, end)), Some(installation)) => Ok((
-            Report {
-                start,
-                end,
-                first_seen: first_seen.flatten(),
-            },
+            Report { start, end },
             installation,
         )),
         _ => Err(vec![FieldError::new(&[], "invalid report", "value_error")]),

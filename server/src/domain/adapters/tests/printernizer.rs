@@ -62,9 +62,6 @@ fn a_report_is_one_row_on_the_day_its_period_ends_with_every_field_under_its_dec
         Some(Report {
             start: now() - Duration::hours(169),
             end: now() - Duration::hours(1),
-            first_seen: Some(
-                Utc.with_ymd_and_hms(2025, 6, 1, 10, 0, 0).unwrap() + Duration::milliseconds(500)
-            ),
         })
     );
     assert_eq!(
