@@ -10,7 +10,8 @@ root=$(cd "$here/.." && pwd)
 INSTALLATIONS=${INSTALLATIONS:-20000}
 WEEKS=${WEEKS:-50}
 REQUESTS=${REQUESTS:-200}
-tally="$root/target/release/tally"
+# BENCH_TALLY: another build of `tally` (an earlier commit's), to compare two builds' rollups.
+tally=${BENCH_TALLY:-$root/target/release/tally}
 load="$root/target/release/tally-load"
 
 . "$here/bench-lib.sh"
