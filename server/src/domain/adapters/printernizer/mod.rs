@@ -143,10 +143,7 @@ fn check(
         period,
         InstallationId::parse(&dto.installation.installation_id),
     ) {
-        (Some((start, end)), Some(installation)) => Ok((
-            Report { start, end },
-            installation,
-        )),
+        (Some((start, end)), Some(installation)) => Ok((Report { start, end }, installation)),
         _ => Err(vec![FieldError::new(&[], "invalid report", "value_error")]),
     }
 }
