@@ -14,9 +14,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
+use super::body::{Body, BodyLimit};
 use super::cors::capture_cors;
 use super::ingest::{answer, Storing};
-use super::submit::{Body, BodyLimit};
 use crate::auth::{self, Keys};
 use crate::domain::adapters::capture::{self, Capture};
 use crate::domain::adapters::envelope::{self, EnvelopeError, Wrapping};

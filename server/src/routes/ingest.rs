@@ -21,8 +21,8 @@ use crate::domain::{Catalog, Rejected};
 use crate::error::ApiError;
 use crate::limits::{Limits, SourceAllowed};
 use crate::outcomes::{Outcome, Outcomes};
+use crate::routes::body::Body;
 use crate::routes::stats::rfc3339;
-use crate::routes::submit::Body;
 use crate::store::{WriteError, Writer};
 
 /// IndexPilot's answer: when its next report is expected.

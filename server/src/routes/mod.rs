@@ -1,6 +1,7 @@
 //! One module per endpoint family; `configure` mounts them all.
 
 mod api;
+mod body;
 mod capture;
 mod cors;
 mod dashboard;
@@ -22,7 +23,7 @@ use actix_web::web;
 use crate::auth::{RouteFormat, RouteProduct};
 use crate::domain::{Format, PRINTERNIZER};
 use crate::error::ApiError;
-use submit::BodyLimit;
+use body::BodyLimit;
 
 use cors::cors;
 pub use cors::Cors;

@@ -19,8 +19,8 @@ use utoipa::openapi::{Content, HeaderBuilder, Ref, RefOr};
 use utoipa::{IntoResponses, Modify, OpenApi, PartialSchema};
 
 use super::{
-    api, capture, health, ingest, installation, metrics, privacy, products, public, reports, stats,
-    submit,
+    api, body, capture, health, ingest, installation, metrics, privacy, products, public, reports,
+    stats, submit,
 };
 use crate::auth::{AdminKey, IngestKey, ProductKey};
 use crate::domain::Rejected;
@@ -247,7 +247,7 @@ impl IntoResponses for SourceAllowed {
     }
 }
 
-impl IntoResponses for submit::Body {
+impl IntoResponses for body::Body {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
         responses([(
             413,
