@@ -11,6 +11,7 @@ use foldhash::{HashMap, HashMapExt};
 
 use chrono::{Duration, NaiveDate};
 
+use crate::domain::adapters::printernizer::ReportFields;
 use crate::store::{DailyRows, DimensionRow, ReportRow, TotalsRow};
 
 /// The windows stored: 1 day (`/api/v1`'s daily actives), 7 days (activity, trends) and 30
@@ -126,36 +127,42 @@ impl Sweep {
         at
     }
 
+    /// The report's fields, read from its keys (`ReportFields`), as totals and cells.
     fn contribution(&mut self, report: &ReportRow) -> Contribution {
+        let fields = ReportFields::read(report.counts.iter().map(|(key, n)| (key.as_str(), *n)));
         let totals = [
             1,
-            report.printers,
-            report.jobs,
-            report.files,
-            report.uploads,
-            report.uptime_hours,
-            report.errors,
-            i64::from(report.errors > 0),
+            fields.printers,
+            fields.jobs,
+            fields.files,
+            fields.uploads,
+            fields.uptime_hours,
+            fields.errors,
+            i64::from(fields.errors > 0),
         ];
         let mut cells = Vec::with_capacity(
-            4 + report.printer_types.len() + report.features.len() + report.error_types.len(),
+            4 + fields.printer_types.len() + fields.features.len() + fields.error_types.len(),
         );
         for (dimension, value) in [
-            (dimension::VERSION, &report.app_version),
-            (dimension::PLATFORM, &report.platform),
-            (dimension::DEPLOYMENT_MODE, &report.deployment_mode),
-            (dimension::COUNTRY, &report.country_code),
+            (dimension::VERSION, fields.app_version),
+            (dimension::PLATFORM, fields.platform),
+            (dimension::DEPLOYMENT_MODE, fields.deployment_mode),
+            (dimension::COUNTRY, fields.country),
         ] {
-            cells.push((self.key(dimension, value), 1, report.jobs));
+            cells.push((
+                self.key(dimension, value.unwrap_or_default()),
+                1,
+                fields.jobs,
+            ));
         }
-        for (kind, n) in &report.printer_types {
-            cells.push((self.key(dimension::PRINTER_TYPE, kind), 1, *n));
+        for (kind, n) in fields.printer_types {
+            cells.push((self.key(dimension::PRINTER_TYPE, kind), 1, n));
         }
-        for (feature, on) in &report.features {
-            cells.push((self.key(dimension::FEATURE, feature), 1, i64::from(*on)));
+        for (feature, on) in fields.features {
+            cells.push((self.key(dimension::FEATURE, feature), 1, i64::from(on)));
         }
-        for (key, n) in &report.error_types {
-            cells.push((self.key(dimension::ERROR_TYPE, key), 1, *n));
+        for (key, n) in fields.error_types {
+            cells.push((self.key(dimension::ERROR_TYPE, key), 1, n));
         }
         Contribution { totals, cells }
     }

@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 
 use super::StoreError;
 use crate::domain::activity::ClientId;
-use crate::domain::adapters::printernizer::{owned, ReportFields};
+use crate::domain::adapters::printernizer::ReportFields;
 
 /// One stored day of one installation: its numbers under keys, as the rollup reads them.
 #[derive(Debug, Serialize, ToSchema)]
@@ -101,6 +101,14 @@ impl StoredReport {
             error_summary: owned(fields.error_types),
         })
     }
+}
+
+/// A map of `ReportFields`, owned.
+fn owned<V>(entries: Vec<(&str, V)>) -> BTreeMap<String, V> {
+    entries
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value))
+        .collect()
 }
 
 /// The installation's stored reports with a period, oldest first.

@@ -5,12 +5,11 @@
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use deadpool_postgres::{GenericClient, Transaction};
 use futures_util::{pin_mut, TryStreamExt};
-use std::collections::BTreeMap;
 
 use tokio_postgres::types::Json;
 
 use super::{StoreError, WRITER_APPLICATION};
-use crate::domain::adapters::printernizer::{owned, ReportFields};
+use crate::domain::activity::Counts;
 
 /// The rollup lock's class (the first advisory-lock key). The second key is the schema, so
 /// instances on one schema roll one at a time, and Tallys in other schemas of the same database
@@ -53,25 +52,13 @@ pub async fn unlock_rollup(client: &impl GenericClient) -> Result<(), StoreError
     Ok(())
 }
 
-/// One stored report, as the rollup needs it.
+/// One stored report with a period, as it is stored: its numbers under keys.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReportRow {
     pub installation: String,
     pub period_start: DateTime<Utc>,
     pub period_end: DateTime<Utc>,
-    pub app_version: String,
-    pub platform: String,
-    pub deployment_mode: String,
-    pub country_code: String,
-    pub printers: i64,
-    pub jobs: i64,
-    pub files: i64,
-    pub uploads: i64,
-    pub uptime_hours: i64,
-    pub errors: i64,
-    pub printer_types: Vec<(String, i64)>,
-    pub features: Vec<(String, bool)>,
-    pub error_types: Vec<(String, i64)>,
+    pub counts: Counts,
 }
 
 impl ReportRow {
@@ -97,8 +84,8 @@ pub enum Reports {
 }
 
 /// The reports with a period whose period ends in `[from, to]` (whole UTC days: their rows'
-/// days), handed to `sink` in order of installation, each read back from its keys
-/// (`ReportFields`). Streamed: a year of reports never sits in memory at once.
+/// days), handed to `sink` in order of installation. Streamed: a year of reports never sits
+/// in memory at once.
 pub async fn for_each_report(
     client: &impl GenericClient,
     product: &str,
@@ -123,26 +110,12 @@ pub async fn for_each_report(
     pin_mut!(rows);
     let mut count = 0;
     while let Some(row) = rows.try_next().await? {
-        let Json(counts): Json<BTreeMap<String, f64>> = row.try_get(3)?;
-        let fields = ReportFields::read(counts.iter().map(|(key, n)| (key.as_str(), *n)));
-        let text = |value: Option<&str>| value.unwrap_or_default().to_owned();
+        let Json(counts) = row.try_get(3)?;
         sink(ReportRow {
             installation: row.try_get(0)?,
             period_start: row.try_get(1)?,
             period_end: row.try_get(2)?,
-            app_version: text(fields.app_version),
-            platform: text(fields.platform),
-            deployment_mode: text(fields.deployment_mode),
-            country_code: text(fields.country),
-            printers: fields.printers,
-            jobs: fields.jobs,
-            files: fields.files,
-            uploads: fields.uploads,
-            uptime_hours: fields.uptime_hours,
-            errors: fields.errors,
-            printer_types: owned(fields.printer_types),
-            features: owned(fields.features),
-            error_types: owned(fields.error_types),
+            counts,
         });
         count += 1;
     }

@@ -113,6 +113,29 @@ async fn submit_stores_one_row_and_answers_the_same_submission_id_when_a_report_
 }
 
 #[tokio::test]
+async fn a_later_report_ending_on_the_same_day_replaces_the_earlier_and_keeps_its_submission_id() {
+    let app = spawn_app().await;
+    let installation = uuid::Uuid::new_v4().to_string();
+    // Noon yesterday: both reports end on that day, whatever the time of the run.
+    let yesterday = (Utc::now() - Duration::days(1)).date_naive();
+    let end = yesterday.and_hms_opt(12, 0, 0).unwrap().and_utc();
+    let mut earlier = report(&installation, end - Duration::hours(1));
+    earlier["usage_stats"]["job_count"] = json!(7);
+    let later = report(&installation, end);
+
+    let first = body(app.submit(&earlier).await).await;
+    let second = body(app.submit(&later).await).await;
+
+    assert_eq!(second["submission_id"], first["submission_id"]);
+    let stored = app.stored_reports_of(&installation).await;
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    assert_eq!(stored[0]["job_count"], 23, "the later report is kept");
+    assert_eq!(period_seconds(&stored[0]), 7 * 24 * 3600);
+    let ended = chrono::DateTime::parse_from_rfc3339(stored[0]["period_end"].as_str().unwrap());
+    assert_eq!(ended.unwrap().timestamp(), end.timestamp());
+}
+
+#[tokio::test]
 async fn submit_returns_401_with_one_message_for_a_missing_empty_wrong_or_admin_key() {
     let app = spawn_app().await;
     let (_, report) = fresh_report();

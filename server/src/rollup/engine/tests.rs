@@ -1,6 +1,8 @@
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 
 use super::*;
+use crate::domain::activity::{key, Counts};
+use crate::domain::adapters::printernizer::path;
 
 /// A small seeded generator (xorshift64*): reproducible histories without a new dependency.
 struct Rng(u64);
@@ -30,24 +32,68 @@ fn at(day_number: i64, hour: i64) -> DateTime<Utc> {
     crate::store::midnight(day(day_number)) + Duration::hours(hour)
 }
 
+/// What a report of these tests says, as the adapter keeps it under keys.
+struct Said<'a> {
+    version: &'a str,
+    country: &'a str,
+    jobs: i64,
+    errors: i64,
+    features: &'a [(&'a str, bool)],
+}
+
+impl Said<'_> {
+    fn counts(&self) -> Counts {
+        let mut counts = Counts::new();
+        for (path, value) in [
+            (path::APP_VERSION, self.version),
+            (path::PLATFORM, "linux"),
+            (path::DEPLOYMENT_MODE, "docker"),
+            (path::COUNTRY, self.country),
+        ] {
+            counts.insert(key::dimension(path, value), 1.0);
+        }
+        for (path, n) in [
+            (path::PRINTER_COUNT, 2),
+            (path::JOB_COUNT, self.jobs),
+            (path::FILE_COUNT, 5),
+            (path::UPLOAD_COUNT, 1),
+            (path::UPTIME_HOURS, 100),
+        ] {
+            counts.insert(key::counter(path), n as f64);
+        }
+        counts.insert(key::count_map(path::PRINTER_TYPE_COUNTS, "bambu_lab"), 2.0);
+        for (feature, on) in self.features {
+            counts.insert(
+                key::flag_entry(path::FEATURE_USAGE, feature),
+                f64::from(u8::from(*on)),
+            );
+        }
+        counts.insert(
+            key::count_map(path::ERROR_SUMMARY, "total_errors"),
+            self.errors as f64,
+        );
+        counts
+    }
+}
+
+const SAID: Said<'static> = Said {
+    version: "2.41.2",
+    country: "DE",
+    jobs: 10,
+    errors: 0,
+    features: &[("library_enabled", true)],
+};
+
 fn report(installation: u128, end: DateTime<Utc>, length_days: i64) -> ReportRow {
+    said(installation, end, length_days, &SAID)
+}
+
+fn said(installation: u128, end: DateTime<Utc>, length_days: i64, said: &Said) -> ReportRow {
     ReportRow {
         installation: uuid::Uuid::from_u128(installation).to_string(),
         period_start: end - Duration::days(length_days),
         period_end: end,
-        app_version: "2.41.2".into(),
-        platform: "linux".into(),
-        deployment_mode: "docker".into(),
-        country_code: "DE".into(),
-        printers: 2,
-        jobs: 10,
-        files: 5,
-        uploads: 1,
-        uptime_hours: 100,
-        errors: 0,
-        printer_types: vec![("bambu_lab".into(), 2)],
-        features: vec![("library_enabled".into(), true)],
-        error_types: vec![("total_errors".into(), 0)],
+        counts: said.counts(),
     }
 }
 
@@ -59,17 +105,20 @@ fn random_history(rng: &mut Rng, installations: u128, span: i64) -> Vec<Vec<Repo
             let mut reports = Vec::new();
             let mut d = rng.below(20) as i64 - 10;
             while d < span {
-                let mut r = report(i, at(d, rng.below(24) as i64), 1 + rng.below(10) as i64);
-                r.app_version = rng.pick(&["2.40.0", "2.41.2", "2.41.2-dirty"]).into();
-                r.country_code = rng.pick(&["DE", "GB", "XX"]).into();
-                r.jobs = rng.below(50) as i64;
-                r.errors = rng.below(3) as i64;
-                r.error_types = vec![("total_errors".into(), r.errors)];
-                r.features = vec![
-                    ("library_enabled".into(), rng.below(2) == 0),
-                    ("timelapse_enabled".into(), rng.below(2) == 0),
+                let end = at(d, rng.below(24) as i64);
+                let length = 1 + rng.below(10) as i64;
+                let features = [
+                    ("library_enabled", rng.below(2) == 0),
+                    ("timelapse_enabled", rng.below(2) == 0),
                 ];
-                reports.push(r);
+                let what = Said {
+                    version: rng.pick(&["2.40.0", "2.41.2", "2.41.2-dirty"]),
+                    country: rng.pick(&["DE", "GB", "XX"]),
+                    jobs: rng.below(50) as i64,
+                    errors: rng.below(3) as i64,
+                    features: &features,
+                };
+                reports.push(said(i, end, length, &what));
                 d += [0, 1, 3, 7, 7, 7, 14, 40][rng.below(8) as usize];
             }
             reports.sort_by_key(|r| (r.period_end, r.period_start));
@@ -133,11 +182,14 @@ fn the_sweep_equals_the_per_day_definition_day_by_day_and_over_any_split_of_the_
 
 #[test]
 fn an_installation_counts_once_by_its_latest_report_in_the_window() {
-    let history = vec![vec![report(1, at(0, 12), 7), {
-        let mut upgraded = report(1, at(7, 12), 7);
-        upgraded.app_version = "2.42.0".into();
-        upgraded
-    }]];
+    let upgraded = Said {
+        version: "2.42.0",
+        ..SAID
+    };
+    let history = vec![vec![
+        report(1, at(0, 12), 7),
+        said(1, at(7, 12), 7, &upgraded),
+    ]];
 
     let rows = sweep(&history, day(7), day(7));
 

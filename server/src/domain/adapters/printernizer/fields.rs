@@ -83,11 +83,3 @@ impl<'a> ReportFields<'a> {
         }
     }
 }
-
-/// Entries of a map of `ReportFields`, owned, in whichever collection the reader keeps.
-pub fn owned<V, C: FromIterator<(String, V)>>(entries: Vec<(&str, V)>) -> C {
-    entries
-        .into_iter()
-        .map(|(name, value)| (name.to_owned(), value))
-        .collect()
-}

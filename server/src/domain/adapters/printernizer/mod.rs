@@ -22,7 +22,7 @@ use crate::domain::{
     Version, OTHER,
 };
 
-pub use fields::{owned, ReportFields};
+pub use fields::ReportFields;
 pub use wire::SubmissionDto;
 
 /// The longest period one report may cover.
