@@ -9,8 +9,11 @@ use std::collections::BTreeMap;
 use chrono::{Duration, SecondsFormat, Utc};
 use serde_json::{json, Value};
 
+use crate::activity_reads::roll_all;
 use crate::catalog::CatalogFile;
-use crate::helpers::{at_days_ago, body, date_days_ago, pg_dump, spawn_app_with, TestApp};
+use crate::helpers::{
+    at_days_ago, body, date_days_ago, pg_dump, spawn_app_with, TestApp, ADMIN_KEY,
+};
 
 pub(crate) const INDEXPILOT_KEY: &str = "ip-key";
 pub(crate) const FRANKLIN_KEY: &str = "phc_franklin";
@@ -171,6 +174,49 @@ async fn indexpilot_telemetry_is_one_row_per_installation_per_day_and_a_resend_r
     assert_eq!(counts["flag/features_used/auto_indexing"], 1.0);
     assert_eq!(counts["map/algorithm_usage/cert"], 8.0);
     assert_eq!(counts["measure/performance_improvement_pct/sum"], 30.5);
+}
+
+#[tokio::test]
+async fn an_indexpilot_day_older_than_the_installations_first_day_becomes_its_first_day() {
+    let app = app().await;
+    let installation = "b4e6c3d2a1f0e9d8c7b6";
+    for days_ago in [0, 3] {
+        let mut report = telemetry(installation, 1);
+        report["timestamp"] = json!(at_days_ago(days_ago));
+        let response = post(&app, "/api/v1/telemetry", Some(INDEXPILOT_KEY), &report).await;
+        assert_eq!(response.status(), 200);
+    }
+
+    roll_all(&app, 400).await;
+
+    let (from, to) = (date_days_ago(3), date_days_ago(0));
+    let response = app
+        .get(
+            &format!("/api/v1/metrics/new_installations?product=indexpilot&from={from}&to={to}"),
+            Some(ADMIN_KEY),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let new: Vec<(String, i64)> = body(response).await["points"]
+        .as_array()
+        .expect("points")
+        .iter()
+        .map(|point| {
+            (
+                point["date"].as_str().unwrap().to_owned(),
+                point["value"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        new,
+        vec![
+            (from, 1),
+            (date_days_ago(2), 0),
+            (date_days_ago(1), 0),
+            (to, 0)
+        ]
+    );
 }
 
 #[tokio::test]
