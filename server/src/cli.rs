@@ -137,7 +137,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                         .await?
                         .unwrap_or_default();
                 for (product, rolled) in &all {
-                    tracing::info!(product, days = rolled.days(), "product rolled");
+                    tracing::info!(
+                        product,
+                        days = rolled.days(),
+                        rows = rolled.reports,
+                        "product rolled"
+                    );
                 }
                 all.into_iter()
                     .find(|(name, _)| *name == product)

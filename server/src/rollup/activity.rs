@@ -12,6 +12,7 @@
 use chrono::{Duration as Days, NaiveDate};
 use deadpool_postgres::Object;
 
+use super::windows::KeyWindows;
 use super::{dirty_ranges, Rolled};
 use crate::store::{self, RollupState, StoreError};
 
@@ -77,10 +78,46 @@ async fn roll(
         if from > to {
             continue;
         }
-        store::replace_activity_windows(tx, product, from, to, kept_from).await?;
+        rolled.reports += roll_windows(tx, product, from, to, kept_from).await?;
         rolled.ranges.push((from, to));
     }
     Ok(rolled)
+}
+
+/// Replaces the windows of `[from, to]`, counted from the rows of `[from - 29, to]` read once
+/// (`KeyWindows`). Returns the rows read.
+async fn roll_windows(
+    tx: &deadpool_postgres::Transaction<'_>,
+    product: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+    kept_from: NaiveDate,
+) -> Result<u64, StoreError> {
+    let mut windows = KeyWindows::new(from, to);
+    let mut installation = String::new();
+    let mut days: Vec<(NaiveDate, Vec<String>)> = Vec::new();
+    let first = windows.first_row_day();
+    let read = store::for_each_active_day(tx, product, first, to, |id, day, keys| {
+        if id != installation {
+            windows.add_installation(active(&days));
+            days.clear();
+            id.clone_into(&mut installation);
+        }
+        days.push((day, keys));
+    })
+    .await?;
+    windows.add_installation(active(&days));
+    let rows = windows.finish(kept_from);
+    store::replace_activity_windows(tx, product, from, to, kept_from, &rows).await?;
+    Ok(read)
+}
+
+/// One installation's days as `KeyWindows` takes them.
+fn active(
+    days: &[(NaiveDate, Vec<String>)],
+) -> impl Iterator<Item = (NaiveDate, impl Iterator<Item = &str>)> {
+    days.iter()
+        .map(|(day, keys)| (*day, keys.iter().map(String::as_str)))
 }
 
 /// The first day whose raw rows retention keeps, `retention_days` before `today`.

@@ -33,6 +33,7 @@ pub mod activity;
 pub mod engine;
 mod periodic;
 mod retention;
+pub mod windows;
 
 use std::time::{Duration, Instant};
 
@@ -66,7 +67,7 @@ pub enum Wait {
 pub struct Rolled {
     /// The ranges of days rolled, inclusive.
     pub ranges: Vec<(NaiveDate, NaiveDate)>,
-    /// Reports read.
+    /// Rows read: reports, and an activity product's installation days (for its windows).
     pub reports: u64,
 }
 

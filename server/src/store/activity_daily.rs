@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use deadpool_postgres::{GenericClient, Object};
+use futures_util::{pin_mut, TryStreamExt};
 
 use super::StoreError;
 
@@ -86,21 +87,56 @@ pub async fn replace_activity_days(
     Ok(())
 }
 
-/// Replaces the `activity_windows` rows of `[from, to]`: per day, window (1, 7, 30) and key
-/// ('' = any activity, `event/<type>`), the installations active in the window ending that day.
-/// A window reaching before `kept_from` (raw rows deleted by retention) is left as it was: it
-/// can no longer be counted whole.
-///
-/// Each installation's active days become spans, one per active day, reaching to the next
-/// active day or to the window's end, whichever is first; spans of one installation never
-/// overlap, so a plain count per day is the distinct count, without a DISTINCT sort over
-/// 30 days of rows.
+/// Streams the days of `[from, to]` with rows, each installation's together and in descending
+/// order of day, each with its event keys (`event/<type>`): what the windows count
+/// (`rollup::windows`). Reads the key names only, not the counts.
+pub async fn for_each_active_day(
+    client: &impl GenericClient,
+    product: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+    mut sink: impl FnMut(&str, NaiveDate, Vec<String>),
+) -> Result<u64, StoreError> {
+    let statement = client
+        .prepare_cached(
+            "SELECT installation_id, day,
+                    ARRAY(SELECT key FROM jsonb_object_keys(counts) AS key
+                          WHERE starts_with(key, 'event/'))
+             FROM activity WHERE product = $1 AND day BETWEEN $2 AND $3
+             ORDER BY installation_id, day DESC",
+        )
+        .await?;
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [&product, &from, &to];
+    let rows = client.query_raw(&statement, params).await?;
+    pin_mut!(rows);
+    let mut count = 0;
+    while let Some(row) = rows.try_next().await? {
+        sink(row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+        count += 1;
+    }
+    Ok(count)
+}
+
+/// One `activity_windows` row: installations active in the window of `window_days` ending `day`
+/// with `key` ('' for any activity, `event/<type>`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WindowRow {
+    pub day: NaiveDate,
+    pub window_days: i16,
+    pub key: String,
+    pub installations: i32,
+}
+
+/// Replaces the `activity_windows` rows of `[from, to]` with `rows`. A window reaching before
+/// `kept_from` (raw rows deleted by retention) is left as it was: it can no longer be counted
+/// whole.
 pub async fn replace_activity_windows(
     client: &impl GenericClient,
     product: &str,
     from: NaiveDate,
     to: NaiveDate,
     kept_from: NaiveDate,
+    rows: &[WindowRow],
 ) -> Result<(), StoreError> {
     client
         .execute(
@@ -109,39 +145,19 @@ pub async fn replace_activity_windows(
             &[&product, &from, &to, &kept_from],
         )
         .await?;
+    let days: Vec<NaiveDate> = rows.iter().map(|row| row.day).collect();
+    let windows: Vec<i16> = rows.iter().map(|row| row.window_days).collect();
+    let keys: Vec<&str> = rows.iter().map(|row| row.key.as_str()).collect();
+    let installations: Vec<i32> = rows.iter().map(|row| row.installations).collect();
     client
-        .execute(ACTIVITY_WINDOWS, &[&product, &from, &to, &kept_from])
+        .execute(
+            "INSERT INTO activity_windows (product, day, window_days, key, installations)
+             SELECT $1, * FROM UNNEST($2::date[], $3::smallint[], $4::text[], $5::int[])",
+            &[&product, &days, &windows, &keys, &installations],
+        )
         .await?;
     Ok(())
 }
-
-/// `$1` product, `$2`..`$3` the days to fill, `$4` the first day with raw rows kept. Reads the
-/// rows of `[$2 - 29, $3]` once.
-pub const ACTIVITY_WINDOWS: &str = "
-    WITH active AS (
-        SELECT a.installation_id, k.key, a.day,
-               lead(a.day) OVER (PARTITION BY a.installation_id, k.key ORDER BY a.day) AS next_day
-        FROM activity a
-        CROSS JOIN LATERAL (
-            SELECT '' AS key
-            UNION ALL
-            SELECT key FROM jsonb_object_keys(a.counts) AS key WHERE starts_with(key, 'event/')
-        ) AS k
-        WHERE a.product = $1 AND a.day BETWEEN $2::date - 29 AND $3::date
-    ),
-    spans AS (
-        SELECT active.key, w.window_days, active.day AS first,
-               least(coalesce(active.next_day, active.day + w.window_days),
-                     active.day + w.window_days) - 1 AS last
-        FROM active CROSS JOIN (VALUES (1), (7), (30)) AS w(window_days)
-    )
-    INSERT INTO activity_windows (product, day, window_days, key, installations)
-    SELECT $1, covered.day::date, spans.window_days, spans.key, count(*)
-    FROM spans
-    CROSS JOIN LATERAL generate_series(greatest(spans.first, $2::date,
-                                                $4::date + spans.window_days - 1),
-                                       least(spans.last, $3::date), interval '1 day') AS covered(day)
-    GROUP BY covered.day, spans.window_days, spans.key";
 
 /// Deletes the raw rows of days before `cutoff`; the daily tables keep what they said. Of a
 /// product whose reports are counted for the summary (`submission_counts`), the reports and

@@ -26,7 +26,8 @@ pub use activity_access::{
 };
 pub use activity_daily::{
     activity_days, activity_days_since, activity_windows_rolled, delete_activity_before,
-    delete_fingerprints_before, replace_activity_days, replace_activity_windows, ACTIVITY_WINDOWS,
+    delete_fingerprints_before, for_each_active_day, replace_activity_days,
+    replace_activity_windows, WindowRow,
 };
 pub use activity_reads::KeyAmount;
 pub use daily::{Daily, DayReports, OutcomeCount, ReadPool};
