@@ -149,6 +149,11 @@ pub mod key {
         ["dim/", path, "/", value].concat()
     }
 
+    /// Whether `key` is a dimension's value (`dimension`).
+    pub fn is_dimension(key: &str) -> bool {
+        key.starts_with("dim/")
+    }
+
     /// The sum of a counter.
     pub fn counter(path: &str) -> String {
         ["counter/", path].concat()

@@ -12,9 +12,9 @@
 use chrono::{Duration as Days, NaiveDate};
 use deadpool_postgres::Object;
 
-use super::windows::KeyWindows;
+use super::windows::{Counting, KeyWindows};
 use super::{dirty_ranges, Rolled};
-use crate::store::{self, RollupState, StoreError};
+use crate::store::{self, RollupState, StoreError, WindowRow};
 
 /// Rolls what changed since the last run (everything the first time), in one transaction.
 /// `kept_from`: the first day retention still keeps raw rows of.
@@ -85,7 +85,8 @@ async fn roll(
 }
 
 /// Replaces the windows of `[from, to]`, counted from the rows of `[from - 29, to]` read once
-/// (`KeyWindows`). Returns the rows read.
+/// (`KeyWindows`: an installation is active with a key in a window holding a day it had it).
+/// Returns the rows read.
 async fn roll_windows(
     tx: &deadpool_postgres::Transaction<'_>,
     product: &str,
@@ -93,7 +94,7 @@ async fn roll_windows(
     to: NaiveDate,
     kept_from: NaiveDate,
 ) -> Result<u64, StoreError> {
-    let mut windows = KeyWindows::new(from, to);
+    let mut windows = KeyWindows::new(from, to, Counting::AnyRow);
     let mut installation = String::new();
     let mut days: Vec<(NaiveDate, Vec<String>)> = Vec::new();
     let first = windows.first_row_day();
@@ -107,17 +108,26 @@ async fn roll_windows(
     })
     .await?;
     windows.add_installation(active(&days));
-    let rows = windows.finish(kept_from);
+    let mut rows = Vec::new();
+    windows.finish(kept_from, |day, window_days, key, cell| {
+        rows.push(WindowRow {
+            day,
+            window_days,
+            key: key.to_owned(),
+            installations: i32::try_from(cell.installations).unwrap_or(i32::MAX),
+        });
+    });
     store::replace_activity_windows(tx, product, from, to, kept_from, &rows).await?;
     Ok(read)
 }
 
-/// One installation's days as `KeyWindows` takes them.
+/// One installation's days, latest first, as `KeyWindows` takes them: the presence of a key is
+/// what counts.
 fn active(
     days: &[(NaiveDate, Vec<String>)],
-) -> impl Iterator<Item = (NaiveDate, impl Iterator<Item = &str>)> {
+) -> impl Iterator<Item = (NaiveDate, impl Iterator<Item = (&str, f64)>)> {
     days.iter()
-        .map(|(day, keys)| (*day, keys.iter().map(String::as_str)))
+        .map(|(day, keys)| (*day, keys.iter().map(|key| (key.as_str(), 1.0))))
 }
 
 /// The first day whose raw rows retention keeps, `retention_days` before `today`.

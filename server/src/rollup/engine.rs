@@ -1,17 +1,15 @@
-//! The arithmetic of the daily tables: a sweep over reports instead of a scan per day.
-//!
-//! For a window of w days, report r of an installation (ending on day e, the installation's next
-//! report ending on day n) is that installation's latest report in the window on exactly the days
-//! `[e, min(n - 1, e + w - 1)]`. So each report adds its contribution at the first of those days
-//! and takes it away after the last: per-day values are prefix sums over O(reports) changes,
-//! and a year backfills as fast as a day is rolled. `per_day_reference` (tests) computes the
-//! same numbers from the definition, day by day; the property tests prove they agree.
-
-use foldhash::{HashMap, HashMapExt};
+//! Printernizer's daily tables (`daily_totals`, `daily_dimensions`, `daily_reports`): its
+//! reports counted by the one window arithmetic (`windows::KeyWindows`, each installation by its
+//! latest report in the window) and laid out as the columns and dimensions its `/stats` and
+//! `/api/v1` have always read. `per_day_reference` (tests) computes the same rows from the
+//! definition, day by day, reading each report as Printernizer's fields; the property tests
+//! prove they agree.
 
 use chrono::{Duration, NaiveDate};
 
-use crate::domain::adapters::printernizer::ReportFields;
+use super::windows::{Counting, KeyWindows};
+use crate::domain::activity::key::{self, Kind};
+use crate::domain::adapters::printernizer::{path, TOTAL_ERRORS};
 use crate::store::{DailyRows, DimensionRow, ReportRow, TotalsRow};
 
 /// The windows stored: 1 day (`/api/v1`'s daily actives), 7 days (activity, trends) and 30
@@ -40,30 +38,17 @@ pub mod dimension {
     ];
 }
 
-const TOTALS: usize = 8;
-
-/// One report's contribution: totals and (dimension key index, installations, amount).
-struct Contribution {
-    totals: [i64; TOTALS],
-    cells: Vec<(usize, i64, i64)>,
-}
-
-/// Accumulates the daily rows of the days `[from, to]`. Feed it every report ending in
-/// `[from - 29, to]`, one installation at a time, in order of period end.
+/// Printernizer's daily rows of the days `[from, to]`: its reports counted by
+/// `KeyWindows` (each installation by its latest report in the window), and the figures laid out
+/// as its daily tables, the compatibility view its `/stats` reads. Feed it every report ending
+/// in `[from - 29, to]`, one installation at a time.
 pub struct Sweep {
     from: NaiveDate,
     days: usize,
     reports: Vec<i64>,
     new: Vec<i64>,
-    /// Per window: per day, the change of each total (difference array, one longer than days).
-    totals: [Vec<[i64; TOTALS]>; WINDOWS.len()],
-    /// Per window: per key, per day, the change of (installations, amount).
-    cells: [Vec<Vec<[i64; 2]>>; WINDOWS.len()],
-    /// foldhash, not SipHash: the sweep looks keys up millions of times in a backfill (SipHash
-    /// took ~8% of a roll's CPU). It is seeded per process, so values from reports cannot be
-    /// chosen to collide.
-    keys: HashMap<&'static str, HashMap<String, usize>>,
-    names: Vec<(&'static str, String)>,
+    windows: KeyWindows,
+    jobs: String,
 }
 
 impl Sweep {
@@ -74,233 +59,223 @@ impl Sweep {
             days,
             reports: vec![0; days],
             new: vec![0; days],
-            totals: std::array::from_fn(|_| vec![[0; TOTALS]; days + 1]),
-            cells: std::array::from_fn(|_| Vec::new()),
-            keys: HashMap::new(),
-            names: Vec::new(),
+            windows: KeyWindows::new(from, to, Counting::LatestRow),
+            jobs: key::counter(path::JOB_COUNT),
         }
     }
 
     /// The first day whose reports `add_installation` must see.
     pub fn first_report_day(&self) -> NaiveDate {
-        self.from - Duration::days(LONGEST_WINDOW - 1)
+        self.windows.first_row_day()
     }
 
-    fn index(&self, day: NaiveDate) -> i64 {
-        (day - self.from).num_days()
+    fn index(&self, day: NaiveDate) -> Option<usize> {
+        usize::try_from((day - self.from).num_days())
+            .ok()
+            .filter(|at| *at < self.days)
     }
 
     /// Overrides the reports counted on `day`, when it was fed only some of them.
     pub fn set_reports(&mut self, day: NaiveDate, count: i64) {
-        if let Ok(at) = usize::try_from(self.index(day)) {
-            if at < self.days {
-                self.reports[at] = count;
-            }
+        if let Some(at) = self.index(day) {
+            self.reports[at] = count;
         }
     }
 
     pub fn set_new_installations(&mut self, day: NaiveDate, count: i64) {
-        if let Ok(at) = usize::try_from(self.index(day)) {
-            if at < self.days {
-                self.new[at] = count;
-            }
+        if let Some(at) = self.index(day) {
+            self.new[at] = count;
         }
     }
 
-    fn key(&mut self, dimension: &'static str, value: &str) -> usize {
-        if let Some(at) = self
-            .keys
-            .get(dimension)
-            .and_then(|values| values.get(value))
-        {
-            return *at;
-        }
-        let at = self.names.len();
-        self.names.push((dimension, value.to_owned()));
-        self.keys
-            .entry(dimension)
-            .or_default()
-            .insert(value.to_owned(), at);
-        for cells in &mut self.cells {
-            cells.push(vec![[0; 2]; self.days + 1]);
-        }
-        at
-    }
-
-    /// The report's fields, read from its keys (`ReportFields`), as totals and cells.
-    fn contribution(&mut self, report: &ReportRow) -> Contribution {
-        let fields = ReportFields::read(report.counts.iter().map(|(key, n)| (key.as_str(), *n)));
-        let totals = [
-            1,
-            fields.printers,
-            fields.jobs,
-            fields.files,
-            fields.uploads,
-            fields.uptime_hours,
-            fields.errors,
-            i64::from(fields.errors > 0),
-        ];
-        let mut cells = Vec::with_capacity(
-            4 + fields.printer_types.len() + fields.features.len() + fields.error_types.len(),
-        );
-        for (dimension, value) in [
-            (dimension::VERSION, fields.app_version),
-            (dimension::PLATFORM, fields.platform),
-            (dimension::DEPLOYMENT_MODE, fields.deployment_mode),
-            (dimension::COUNTRY, fields.country),
-        ] {
-            cells.push((
-                self.key(dimension, value.unwrap_or_default()),
-                1,
-                fields.jobs,
-            ));
-        }
-        for (kind, n) in fields.printer_types {
-            cells.push((self.key(dimension::PRINTER_TYPE, kind), 1, n));
-        }
-        for (feature, on) in fields.features {
-            cells.push((self.key(dimension::FEATURE, feature), 1, i64::from(on)));
-        }
-        for (key, n) in fields.error_types {
-            cells.push((self.key(dimension::ERROR_TYPE, key), 1, n));
-        }
-        Contribution { totals, cells }
-    }
-
-    /// Adds one installation's reports, sorted by (period end, period start).
+    /// Adds one installation's reports, sorted by (period end, period start). A dimension's
+    /// amount is the report's jobs, as `daily_dimensions` has always said.
     pub fn add_installation(&mut self, reports: &[ReportRow]) {
-        for (at, report) in reports.iter().enumerate() {
-            let end = report.day();
-            let index = self.index(end);
-            if (0..self.days as i64).contains(&index) {
-                self.reports[index as usize] += 1;
-            }
-            let next = reports.get(at + 1).map(|next| self.index(next.day()));
-            let contribution = self.contribution(report);
-            for (w, window) in WINDOWS.iter().enumerate() {
-                // Latest in the window on [index, last]: until the next report, at most w days.
-                let mut last = index + i64::from(*window) - 1;
-                if let Some(next) = next {
-                    last = last.min(next - 1);
-                }
-                let first = index.max(0);
-                let last = last.min(self.days as i64 - 1);
-                if first > last {
-                    continue;
-                }
-                let (first, after) = (first as usize, last as usize + 1);
-                for (t, value) in contribution.totals.iter().enumerate() {
-                    self.totals[w][first][t] += value;
-                    self.totals[w][after][t] -= value;
-                }
-                for &(key, installations, amount) in &contribution.cells {
-                    let cells = &mut self.cells[w][key];
-                    cells[first][0] += installations;
-                    cells[first][1] += amount;
-                    cells[after][0] -= installations;
-                    cells[after][1] -= amount;
-                }
+        for report in reports {
+            if let Some(at) = self.index(report.day()) {
+                self.reports[at] += 1;
             }
         }
+        let jobs = &self.jobs;
+        self.windows
+            .add_installation(reports.iter().rev().map(|report| {
+                let weight = report.counts.get(jobs).copied().unwrap_or(0.0);
+                let keys = report.counts.iter().map(move |(key, value)| {
+                    let value = if key::is_dimension(key) {
+                        weight
+                    } else {
+                        *value
+                    };
+                    (key.as_str(), value)
+                });
+                (report.day(), keys)
+            }));
     }
 
     /// The rows of every day of the range; days without activity get zero totals.
     pub fn finish(self) -> DailyRows {
         let day = |i: usize| self.from + Duration::days(i as i64);
+        let n = |v: i64| i32::try_from(v).unwrap_or(i32::MAX);
         let mut rows = DailyRows {
             reports: (0..self.days)
-                .map(|i| {
-                    let n = |v: i64| i32::try_from(v).unwrap_or(i32::MAX);
-                    (day(i), n(self.reports[i]), n(self.new[i]))
-                })
+                .map(|i| (day(i), n(self.reports[i]), n(self.new[i])))
                 .collect(),
             ..DailyRows::default()
         };
-        for (w, window) in WINDOWS.iter().enumerate() {
-            let mut running = [0i64; TOTALS];
-            for (i, change) in self.totals[w].iter().take(self.days).enumerate() {
-                for (t, value) in change.iter().enumerate() {
-                    running[t] += value;
-                }
-                rows.totals.push(TotalsRow {
+        let mut totals: Vec<TotalsRow> = WINDOWS
+            .iter()
+            .flat_map(|window| {
+                (0..self.days).map(move |i| TotalsRow {
                     day: day(i),
                     window_days: *window,
-                    installations: running[0],
-                    printers: running[1],
-                    jobs: running[2],
-                    files: running[3],
-                    uploads: running[4],
-                    uptime_hours: running[5],
-                    errors: running[6],
-                    installations_with_errors: running[7],
-                });
-            }
-            for (key, changes) in self.cells[w].iter().enumerate() {
-                let (dimension, value) = &self.names[key];
-                let mut running = [0i64; 2];
-                for (i, change) in changes.iter().take(self.days).enumerate() {
-                    running[0] += change[0];
-                    running[1] += change[1];
-                    if running[0] != 0 {
-                        rows.dimensions.push(DimensionRow {
-                            day: day(i),
-                            window_days: *window,
-                            dimension,
-                            value: value.clone(),
-                            installations: running[0],
-                            amount: running[1],
-                        });
+                    ..TotalsRow::default()
+                })
+            })
+            .collect();
+        let (from, days) = (self.from, self.days);
+        self.windows
+            .finish(NaiveDate::MIN, |on, window_days, name, cell| {
+                let w = WINDOWS.iter().position(|w| *w == window_days).unwrap_or(0);
+                let at = w * days + (on - from).num_days() as usize;
+                let amount = cell.amount.round() as i64;
+                let Some((kind, field, entry)) = key::parse(name) else {
+                    totals[at].installations = cell.installations;
+                    return;
+                };
+                let totals = &mut totals[at];
+                let dimension = match (kind, field, entry) {
+                    (Kind::Counter, path::PRINTER_COUNT, None) => {
+                        totals.printers = amount;
+                        return;
                     }
-                }
-            }
-        }
+                    (Kind::Counter, path::JOB_COUNT, None) => {
+                        totals.jobs = amount;
+                        return;
+                    }
+                    (Kind::Counter, path::FILE_COUNT, None) => {
+                        totals.files = amount;
+                        return;
+                    }
+                    (Kind::Counter, path::UPLOAD_COUNT, None) => {
+                        totals.uploads = amount;
+                        return;
+                    }
+                    (Kind::Counter, path::UPTIME_HOURS, None) => {
+                        totals.uptime_hours = amount;
+                        return;
+                    }
+                    (Kind::Dimension, path::APP_VERSION, _) => dimension::VERSION,
+                    (Kind::Dimension, path::PLATFORM, _) => dimension::PLATFORM,
+                    (Kind::Dimension, path::DEPLOYMENT_MODE, _) => dimension::DEPLOYMENT_MODE,
+                    (Kind::Dimension, path::COUNTRY, _) => dimension::COUNTRY,
+                    (Kind::CountMap, path::PRINTER_TYPE_COUNTS, _) => dimension::PRINTER_TYPE,
+                    (Kind::Flag, path::FEATURE_USAGE, _) => dimension::FEATURE,
+                    (Kind::CountMap, path::ERROR_SUMMARY, entry) => {
+                        if entry == Some(TOTAL_ERRORS) {
+                            totals.errors = amount;
+                            totals.installations_with_errors = cell.positive;
+                        }
+                        dimension::ERROR_TYPE
+                    }
+                    _ => return,
+                };
+                rows.dimensions.push(DimensionRow {
+                    day: on,
+                    window_days,
+                    dimension,
+                    value: entry.unwrap_or_default().to_owned(),
+                    installations: cell.installations,
+                    amount,
+                });
+            });
+        rows.totals = totals;
         rows.dimensions.sort();
         rows
     }
 }
 
 /// The rows of `[from, to]` from the definition, day by day: for each day and window, each
-/// installation's latest report ending in the window. Slow (reports x days); the reference the
-/// sweep is tested against.
+/// installation's latest report ending in the window, read as Printernizer's fields
+/// (`ReportFields`). Slow (reports x days); the reference the sweep is tested against.
 #[cfg(test)]
 pub fn per_day_reference(
     installations: &[Vec<ReportRow>],
     from: NaiveDate,
     to: NaiveDate,
 ) -> DailyRows {
+    use crate::domain::adapters::printernizer::ReportFields;
+    use std::collections::BTreeMap;
+
     let mut rows = DailyRows::default();
     let mut day = from;
     while day <= to {
-        let mut one = Sweep::new(day, day);
         let reports = installations
             .iter()
             .flatten()
             .filter(|r| r.day() == day)
             .count();
-        one.reports[0] = reports as i64;
-        for (w, window) in WINDOWS.iter().enumerate() {
-            let first = day - Duration::days(i64::from(*window) - 1);
+        rows.reports.push((day, reports as i32, 0));
+        for window in WINDOWS {
+            let first = day - Duration::days(i64::from(window) - 1);
+            let mut totals = TotalsRow {
+                day,
+                window_days: window,
+                ..TotalsRow::default()
+            };
+            let mut cells: BTreeMap<(&str, String), (i64, i64)> = BTreeMap::new();
             for reports in installations {
-                let latest = reports
+                let Some(latest) = reports
                     .iter()
                     .filter(|r| r.day() >= first && r.day() <= day)
-                    .max_by_key(|r| (r.period_end, r.period_start));
-                if let Some(latest) = latest {
-                    let c = one.contribution(latest);
-                    for (t, value) in c.totals.iter().enumerate() {
-                        one.totals[w][0][t] += value;
-                    }
-                    for (key, installations, amount) in c.cells {
-                        one.cells[w][key][0][0] += installations;
-                        one.cells[w][key][0][1] += amount;
-                    }
+                    .max_by_key(|r| (r.period_end, r.period_start))
+                else {
+                    continue;
+                };
+                let fields =
+                    ReportFields::read(latest.counts.iter().map(|(k, n)| (k.as_str(), *n)));
+                totals.installations += 1;
+                totals.printers += fields.printers;
+                totals.jobs += fields.jobs;
+                totals.files += fields.files;
+                totals.uploads += fields.uploads;
+                totals.uptime_hours += fields.uptime_hours;
+                totals.errors += fields.errors;
+                totals.installations_with_errors += i64::from(fields.errors > 0);
+                let mut add = |dimension, value: &str, amount| {
+                    let cell = cells.entry((dimension, value.to_owned())).or_default();
+                    cell.0 += 1;
+                    cell.1 += amount;
+                };
+                for (dimension, value) in [
+                    (dimension::VERSION, fields.app_version),
+                    (dimension::PLATFORM, fields.platform),
+                    (dimension::DEPLOYMENT_MODE, fields.deployment_mode),
+                    (dimension::COUNTRY, fields.country),
+                ] {
+                    add(dimension, value.unwrap_or_default(), fields.jobs);
+                }
+                for (kind, n) in fields.printer_types {
+                    add(dimension::PRINTER_TYPE, kind, n);
+                }
+                for (feature, on) in fields.features {
+                    add(dimension::FEATURE, feature, i64::from(on));
+                }
+                for (key, n) in fields.error_types {
+                    add(dimension::ERROR_TYPE, key, n);
                 }
             }
+            rows.totals.push(totals);
+            for ((dimension, value), (installations, amount)) in cells {
+                rows.dimensions.push(DimensionRow {
+                    day,
+                    window_days: window,
+                    dimension,
+                    value,
+                    installations,
+                    amount,
+                });
+            }
         }
-        let day_rows = one.finish();
-        rows.reports.extend(day_rows.reports);
-        rows.totals.extend(day_rows.totals);
-        rows.dimensions.extend(day_rows.dimensions);
         day += Duration::days(1);
     }
     rows.dimensions.sort();

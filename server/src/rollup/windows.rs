@@ -1,44 +1,84 @@
-//! Installations per window and key, for every product: the span arithmetic that Printernizer's
-//! sweep (`engine`) applies to its reports, here over any keys.
+//! Installations and amounts per window and key, for every product: one span arithmetic for
+//! Printernizer's reports (`engine`) and the event products' days (`activity`).
 //!
-//! An installation that has a key on day e, and next has it on day n, is one of the key's
-//! installations in the window of w days ending D exactly for D in `[e, min(n - 1, e + w - 1)]`.
-//! Those spans of one installation never overlap, so each adds one at its first day and takes
-//! it away after its last, and a day's count is a prefix sum: O(rows x keys) for any range,
-//! where counting distinct installations per day and window rereads the 30 days before each.
+//! Each window of w days ending day D counts an installation by one of its rows: its latest
+//! row in the window (`Counting::LatestRow`, a report product's cadence), or its latest row
+//! with the key (`Counting::AnyRow`, an event product's: any day with the key makes it active).
+//! A row on day e whose successor in that sense is on day n is the counted one exactly for D in
+//! `[e, min(n - 1, e + w - 1)]`. Those spans of one installation never overlap, so each adds
+//! its row's numbers at its first day and takes them away after its last, and a day's figures
+//! are prefix sums: O(rows x keys) for any range, where counting distinct installations per day
+//! and window rereads the 30 days before each. An event product's amount is the window's sum,
+//! every row for all w days (`[e, e + w - 1]`).
 
 use chrono::{Duration, NaiveDate};
 use foldhash::{HashMap, HashMapExt};
 
 use super::engine::{LONGEST_WINDOW, WINDOWS};
-use crate::store::WindowRow;
 
-/// The key of any activity: every row has it.
+/// The key of any activity: every row has it, with the amount 1.
 pub const ANY: &str = "";
+
+/// Which of an installation's rows a window counts it by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counting {
+    /// Its latest row in the window: a report replaces the one before.
+    LatestRow,
+    /// For each key, its latest row in the window with the key; amounts are summed.
+    AnyRow,
+}
+
+/// One key's figures in one window ending one day.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct Cell {
+    /// Installations counted with the key.
+    pub installations: i64,
+    /// Of those, the ones whose counted value is above zero.
+    pub positive: i64,
+    /// The sum of the counted values (`AnyRow`: of every value in the window).
+    pub amount: f64,
+}
+
+impl Cell {
+    fn add(&mut self, other: Cell) {
+        self.installations += other.installations;
+        self.positive += other.positive;
+        self.amount += other.amount;
+    }
+
+    fn subtract(&mut self, other: Cell) {
+        self.installations -= other.installations;
+        self.positive -= other.positive;
+        self.amount -= other.amount;
+    }
+}
 
 /// Accumulates the windows of the days `[from, to]`. Feed it every row of `[from - 29, to]`,
 /// one installation at a time.
 pub struct KeyWindows {
     from: NaiveDate,
     days: usize,
-    /// foldhash, as the sweep's: looked up once per key of every row.
+    counting: Counting,
+    /// foldhash, not SipHash: looked up once per key of every row (SipHash took ~8% of a
+    /// backfill's CPU). Seeded per process, so values from clients cannot be chosen to collide.
     keys: HashMap<String, usize>,
     names: Vec<String>,
-    /// Per window: per key, per day, the change of installations (one longer than days).
-    changes: [Vec<Vec<i32>>; WINDOWS.len()],
-    /// Per key: the index of the installation's next day with it, valid while `seen` is the
-    /// current installation's stamp (no clearing between installations).
+    /// Per window: per key, per day, the change of its cell (one longer than days).
+    changes: [Vec<Vec<Cell>>; WINDOWS.len()],
+    /// Per key: the index of the day of the installation's next row with it, valid while
+    /// `seen` holds the current installation's stamp (no clearing between installations).
     next: Vec<i64>,
     seen: Vec<u64>,
     stamp: u64,
 }
 
 impl KeyWindows {
-    pub fn new(from: NaiveDate, to: NaiveDate) -> Self {
+    pub fn new(from: NaiveDate, to: NaiveDate, counting: Counting) -> Self {
         let days = usize::try_from((to - from).num_days() + 1).unwrap_or(0);
         let mut windows = Self {
             from,
             days,
+            counting,
             keys: HashMap::new(),
             names: Vec::new(),
             changes: std::array::from_fn(|_| Vec::new()),
@@ -63,81 +103,107 @@ impl KeyWindows {
         self.keys.insert(key.to_owned(), at);
         self.names.push(key.to_owned());
         for changes in &mut self.changes {
-            changes.push(vec![0; self.days + 1]);
+            changes.push(vec![Cell::default(); self.days + 1]);
         }
         self.next.push(0);
         self.seen.push(0);
         at
     }
 
-    /// Adds one installation's days, in any order of installations but each installation's
-    /// days in descending order, each with its keys (`ANY` is implied).
+    /// Adds one installation's rows, latest first (of two rows on one day, the one that
+    /// replaces the other first), each as its day and its keys' values (`ANY` is implied).
     pub fn add_installation<'a, K>(
         &mut self,
-        days_descending: impl IntoIterator<Item = (NaiveDate, K)>,
+        rows_latest_first: impl IntoIterator<Item = (NaiveDate, K)>,
     ) where
-        K: IntoIterator<Item = &'a str>,
+        K: IntoIterator<Item = (&'a str, f64)>,
     {
         self.stamp += 1;
-        for (day, keys) in days_descending {
+        let mut next_row = None;
+        for (day, keys) in rows_latest_first {
             let index = (day - self.from).num_days();
             let any = self.index_of(ANY);
-            self.span(any, index);
-            for key in keys {
+            let next = self.next_of(any, next_row);
+            self.span(any, index, next, 1.0);
+            for (key, value) in keys {
                 let at = self.index_of(key);
-                self.span(at, index);
+                let next = self.next_of(at, next_row);
+                self.span(at, index, next, value);
             }
+            next_row = Some(index);
         }
     }
 
-    /// The spans of `key` from the day `index`, up to the installation's next day with it.
-    fn span(&mut self, key: usize, index: i64) {
-        let next = (self.seen[key] == self.stamp).then_some(self.next[key]);
-        if next == Some(index) {
-            // The key twice on one day: the first counted it.
-            return;
+    /// The day after the span of `key`'s row: the installation's next row, or its next row
+    /// with the key.
+    fn next_of(&self, key: usize, next_row: Option<i64>) -> Option<i64> {
+        match self.counting {
+            Counting::LatestRow => next_row,
+            Counting::AnyRow => (self.seen[key] == self.stamp).then_some(self.next[key]),
         }
+    }
+
+    fn span(&mut self, key: usize, index: i64, next: Option<i64>, value: f64) {
         self.seen[key] = self.stamp;
         self.next[key] = index;
+        let counted = Cell {
+            installations: 1,
+            positive: i64::from(value > 0.0),
+            amount: value,
+        };
+        let last_day = self.days as i64 - 1;
         for (w, window) in WINDOWS.iter().enumerate() {
-            let mut last = index + i64::from(*window) - 1;
-            if let Some(next) = next {
-                last = last.min(next - 1);
-            }
-            let first = index.max(0);
-            let last = last.min(self.days as i64 - 1);
-            if first > last {
-                continue;
-            }
+            let end = index + i64::from(*window) - 1;
+            let last = next.map_or(end, |next| end.min(next - 1));
             let changes = &mut self.changes[w][key];
-            changes[first as usize] += 1;
-            changes[last as usize + 1] -= 1;
+            let mut apply = |first: i64, last: i64, cell: Cell| {
+                let (first, last) = (first.max(0), last.min(last_day));
+                if first <= last {
+                    changes[first as usize].add(cell);
+                    changes[last as usize + 1].subtract(cell);
+                }
+            };
+            match self.counting {
+                Counting::LatestRow => apply(index, last, counted),
+                Counting::AnyRow => {
+                    apply(
+                        index,
+                        last,
+                        Cell {
+                            amount: 0.0,
+                            ..counted
+                        },
+                    );
+                    apply(
+                        index,
+                        end,
+                        Cell {
+                            amount: value,
+                            installations: 0,
+                            positive: 0,
+                        },
+                    );
+                }
+            }
         }
     }
 
-    /// The non-zero counts of every day of the range whose windows begin on or after
-    /// `kept_from` (an earlier one has lost rows to retention), by day, window and key.
-    pub fn finish(self, kept_from: NaiveDate) -> Vec<WindowRow> {
-        let mut rows = Vec::new();
+    /// Hands `each` the non-zero cells of every day of the range whose window begins on or
+    /// after `kept_from` (an earlier one has lost rows to retention), by window, key and day.
+    pub fn finish(self, kept_from: NaiveDate, mut each: impl FnMut(NaiveDate, i16, &str, Cell)) {
         for (w, window) in WINDOWS.iter().enumerate() {
             let first_whole = kept_from + Duration::days(i64::from(*window) - 1);
             for (key, changes) in self.changes[w].iter().enumerate() {
-                let mut running = 0;
+                let mut running = Cell::default();
                 for (i, change) in changes.iter().take(self.days).enumerate() {
-                    running += change;
+                    running.add(*change);
                     let day = self.from + Duration::days(i as i64);
-                    if running != 0 && day >= first_whole {
-                        rows.push(WindowRow {
-                            day,
-                            window_days: *window,
-                            key: self.names[key].clone(),
-                            installations: running,
-                        });
+                    if running.installations != 0 && day >= first_whole {
+                        each(day, *window, &self.names[key], running);
                     }
                 }
             }
         }
-        rows
     }
 }
 
@@ -145,94 +211,171 @@ impl KeyWindows {
 mod tests {
     use super::*;
 
+    type Rows<'a> = Vec<(i64, Vec<(&'a str, f64)>)>;
+    type Figures = Vec<(i16, String, NaiveDate, i64, i64, i64)>;
+
     fn day(n: i64) -> NaiveDate {
         NaiveDate::from_ymd_opt(2026, 1, 1).unwrap() + Duration::days(n)
     }
 
-    /// The definition, day by day: installations with the key on a day of the window.
+    /// The definition, day by day: per window ending each day, each installation's counted row
+    /// for the key (its latest, or its latest with the key), and the amounts summed.
     fn reference(
-        installations: &[Vec<(i64, Vec<&str>)>],
-        from: i64,
-        to: i64,
+        installations: &[Rows],
+        counting: Counting,
+        (from, to): (i64, i64),
         kept_from: i64,
-    ) -> Vec<WindowRow> {
-        let mut rows = Vec::new();
+    ) -> Figures {
+        let mut keys: Vec<&str> = installations
+            .iter()
+            .flatten()
+            .flat_map(|(_, keys)| keys.iter().map(|(key, _)| *key))
+            .chain([ANY])
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        let value = |row: &(i64, Vec<(&str, f64)>), key: &str| {
+            if key == ANY {
+                Some(1.0)
+            } else {
+                row.1.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
+            }
+        };
+        let mut figures = Vec::new();
         for window in WINDOWS {
-            let mut keys: Vec<&str> = installations
-                .iter()
-                .flatten()
-                .flat_map(|(_, keys)| keys.iter().copied())
-                .chain([ANY])
-                .collect();
-            keys.sort_unstable();
-            keys.dedup();
-            for key in keys {
+            for key in &keys {
                 for d in from..=to {
                     if d - i64::from(window) + 1 < kept_from {
                         continue;
                     }
                     let active = (d - i64::from(window) + 1)..=d;
-                    let count = installations
-                        .iter()
-                        .filter(|days| {
-                            days.iter().any(|(on, keys)| {
-                                active.contains(on) && (key == ANY || keys.contains(&key))
-                            })
-                        })
-                        .count();
-                    if count > 0 {
-                        rows.push(WindowRow {
-                            day: day(d),
-                            window_days: window,
-                            key: key.to_owned(),
-                            installations: count as i32,
-                        });
+                    let mut cell = (0, 0, 0.0);
+                    for rows in installations {
+                        let in_window: Vec<_> =
+                            rows.iter().filter(|(on, _)| active.contains(on)).collect();
+                        let counted = match counting {
+                            Counting::LatestRow => in_window.last().and_then(|r| value(r, key)),
+                            Counting::AnyRow => in_window.iter().rev().find_map(|r| value(r, key)),
+                        };
+                        let Some(counted) = counted else { continue };
+                        cell.0 += 1;
+                        cell.1 += i64::from(counted > 0.0);
+                        cell.2 += match counting {
+                            Counting::LatestRow => counted,
+                            Counting::AnyRow => {
+                                in_window.iter().filter_map(|r| value(r, key)).sum()
+                            }
+                        };
+                    }
+                    if cell.0 > 0 {
+                        figures.push((
+                            window,
+                            key.to_string(),
+                            day(d),
+                            cell.0,
+                            cell.1,
+                            cell.2 as i64,
+                        ));
                     }
                 }
             }
         }
-        rows.sort_by(|a, b| (a.window_days, &a.key, a.day).cmp(&(b.window_days, &b.key, b.day)));
-        rows
+        figures.sort();
+        figures
     }
 
     fn rolled(
-        installations: &[Vec<(i64, Vec<&str>)>],
-        from: i64,
-        to: i64,
+        installations: &[Rows],
+        counting: Counting,
+        (from, to): (i64, i64),
         kept_from: i64,
-    ) -> Vec<WindowRow> {
-        let mut windows = KeyWindows::new(day(from), day(to));
+    ) -> Figures {
+        let mut windows = KeyWindows::new(day(from), day(to), counting);
         let first = (windows.first_row_day() - day(0)).num_days();
-        for days in installations {
-            let mut fed: Vec<&(i64, Vec<&str>)> = days
-                .iter()
-                .filter(|(d, _)| (first..=to).contains(d))
-                .collect();
-            fed.sort_by_key(|(d, _)| std::cmp::Reverse(*d));
+        for rows in installations {
             windows.add_installation(
-                fed.into_iter()
+                rows.iter()
+                    .rev()
+                    .filter(|(d, _)| (first..=to).contains(d))
                     .map(|(d, keys)| (day(*d), keys.iter().copied())),
             );
         }
-        let mut rows = windows.finish(day(kept_from));
-        rows.sort_by(|a, b| (a.window_days, &a.key, a.day).cmp(&(b.window_days, &b.key, b.day)));
-        rows
+        let mut figures = Vec::new();
+        windows.finish(day(kept_from), |d, window, key, cell| {
+            figures.push((
+                window,
+                key.to_owned(),
+                d,
+                cell.installations,
+                cell.positive,
+                cell.amount as i64,
+            ));
+        });
+        figures.sort();
+        figures
+    }
+
+    /// Installations with a row on some of 90 days (ascending), each row with some keys.
+    fn generated(next: &mut impl FnMut(u64) -> u64) -> Vec<Rows<'static>> {
+        let keys = ["event/open", "event/crash", "counter/jobs"];
+        (0..1 + next(6))
+            .map(|_| {
+                let mut days: Vec<i64> = (0..next(12)).map(|_| next(90) as i64).collect();
+                days.sort_unstable();
+                days.dedup();
+                days.into_iter()
+                    .map(|d| {
+                        let mut row = Vec::new();
+                        for key in keys {
+                            if next(2) == 0 {
+                                row.push((key, next(4) as f64));
+                            }
+                        }
+                        (d, row)
+                    })
+                    .collect()
+            })
+            .collect()
     }
 
     #[test]
     fn an_installation_counts_once_in_each_window_that_holds_one_of_its_days() {
-        let installations = vec![vec![(10, vec!["event/a"]), (12, vec!["event/a"])]];
+        let installations = vec![vec![
+            (10, vec![("event/a", 2.0)]),
+            (12, vec![("event/a", 3.0)]),
+        ]];
 
-        let rows = rolled(&installations, 10, 45, 0);
+        let figures = rolled(&installations, Counting::AnyRow, (10, 45), 0);
 
-        let seven: Vec<(NaiveDate, i32)> = rows
+        let seven: Vec<(NaiveDate, i64, i64)> = figures
             .iter()
-            .filter(|row| row.window_days == 7 && row.key == "event/a")
-            .map(|row| (row.day, row.installations))
+            .filter(|f| f.0 == 7 && f.1 == "event/a")
+            .map(|f| (f.2, f.3, f.5))
             .collect();
-        // Days 10 to 18: the 7 days ending each hold day 10 or day 12, and it counts once.
-        assert_eq!(seven, (10..=18).map(|d| (day(d), 1)).collect::<Vec<_>>());
-        assert_eq!(rows, reference(&installations, 10, 45, 0));
+        // Days 10 to 18: the 7 days ending each hold day 10 or day 12; it counts once, and
+        // the amounts of both days add up while both are in the window (days 12 to 16).
+        let expected: Vec<_> = (10..=18)
+            .map(|d| (day(d), 1, [2, 2, 5, 5, 5, 5, 5, 3, 3][(d - 10) as usize]))
+            .collect();
+        assert_eq!(seven, expected);
+    }
+
+    #[test]
+    fn a_report_product_counts_each_installation_by_its_latest_row_in_the_window() {
+        // A later row without the key takes the installation out of the key's count.
+        let installations = vec![vec![
+            (10, vec![("dim/v/1", 1.0)]),
+            (12, vec![("dim/v/2", 1.0)]),
+        ]];
+
+        let figures = rolled(&installations, Counting::LatestRow, (12, 12), -40);
+
+        let thirty: Vec<(&str, i64)> = figures
+            .iter()
+            .filter(|f| f.0 == 30)
+            .map(|f| (f.1.as_str(), f.3))
+            .collect();
+        assert_eq!(thirty, [("", 1), ("dim/v/2", 1)]);
     }
 
     #[test]
@@ -244,26 +387,18 @@ mod tests {
             state ^= state >> 27;
             state.wrapping_mul(0x2545_F491_4F6C_DD1D) % n
         };
-        let keys = ["event/open", "event/crash", "event/sync"];
-        for round in 0..40 {
-            let installations: Vec<Vec<(i64, Vec<&str>)>> = (0..1 + next(6))
-                .map(|_| {
-                    let mut days: Vec<i64> = (0..next(12)).map(|_| next(90) as i64).collect();
-                    days.sort_unstable();
-                    days.dedup();
-                    days.into_iter()
-                        .map(|d| (d, keys.iter().copied().filter(|_| next(2) == 0).collect()))
-                        .collect()
-                })
-                .collect();
+        for round in 0..60 {
+            let installations = generated(&mut next);
             let from = 20 + next(40) as i64;
-            let to = from + next(40) as i64;
+            let range = (from, from + next(40) as i64);
             let kept_from = next(60) as i64;
-            assert_eq!(
-                rolled(&installations, from, to, kept_from),
-                reference(&installations, from, to, kept_from),
-                "round {round}"
-            );
+            for counting in [Counting::LatestRow, Counting::AnyRow] {
+                assert_eq!(
+                    rolled(&installations, counting, range, kept_from),
+                    reference(&installations, counting, range, kept_from),
+                    "round {round}, {counting:?}"
+                );
+            }
         }
     }
 }
