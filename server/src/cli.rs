@@ -4,7 +4,7 @@ use chrono::NaiveDate;
 use clap::{Parser, Subcommand};
 
 use crate::config::{DatabaseConfig, ReportsConfig, RetentionConfig, ServeConfig, TelemetryConfig};
-use crate::domain::{Catalog, PRINTERNIZER};
+use crate::domain::Catalog;
 use crate::startup::{self, Application};
 use crate::{reports, rollup, store, telemetry};
 
@@ -36,7 +36,7 @@ pub enum Command {
         database: DatabaseConfig,
         #[command(flatten)]
         telemetry: TelemetryConfig,
-        /// First day to recompute (YYYY-MM-DD); default: the first day with reports.
+        /// First day to recompute (YYYY-MM-DD); default: the first day with stored rows.
         #[arg(long)]
         from: Option<NaiveDate>,
         /// Last day to recompute (YYYY-MM-DD); default: today.
@@ -128,41 +128,33 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let catalog = startup::load_catalog(catalog.as_deref())?;
             let pool = store::connect(&database).await?;
             store::migrate(&pool).await?;
-            let product = PRINTERNIZER;
             let retention_days = retention.raw_retention_days;
             let began = std::time::Instant::now();
             let rolled = if from.is_none() && to.is_none() {
-                let all =
-                    rollup::bring_all_up_to_date(&pool, catalog, retention_days, rollup::Wait::Yes)
-                        .await?
-                        .unwrap_or_default();
-                for (product, rolled) in &all {
-                    tracing::info!(
-                        product,
-                        days = rolled.days(),
-                        rows = rolled.reports,
-                        "product rolled"
-                    );
-                }
-                all.into_iter()
-                    .find(|(name, _)| *name == product)
-                    .map(|(_, rolled)| rolled)
+                rollup::bring_all_up_to_date(&pool, catalog, retention_days, rollup::Wait::Yes)
+                    .await?
                     .unwrap_or_default()
             } else {
                 let today = chrono::Utc::now().date_naive();
-                // The first report's day costs a scan of every report: only when asked for.
+                // The first stored day costs a scan of every row's day: only when asked for.
                 let from = match from {
                     Some(from) => from,
-                    None => store::report_days(&pool.get().await?, product)
-                        .await?
-                        .map_or(today, |(first, _)| first),
+                    None => store::first_day(&pool.get().await?).await?.unwrap_or(today),
                 };
                 rollup::recompute_all(&pool, catalog, retention_days, from, to.unwrap_or(today))
                     .await?
             };
+            for (product, rolled) in &rolled {
+                tracing::info!(
+                    product,
+                    days = rolled.days(),
+                    rows = rolled.reports,
+                    "product rolled"
+                );
+            }
             tracing::info!(
-                days = rolled.days(),
-                reports = rolled.reports,
+                days = rolled.iter().map(|(_, rolled)| rolled.days()).sum::<i64>(),
+                rows = rolled.iter().map(|(_, rolled)| rolled.reports).sum::<u64>(),
                 elapsed_ms = began.elapsed().as_millis() as u64,
                 "daily tables rolled"
             );

@@ -40,10 +40,11 @@ use std::time::{Duration, Instant};
 use chrono::{Duration as Days, NaiveDate, Utc};
 use deadpool_postgres::{Object, Pool};
 
-use crate::domain::{Catalog, Product, PRINTERNIZER};
+use crate::domain::{Cadence, Catalog, Format, Product};
 use crate::store::{self, ReportRow, Reports, RollupState, StoreError};
 use crate::telemetry::Chain;
 use engine::{Sweep, LONGEST_WINDOW};
+use windows::Counting;
 
 pub use periodic::{run_periodically, Nudge};
 pub use retention::prune;
@@ -80,13 +81,33 @@ impl Rolled {
     }
 }
 
-/// Brings Printernizer's daily tables up to date: every day touched since the last run (all
-/// days the first time), of those whose reports `raw_retention_days` keeps. `None` when
-/// another instance holds the lock and `wait` is `No`.
-#[tracing::instrument(skip(pool))]
+/// Where a product's days are rolled to, and how its windows count an installation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Layout {
+    /// Printernizer's report format: its own daily tables, the compatibility view of its
+    /// `/stats` (`engine`), counted by each installation's latest report.
+    PrinternizerTables,
+    /// `activity_daily` and `activity_windows`, counted as the cadence says.
+    Activity(Counting),
+}
+
+impl Layout {
+    fn of(product: &Product) -> Self {
+        match (product.format(), product.cadence()) {
+            (Format::PrinternizerReport, _) => Self::PrinternizerTables,
+            (_, Cadence::Events) => Self::Activity(Counting::AnyRow),
+            (_, Cadence::Daily | Cadence::Weekly) => Self::Activity(Counting::LatestRow),
+        }
+    }
+}
+
+/// Brings one product's daily tables up to date: every day touched since the last run (all
+/// days the first time), of those whose rows `raw_retention_days` (or the product's own
+/// retention) keeps. `None` when another instance holds the lock and `wait` is `No`.
+#[tracing::instrument(skip_all, fields(product = product.name()))]
 pub async fn bring_up_to_date(
     pool: &Pool,
-    product: &str,
+    product: &Product,
     raw_retention_days: u32,
     wait: Wait,
 ) -> Result<Option<Rolled>, StoreError> {
@@ -97,15 +118,16 @@ pub async fn bring_up_to_date(
     let Some(mut run) = run else {
         return Ok(None);
     };
-    let kept_from = activity::kept_from(Utc::now().date_naive(), raw_retention_days);
+    let kept_from = kept_from(product, raw_retention_days, Utc::now().date_naive());
     let outcome = incremental(run.client(), product, kept_from).await;
     run.unlock().await;
     outcome.map(Some)
 }
 
-/// Brings every declared product's daily tables up to date in one run under one lock:
-/// Printernizer's, then each activity product's. `raw_retention_days` is the retention of the
-/// products that declare none. `None` when another instance holds the lock and `wait` is `No`.
+/// Brings every declared product's daily tables up to date in one run under one lock, after
+/// folding the events appended since the last run. `raw_retention_days` is the retention of
+/// the products that declare none. `None` when another instance holds the lock and `wait` is
+/// `No`.
 #[tracing::instrument(skip(pool, catalog))]
 pub async fn bring_all_up_to_date<'a>(
     pool: &Pool,
@@ -122,17 +144,14 @@ pub async fn bring_all_up_to_date<'a>(
     };
     let client = run.client();
     let outcome = async {
-        let today = Utc::now().date_naive();
-        let kept_from = printernizer_kept_from(catalog, today, raw_retention_days);
-        let mut rolled = vec![(
-            PRINTERNIZER,
-            incremental(client, PRINTERNIZER, kept_from).await?,
-        )];
         store::fold_added(client).await?;
-        for product in activity_products(catalog) {
-            let kept_from = activity::kept_from(today, retention_of(product, raw_retention_days));
-            let done = activity::incremental(client, product.name(), kept_from).await?;
-            rolled.push((product.name(), done));
+        let mut rolled = Vec::new();
+        for product in catalog.products() {
+            let kept_from = kept_from(product, raw_retention_days, Utc::now().date_naive());
+            rolled.push((
+                product.name(),
+                incremental(client, product, kept_from).await?,
+            ));
         }
         Ok(rolled)
     }
@@ -141,80 +160,64 @@ pub async fn bring_all_up_to_date<'a>(
     outcome.map(Some)
 }
 
-/// Recomputes `[from, to]` of every declared product (see `recompute`, `activity::recompute`).
+/// Recomputes `[from, to]` of every declared product (see `recompute`).
 #[tracing::instrument(skip(pool, catalog))]
-pub async fn recompute_all(
+pub async fn recompute_all<'a>(
     pool: &Pool,
-    catalog: &Catalog,
+    catalog: &'a Catalog,
     raw_retention_days: u32,
     from: NaiveDate,
     to: NaiveDate,
-) -> Result<Rolled, StoreError> {
-    let today = Utc::now().date_naive();
-    let kept_from = printernizer_kept_from(catalog, today, raw_retention_days);
-    let mut rolled = recompute(pool, PRINTERNIZER, from, to, kept_from).await?;
+) -> Result<Vec<(&'a str, Rolled)>, StoreError> {
     let mut run = Locked::wait(pool).await?;
     let client = run.client();
     let outcome = async {
         store::fold_added(client).await?;
-        for product in activity_products(catalog) {
-            let kept_from = activity::kept_from(today, retention_of(product, raw_retention_days));
-            activity::recompute(client, product.name(), from, to.min(today), kept_from).await?;
+        let mut rolled = Vec::new();
+        for product in catalog.products() {
+            let kept_from = kept_from(product, raw_retention_days, Utc::now().date_naive());
+            let done = recompute_locked(client, product, from, to, kept_from).await?;
+            rolled.push((product.name(), done));
         }
-        Ok(())
+        Ok(rolled)
     }
     .await;
     run.unlock().await;
-    outcome.map(|()| {
-        rolled.ranges.push((from, to));
-        rolled
-    })
+    outcome
 }
 
-/// The first day whose reports Printernizer's retention keeps.
-fn printernizer_kept_from(
-    catalog: &Catalog,
-    today: NaiveDate,
-    raw_retention_days: u32,
-) -> NaiveDate {
-    let retention = catalog
-        .products()
-        .iter()
-        .find(|product| product.name() == PRINTERNIZER)
-        .map_or(raw_retention_days, |product| {
-            retention_of(product, raw_retention_days)
-        });
-    activity::kept_from(today, retention)
-}
-
-/// The products rolled by `activity`'s rollup: every one but Printernizer, whose daily tables
-/// are its own (`engine`).
-fn activity_products(catalog: &Catalog) -> impl Iterator<Item = &Product> {
-    catalog
-        .products()
-        .iter()
-        .filter(|product| product.name() != PRINTERNIZER)
-}
-
-/// Days a product's raw rows are kept: its own declaration, else `TALLY_RAW_RETENTION_DAYS`.
-fn retention_of(product: &Product, raw_retention_days: u32) -> u32 {
-    product.retention_days().unwrap_or(raw_retention_days)
-}
-
-/// Recomputes the days `[from, to]` (clipped to what the reports kept from `kept_from` still
-/// cover), whatever was rolled before. Leaves the watermark alone.
-#[tracing::instrument(skip(pool))]
+/// Recomputes the days `[from, to]` of one product (clipped to what the rows kept from
+/// `kept_from` still cover), whatever was rolled before. Leaves the watermark alone.
+#[tracing::instrument(skip_all, fields(product = product.name()))]
 pub async fn recompute(
     pool: &Pool,
-    product: &str,
+    product: &Product,
     from: NaiveDate,
     to: NaiveDate,
     kept_from: NaiveDate,
 ) -> Result<Rolled, StoreError> {
     let mut run = Locked::wait(pool).await?;
-    let outcome = roll_ranges(run.client(), product, vec![(from, to)], kept_from).await;
+    let outcome = recompute_locked(run.client(), product, from, to, kept_from).await;
     run.unlock().await;
     outcome
+}
+
+async fn recompute_locked(
+    client: &mut Object,
+    product: &Product,
+    from: NaiveDate,
+    to: NaiveDate,
+    kept_from: NaiveDate,
+) -> Result<Rolled, StoreError> {
+    let days: Vec<NaiveDate> = from.iter_days().take_while(|day| *day <= to).collect();
+    roll(client, product, &days, vec![(from, to)], kept_from).await
+}
+
+/// The first day whose rows the product's retention keeps on `today`: its own declaration,
+/// else `raw_retention_days` (`TALLY_RAW_RETENTION_DAYS`).
+fn kept_from(product: &Product, raw_retention_days: u32, today: NaiveDate) -> NaiveDate {
+    let retention = product.retention_days().unwrap_or(raw_retention_days);
+    today - Days::days(i64::from(retention))
 }
 
 /// A connection holding the rollup lock. Dropped without `unlock` (an abandoned run), it is
@@ -267,39 +270,54 @@ impl Drop for Locked {
     }
 }
 
+/// Rolls what changed since the product's last run: the days of rows received since its
+/// watermark (every day with rows the first time) and the days marked by erasures, each with
+/// the 29 after it, and today on the day's first run (`dirty_ranges`).
 async fn incremental(
     client: &mut Object,
-    product: &str,
+    product: &Product,
     kept_from: NaiveDate,
 ) -> Result<Rolled, StoreError> {
+    let name = product.name();
     let (started, watermark) = store::watermark(&*client).await?;
     let today = started.date_naive();
-    let state = store::rollup_state(&*client, product).await?;
-    let marked = store::marked_days(&*client, product).await?;
-    let ranges = match state {
-        None => match store::report_days(&*client, product).await? {
-            Some((first, last)) => vec![(first, last.max(today))],
-            None => vec![(today, today)],
-        },
-        Some(state) => {
-            let mut days = store::activity_days_since(&*client, product, state.watermark).await?;
-            days.extend(&marked.days);
-            let today_rolled = store::totals_rolled(&*client, product, today).await?;
-            dirty_ranges(today, today_rolled, &days)
-        }
+    let marked = store::marked_days(&*client, name).await?;
+    let mut days = match store::rollup_state(&*client, name).await? {
+        None => store::activity_days(&*client, name).await?,
+        Some(state) => store::activity_days_since(&*client, name, state.watermark).await?,
     };
-    let rolled = roll_ranges(client, product, ranges, kept_from).await?;
-    store::unmark_days(&*client, product, &marked).await?;
-    store::save_rollup_state(
-        &*client,
-        product,
-        RollupState {
-            rolled_at: started,
-            watermark,
-        },
-    )
-    .await?;
+    days.extend(&marked.days);
+    days.sort_unstable();
+    days.dedup();
+    let today_rolled = match Layout::of(product) {
+        Layout::PrinternizerTables => store::totals_rolled(&*client, name, today).await?,
+        Layout::Activity(_) => store::activity_windows_rolled(&*client, name, today).await?,
+    };
+    let ranges = dirty_ranges(today, today_rolled, &days);
+    let rolled = roll(client, product, &days, ranges, kept_from).await?;
+    store::unmark_days(&*client, name, &marked).await?;
+    let state = RollupState {
+        rolled_at: started,
+        watermark,
+    };
+    store::save_rollup_state(&*client, name, state).await?;
     Ok(rolled)
+}
+
+/// Rolls `ranges` (and, in the activity tables, the daily sums of `changed` days).
+async fn roll(
+    client: &mut Object,
+    product: &Product,
+    changed: &[NaiveDate],
+    ranges: Vec<(NaiveDate, NaiveDate)>,
+    kept_from: NaiveDate,
+) -> Result<Rolled, StoreError> {
+    match Layout::of(product) {
+        Layout::PrinternizerTables => roll_ranges(client, product.name(), ranges, kept_from).await,
+        Layout::Activity(counting) => {
+            activity::roll(client, product.name(), counting, changed, ranges, kept_from).await
+        }
+    }
 }
 
 /// The days to roll, merged into ranges: each changed day (of rows received, or marked) and

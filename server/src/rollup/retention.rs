@@ -4,7 +4,7 @@
 use chrono::{Duration, NaiveDate};
 use deadpool_postgres::Pool;
 
-use super::{activity, retention_of};
+use super::kept_from;
 use crate::domain::Catalog;
 use crate::store::{self, StoreError};
 
@@ -23,7 +23,7 @@ pub async fn prune(
     let mut client = pool.get().await?;
     let mut deleted = 0;
     for product in catalog.products() {
-        let cutoff = activity::kept_from(today, retention_of(product, retention_days));
+        let cutoff = kept_from(product, retention_days, today);
         let rows = store::delete_activity_before(&mut client, product.name(), cutoff).await?;
         if rows > 0 {
             tracing::info!(product = product.name(), rows, %cutoff, "raw activity deleted");

@@ -35,8 +35,8 @@ pub use migrate::migrate;
 pub use outcomes::add_outcomes;
 pub use reports::{begin_sending, last_sent, Sending};
 pub use rollup::{
-    for_each_report, lock_rollup, marked_days, midnight, new_installations, replace_days,
-    report_days, reports_ending_on, rollup_state, save_rollup_state, totals_rolled, unlock_rollup,
+    first_day, for_each_report, lock_rollup, marked_days, midnight, new_installations,
+    replace_days, reports_ending_on, rollup_state, save_rollup_state, totals_rolled, unlock_rollup,
     unmark_days, watermark, DailyRows, DimensionRow, MarkedDays, ReportRow, Reports, RollupState,
     TotalsRow,
 };

@@ -348,21 +348,12 @@ pub async fn watermark(
     Ok((row.try_get(0)?, row.try_get(1)?))
 }
 
-/// The first and last day any stored report with a period ends on.
-pub async fn report_days(
-    client: &impl GenericClient,
-    product: &str,
-) -> Result<Option<(NaiveDate, NaiveDate)>, StoreError> {
+/// The first day of any product's stored rows.
+pub async fn first_day(client: &impl GenericClient) -> Result<Option<NaiveDate>, StoreError> {
     let row = client
-        .query_one(
-            "SELECT min(day), max(day) FROM activity
-             WHERE product = $1 AND report_id IS NOT NULL",
-            &[&product],
-        )
+        .query_one("SELECT min(day) FROM activity", &[])
         .await?;
-    let first: Option<NaiveDate> = row.try_get(0)?;
-    let last: Option<NaiveDate> = row.try_get(1)?;
-    Ok(first.zip(last))
+    Ok(row.try_get(0)?)
 }
 
 /// The days marked for re-rolling, as one run read them.

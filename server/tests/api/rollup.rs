@@ -1,10 +1,12 @@
 //! The daily tables and the statistics read from them, on controlled histories with exact
 //! expected numbers. Reports are sent through the API with chosen period ends, then rolled.
 
+use std::sync::LazyLock;
+
 use chrono::{Duration, NaiveDate, Utc};
 use serde_json::Value;
 use tally::domain::activity::ClientId;
-use tally::domain::InstallationId;
+use tally::domain::{Catalog, InstallationId, Product};
 use tally::rollup::{self, Wait};
 
 use crate::helpers::{
@@ -12,6 +14,13 @@ use crate::helpers::{
 };
 
 const PRODUCT: &str = "printernizer";
+
+/// Printernizer as the built-in catalog declares it.
+pub fn printernizer() -> &'static Product {
+    static CATALOG: LazyLock<Catalog> =
+        LazyLock::new(|| Catalog::load(None).expect("the built-in catalog loads"));
+    CATALOG.product(PRODUCT).expect("Printernizer is declared")
+}
 
 pub async fn app() -> TestApp {
     spawn_app_with(|c| {
@@ -35,7 +44,7 @@ fn kept_from() -> NaiveDate {
 }
 
 pub async fn roll(app: &TestApp) {
-    rollup::bring_up_to_date(&pool(app), PRODUCT, RETENTION_DAYS, Wait::Yes)
+    rollup::bring_up_to_date(&pool(app), printernizer(), RETENTION_DAYS, Wait::Yes)
         .await
         .expect("rollup runs")
         .expect("the lock is taken when waiting");
@@ -259,13 +268,13 @@ async fn rolling_day_by_day_equals_rolling_the_range_at_once_equals_a_fresh_reco
     let today = Utc::now().date_naive();
     let first = today - Duration::days(61);
 
-    rollup::recompute(&pool, PRODUCT, first, today, kept_from())
+    rollup::recompute(&pool, printernizer(), first, today, kept_from())
         .await
         .unwrap();
     let whole = dump(&app).await;
     let mut day = first;
     while day <= today {
-        rollup::recompute(&pool, PRODUCT, day, day, kept_from())
+        rollup::recompute(&pool, printernizer(), day, day, kept_from())
             .await
             .unwrap();
         day += Duration::days(1);
@@ -458,7 +467,7 @@ async fn an_installation_is_new_only_on_the_day_of_its_first_report_even_when_a_
     // Only the last days: installation 1's first report lies before the range.
     rollup::recompute(
         &pool(&app),
-        PRODUCT,
+        printernizer(),
         today - Duration::days(5),
         today,
         kept_from(),
@@ -650,7 +659,7 @@ async fn an_erasure_while_a_run_rolls_its_day_is_rolled_by_the_next_run() {
         .unwrap();
     let pool = pool(&app);
     let run = tokio::spawn(async move {
-        rollup::bring_up_to_date(&pool, PRODUCT, RETENTION_DAYS, Wait::Yes).await
+        rollup::bring_up_to_date(&pool, printernizer(), RETENTION_DAYS, Wait::Yes).await
     });
     until_waiting_for(&db, "daily_reports").await;
 
@@ -749,7 +758,7 @@ async fn days_marked_before_v5_stay_marked_until_the_next_run() {
         [today - Duration::days(3), today - Duration::days(2)],
         "the marks survive the migration"
     );
-    rollup::bring_up_to_date(&pool, PRODUCT, RETENTION_DAYS, Wait::Yes)
+    rollup::bring_up_to_date(&pool, printernizer(), RETENTION_DAYS, Wait::Yes)
         .await
         .unwrap()
         .unwrap();
@@ -759,7 +768,7 @@ async fn days_marked_before_v5_stay_marked_until_the_next_run() {
 
 /// The ranges one run rolls.
 async fn ranges(app: &TestApp) -> Vec<(NaiveDate, NaiveDate)> {
-    rollup::bring_up_to_date(&pool(app), PRODUCT, RETENTION_DAYS, Wait::Yes)
+    rollup::bring_up_to_date(&pool(app), printernizer(), RETENTION_DAYS, Wait::Yes)
         .await
         .expect("rollup runs")
         .expect("the lock is taken when waiting")

@@ -272,9 +272,14 @@ async fn a_report_sent_through_an_instance_whose_clock_is_behind_is_registered_a
         .expect("an answer");
     assert_eq!(sent.status(), 200);
 
-    tally::rollup::bring_up_to_date(&pool, "printernizer", 400, tally::rollup::Wait::Yes)
-        .await
-        .expect("a run");
+    tally::rollup::bring_up_to_date(
+        &pool,
+        crate::rollup::printernizer(),
+        400,
+        tally::rollup::Wait::Yes,
+    )
+    .await
+    .expect("a run");
 
     let summary: serde_json::Value = http
         .get(format!("http://127.0.0.1:{port}/stats/summary"))
