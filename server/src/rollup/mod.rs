@@ -1,16 +1,16 @@
 //! The rollup: which days of the daily tables to roll, and rolling them.
 //!
-//! - **Time axis.** A report counts on the UTC day its period ends. On day D, for a window of
-//!   7 or 30 days, an installation is active when it has a report ending in `[D-w+1, D]`, and
-//!   counts once, by its latest such report (see `engine`). A report ending on day E therefore
-//!   changes days E..E+29 and nothing else.
+//! - **Time axis.** A row counts on its day (a report: the UTC day its period ends). On day D,
+//!   for a window of 1, 7 or 30 days, an installation is active when it has a row in
+//!   `[D-w+1, D]`, and counts once (see `windows`). A row of day E therefore changes days
+//!   E..E+29 and nothing else.
 //! - **Idempotent.** Rolling recomputes whole days from the raw reports and replaces them in one
 //!   transaction (chunks of `CHUNK_DAYS` days): rolling twice, day by day or the whole range
 //!   at once gives the same rows.
 //! - **Incremental.** A run rolls only the days touched since the last one: reports received
 //!   since the watermark (`activity`'s index on `received_at`), days marked by erasures
 //!   (`rollup_dirty_days`), and today on the day's first run (`dirty_ranges`). The first run
-//!   rolls everything. `received_at` is the database's time of the batch's transaction, and
+//!   rolls every day with rows, each with the 29 after it. `received_at` is the database's time of the batch's transaction, and
 //!   the watermark is the database's time at the run's start or the start of the oldest
 //!   writer transaction still open, whichever is earlier (`store::watermark`): no report can
 //!   commit behind it, whatever the instances' clocks say or however long a batch waits.
@@ -23,11 +23,15 @@
 //!   once on shutdown, and its transaction rolls back.
 //! - **Pruned history.** Days whose reports may have been pruned (`tally prune`, the product's
 //!   retention) are never rolled again: the daily tables are all that remains of them.
-//! - **Every product.** A run rolls Printernizer's daily tables, then each other product's
-//!   (`activity`), under the same lock (`bring_all_up_to_date`). Before those it folds the
-//!   events appended since the last run into their days (`store::fold_added`), in a
-//!   transaction of its own, so the activity rollup reads one row per installation and day.
-//!   This is the only fold: the appended rows wait at most one rollup interval.
+//! - **Every product, one way.** A run folds the events appended since the last run into their
+//!   days (`store::fold_added`, in a transaction of its own, the only fold: the appended rows
+//!   wait at most one rollup interval), then rolls each declared product under the same lock
+//!   (`bring_all_up_to_date`) by the same decision (`incremental`). The windows of every product
+//!   are counted by one arithmetic (`windows::KeyWindows`): a report product (weekly, daily)
+//!   counts each installation by its latest row in the window, an event product by any day of
+//!   the window. Printernizer's report format is laid out in its own daily tables, the
+//!   compatibility view of `/stats` (`engine`); every other product in `activity_daily` and
+//!   `activity_windows` (`activity`).
 
 pub mod activity;
 pub mod engine;
