@@ -66,7 +66,7 @@ time_route() {
 elapsed() {
     local a b
     a=$(date +%s.%N)
-    RUST_LOG=warn "$@" >/dev/null
+    RUST_LOG=${BENCH_RUST_LOG:-warn} "$@" >/dev/null
     b=$(date +%s.%N)
     echo "$b - $a" | bc
 }

@@ -4,30 +4,45 @@
 //! `KeyWindows` as the product's cadence says). What to roll is decided for every product alike
 //! (`super::incremental`).
 
+use std::time::Instant;
+
 use chrono::NaiveDate;
 use deadpool_postgres::Object;
 
 use super::windows::{Counting, KeyWindows};
 use super::Rolled;
+use crate::domain::activity::key;
+use crate::domain::Product;
 use crate::store::{self, StoreError, WindowRow};
 
 /// Replaces the daily sums of the `changed` days and the windows of `ranges`, in one
 /// transaction. Nothing before `kept_from` is rolled: its raw rows are gone.
 pub(super) async fn roll(
     client: &mut Object,
-    product: &str,
+    product: &Product,
     counting: Counting,
     changed: &[NaiveDate],
     ranges: Vec<(NaiveDate, NaiveDate)>,
     kept_from: NaiveDate,
 ) -> Result<Rolled, StoreError> {
+    let began = Instant::now();
+    let events: Vec<String> = product
+        .event_types()
+        .map(|(name, _)| key::event(name))
+        .collect();
+    let product = product.name();
     let tx = client.transaction().await?;
+    // The windows' rows are sorted by installation (30 days of them for today's); the sums
+    // group a day's keys. Let both stay in memory (4 MB spilled 10 MB to disk at 2,000
+    // installations).
+    tx.batch_execute("SET LOCAL work_mem = '128MB'").await?;
     let days: Vec<NaiveDate> = changed
         .iter()
         .copied()
         .filter(|d| *d >= kept_from)
         .collect();
     store::replace_activity_days(&tx, product, &days).await?;
+    let summed = began.elapsed();
     let mut rolled = Rolled::default();
     // The shortest window is one day: days before `kept_from` have nothing left to count.
     for (from, to) in ranges {
@@ -35,19 +50,27 @@ pub(super) async fn roll(
         if from > to {
             continue;
         }
-        rolled.reports += roll_windows(&tx, product, counting, (from, to), kept_from).await?;
+        rolled.reports +=
+            roll_windows(&tx, (product, &events), counting, (from, to), kept_from).await?;
         rolled.ranges.push((from, to));
     }
     tx.commit().await?;
+    tracing::debug!(
+        days = days.len(),
+        rows = rolled.reports,
+        sums_ms = summed.as_millis() as u64,
+        elapsed_ms = began.elapsed().as_millis() as u64,
+        "activity days rolled"
+    );
     Ok(rolled)
 }
 
-/// Replaces the windows of `[from, to]`, counted from the rows of `[from - 29, to]` read once
-/// (`KeyWindows`: an installation is active with a key in a window holding a day it had it).
-/// Returns the rows read.
+/// Replaces the windows of `[from, to]` of the product's activity and of each of its `events`
+/// keys, counted from the rows of `[from - 29, to]` read once (`KeyWindows`). Returns the rows
+/// read.
 async fn roll_windows(
     tx: &deadpool_postgres::Transaction<'_>,
-    product: &str,
+    (product, events): (&str, &[String]),
     counting: Counting,
     (from, to): (NaiveDate, NaiveDate),
     kept_from: NaiveDate,
@@ -56,7 +79,7 @@ async fn roll_windows(
     let mut installation = String::new();
     let mut days: Vec<(NaiveDate, Vec<String>)> = Vec::new();
     let first = windows.first_row_day();
-    let read = store::for_each_active_day(tx, product, first, to, |id, day, keys| {
+    let read = store::for_each_active_day(tx, product, (first, to), events, |id, day, keys| {
         if id != installation {
             windows.add_installation(active(&days));
             days.clear();

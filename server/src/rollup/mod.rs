@@ -319,7 +319,7 @@ async fn roll(
     match Layout::of(product) {
         Layout::PrinternizerTables => roll_ranges(client, product.name(), ranges, kept_from).await,
         Layout::Activity(counting) => {
-            activity::roll(client, product.name(), counting, changed, ranges, kept_from).await
+            activity::roll(client, product, counting, changed, ranges, kept_from).await
         }
     }
 }

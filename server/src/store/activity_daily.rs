@@ -88,25 +88,25 @@ pub async fn replace_activity_days(
 }
 
 /// Streams the days of `[from, to]` with rows, each installation's together and in descending
-/// order of day, each with its event keys (`event/<type>`): what the windows count
-/// (`rollup::windows`). Reads the key names only, not the counts.
+/// order of day, each with those of `keys` it has: what the windows count (`rollup::windows`).
+/// Each key is looked up in the row (`?`, a binary search of its keys), none is read out:
+/// half the time of listing every key and keeping the events'.
 pub async fn for_each_active_day(
     client: &impl GenericClient,
     product: &str,
-    from: NaiveDate,
-    to: NaiveDate,
+    (from, to): (NaiveDate, NaiveDate),
+    keys: &[String],
     mut sink: impl FnMut(&str, NaiveDate, Vec<String>),
 ) -> Result<u64, StoreError> {
     let statement = client
         .prepare_cached(
             "SELECT installation_id, day,
-                    ARRAY(SELECT key FROM jsonb_object_keys(counts) AS key
-                          WHERE starts_with(key, 'event/'))
+                    ARRAY(SELECT key FROM unnest($4::text[]) AS key WHERE counts ? key)
              FROM activity WHERE product = $1 AND day BETWEEN $2 AND $3
              ORDER BY installation_id, day DESC",
         )
         .await?;
-    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [&product, &from, &to];
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] = [&product, &from, &to, &keys];
     let rows = client.query_raw(&statement, params).await?;
     pin_mut!(rows);
     let mut count = 0;
