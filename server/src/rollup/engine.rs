@@ -144,24 +144,10 @@ impl Sweep {
                 };
                 let totals = &mut totals[at];
                 let dimension = match (kind, field, entry) {
-                    (Kind::Counter, path::PRINTER_COUNT, None) => {
-                        totals.printers = amount;
-                        return;
-                    }
-                    (Kind::Counter, path::JOB_COUNT, None) => {
-                        totals.jobs = amount;
-                        return;
-                    }
-                    (Kind::Counter, path::FILE_COUNT, None) => {
-                        totals.files = amount;
-                        return;
-                    }
-                    (Kind::Counter, path::UPLOAD_COUNT, None) => {
-                        totals.uploads = amount;
-                        return;
-                    }
-                    (Kind::Counter, path::UPTIME_HOURS, None) => {
-                        totals.uptime_hours = amount;
+                    (Kind::Counter, field, None) => {
+                        if let Some(total) = counter_total(totals, field) {
+                            *total = amount;
+                        }
                         return;
                     }
                     (Kind::Dimension, path::APP_VERSION, _) => dimension::VERSION,
@@ -192,6 +178,18 @@ impl Sweep {
         rows.dimensions.sort();
         rows
     }
+}
+
+/// The column of `daily_totals` that sums the counter at `path`.
+fn counter_total<'a>(totals: &'a mut TotalsRow, path: &str) -> Option<&'a mut i64> {
+    Some(match path {
+        path::PRINTER_COUNT => &mut totals.printers,
+        path::JOB_COUNT => &mut totals.jobs,
+        path::FILE_COUNT => &mut totals.files,
+        path::UPLOAD_COUNT => &mut totals.uploads,
+        path::UPTIME_HOURS => &mut totals.uptime_hours,
+        _ => return None,
+    })
 }
 
 /// The rows of `[from, to]` from the definition, day by day: for each day and window, each
