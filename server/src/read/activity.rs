@@ -14,7 +14,7 @@ use super::points::{
 use super::ReadError;
 use crate::domain::activity::key;
 use crate::domain::{Field, Product, Rate};
-use crate::store::{Daily, KeyAmount, StoreError};
+use crate::store::{Daily, KeyAmount, Keys, StoreError};
 
 /// What `/metrics/{name}` reads for a product.
 enum Metric<'a> {
@@ -86,7 +86,12 @@ pub(super) async fn metric(
         }
         Metric::Counter(counter) => {
             let rows = daily
-                .activity_keys(product_name, std::slice::from_ref(counter), None, from, to)
+                .activity_keys(
+                    product_name,
+                    Keys::Listed(std::slice::from_ref(counter)),
+                    from,
+                    to,
+                )
                 .await?;
             rows.iter()
                 .map(|row| (row.day, Figure::Count(row.amount.round() as i64)))
@@ -98,7 +103,7 @@ pub(super) async fn metric(
         }) => {
             let ratio = Ratio::of(numerator, denominator);
             let rows = daily
-                .activity_keys(product_name, &ratio.keys(), None, from, to)
+                .activity_keys(product_name, Keys::Listed(&ratio.keys()), from, to)
                 .await?;
             days(from, to)
                 .map(|day| (day, ratio.over(rows.iter().filter(|row| row.day == day))))
@@ -158,7 +163,7 @@ pub(super) async fn rate_over(
         }) => {
             let ratio = Ratio::of(numerator, denominator);
             let rows = daily
-                .activity_keys(product.name(), &ratio.keys(), None, from, to)
+                .activity_keys(product.name(), Keys::Listed(&ratio.keys()), from, to)
                 .await?;
             ratio.over(rows.iter())
         }
@@ -242,12 +247,17 @@ pub(super) async fn dimension(
     let rows = match &exact {
         Some(flag) => {
             daily
-                .activity_keys(product.name(), std::slice::from_ref(flag), None, from, to)
+                .activity_keys(
+                    product.name(),
+                    Keys::Listed(std::slice::from_ref(flag)),
+                    from,
+                    to,
+                )
                 .await?
         }
         None => {
             daily
-                .activity_keys(product.name(), &[], Some(&prefix), from, to)
+                .activity_keys(product.name(), Keys::Under(&prefix), from, to)
                 .await?
         }
     };
@@ -277,12 +287,16 @@ pub(super) async fn measure(
 ) -> Result<Vec<MeasurePoint>, ReadError> {
     let histogram = Histogram::of(product, path)?;
     let rows = daily
-        .activity_keys(product.name(), &histogram.keys(), None, from, to)
+        .activity_keys(product.name(), Keys::Listed(&histogram.keys()), from, to)
         .await?;
+    // The rows come by day: one pass, not a scan of the range's rows for each day.
+    let mut by_day = rows.chunk_by(|a, b| a.day == b.day).peekable();
     Ok(days(from, to)
         .map(|date| {
-            let total = histogram.over(rows.iter().filter(|row| row.day == date));
-            MeasurePoint::on(date, total)
+            let on_day = by_day
+                .next_if(|rows| rows.first().is_some_and(|row| row.day == date))
+                .unwrap_or_default();
+            MeasurePoint::on(date, histogram.over(on_day.iter()))
         })
         .collect())
 }
@@ -297,7 +311,7 @@ pub(super) async fn measure_over(
 ) -> Result<MeasureTotal, ReadError> {
     let histogram = Histogram::of(product, path)?;
     let rows = daily
-        .activity_keys(product.name(), &histogram.keys(), None, from, to)
+        .activity_keys(product.name(), Keys::Listed(&histogram.keys()), from, to)
         .await?;
     Ok(histogram.over(rows.iter()))
 }
@@ -382,7 +396,7 @@ pub(super) async fn events(
 ) -> Result<BTreeMap<NaiveDate, BTreeMap<String, EventCount>>, StoreError> {
     let prefix = key::event("");
     let rows = daily
-        .activity_keys(product.name(), &[], Some(&prefix), from, to)
+        .activity_keys(product.name(), Keys::Under(&prefix), from, to)
         .await?;
     let mut days: BTreeMap<NaiveDate, BTreeMap<String, EventCount>> = BTreeMap::new();
     for row in rows {

@@ -9,6 +9,7 @@ use std::time::Instant;
 use chrono::NaiveDate;
 use deadpool_postgres::Object;
 
+use super::engine::LONGEST_WINDOW;
 use super::windows::{Counting, KeyWindows};
 use super::Rolled;
 use crate::domain::activity::key;
@@ -55,6 +56,12 @@ pub(super) async fn roll(
         rolled.ranges.push((from, to));
     }
     tx.commit().await?;
+    if days.len() > LONGEST_WINDOW as usize {
+        // A backfill or a recompute rewrote the tables: the reads' plans need their statistics
+        // now, not at autovacuum's next look (a year of a measure read 8-10 ms without them,
+        // every row of the range fetched, against 1.6 ms with them).
+        store::analyze_activity_tables(&*client).await?;
+    }
     tracing::debug!(
         days = days.len(),
         rows = rolled.reports,

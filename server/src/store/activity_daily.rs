@@ -87,6 +87,14 @@ pub async fn replace_activity_days(
     Ok(())
 }
 
+/// Refreshes the planner's statistics of the activity tables.
+pub async fn analyze_activity_tables(client: &impl GenericClient) -> Result<(), StoreError> {
+    client
+        .batch_execute("ANALYZE activity_daily, activity_windows")
+        .await?;
+    Ok(())
+}
+
 /// Streams the days of `[from, to]` with rows, each installation's together and in descending
 /// order of day, each with those of `keys` it has: what the windows count (`rollup::windows`).
 /// Each key is looked up in the row (`?`, a binary search of its keys), none is read out:

@@ -79,30 +79,42 @@ impl Daily {
         Ok((known, days))
     }
 
-    /// The `activity_daily` rows of `[from, to]` whose key is one of `keys` or starts with
-    /// `prefix`.
+    /// The `activity_daily` rows of `[from, to]` of `keys`, by day and key. Each key is one
+    /// range of the primary key (V17).
     pub async fn activity_keys(
         &self,
         product: &str,
-        keys: &[String],
-        prefix: Option<&str>,
+        keys: Keys<'_>,
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<Vec<KeyAmount>, StoreError> {
-        let statement = self
-            .client
-            .prepare_cached(
-                "SELECT day, key, amount, installations
-                 FROM activity_daily
-                 WHERE product = $1 AND day BETWEEN $2 AND $3
-                   AND (key = ANY($4) OR starts_with(key, $5))
-                 ORDER BY day, key",
-            )
-            .await?;
-        let rows = self
-            .client
-            .query(&statement, &[&product, &from, &to, &keys, &prefix])
-            .await?;
+        const COLUMNS: &str = "SELECT day, key, amount, installations FROM activity_daily
+                               WHERE product = $1 AND day BETWEEN $2 AND $3";
+        let rows = match keys {
+            Keys::Listed(keys) => {
+                let statement = self
+                    .client
+                    .prepare_cached(&format!("{COLUMNS} AND key = ANY($4) ORDER BY day, key"))
+                    .await?;
+                self.client
+                    .query(&statement, &[&product, &from, &to, &keys])
+                    .await?
+            }
+            // A range rather than `starts_with`, whose index range a generic plan cannot derive
+            // from a parameter.
+            Keys::Under(prefix) => {
+                let statement = self
+                    .client
+                    .prepare_cached(&format!(
+                        "{COLUMNS} AND key >= $4 AND key < $5 ORDER BY day, key"
+                    ))
+                    .await?;
+                let end = after_prefix(prefix);
+                self.client
+                    .query(&statement, &[&product, &from, &to, &prefix, &end])
+                    .await?
+            }
+        };
         rows.iter()
             .map(|row| {
                 Ok(KeyAmount {
@@ -114,5 +126,44 @@ impl Daily {
             })
             .collect::<Result<_, tokio_postgres::Error>>()
             .map_err(StoreError::from)
+    }
+}
+
+/// Which keys of `activity_daily` a read wants.
+#[derive(Debug, Clone, Copy)]
+pub enum Keys<'a> {
+    Listed(&'a [String]),
+    /// Every key that starts with this prefix.
+    Under(&'a str),
+}
+
+/// The first string after every string that starts with `prefix`, in the keys' byte order
+/// (`COLLATE "C"`): its last character, incremented.
+fn after_prefix(prefix: &str) -> String {
+    let mut end = prefix.to_owned();
+    match end
+        .pop()
+        .and_then(|last| char::from_u32(u32::from(last) + 1))
+    {
+        Some(next) => end.push(next),
+        // Nothing comes after an empty prefix or char::MAX: no bound but the end.
+        None => end.push(char::MAX),
+    }
+    end
+}
+
+#[cfg(test)]
+mod tests {
+    use super::after_prefix;
+
+    #[test]
+    fn the_end_of_a_prefix_range_follows_every_key_under_it_and_nothing_else() {
+        let end = after_prefix("dim/app_opened.language/");
+        assert_eq!(end, "dim/app_opened.language0");
+        for under in ["dim/app_opened.language/", "dim/app_opened.language/zz~"] {
+            assert!(under < end.as_str());
+        }
+        assert!("dim/app_opened.language0" >= end.as_str());
+        assert!("dim/app_opened.languages" >= end.as_str());
     }
 }

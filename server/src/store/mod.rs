@@ -25,11 +25,11 @@ pub use activity_access::{
     StoredDay, StoredReport,
 };
 pub use activity_daily::{
-    activity_days, activity_days_since, activity_windows_rolled, delete_activity_before,
-    delete_fingerprints_before, for_each_active_day, replace_activity_days,
+    activity_days, activity_days_since, activity_windows_rolled, analyze_activity_tables,
+    delete_activity_before, delete_fingerprints_before, for_each_active_day, replace_activity_days,
     replace_activity_windows, WindowRow,
 };
-pub use activity_reads::KeyAmount;
+pub use activity_reads::{KeyAmount, Keys};
 pub use daily::{Daily, DayReports, OutcomeCount, ReadPool};
 pub use migrate::migrate;
 pub use outcomes::add_outcomes;
