@@ -10,10 +10,11 @@
 //! - **Incremental.** A run rolls only the days touched since the last one: reports received
 //!   since the watermark (`activity`'s index on `received_at`), days marked by erasures
 //!   (`rollup_dirty_days`), and today on the day's first run (`dirty_ranges`). The first run
-//!   rolls every day with rows, each with the 29 after it. `received_at` is the database's time of the batch's transaction, and
-//!   the watermark is the database's time at the run's start or the start of the oldest
-//!   writer transaction still open, whichever is earlier (`store::watermark`): no report can
-//!   commit behind it, whatever the instances' clocks say or however long a batch waits.
+//!   rolls every day with rows, each with the 29 after it. `received_at` is the database's
+//!   time of the batch's transaction, and the watermark is the database's time at the run's
+//!   start or the start of the oldest writer transaction still open, whichever is earlier
+//!   (`store::watermark`): no report can commit behind it, whatever the instances' clocks say
+//!   or however long a batch waits.
 //! - **One roller.** A run holds the rollup lock (`store::lock_rollup`) on its connection: the task in
 //!   `tally serve` skips a turn when another instance rolls; `tally rollup` waits for it. A run
 //!   that is abandoned (deadline, shutdown) closes its connection, which releases the lock; it
@@ -213,6 +214,11 @@ async fn recompute_locked(
     to: NaiveDate,
     kept_from: NaiveDate,
 ) -> Result<Rolled, StoreError> {
+    // An activity product's days end today; a report's period may end a day ahead.
+    let to = match Layout::of(product) {
+        Layout::PrinternizerTables => to,
+        Layout::Activity(_) => to.min(Utc::now().date_naive()),
+    };
     let days: Vec<NaiveDate> = from.iter_days().take_while(|day| *day <= to).collect();
     roll(client, product, &days, vec![(from, to)], kept_from).await
 }

@@ -18,6 +18,8 @@ use super::engine::{LONGEST_WINDOW, WINDOWS};
 
 /// The key of any activity: every row has it, with the amount 1.
 pub const ANY: &str = "";
+/// `ANY`'s index: the first key of every `KeyWindows`.
+const ANY_INDEX: usize = 0;
 
 /// Which of an installation's rows a window counts it by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,7 +88,8 @@ impl KeyWindows {
             seen: Vec::new(),
             stamp: 0,
         };
-        windows.index_of(ANY);
+        let any = windows.index_of(ANY);
+        debug_assert_eq!(any, ANY_INDEX);
         windows
     }
 
@@ -122,9 +125,8 @@ impl KeyWindows {
         let mut next_row = None;
         for (day, keys) in rows_latest_first {
             let index = (day - self.from).num_days();
-            let any = self.index_of(ANY);
-            let next = self.next_of(any, next_row);
-            self.span(any, index, next, 1.0);
+            let next = self.next_of(ANY_INDEX, next_row);
+            self.span(ANY_INDEX, index, next, 1.0);
             for (key, value) in keys {
                 let at = self.index_of(key);
                 let next = self.next_of(at, next_row);

@@ -88,13 +88,15 @@ impl Daily {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<Vec<KeyAmount>, StoreError> {
-        const COLUMNS: &str = "SELECT day, key, amount, installations FROM activity_daily
-                               WHERE product = $1 AND day BETWEEN $2 AND $3";
         let rows = match keys {
             Keys::Listed(keys) => {
                 let statement = self
                     .client
-                    .prepare_cached(&format!("{COLUMNS} AND key = ANY($4) ORDER BY day, key"))
+                    .prepare_cached(
+                        "SELECT day, key, amount, installations FROM activity_daily
+                         WHERE product = $1 AND day BETWEEN $2 AND $3 AND key = ANY($4)
+                         ORDER BY day, key",
+                    )
                     .await?;
                 self.client
                     .query(&statement, &[&product, &from, &to, &keys])
@@ -105,9 +107,11 @@ impl Daily {
             Keys::Under(prefix) => {
                 let statement = self
                     .client
-                    .prepare_cached(&format!(
-                        "{COLUMNS} AND key >= $4 AND key < $5 ORDER BY day, key"
-                    ))
+                    .prepare_cached(
+                        "SELECT day, key, amount, installations FROM activity_daily
+                         WHERE product = $1 AND day BETWEEN $2 AND $3 AND key >= $4 AND key < $5
+                         ORDER BY day, key",
+                    )
                     .await?;
                 let end = after_prefix(prefix);
                 self.client

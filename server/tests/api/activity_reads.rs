@@ -424,3 +424,25 @@ async fn a_run_with_nothing_new_leaves_todays_windows_and_one_after_a_new_row_ro
     let seven = series(&app, "active_installations", "&window=7").await;
     assert_eq!([on(&one, 0), on(&seven, 0)], [json!(2), json!(4)]);
 }
+
+#[tokio::test]
+async fn recomputing_a_range_past_today_rolls_an_event_product_up_to_today_only() {
+    let app = app().await;
+    a_month_of_stories(&app).await;
+    let catalog = Catalog::load(None).expect("the built-in catalog loads");
+
+    rollup::recompute_all(&pool(&app), &catalog, 400, day(40), day(-5))
+        .await
+        .expect("recompute runs");
+
+    let db = app.db().await;
+    let last: Option<NaiveDate> = db
+        .query_one(
+            "SELECT max(day) FROM activity_windows WHERE product = $1",
+            &[&STORIES],
+        )
+        .await
+        .expect("the windows are read")
+        .get(0);
+    assert_eq!(last, Some(day(0)));
+}
