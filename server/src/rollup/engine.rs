@@ -7,7 +7,7 @@
 
 use chrono::{Duration, NaiveDate};
 
-use super::windows::{Counting, KeyWindows};
+use super::windows::{Counting, KeyWindows, ANY};
 use crate::domain::activity::key::{self, Kind};
 use crate::domain::adapters::printernizer::{path, TOTAL_ERRORS};
 use crate::store::{DailyRows, DimensionRow, ReportRow, TotalsRow};
@@ -138,8 +138,11 @@ impl Sweep {
                 let w = WINDOWS.iter().position(|w| *w == window_days).unwrap_or(0);
                 let at = w * days + (on - from).num_days() as usize;
                 let amount = cell.amount.round() as i64;
-                let Some((kind, field, entry)) = key::parse(name) else {
+                if name == ANY {
                     totals[at].installations = cell.installations;
+                    return;
+                }
+                let Some((kind, field, entry)) = key::parse(name) else {
                     return;
                 };
                 let totals = &mut totals[at];
