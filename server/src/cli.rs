@@ -148,13 +148,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 tracing::info!(
                     product,
                     days = rolled.days(),
-                    rows = rolled.reports,
+                    rows = rolled.rows,
                     "product rolled"
                 );
             }
             tracing::info!(
                 days = rolled.iter().map(|(_, rolled)| rolled.days()).sum::<i64>(),
-                rows = rolled.iter().map(|(_, rolled)| rolled.reports).sum::<u64>(),
+                rows = rolled.iter().map(|(_, rolled)| rolled.rows).sum::<u64>(),
                 elapsed_ms = began.elapsed().as_millis() as u64,
                 "daily tables rolled"
             );

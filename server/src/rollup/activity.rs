@@ -51,12 +51,12 @@ pub(super) async fn roll(
         if from > to {
             continue;
         }
-        rolled.reports +=
+        rolled.rows +=
             roll_windows(&tx, (product, &events), counting, (from, to), kept_from).await?;
         rolled.ranges.push((from, to));
     }
     tx.commit().await?;
-    if days.len() > LONGEST_WINDOW as usize {
+    if rolled.days() > LONGEST_WINDOW {
         // A backfill or a recompute rewrote the tables: the reads' plans need their statistics
         // now, not at autovacuum's next look (a year of a measure read 8-10 ms without them,
         // every row of the range fetched, against 1.6 ms with them).
@@ -64,7 +64,7 @@ pub(super) async fn roll(
     }
     tracing::debug!(
         days = days.len(),
-        rows = rolled.reports,
+        rows = rolled.rows,
         sums_ms = summed.as_millis() as u64,
         elapsed_ms = began.elapsed().as_millis() as u64,
         "activity days rolled"

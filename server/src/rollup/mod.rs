@@ -73,8 +73,8 @@ pub enum Wait {
 pub struct Rolled {
     /// The ranges of days rolled, inclusive.
     pub ranges: Vec<(NaiveDate, NaiveDate)>,
-    /// Rows read: reports, and an activity product's installation days (for its windows).
-    pub reports: u64,
+    /// Raw rows read: a report product's reports, an activity product's installation days.
+    pub rows: u64,
 }
 
 impl Rolled {
@@ -376,7 +376,7 @@ async fn roll_ranges(
         let mut chunk = from;
         while chunk <= to {
             let last = (chunk + Days::days(CHUNK_DAYS - 1)).min(to);
-            rolled.reports += roll_days(client, product, chunk, last).await?;
+            rolled.rows += roll_days(client, product, chunk, last).await?;
             chunk = last + Days::days(1);
         }
         rolled.ranges.push((from, to));

@@ -70,7 +70,7 @@ async fn run_step(pool: &Pool, catalog: &Catalog, raw_retention_days: u32, step:
                         tracing::info!(
                             product,
                             days = rolled.days(),
-                            reports = rolled.reports,
+                            rows = rolled.rows,
                             "daily tables up to date"
                         );
                     }

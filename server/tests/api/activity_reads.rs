@@ -446,3 +446,39 @@ async fn recomputing_a_range_past_today_rolls_an_event_product_up_to_today_only(
         .get(0);
     assert_eq!(last, Some(day(0)));
 }
+
+#[tokio::test]
+async fn a_roll_that_rewrites_more_than_a_month_analyses_the_activity_tables_and_a_short_one_does_not(
+) {
+    let app = app().await;
+    a_month_of_stories(&app).await;
+    // Waits out the server's own first run (the lock); it then sleeps for the test.
+    roll_all(&app, 400).await;
+    let db = app.db().await;
+    let analyses = || async {
+        db.query_one(
+            "SELECT coalesce(sum(analyze_count), 0)::bigint FROM pg_stat_user_tables
+             WHERE schemaname = current_schema()
+               AND relname IN ('activity_daily', 'activity_windows')",
+            &[],
+        )
+        .await
+        .expect("the statistics are read")
+        .get::<_, i64>(0)
+    };
+    let catalog = Catalog::load(None).expect("the built-in catalog loads");
+    let before = analyses().await;
+
+    rollup::recompute_all(&pool(&app), &catalog, 400, day(3), day(0))
+        .await
+        .expect("recompute runs");
+    let after_short = analyses().await;
+    rollup::recompute_all(&pool(&app), &catalog, 400, day(40), day(0))
+        .await
+        .expect("recompute runs");
+    let after_long = analyses().await;
+
+    assert_eq!(after_short, before);
+    // Both tables, once for each of the built-in catalog's three activity products.
+    assert_eq!(after_long, before + 6);
+}
