@@ -15,7 +15,7 @@ use super::snapshot::Snapshot;
 use super::timestamp_opt;
 use crate::domain::activity::key;
 use crate::domain::{Field, Product, OTHER};
-use crate::rollup::engine::dimension;
+use crate::store::dimension;
 use crate::store::{Daily, Keys, StoreError};
 
 /// The dimensions a report product shows (features and errors are not public).

@@ -14,7 +14,7 @@ use super::points::{
 };
 use super::ReadError;
 use crate::domain::{Field, Product};
-use crate::rollup::engine::dimension;
+use crate::store::dimension;
 use crate::store::{Daily, TotalsRow};
 
 /// The metrics of `daily_totals` (per window) and of `daily_reports` (per day).

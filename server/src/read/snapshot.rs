@@ -7,7 +7,7 @@
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use tokio::try_join;
 
-use crate::rollup::engine::dimension;
+use crate::store::dimension;
 use crate::store::{Daily, DayReports, DimensionRow, StoreError, TotalsRow};
 
 /// Distributions: the installations active in the last 30 days, each by its latest report.

@@ -9,7 +9,7 @@ use std::time::Instant;
 use chrono::NaiveDate;
 use deadpool_postgres::Object;
 
-use super::engine::LONGEST_WINDOW;
+use super::windows::LONGEST_WINDOW;
 use super::windows::{Counting, KeyWindows};
 use super::Rolled;
 use crate::domain::activity::key;
@@ -103,6 +103,9 @@ async fn roll_windows(
             window_days,
             key: key.to_owned(),
             installations: i32::try_from(cell.installations).unwrap_or(i32::MAX),
+            // Presence is what these windows count (`active`), not values.
+            positive: None,
+            amount: None,
         });
     });
     store::replace_activity_windows(tx, product, from, to, kept_from, &rows).await?;

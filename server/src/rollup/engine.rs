@@ -1,58 +1,31 @@
-//! Printernizer's daily tables (`daily_totals`, `daily_dimensions`, `daily_reports`): its
-//! reports counted by the one window arithmetic (`windows::KeyWindows`, each installation by its
-//! latest report in the window) and laid out as the columns and dimensions its `/stats` and
-//! `/api/v1` have always read. `per_day_reference` (tests) computes the same rows from the
-//! definition, day by day, reading each report as Printernizer's fields; the property tests
-//! prove they agree.
+//! A report format's daily rows: per day, its reports and new installations
+//! (`daily_reports`), and the windows of every key of its reports (`activity_windows`, the table
+//! of every product's windows), each installation counted by its latest report in the window
+//! (`windows::KeyWindows`). A dimension's value weighs what the format says (Printernizer's:
+//! the report's jobs, what its `daily_dimensions` has always said); its compatibility views over
+//! these cells are V18's. `per_day_reference` (tests) computes the same rows from the
+//! definition, day by day; the property tests prove they agree.
 
 use chrono::{Duration, NaiveDate};
 
-use super::windows::{Counting, KeyWindows, ANY};
-use crate::domain::activity::key::{self, Kind};
-use crate::domain::adapters::printernizer::{path, TOTAL_ERRORS};
-use crate::store::{DailyRows, DimensionRow, ReportRow, TotalsRow};
+use super::windows::{Cell, Counting, KeyWindows, ANY, WINDOWS};
+use crate::domain::activity::key;
+use crate::store::{DailyRows, ReportRow, WindowRow};
 
-/// The windows stored: 1 day (`/api/v1`'s daily actives), 7 days (activity, trends) and 30
-/// days (distributions).
-pub const WINDOWS: [i16; 3] = [1, 7, 30];
-/// The longest window: a report changes its end day and the 29 days after it.
-pub const LONGEST_WINDOW: i64 = 30;
-
-/// The dimensions of `daily_dimensions`, as stored.
-pub mod dimension {
-    pub const VERSION: &str = "version";
-    pub const PLATFORM: &str = "platform";
-    pub const DEPLOYMENT_MODE: &str = "deployment_mode";
-    pub const COUNTRY: &str = "country";
-    pub const PRINTER_TYPE: &str = "printer_type";
-    pub const FEATURE: &str = "feature";
-    pub const ERROR_TYPE: &str = "error_type";
-    pub const ALL: [&str; 7] = [
-        VERSION,
-        PLATFORM,
-        DEPLOYMENT_MODE,
-        COUNTRY,
-        PRINTER_TYPE,
-        FEATURE,
-        ERROR_TYPE,
-    ];
-}
-
-/// Printernizer's daily rows of the days `[from, to]`: its reports counted by
-/// `KeyWindows` (each installation by its latest report in the window), and the figures laid out
-/// as its daily tables, the compatibility view its `/stats` reads. Feed it every report ending
-/// in `[from - 29, to]`, one installation at a time.
+/// A report format's daily rows of the days `[from, to]`. Feed it every report ending in
+/// `[from - 29, to]`, one installation at a time.
 pub struct Sweep {
     from: NaiveDate,
     days: usize,
     reports: Vec<i64>,
     new: Vec<i64>,
     windows: KeyWindows,
-    jobs: String,
+    /// The counter whose value a dimension's value weighs (its key); else 1.
+    weight: Option<String>,
 }
 
 impl Sweep {
-    pub fn new(from: NaiveDate, to: NaiveDate) -> Self {
+    pub fn new(from: NaiveDate, to: NaiveDate, dimension_weight: Option<&str>) -> Self {
         let days = usize::try_from((to - from).num_days() + 1).unwrap_or(0);
         Self {
             from,
@@ -60,7 +33,7 @@ impl Sweep {
             reports: vec![0; days],
             new: vec![0; days],
             windows: KeyWindows::new(from, to, Counting::LatestRow),
-            jobs: key::counter(path::JOB_COUNT),
+            weight: dimension_weight.map(key::counter),
         }
     }
 
@@ -88,23 +61,23 @@ impl Sweep {
         }
     }
 
-    /// Adds one installation's reports, sorted by (period end, period start). A dimension's
-    /// amount is the report's jobs, as `daily_dimensions` has always said.
+    /// Adds one installation's reports, sorted by (period end, period start).
     pub fn add_installation(&mut self, reports: &[ReportRow]) {
         for report in reports {
             if let Some(at) = self.index(report.day()) {
                 self.reports[at] += 1;
             }
         }
-        let jobs = &self.jobs;
+        let weight = &self.weight;
         self.windows
             .add_installation(reports.iter().rev().map(|report| {
-                let weight = report.counts.get(jobs).copied().unwrap_or(0.0);
+                let weight = weight
+                    .as_ref()
+                    .map(|counter| report.counts.get(counter).copied().unwrap_or(0.0));
                 let keys = report.counts.iter().map(move |(key, value)| {
-                    let value = if key::is_dimension(key) {
-                        weight
-                    } else {
-                        *value
+                    let value = match weight {
+                        Some(weight) if key::is_dimension(key) => weight,
+                        _ => *value,
                     };
                     (key.as_str(), value)
                 });
@@ -112,7 +85,8 @@ impl Sweep {
             }));
     }
 
-    /// The rows of every day of the range; days without activity get zero totals.
+    /// The rows of every day of the range. Every day and window gets its `ANY` cell, an empty
+    /// one too: a day rolled is a day whose figures are known.
     pub fn finish(self) -> DailyRows {
         let day = |i: usize| self.from + Duration::days(i as i64);
         let n = |v: i64| i32::try_from(v).unwrap_or(i32::MAX);
@@ -120,93 +94,49 @@ impl Sweep {
             reports: (0..self.days)
                 .map(|i| (day(i), n(self.reports[i]), n(self.new[i])))
                 .collect(),
-            ..DailyRows::default()
+            windows: Vec::new(),
         };
-        let mut totals: Vec<TotalsRow> = WINDOWS
-            .iter()
-            .flat_map(|window| {
-                (0..self.days).map(move |i| TotalsRow {
-                    day: day(i),
-                    window_days: *window,
-                    ..TotalsRow::default()
-                })
-            })
-            .collect();
         let (from, days) = (self.from, self.days);
+        let mut counted = vec![false; WINDOWS.len() * days];
+        let row = |on: NaiveDate, window_days: i16, key: &str, cell: Cell| WindowRow {
+            day: on,
+            window_days,
+            key: key.to_owned(),
+            installations: n(cell.installations),
+            positive: Some(n(cell.positive)),
+            amount: Some(cell.amount),
+        };
         self.windows
-            .finish(NaiveDate::MIN, |on, window_days, name, cell| {
-                let w = WINDOWS.iter().position(|w| *w == window_days).unwrap_or(0);
-                let at = w * days + (on - from).num_days() as usize;
-                let amount = cell.amount.round() as i64;
-                if name == ANY {
-                    totals[at].installations = cell.installations;
-                    return;
+            .finish(NaiveDate::MIN, |on, window_days, key, cell| {
+                if key == ANY {
+                    let w = WINDOWS.iter().position(|w| *w == window_days).unwrap_or(0);
+                    counted[w * days + (on - from).num_days() as usize] = true;
                 }
-                let Some((kind, field, entry)) = key::parse(name) else {
-                    return;
-                };
-                let totals = &mut totals[at];
-                let dimension = match (kind, field, entry) {
-                    (Kind::Counter, field, None) => {
-                        if let Some(total) = counter_total(totals, field) {
-                            *total = amount;
-                        }
-                        return;
-                    }
-                    (Kind::Dimension, path::APP_VERSION, _) => dimension::VERSION,
-                    (Kind::Dimension, path::PLATFORM, _) => dimension::PLATFORM,
-                    (Kind::Dimension, path::DEPLOYMENT_MODE, _) => dimension::DEPLOYMENT_MODE,
-                    (Kind::Dimension, path::COUNTRY, _) => dimension::COUNTRY,
-                    (Kind::CountMap, path::PRINTER_TYPE_COUNTS, _) => dimension::PRINTER_TYPE,
-                    (Kind::Flag, path::FEATURE_USAGE, _) => dimension::FEATURE,
-                    (Kind::CountMap, path::ERROR_SUMMARY, entry) => {
-                        if entry == Some(TOTAL_ERRORS) {
-                            totals.errors = amount;
-                            totals.installations_with_errors = cell.positive;
-                        }
-                        dimension::ERROR_TYPE
-                    }
-                    _ => return,
-                };
-                rows.dimensions.push(DimensionRow {
-                    day: on,
-                    window_days,
-                    dimension,
-                    value: entry.unwrap_or_default().to_owned(),
-                    installations: cell.installations,
-                    amount,
-                });
+                rows.windows.push(row(on, window_days, key, cell));
             });
-        rows.totals = totals;
-        rows.dimensions.sort();
+        for (w, window_days) in WINDOWS.iter().enumerate() {
+            for i in (0..days).filter(|i| !counted[w * days + i]) {
+                rows.windows
+                    .push(row(day(i), *window_days, ANY, Cell::default()));
+            }
+        }
         rows
     }
 }
 
-/// The column of `daily_totals` that sums the counter at `path`.
-fn counter_total<'a>(totals: &'a mut TotalsRow, path: &str) -> Option<&'a mut i64> {
-    Some(match path {
-        path::PRINTER_COUNT => &mut totals.printers,
-        path::JOB_COUNT => &mut totals.jobs,
-        path::FILE_COUNT => &mut totals.files,
-        path::UPLOAD_COUNT => &mut totals.uploads,
-        path::UPTIME_HOURS => &mut totals.uptime_hours,
-        _ => return None,
-    })
-}
-
 /// The rows of `[from, to]` from the definition, day by day: for each day and window, each
-/// installation's latest report ending in the window, read as Printernizer's fields
-/// (`ReportFields`). Slow (reports x days); the reference the sweep is tested against.
+/// installation's latest report ending in the window, every key of it counted (a dimension's
+/// value weighing `dimension_weight`). Slow (reports x days); the reference the sweep is tested
+/// against.
 #[cfg(test)]
 pub fn per_day_reference(
     installations: &[Vec<ReportRow>],
-    from: NaiveDate,
-    to: NaiveDate,
+    (from, to): (NaiveDate, NaiveDate),
+    dimension_weight: Option<&str>,
 ) -> DailyRows {
-    use crate::domain::adapters::printernizer::ReportFields;
     use std::collections::BTreeMap;
 
+    let weight = dimension_weight.map(key::counter);
     let mut rows = DailyRows::default();
     let mut day = from;
     while day <= to {
@@ -218,12 +148,8 @@ pub fn per_day_reference(
         rows.reports.push((day, reports as i32, 0));
         for window in WINDOWS {
             let first = day - Duration::days(i64::from(window) - 1);
-            let mut totals = TotalsRow {
-                day,
-                window_days: window,
-                ..TotalsRow::default()
-            };
-            let mut cells: BTreeMap<(&str, String), (i64, i64)> = BTreeMap::new();
+            let mut cells: BTreeMap<&str, (i32, i32, f64)> = BTreeMap::new();
+            cells.insert(ANY, (0, 0, 0.0));
             for reports in installations {
                 let Some(latest) = reports
                     .iter()
@@ -232,55 +158,33 @@ pub fn per_day_reference(
                 else {
                     continue;
                 };
-                let fields =
-                    ReportFields::read(latest.counts.iter().map(|(k, n)| (k.as_str(), *n)));
-                totals.installations += 1;
-                totals.printers += fields.printers;
-                totals.jobs += fields.jobs;
-                totals.files += fields.files;
-                totals.uploads += fields.uploads;
-                totals.uptime_hours += fields.uptime_hours;
-                totals.errors += fields.errors;
-                totals.installations_with_errors += i64::from(fields.errors > 0);
-                let mut add = |dimension, value: &str, amount| {
-                    let cell = cells.entry((dimension, value.to_owned())).or_default();
+                let weighs = weight
+                    .as_ref()
+                    .map(|counter| latest.counts.get(counter).copied().unwrap_or(0.0));
+                let values = latest.counts.iter().map(|(key, value)| match weighs {
+                    Some(weighs) if key::is_dimension(key) => (key.as_str(), weighs),
+                    _ => (key.as_str(), *value),
+                });
+                for (key, value) in values.chain([(ANY, 1.0)]) {
+                    let cell = cells.entry(key).or_default();
                     cell.0 += 1;
-                    cell.1 += amount;
-                };
-                for (dimension, value) in [
-                    (dimension::VERSION, fields.app_version),
-                    (dimension::PLATFORM, fields.platform),
-                    (dimension::DEPLOYMENT_MODE, fields.deployment_mode),
-                    (dimension::COUNTRY, fields.country),
-                ] {
-                    add(dimension, value.unwrap_or_default(), fields.jobs);
-                }
-                for (kind, n) in fields.printer_types {
-                    add(dimension::PRINTER_TYPE, kind, n);
-                }
-                for (feature, on) in fields.features {
-                    add(dimension::FEATURE, feature, i64::from(on));
-                }
-                for (key, n) in fields.error_types {
-                    add(dimension::ERROR_TYPE, key, n);
+                    cell.1 += i32::from(value > 0.0);
+                    cell.2 += value;
                 }
             }
-            rows.totals.push(totals);
-            for ((dimension, value), (installations, amount)) in cells {
-                rows.dimensions.push(DimensionRow {
+            for (key, (installations, positive, amount)) in cells {
+                rows.windows.push(WindowRow {
                     day,
                     window_days: window,
-                    dimension,
-                    value,
+                    key: key.to_owned(),
                     installations,
-                    amount,
+                    positive: Some(positive),
+                    amount: Some(amount),
                 });
             }
         }
         day += Duration::days(1);
     }
-    rows.dimensions.sort();
-    rows.totals.sort_by_key(|t| (t.window_days, t.day));
     rows
 }
 

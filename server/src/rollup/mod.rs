@@ -48,8 +48,8 @@ use deadpool_postgres::{Object, Pool};
 use crate::domain::{Cadence, Catalog, Format, Product};
 use crate::store::{self, ReportRow, Reports, RollupState, StoreError};
 use crate::telemetry::Chain;
-use engine::{Sweep, LONGEST_WINDOW};
-use windows::Counting;
+use engine::Sweep;
+use windows::{Counting, LONGEST_WINDOW};
 
 pub use periodic::{run_periodically, Nudge};
 pub use retention::prune;
@@ -89,9 +89,10 @@ impl Rolled {
 /// Where a product's days are rolled to, and how its windows count an installation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Layout {
-    /// Printernizer's report format: its own daily tables, the compatibility view of its
-    /// `/stats` (`engine`), counted by each installation's latest report.
-    PrinternizerTables,
+    /// Printernizer's report format (`engine`): `daily_reports` and the windows of every key of
+    /// its reports, counted by each installation's latest report, a dimension's value weighing
+    /// the format's counter.
+    Reports(Option<&'static str>),
     /// `activity_daily` and `activity_windows`, counted as the cadence says.
     Activity(Counting),
 }
@@ -99,7 +100,7 @@ enum Layout {
 impl Layout {
     fn of(product: &Product) -> Self {
         match (product.format(), product.cadence()) {
-            (Format::PrinternizerReport, _) => Self::PrinternizerTables,
+            (format @ Format::PrinternizerReport, _) => Self::Reports(format.dimension_weight()),
             (_, Cadence::Events) => Self::Activity(Counting::AnyRow),
             (_, Cadence::Daily | Cadence::Weekly) => Self::Activity(Counting::LatestRow),
         }
@@ -216,7 +217,7 @@ async fn recompute_locked(
 ) -> Result<Rolled, StoreError> {
     // An activity product's days end today; a report's period may end a day ahead.
     let to = match Layout::of(product) {
-        Layout::PrinternizerTables => to,
+        Layout::Reports(_) => to,
         Layout::Activity(_) => to.min(Utc::now().date_naive()),
     };
     let days: Vec<NaiveDate> = from.iter_days().take_while(|day| *day <= to).collect();
@@ -299,10 +300,7 @@ async fn incremental(
     days.extend(&marked.days);
     days.sort_unstable();
     days.dedup();
-    let today_rolled = match Layout::of(product) {
-        Layout::PrinternizerTables => store::totals_rolled(&*client, name, today).await?,
-        Layout::Activity(_) => store::activity_windows_rolled(&*client, name, today).await?,
-    };
+    let today_rolled = store::windows_rolled(&*client, name, today).await?;
     let ranges = dirty_ranges(today, today_rolled, &days);
     let rolled = roll(client, product, &days, ranges, kept_from).await?;
     store::unmark_days(&*client, name, &marked).await?;
@@ -323,7 +321,9 @@ async fn roll(
     kept_from: NaiveDate,
 ) -> Result<Rolled, StoreError> {
     match Layout::of(product) {
-        Layout::PrinternizerTables => roll_ranges(client, product.name(), ranges, kept_from).await,
+        Layout::Reports(weight) => {
+            roll_ranges(client, (product.name(), weight), ranges, kept_from).await
+        }
         Layout::Activity(counting) => {
             activity::roll(client, product, counting, changed, ranges, kept_from).await
         }
@@ -360,7 +360,7 @@ pub fn dirty_ranges(
 
 async fn roll_ranges(
     client: &mut Object,
-    product: &str,
+    product: (&str, Option<&str>),
     ranges: Vec<(NaiveDate, NaiveDate)>,
     kept_from: NaiveDate,
 ) -> Result<Rolled, StoreError> {
@@ -376,7 +376,7 @@ async fn roll_ranges(
         let mut chunk = from;
         while chunk <= to {
             let last = (chunk + Days::days(CHUNK_DAYS - 1)).min(to);
-            rolled.rows += roll_days(client, product, chunk, last).await?;
+            rolled.rows += roll_days(client, product, (chunk, last), kept_from).await?;
             chunk = last + Days::days(1);
         }
         rolled.ranges.push((from, to));
@@ -387,15 +387,15 @@ async fn roll_ranges(
 /// Recomputes `[from, to]` whole and replaces it in one transaction.
 async fn roll_days(
     client: &mut Object,
-    product: &str,
-    from: NaiveDate,
-    to: NaiveDate,
+    (product, weight): (&str, Option<&str>),
+    (from, to): (NaiveDate, NaiveDate),
+    kept_from: NaiveDate,
 ) -> Result<u64, StoreError> {
     let began = Instant::now();
     let tx = client.transaction().await?;
     // The reports of a chunk are sorted by installation; let the sort stay in memory.
     tx.batch_execute("SET LOCAL work_mem = '128MB'").await?;
-    let mut sweep = Sweep::new(from, to);
+    let mut sweep = Sweep::new(from, to, weight);
     for (day, count) in store::new_installations(&tx, product, from, to).await? {
         sweep.set_new_installations(day, count);
     }
@@ -425,7 +425,7 @@ async fn roll_days(
         sweep.set_reports(to, count);
     }
     let rows = sweep.finish();
-    store::replace_days(&tx, product, from, to, &rows).await?;
+    store::replace_days(&tx, product, (from, to), kept_from, &rows).await?;
     tx.commit().await?;
     tracing::debug!(%from, %to, reports, elapsed_ms = began.elapsed().as_millis() as u64, "days rolled");
     Ok(reports)

@@ -1,5 +1,5 @@
 //! Installations and amounts per window and key, for every product: one span arithmetic for
-//! Printernizer's reports (`engine`) and the event products' days (`activity`).
+//! the reports of a report format (`engine`) and the other products' days (`activity`).
 //!
 //! Each window of w days ending day D counts an installation by one of its rows: its latest
 //! row in the window (`Counting::LatestRow`, a report product's cadence), or its latest row
@@ -14,7 +14,11 @@
 use chrono::{Duration, NaiveDate};
 use foldhash::{HashMap, HashMapExt};
 
-use super::engine::{LONGEST_WINDOW, WINDOWS};
+/// The windows counted: 1 day (daily actives), 7 days (activity, trends) and 30 days
+/// (distributions).
+pub const WINDOWS: [i16; 3] = [1, 7, 30];
+/// The longest window: a row changes its day's windows and the 29 days' after it.
+pub const LONGEST_WINDOW: i64 = 30;
 
 /// The key of any activity: every row has it, with the amount 1.
 pub const ANY: &str = "";

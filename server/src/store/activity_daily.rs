@@ -1,6 +1,6 @@
-//! The write side of the activity products' daily tables (`activity_daily`,
-//! `activity_windows`) and their retention. Deciding what to roll lives in
-//! `crate::rollup::activity`.
+//! The write side of the daily tables of `activity`: `activity_daily` (an event or daily
+//! product's sums per day), `activity_windows` (every product's windows), and retention.
+//! Deciding what to roll lives in `crate::rollup`.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use deadpool_postgres::{GenericClient, Object};
@@ -44,9 +44,10 @@ pub async fn activity_days(
         .map_err(StoreError::from)
 }
 
-/// Whether the windows of `day` were rolled (an installation was active in the 30 days ending
-/// it): one step of `activity_windows`' primary key.
-pub async fn activity_windows_rolled(
+/// Whether the windows of `day` were rolled: one step of `activity_windows`' primary key. (An
+/// event product's run writes a day with an installation active in the 30 days ending it; a
+/// report format's every day of its ranges, zeros included.)
+pub async fn windows_rolled(
     client: &impl GenericClient,
     product: &str,
     day: NaiveDate,
@@ -125,14 +126,17 @@ pub async fn for_each_active_day(
     Ok(count)
 }
 
-/// One `activity_windows` row: installations active in the window of `window_days` ending `day`
-/// with `key` ('' for any activity, `event/<type>`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One `activity_windows` row: the installations counted in the window of `window_days` ending
+/// `day` with `key` ('' for any activity); of a product whose windows count values, those with
+/// a value above zero and the values' sum.
+#[derive(Debug, Clone, PartialEq)]
 pub struct WindowRow {
     pub day: NaiveDate,
     pub window_days: i16,
     pub key: String,
     pub installations: i32,
+    pub positive: Option<i32>,
+    pub amount: Option<f64>,
 }
 
 /// Replaces the `activity_windows` rows of `[from, to]` with `rows`. A window reaching before
@@ -157,11 +161,23 @@ pub async fn replace_activity_windows(
     let windows: Vec<i16> = rows.iter().map(|row| row.window_days).collect();
     let keys: Vec<&str> = rows.iter().map(|row| row.key.as_str()).collect();
     let installations: Vec<i32> = rows.iter().map(|row| row.installations).collect();
+    let positive: Vec<Option<i32>> = rows.iter().map(|row| row.positive).collect();
+    let amounts: Vec<Option<f64>> = rows.iter().map(|row| row.amount).collect();
     client
         .execute(
-            "INSERT INTO activity_windows (product, day, window_days, key, installations)
-             SELECT $1, * FROM UNNEST($2::date[], $3::smallint[], $4::text[], $5::int[])",
-            &[&product, &days, &windows, &keys, &installations],
+            "INSERT INTO activity_windows (product, day, window_days, key, installations,
+                 positive, amount)
+             SELECT $1, * FROM UNNEST($2::date[], $3::smallint[], $4::text[], $5::int[],
+                 $6::int[], $7::float8[])",
+            &[
+                &product,
+                &days,
+                &windows,
+                &keys,
+                &installations,
+                &positive,
+                &amounts,
+            ],
         )
         .await?;
     Ok(())

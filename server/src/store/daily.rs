@@ -5,8 +5,27 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use deadpool_postgres::{Object, Pool};
 
-use super::{DimensionRow, StoreError, TotalsRow};
-use crate::rollup::engine::dimension;
+use super::StoreError;
+
+/// The dimensions of Printernizer's compatibility view `daily_dimensions` (V18), as named there.
+pub mod dimension {
+    pub const VERSION: &str = "version";
+    pub const PLATFORM: &str = "platform";
+    pub const DEPLOYMENT_MODE: &str = "deployment_mode";
+    pub const COUNTRY: &str = "country";
+    pub const PRINTER_TYPE: &str = "printer_type";
+    pub const FEATURE: &str = "feature";
+    pub const ERROR_TYPE: &str = "error_type";
+    pub const ALL: [&str; 7] = [
+        VERSION,
+        PLATFORM,
+        DEPLOYMENT_MODE,
+        COUNTRY,
+        PRINTER_TYPE,
+        FEATURE,
+        ERROR_TYPE,
+    ];
+}
 
 /// The pool the statistics read from: a replica when `TALLY_READ_DATABASE_URL` is set.
 pub struct ReadPool(pub Pool);
@@ -19,6 +38,33 @@ pub struct DayReports {
     pub new_installations: i64,
     /// Installations whose first report ended on or before this day.
     pub known_installations: i64,
+}
+
+/// A day and window of Printernizer's compatibility view `daily_totals`: active installations
+/// and the sums of their latest reports' counters.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct TotalsRow {
+    pub day: NaiveDate,
+    pub window_days: i16,
+    pub installations: i64,
+    pub printers: i64,
+    pub jobs: i64,
+    pub files: i64,
+    pub uploads: i64,
+    pub uptime_hours: i64,
+    pub errors: i64,
+    pub installations_with_errors: i64,
+}
+
+/// A cell of Printernizer's compatibility view `daily_dimensions`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct DimensionRow {
+    pub day: NaiveDate,
+    pub window_days: i16,
+    pub dimension: &'static str,
+    pub value: String,
+    pub installations: i64,
+    pub amount: i64,
 }
 
 /// One ingest outcome count of one day.
@@ -52,9 +98,8 @@ impl Daily {
         Ok(row.map(|row| row.try_get(0)).transpose()?)
     }
 
-    /// The latest rolled day on or before `today`: what "now" is for the statistics. A product's
-    /// days are in the tables its rollup fills, the reports' or the activity's (`greatest`
-    /// passes over the other's null); each side is one backward step of a primary key.
+    /// The latest rolled day on or before `today`: what "now" is for the statistics. One
+    /// backward step of `activity_windows`' primary key.
     pub async fn latest_day(
         &self,
         product: &str,
@@ -63,11 +108,8 @@ impl Daily {
         let statement = self
             .client
             .prepare_cached(
-                "SELECT greatest(
-                     (SELECT max(day) FROM daily_totals
-                      WHERE product = $1 AND window_days = 7 AND day <= $2),
-                     (SELECT max(day) FROM activity_windows
-                      WHERE product = $1 AND window_days = 1 AND key = '' AND day <= $2))",
+                "SELECT max(day) FROM activity_windows
+                 WHERE product = $1 AND window_days = 1 AND key = '' AND day <= $2",
             )
             .await?;
         Ok(self

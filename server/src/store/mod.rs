@@ -25,20 +25,19 @@ pub use activity_access::{
     StoredDay, StoredReport,
 };
 pub use activity_daily::{
-    activity_days, activity_days_since, activity_windows_rolled, analyze_activity_tables,
-    delete_activity_before, delete_fingerprints_before, for_each_active_day, replace_activity_days,
-    replace_activity_windows, WindowRow,
+    activity_days, activity_days_since, analyze_activity_tables, delete_activity_before,
+    delete_fingerprints_before, for_each_active_day, replace_activity_days,
+    replace_activity_windows, windows_rolled, WindowRow,
 };
 pub use activity_reads::{KeyAmount, Keys};
-pub use daily::{Daily, DayReports, OutcomeCount, ReadPool};
+pub use daily::{dimension, Daily, DayReports, DimensionRow, OutcomeCount, ReadPool, TotalsRow};
 pub use migrate::migrate;
 pub use outcomes::add_outcomes;
 pub use reports::{begin_sending, last_sent, Sending};
 pub use rollup::{
     first_day, for_each_report, lock_rollup, marked_days, midnight, new_installations,
-    replace_days, reports_ending_on, rollup_state, save_rollup_state, totals_rolled, unlock_rollup,
-    unmark_days, watermark, DailyRows, DimensionRow, MarkedDays, ReportRow, Reports, RollupState,
-    TotalsRow,
+    replace_days, reports_ending_on, rollup_state, save_rollup_state, unlock_rollup, unmark_days,
+    watermark, DailyRows, MarkedDays, ReportRow, Reports, RollupState,
 };
 pub use summary::{fold_counts, ping, summary, Summary};
 pub use writer::{fold_added, Activity, Counted, Stored, WriteError, Writer, WriterConfig};

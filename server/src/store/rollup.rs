@@ -1,5 +1,4 @@
-//! The write side of Printernizer's daily tables: reading its reports for the rollup, replacing
-//! whole days, the rollup's state and the days marked for re-rolling. (Deciding what to roll
+//! The rollup's side of the store: reading a report format's reports, replacing its whole days, the rollup's state and the days marked for re-rolling. (Deciding what to roll
 //! and the arithmetic live in `crate::rollup`.)
 
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
@@ -8,7 +7,7 @@ use futures_util::{pin_mut, TryStreamExt};
 
 use tokio_postgres::types::Json;
 
-use super::{StoreError, WRITER_APPLICATION};
+use super::{replace_activity_windows, StoreError, WindowRow, WRITER_APPLICATION};
 use crate::domain::activity::Counts;
 
 /// The rollup lock's class (the first advisory-lock key). The second key is the schema, so
@@ -168,55 +167,30 @@ pub async fn new_installations(
         .map_err(StoreError::from)
 }
 
-/// The recomputed rows of a range of days, ready to replace what the daily tables hold.
+/// The recomputed rows of a range of days of a report format, ready to replace what the daily
+/// tables hold.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct DailyRows {
     /// (day, reports, new installations)
     pub reports: Vec<(NaiveDate, i32, i32)>,
-    pub totals: Vec<TotalsRow>,
-    pub dimensions: Vec<DimensionRow>,
+    pub windows: Vec<WindowRow>,
 }
 
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct TotalsRow {
-    pub day: NaiveDate,
-    pub window_days: i16,
-    pub installations: i64,
-    pub printers: i64,
-    pub jobs: i64,
-    pub files: i64,
-    pub uploads: i64,
-    pub uptime_hours: i64,
-    pub errors: i64,
-    pub installations_with_errors: i64,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct DimensionRow {
-    pub day: NaiveDate,
-    pub window_days: i16,
-    pub dimension: &'static str,
-    pub value: String,
-    pub installations: i64,
-    pub amount: i64,
-}
-
-/// Replaces every daily row of `[from, to]` with `rows`, inside the caller's transaction, so a
-/// reader sees either the old days or the new ones.
+/// Replaces every daily row of `[from, to]` (`daily_reports`, `activity_windows`) with `rows`,
+/// inside the caller's transaction, so a reader sees either the old days or the new ones.
+/// Every window of the range is counted whole (`kept_from` is before its first day).
 pub async fn replace_days(
     tx: &Transaction<'_>,
     product: &str,
-    from: NaiveDate,
-    to: NaiveDate,
+    (from, to): (NaiveDate, NaiveDate),
+    kept_from: NaiveDate,
     rows: &DailyRows,
 ) -> Result<(), StoreError> {
-    for table in ["daily_reports", "daily_totals", "daily_dimensions"] {
-        tx.execute(
-            &format!("DELETE FROM {table} WHERE product = $1 AND day BETWEEN $2 AND $3"),
-            &[&product, &from, &to],
-        )
-        .await?;
-    }
+    tx.execute(
+        "DELETE FROM daily_reports WHERE product = $1 AND day BETWEEN $2 AND $3",
+        &[&product, &from, &to],
+    )
+    .await?;
     let (days, reports, new): (Vec<_>, Vec<_>, Vec<_>) =
         rows.reports
             .iter()
@@ -233,56 +207,7 @@ pub async fn replace_days(
         &[&product, &days, &reports, &new],
     )
     .await?;
-
-    let t = &rows.totals;
-    let col = |f: fn(&TotalsRow) -> i64| t.iter().map(f).collect::<Vec<i64>>();
-    let days: Vec<NaiveDate> = t.iter().map(|r| r.day).collect();
-    let windows: Vec<i16> = t.iter().map(|r| r.window_days).collect();
-    tx.execute(
-        "INSERT INTO daily_totals (product, day, window_days, installations, printers, jobs,
-             files, uploads, uptime_hours, errors, installations_with_errors)
-         SELECT $1, * FROM UNNEST($2::date[], $3::smallint[], $4::bigint[], $5::bigint[],
-             $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[])",
-        &[
-            &product,
-            &days,
-            &windows,
-            &col(|r| r.installations),
-            &col(|r| r.printers),
-            &col(|r| r.jobs),
-            &col(|r| r.files),
-            &col(|r| r.uploads),
-            &col(|r| r.uptime_hours),
-            &col(|r| r.errors),
-            &col(|r| r.installations_with_errors),
-        ],
-    )
-    .await?;
-
-    let d = &rows.dimensions;
-    let days: Vec<NaiveDate> = d.iter().map(|r| r.day).collect();
-    let windows: Vec<i16> = d.iter().map(|r| r.window_days).collect();
-    let dimensions: Vec<&str> = d.iter().map(|r| r.dimension).collect();
-    let values: Vec<&str> = d.iter().map(|r| r.value.as_str()).collect();
-    let installations: Vec<i64> = d.iter().map(|r| r.installations).collect();
-    let amounts: Vec<i64> = d.iter().map(|r| r.amount).collect();
-    tx.execute(
-        "INSERT INTO daily_dimensions (product, day, window_days, dimension, value,
-             installations, amount)
-         SELECT $1, * FROM UNNEST($2::date[], $3::smallint[], $4::text[], $5::text[],
-             $6::bigint[], $7::bigint[])",
-        &[
-            &product,
-            &days,
-            &windows,
-            &dimensions,
-            &values,
-            &installations,
-            &amounts,
-        ],
-    )
-    .await?;
-    Ok(())
+    replace_activity_windows(tx, product, from, to, kept_from, &rows.windows).await
 }
 
 /// What the last completed run left: when it ran and from where the next one looks.
@@ -380,23 +305,6 @@ pub async fn marked_days(
         marked.marks.push(row.try_get(1)?);
     }
     Ok(marked)
-}
-
-/// Whether the totals of `day` were rolled: a run writes every day of its ranges, zeros
-/// included. One step of `daily_totals`' primary key.
-pub async fn totals_rolled(
-    client: &impl GenericClient,
-    product: &str,
-    day: NaiveDate,
-) -> Result<bool, StoreError> {
-    let row = client
-        .query_one(
-            "SELECT EXISTS (SELECT 1 FROM daily_totals
-                            WHERE product = $1 AND day = $2 AND window_days = 30)",
-            &[&product, &day],
-        )
-        .await?;
-    Ok(row.try_get(0)?)
 }
 
 /// Removes the marks a run read and no later one: a day an erasure marked again since has a new

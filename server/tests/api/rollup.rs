@@ -226,6 +226,8 @@ async fn dump(app: &TestApp) -> Vec<String> {
          FROM daily_totals WHERE installations > 0",
         "SELECT format('%s %s %s %s %s %s', day, window_days, dimension, value, installations, amount)
          FROM daily_dimensions",
+        "SELECT format('%s %s %s %s %s %s', day, window_days, key, installations, positive, amount)
+         FROM activity_windows WHERE installations > 0",
     ] {
         for row in db.query(query, &[]).await.unwrap() {
             rows.push(row.get::<_, String>(0));
@@ -282,7 +284,7 @@ async fn rolling_day_by_day_equals_rolling_the_range_at_once_equals_a_fresh_reco
     let day_by_day = dump(&app).await;
     app.db()
         .await
-        .batch_execute("TRUNCATE daily_reports, daily_totals, daily_dimensions, rollup_state")
+        .batch_execute("TRUNCATE daily_reports, activity_windows, rollup_state")
         .await
         .unwrap();
     roll(&app).await;
@@ -792,8 +794,8 @@ async fn a_run_with_nothing_new_rolls_nothing_and_the_first_of_a_day_rolls_today
 
     assert_eq!(ranges(&app).await, []);
 
-    // As on the first run of a new day: no totals of today yet.
-    db.execute("DELETE FROM daily_totals WHERE day = $1", &[&today])
+    // As on the first run of a new day: no windows of today yet.
+    db.execute("DELETE FROM activity_windows WHERE day = $1", &[&today])
         .await
         .expect("today's totals deleted");
     assert_eq!(ranges(&app).await, [(today, today)]);

@@ -22,6 +22,8 @@ mod migrations {
 const BEFORE_THE_CATALOG: i32 = 7;
 /// The last migration with Printernizer's reports in `submissions`.
 const BEFORE_ONE_STORE: i32 = 15;
+/// The last migration with Printernizer's own `daily_totals` and `daily_dimensions` tables.
+const BEFORE_ONE_SET_OF_WINDOWS: i32 = 17;
 
 const STATS: [&str; 11] = [
     "/stats/summary",
@@ -157,11 +159,24 @@ const STORIES_DAYS: &str = "
 /// The public overview is a cache refreshed on the server's own schedule: its figures are
 /// `/stats/overview`'s, compared here.
 async fn answers(app: &TestApp, installations: &[String]) -> Vec<(String, Value)> {
+    roll_all(app).await;
+    answers_as_rolled(app, installations).await
+}
+
+/// Brings every product's daily tables up to date; what each run rolled.
+async fn roll_all(app: &TestApp) -> Vec<(String, rollup::Rolled)> {
     let catalog = Catalog::load(None).expect("the built-in catalog");
     rollup::bring_all_up_to_date(&query_pool(&app.database_url), &catalog, 400, Wait::Yes)
         .await
         .expect("rollup runs")
-        .expect("the lock is taken when waiting");
+        .expect("the lock is taken when waiting")
+        .into_iter()
+        .map(|(product, rolled)| (product.to_owned(), rolled))
+        .collect()
+}
+
+/// Every answer, from the daily tables as they are.
+async fn answers_as_rolled(app: &TestApp, installations: &[String]) -> Vec<(String, Value)> {
     let today = Utc::now().date_naive();
     let range = format!("from={}&to={today}", today - Duration::days(365));
     let mut routes: Vec<String> = STATS.iter().map(|route| (*route).to_owned()).collect();
@@ -350,4 +365,133 @@ async fn reports_stored_before_the_catalog_upgrade_through_every_migration_answe
 
     let summary = body(upgraded.get("/stats/summary", Some(ADMIN_KEY)).await).await;
     assert_eq!(summary["total_submissions"], reports.len(), "{summary}");
+}
+
+/// Copies every table of the schema at `url` (made by an older version) from the `from`
+/// schema's tables or views of the same names, the columns the older table has. The windows of
+/// each product where they were before V18: Printernizer's in its daily tables, the others' in
+/// `activity_windows`.
+async fn copy_into_older_schema(client: &tokio_postgres::Client, to: &str, from: &str) {
+    let tables = client
+        .query(
+            "SELECT table_name::text,
+                    string_agg(quote_ident(column_name::text), ', ' ORDER BY ordinal_position)
+             FROM information_schema.columns
+             WHERE table_schema = $1 AND table_name IN (
+                 SELECT table_name FROM information_schema.tables
+                 WHERE table_schema = $1 AND table_type = 'BASE TABLE'
+                   AND table_name <> 'refinery_schema_history')
+             GROUP BY table_name",
+            &[&to],
+        )
+        .await
+        .expect("the older tables listed");
+    for table in tables {
+        let (name, columns): (String, String) = (table.get(0), table.get(1));
+        let only = match name.as_str() {
+            "activity_windows" => "WHERE product <> 'printernizer'",
+            "daily_totals" | "daily_dimensions" => "WHERE product = 'printernizer'",
+            _ => "",
+        };
+        client
+            .batch_execute(&format!(
+                "INSERT INTO {to}.{name} ({columns}) SELECT {columns} FROM {from}.{name} {only}"
+            ))
+            .await
+            .unwrap_or_else(|error| panic!("{name} copied: {error}"));
+    }
+}
+
+#[tokio::test]
+async fn printernizers_daily_tables_of_a_year_become_windows_answering_the_same_before_any_roll() {
+    let reports = a_year_of_reports();
+    let fresh = spawn_app_with(|c| {
+        c.rate_limit_per_hour = 0;
+        c.ip_rate_per_minute = 0;
+        c.rollup_interval_secs = 3_600;
+    })
+    .await;
+    for report in &reports {
+        let response = fresh.submit(report).await;
+        assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    }
+    fresh
+        .db()
+        .await
+        .batch_execute(STORIES_DAYS)
+        .await
+        .expect("stories' days");
+    let installations = [installation(1), installation(20)];
+    let expected = answers(&fresh, &installations).await;
+    // The same database as V17 kept it: its daily tables hold what the views show now.
+    let (schema, url) = fresh_schema();
+    let (mut client, connection) = tokio_postgres::connect(&url, NoTls)
+        .await
+        .expect("the test database answers");
+    tokio::spawn(connection);
+    migrations::migrations::runner()
+        .set_target(refinery::Target::Version(BEFORE_ONE_SET_OF_WINDOWS))
+        .run_async(&mut client)
+        .await
+        .expect("the migrations up to V17 run");
+    copy_into_older_schema(&client, &schema, &fresh.schema).await;
+    // Its runs had seen every row (the watermark keeps a margin behind the last run, within
+    // which the reports of this test were received).
+    client
+        .batch_execute("UPDATE rollup_state SET watermark = now() + interval '1 hour'")
+        .await
+        .expect("the watermark moved");
+    let old_rows: i64 = client
+        .query_one(
+            "SELECT count(*) FROM daily_dimensions WHERE product = 'printernizer'",
+            &[],
+        )
+        .await
+        .expect("counted")
+        .get(0);
+    assert!(old_rows > 1_000, "a year of dimensions: {old_rows}");
+
+    let upgraded = spawn_app_in_schema(schema, None, |c| c.rollup_interval_secs = 3_600).await;
+
+    let answered = answers_as_rolled(&upgraded, &installations).await;
+    assert_eq!(answered.len(), expected.len());
+    for ((route, old), (_, new)) in answered.iter().zip(&expected) {
+        assert_eq!(old, new, "{route}");
+    }
+    let db = upgraded.db().await;
+    let rerolled: i64 = db
+        .query_one(
+            "SELECT count(*) FROM activity_windows
+             WHERE product = 'printernizer' AND key LIKE 'counter/%' AND positive IS NOT NULL",
+            &[],
+        )
+        .await
+        .expect("counted")
+        .get(0);
+    assert_eq!(rerolled, 0, "the answers came from the migrated history");
+    let rolled = roll_all(&upgraded).await;
+    assert!(
+        rolled
+            .iter()
+            .any(|(product, rolled)| product == "printernizer" && rolled.ranges.is_empty()),
+        "nothing of Printernizer's was left to roll: {rolled:?}"
+    );
+    // The windows the views are made of are the ones a fresh roll writes (but for what the
+    // daily tables never kept: a counter's positive installations, the Python versions).
+    let windows = "SELECT format('%s %s %s %s %s', day, window_days, key, installations, amount)
+                   FROM activity_windows WHERE key NOT LIKE 'dim/python_version/%' ORDER BY 1";
+    let cells = |rows: Vec<tokio_postgres::Row>| -> Vec<String> {
+        rows.iter().map(|row| row.get(0)).collect()
+    };
+    assert_eq!(
+        cells(db.query(windows, &[]).await.expect("upgraded windows")),
+        cells(
+            fresh
+                .db()
+                .await
+                .query(windows, &[])
+                .await
+                .expect("fresh windows")
+        ),
+    );
 }

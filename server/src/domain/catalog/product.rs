@@ -23,6 +23,20 @@ pub enum Format {
     PosthogCapture,
 }
 
+impl Format {
+    /// The counter a dimension's value weighs in the windows of a report format: the amount of
+    /// a Printernizer version is its installations' jobs, as its `/stats` has always shown.
+    /// None: a value counts 1.
+    pub fn dimension_weight(self) -> Option<&'static str> {
+        match self {
+            Self::PrinternizerReport => {
+                Some(crate::domain::adapters::printernizer::path::JOB_COUNT)
+            }
+            Self::IndexpilotTelemetry | Self::EventBatch | Self::PosthogCapture => None,
+        }
+    }
+}
+
 /// Whether a client must present an ingest key of its product.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]

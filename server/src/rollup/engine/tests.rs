@@ -127,8 +127,18 @@ fn random_history(rng: &mut Rng, installations: u128, span: i64) -> Vec<Vec<Repo
         .collect()
 }
 
+/// Printernizer's weight: a dimension's value weighs the report's jobs.
+const JOBS: Option<&str> = Some(path::JOB_COUNT);
+
+/// Rows in one order, whatever order they were made in.
+fn sorted(mut rows: DailyRows) -> DailyRows {
+    rows.windows
+        .sort_by(|a, b| (a.window_days, &a.key, a.day).cmp(&(b.window_days, &b.key, b.day)));
+    rows
+}
+
 fn sweep(installations: &[Vec<ReportRow>], from: NaiveDate, to: NaiveDate) -> DailyRows {
-    let mut sweep = Sweep::new(from, to);
+    let mut sweep = Sweep::new(from, to, JOBS);
     let first = sweep.first_report_day();
     for reports in installations {
         let seen: Vec<ReportRow> = reports
@@ -138,21 +148,24 @@ fn sweep(installations: &[Vec<ReportRow>], from: NaiveDate, to: NaiveDate) -> Da
             .collect();
         sweep.add_installation(&seen);
     }
-    let mut rows = sweep.finish();
-    rows.totals.sort_by_key(|t| (t.window_days, t.day));
-    rows
+    sorted(sweep.finish())
 }
 
 fn concat(parts: Vec<DailyRows>) -> DailyRows {
     let mut all = DailyRows::default();
     for part in parts {
         all.reports.extend(part.reports);
-        all.totals.extend(part.totals);
-        all.dimensions.extend(part.dimensions);
+        all.windows.extend(part.windows);
     }
-    all.dimensions.sort();
-    all.totals.sort_by_key(|t| (t.window_days, t.day));
-    all
+    sorted(all)
+}
+
+/// The cell of `key` in the window of `window` days ending `on`, as (installations, amount).
+fn cell(rows: &DailyRows, window: i16, key: &str, on: NaiveDate) -> Option<(i32, f64)> {
+    rows.windows
+        .iter()
+        .find(|r| r.window_days == window && r.key == key && r.day == on)
+        .map(|r| (r.installations, r.amount.unwrap_or_default()))
 }
 
 #[test]
@@ -163,7 +176,7 @@ fn the_sweep_equals_the_per_day_definition_day_by_day_and_over_any_split_of_the_
         let (from, to) = (day(0), day(89));
 
         let whole = sweep(&history, from, to);
-        let reference = per_day_reference(&history, from, to);
+        let reference = sorted(per_day_reference(&history, (from, to), JOBS));
         let day_by_day = concat((0..90).map(|d| sweep(&history, day(d), day(d))).collect());
         let split = rng.below(88) as i64 + 1;
         let two_parts = concat(vec![
@@ -194,15 +207,17 @@ fn an_installation_counts_once_by_its_latest_report_in_the_window() {
     let rows = sweep(&history, day(7), day(7));
 
     let versions: Vec<_> = rows
-        .dimensions
+        .windows
         .iter()
-        .filter(|r| r.window_days == 30 && r.dimension == dimension::VERSION)
-        .map(|r| (r.value.as_str(), r.installations))
+        .filter(|r| r.window_days == 30 && r.key.starts_with("dim/app_version/"))
+        .map(|r| (r.key.as_str(), r.installations, r.amount))
         .collect();
-    assert_eq!(versions, [("2.42.0", 1)]);
-    let totals = rows.totals.iter().find(|t| t.window_days == 30).unwrap();
-    assert_eq!(totals.installations, 1);
-    assert_eq!(totals.jobs, 10);
+    assert_eq!(versions, [("dim/app_version/2.42.0", 1, Some(10.0))]);
+    assert_eq!(cell(&rows, 30, ANY, day(7)), Some((1, 1.0)));
+    assert_eq!(
+        cell(&rows, 30, "counter/job_count", day(7)),
+        Some((1, 10.0))
+    );
 }
 
 #[test]
@@ -211,13 +226,12 @@ fn an_installation_that_stops_reporting_leaves_the_seven_day_window_after_seven_
 
     let rows = sweep(&history, day(0), day(40));
 
-    let active = |window: i16, d: i64| {
-        rows.totals
-            .iter()
-            .find(|t| t.window_days == window && t.day == day(d))
-            .unwrap()
-            .installations
-    };
-    assert_eq!((active(7, 6), active(7, 7)), (1, 0));
-    assert_eq!((active(30, 29), active(30, 30)), (1, 0));
+    let active = |window: i16, d: i64| cell(&rows, window, ANY, day(d)).map(|(n, _)| n);
+    assert_eq!((active(7, 6), active(7, 7)), (Some(1), Some(0)));
+    assert_eq!((active(30, 29), active(30, 30)), (Some(1), Some(0)));
+    assert_eq!(
+        cell(&rows, 30, "counter/job_count", day(30)),
+        None,
+        "no cell where nobody is counted but the empty day's"
+    );
 }

@@ -18,8 +18,8 @@ use crate::auth::AdminKey;
 use crate::error::{ApiError, InvalidBody};
 use crate::read::{self, Anomalies, Series, Snapshot};
 use crate::read::{figures, trends};
-use crate::rollup::engine::dimension::{FEATURE, VERSION};
 use crate::routes::openapi::bodies;
+use crate::store::dimension::{FEATURE, VERSION};
 use crate::store::{self, Daily, ReadPool, StoreError};
 
 /// `ingest` stamps its answers with it too.
