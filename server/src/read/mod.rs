@@ -8,17 +8,17 @@
 //!   (`Series`): what "now" and "active" mean.
 //! - `figures`, `trends`, `anomalies`: the dashboard's figures and checks, built from those.
 //! - `series`: any product's metrics, dimensions, measures, events and outcomes per day, read
-//!   from the tables its rollup fills (`Source`: `reports` or `activity`), in the shapes of
-//!   `points`.
+//!   by key (`keys`) as its cadence says (`Source`), in the shapes of `points`; `aliases`:
+//!   Printernizer's names from before the catalog.
 //! - `overview`: the public overview, small cells merged.
 //! - `versions`: the semantic order of versions.
 
-mod activity;
+mod aliases;
 pub mod anomalies;
 pub mod figures;
+mod keys;
 mod overview;
 mod points;
-mod reports;
 pub mod series;
 mod snapshot;
 pub mod trends;

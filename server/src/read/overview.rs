@@ -16,7 +16,7 @@ use super::timestamp_opt;
 use crate::domain::activity::key;
 use crate::domain::{Field, Product, OTHER};
 use crate::store::dimension;
-use crate::store::{Daily, Keys, StoreError};
+use crate::store::{Cells, Daily, Keys, StoreError};
 
 /// The dimensions a report product shows (features and errors are not public).
 const PUBLIC_DIMENSIONS: [&str; 5] = [
@@ -128,7 +128,7 @@ async fn of_activity(
         for (path, _) in paths {
             let under = key::dimension(&path, "");
             let rows = daily
-                .activity_keys(name, Keys::Under(&under), day, day)
+                .keys(name, Cells::DaySums, Keys::Under(&under), (day, day))
                 .await?;
             let cells = rows.iter().filter_map(|row| {
                 let value = row.key.strip_prefix(&under)?;

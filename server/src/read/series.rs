@@ -1,6 +1,6 @@
 //! Series of days for any declared product: metrics, dimensions, measures, events and ingest
-//! outcomes, what `/api/v1/*` serialises. A product's figures live in the tables its rollup
-//! fills (`Source`); what a name means for each is in `reports` and `activity`.
+//! outcomes, what `/api/v1/*` serialises. What a name means follows the product's cadence
+//! (`Source`), read by key (`keys`).
 
 use std::collections::BTreeMap;
 
@@ -10,16 +10,17 @@ use super::points::{days, EventsOnDay, OutcomesOnDay};
 pub use super::points::{
     DimensionSeries, EventCounts, Figure, MeasureSeries, MeasureTotal, MetricSeries, OutcomeCounts,
 };
-use super::{activity, reports, ReadError};
+use super::{keys, ReadError};
 use crate::domain::{Format, Product};
 use crate::store::{Daily, StoreError};
 
-/// Where a product's figures are read: the daily tables its rollup fills.
+/// What a product's figures mean, as its rollup counted them.
 #[derive(Debug, Clone, Copy)]
 pub enum Source {
-    /// Typed weekly reports (`daily_totals`, `daily_dimensions`, `daily_reports`).
+    /// Reports (Printernizer's format): each installation counted by its latest report in a
+    /// window; the day's reports and new installations in `daily_reports`.
     Reports(&'static Product),
-    /// Numbers under keys, per installation and day (`activity_daily`, `activity_windows`).
+    /// Rows of the day summed (`activity_daily`); windows of presence.
     Activity(&'static Product),
 }
 
@@ -49,21 +50,14 @@ pub async fn metric(
     source: Source,
     name: String,
     window: i16,
-    (from, to): (NaiveDate, NaiveDate),
+    range: (NaiveDate, NaiveDate),
 ) -> Result<MetricSeries, ReadError> {
-    let (window_days, points) = match source {
-        Source::Reports(product) => {
-            reports::metric(daily, product.name(), &name, window, from, to).await?
-        }
-        Source::Activity(product) => {
-            activity::metric(daily, product, &name, window, from, to).await?
-        }
-    };
+    let (window_days, points) = keys::metric(daily, source, &name, window, range).await?;
     Ok(MetricSeries {
         metric: name,
         window_days,
-        from,
-        to,
+        from: range.0,
+        to: range.1,
         points,
         last_updated: daily.rolled_at(source.name()).await?,
     })
@@ -75,23 +69,14 @@ pub async fn dimension(
     source: Source,
     path: &str,
     window: i16,
-    (from, to): (NaiveDate, NaiveDate),
+    range: (NaiveDate, NaiveDate),
 ) -> Result<DimensionSeries, ReadError> {
-    let (window_days, points) = match source {
-        Source::Reports(product) => {
-            let points = reports::dimension(daily, product.name(), path, window, from, to).await?;
-            (window, points)
-        }
-        Source::Activity(product) => (
-            1,
-            activity::dimension(daily, product, path, from, to).await?,
-        ),
-    };
+    let (window_days, points) = keys::dimension(daily, source, path, window, range).await?;
     Ok(DimensionSeries {
         dimension: path.to_owned(),
         window_days,
-        from,
-        to,
+        from: range.0,
+        to: range.1,
         points,
         last_updated: daily.rolled_at(source.name()).await?,
     })
@@ -102,69 +87,47 @@ pub async fn measure(
     daily: &Daily,
     source: Source,
     path: &str,
-    (from, to): (NaiveDate, NaiveDate),
+    range: (NaiveDate, NaiveDate),
 ) -> Result<MeasureSeries, ReadError> {
-    let points = match source {
-        Source::Reports(product) => reports::measure(daily, product, path, from, to).await?,
-        Source::Activity(product) => activity::measure(daily, product, path, from, to).await?,
-    };
     Ok(MeasureSeries {
         measure: path.to_owned(),
-        from,
-        to,
-        points,
+        from: range.0,
+        to: range.1,
+        points: keys::measure(daily, source, path, range).await?,
         last_updated: daily.rolled_at(source.name()).await?,
     })
 }
 
-/// The measure at `path` over the whole of `[from, to]` (a digest's period). A report product's
-/// measures have no buckets, so no quantiles.
+/// The measure at `path` over the whole of `[from, to]` (a digest's period).
 pub async fn measure_over(
     daily: &Daily,
     source: Source,
     path: &str,
-    (from, to): (NaiveDate, NaiveDate),
+    range: (NaiveDate, NaiveDate),
 ) -> Result<MeasureTotal, ReadError> {
-    match source {
-        Source::Reports(product) => {
-            let points = reports::measure(daily, product, path, from, to).await?;
-            let count = points.iter().map(|point| point.count).sum();
-            let sum = points.iter().map(|point| point.sum).sum();
-            Ok(MeasureTotal::new(count, sum, None, None))
-        }
-        Source::Activity(product) => activity::measure_over(daily, product, path, from, to).await,
-    }
+    keys::measure_over(daily, source, path, range).await
 }
 
 /// The declared rate `name` over the whole of `[from, to]` (a digest's period): a ratio of the
 /// range's sums, or a rate of installations for the `window` days ending `to`. None where its
-/// denominator is 0. A report product declares no rates.
+/// denominator is 0.
 pub async fn rate_over(
     daily: &Daily,
     source: Source,
     name: &str,
     window: i16,
-    (from, to): (NaiveDate, NaiveDate),
+    range: (NaiveDate, NaiveDate),
 ) -> Result<Option<f64>, ReadError> {
-    match source {
-        Source::Reports(_) => Err(ReadError::Unknown("Unknown metric")),
-        Source::Activity(product) => {
-            activity::rate_over(daily, product, name, window, from, to).await
-        }
-    }
+    keys::rate_over(daily, source, name, window, range).await
 }
 
-/// Events per type, every day of `[from, to]`. A report product sends reports, not events: its
-/// days are empty (its counts are metrics, its counted maps dimensions).
+/// Events per type, every day of `[from, to]`.
 pub async fn events(
     daily: &Daily,
     source: Source,
     (from, to): (NaiveDate, NaiveDate),
 ) -> Result<EventCounts, StoreError> {
-    let mut by_day = match source {
-        Source::Reports(_) => BTreeMap::new(),
-        Source::Activity(product) => activity::events(daily, product, from, to).await?,
-    };
+    let mut by_day = keys::events(daily, source, (from, to)).await?;
     let days = days(from, to)
         .map(|date| EventsOnDay {
             date,

@@ -1,18 +1,31 @@
-//! The read side of the activity products' daily tables (`activity_daily`, `activity_windows`)
-//! and of `activity_installations`, on the request's `Daily` connection. Like Printernizer's,
-//! every query reads a handful of days by primary key, never the raw rows.
+//! The read side of the daily tables by key (`activity_daily`, `activity_windows`) and of
+//! `activity_installations`, on the request's `Daily` connection: every query reads a handful of
+//! days by primary key, never the raw rows.
 
 use chrono::NaiveDate;
+use tokio_postgres::types::ToSql;
 
 use super::{Daily, StoreError};
 
-/// One key's numbers on one day.
+/// One key's numbers on one day: the installations counted with it, the sum of their values,
+/// and of a window that counts values, those whose value is above zero.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KeyAmount {
     pub day: NaiveDate,
     pub key: String,
     pub amount: f64,
     pub installations: i64,
+    pub positive: Option<i64>,
+}
+
+/// Which figures of each day a read wants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cells {
+    /// The day's sums over its rows (`activity_daily`): an event product's.
+    DaySums,
+    /// The window of so many days ending the day (`activity_windows`), as the product's rollup
+    /// counted it: a report product's (its 1-day window is its day's reports).
+    Window(i16),
 }
 
 impl Daily {
@@ -79,46 +92,52 @@ impl Daily {
         Ok((known, days))
     }
 
-    /// The `activity_daily` rows of `[from, to]` of `keys`, by day and key. Each key is one
-    /// range of the primary key (V17).
-    pub async fn activity_keys(
+    /// The figures of `keys` on each day of `[from, to]`, by day and key. Each key is one range
+    /// of the table's primary key (V17).
+    pub async fn keys(
         &self,
         product: &str,
+        cells: Cells,
         keys: Keys<'_>,
-        from: NaiveDate,
-        to: NaiveDate,
+        (from, to): (NaiveDate, NaiveDate),
     ) -> Result<Vec<KeyAmount>, StoreError> {
-        let rows = match keys {
+        let end;
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&product, &from, &to];
+        let wanted = match &keys {
             Keys::Listed(keys) => {
-                let statement = self
-                    .client
-                    .prepare_cached(
-                        "SELECT day, key, amount, installations FROM activity_daily
-                         WHERE product = $1 AND day BETWEEN $2 AND $3 AND key = ANY($4)
-                         ORDER BY day, key",
-                    )
-                    .await?;
-                self.client
-                    .query(&statement, &[&product, &from, &to, &keys])
-                    .await?
+                params.push(keys);
+                "key = ANY($4)"
             }
             // A range rather than `starts_with`, whose index range a generic plan cannot derive
             // from a parameter.
             Keys::Under(prefix) => {
-                let statement = self
-                    .client
-                    .prepare_cached(
-                        "SELECT day, key, amount, installations FROM activity_daily
-                         WHERE product = $1 AND day BETWEEN $2 AND $3 AND key >= $4 AND key < $5
-                         ORDER BY day, key",
-                    )
-                    .await?;
-                let end = after_prefix(prefix);
-                self.client
-                    .query(&statement, &[&product, &from, &to, &prefix, &end])
-                    .await?
+                end = after_prefix(prefix);
+                params.extend([prefix as &(dyn ToSql + Sync), &end]);
+                "key >= $4 AND key < $5"
             }
         };
+        let window;
+        let table = match cells {
+            Cells::DaySums => "NULL::int FROM activity_daily WHERE product = $1".to_owned(),
+            Cells::Window(days) => {
+                window = days;
+                params.push(&window);
+                format!(
+                    "positive FROM activity_windows WHERE product = $1 AND window_days = ${}",
+                    params.len()
+                )
+            }
+        };
+        // A window that counts presence only has no amounts; none is read so.
+        let statement = self
+            .client
+            .prepare_cached(&format!(
+                "SELECT day, key, coalesce(amount, 0), installations, {table}
+                   AND day BETWEEN $2 AND $3 AND {wanted}
+                 ORDER BY day, key"
+            ))
+            .await?;
+        let rows = self.client.query(&statement, &params).await?;
         rows.iter()
             .map(|row| {
                 Ok(KeyAmount {
@@ -126,6 +145,7 @@ impl Daily {
                     key: row.try_get(1)?,
                     amount: row.try_get(2)?,
                     installations: i64::from(row.try_get::<_, i32>(3)?),
+                    positive: row.try_get::<_, Option<i32>>(4)?.map(i64::from),
                 })
             })
             .collect::<Result<_, tokio_postgres::Error>>()
@@ -133,7 +153,7 @@ impl Daily {
     }
 }
 
-/// Which keys of `activity_daily` a read wants.
+/// Which keys a read wants.
 #[derive(Debug, Clone, Copy)]
 pub enum Keys<'a> {
     Listed(&'a [String]),

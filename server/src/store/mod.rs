@@ -29,7 +29,7 @@ pub use activity_daily::{
     delete_fingerprints_before, for_each_active_day, replace_activity_days,
     replace_activity_windows, windows_rolled, WindowRow,
 };
-pub use activity_reads::{KeyAmount, Keys};
+pub use activity_reads::{Cells, KeyAmount, Keys};
 pub use daily::{dimension, Daily, DayReports, DimensionRow, OutcomeCount, ReadPool, TotalsRow};
 pub use migrate::migrate;
 pub use outcomes::add_outcomes;

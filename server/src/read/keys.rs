@@ -3,71 +3,118 @@
 //! are spelled only by `domain::activity::key`; a path is checked against the product's
 //! declaration before any query.
 
+//! The series of any product, read by key from its daily tables (`activity_daily`,
+//! `activity_windows`, `daily_reports`), a name meaning what the product's cadence says
+//! (`Source`): a report product's figures of a window are its cells there, each installation
+//! counted by its latest report, and its day's figures its 1-day window; an event product's
+//! are its days' sums, its windows counting presence. The keys are spelled only by
+//! `domain::activity::key`; a path is checked against the product's declaration (or its
+//! format's older names, `aliases`) before any query.
+
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 
+use super::aliases::{self, Alias};
 use super::points::{
     days, dimension_points, DimensionCell, DimensionPoint, EventCount, Figure, MeasurePoint,
     MeasureTotal, MetricPoint,
 };
+use super::series::Source;
 use super::ReadError;
 use crate::domain::activity::key;
 use crate::domain::{Field, Product, Rate};
-use crate::store::{Daily, KeyAmount, Keys, StoreError};
+use crate::store::{Cells, Daily, KeyAmount, Keys, StoreError};
 
 /// What `/metrics/{name}` reads for a product.
 enum Metric<'a> {
     Active,
+    /// A report product's reports of the day.
+    Reports,
     New,
     Known,
-    /// A declared counter's daily sum, by its key.
-    Counter(String),
+    /// The sum of a key's values: a declared counter's, or an older name's.
+    Amount(String),
+    /// The installations whose value of a key is above zero.
+    Positive(String),
     Rate(&'a Rate),
 }
 
 impl<'a> Metric<'a> {
-    fn of(product: &'a Product, name: &str) -> Option<Self> {
-        match name {
-            "active_installations" => Some(Self::Active),
-            "new_installations" => Some(Self::New),
-            "known_installations" => Some(Self::Known),
-            _ => match (product.rate(name), product.field_at(name)) {
-                (Some(rate), _) => Some(Self::Rate(rate)),
-                (None, Some(Field::Counter(_))) => Some(Self::Counter(key::counter(name))),
-                _ => None,
-            },
+    fn of(source: Source, name: &str) -> Option<Self> {
+        let product = source.product();
+        match (name, source) {
+            ("active_installations", _) => return Some(Self::Active),
+            ("new_installations", _) => return Some(Self::New),
+            ("known_installations", _) => return Some(Self::Known),
+            ("reports", Source::Reports(_)) => return Some(Self::Reports),
+            _ => {}
+        }
+        match aliases::metric(product.format(), name) {
+            Some(Alias::Amount(key)) => return Some(Self::Amount(key)),
+            Some(Alias::Positive(key)) => return Some(Self::Positive(key)),
+            None => {}
+        }
+        match (product.rate(name), product.field_at(name)) {
+            (Some(rate), _) => Some(Self::Rate(rate)),
+            (None, Some(Field::Counter(_))) => Some(Self::Amount(key::counter(name))),
+            _ => None,
         }
     }
 
-    fn per_window(&self) -> bool {
-        matches!(
-            self,
-            Self::Active | Self::Rate(Rate::InstallationsWithout { .. })
-        )
+    /// Whether the metric is of the window asked for (else of each day).
+    fn per_window(&self, source: Source) -> bool {
+        match self {
+            Self::Active | Self::Rate(Rate::InstallationsWithout { .. }) => true,
+            Self::Amount(_) | Self::Positive(_) => matches!(source, Source::Reports(_)),
+            Self::Reports | Self::New | Self::Known | Self::Rate(Rate::Ratio { .. }) => false,
+        }
+    }
+}
+
+/// Where a product's figures of a key are, for a window of `window` days: a report product's
+/// cells of that window; an event product's sums of each day, whatever the window.
+fn cells(source: Source, window: i16) -> Cells {
+    match source {
+        Source::Reports(_) => Cells::Window(window),
+        Source::Activity(_) => Cells::DaySums,
     }
 }
 
 /// The window the metric is of (none for a per-day metric), and its points.
 pub(super) async fn metric(
     daily: &Daily,
-    product: &Product,
+    source: Source,
     name: &str,
     window: i16,
-    from: NaiveDate,
-    to: NaiveDate,
+    (from, to): (NaiveDate, NaiveDate),
 ) -> Result<(Option<i16>, Vec<MetricPoint>), ReadError> {
-    let Some(metric) = Metric::of(product, name) else {
+    let Some(metric) = Metric::of(source, name) else {
         return Err(ReadError::Unknown("Unknown metric"));
     };
-    let product_name = product.name();
+    let product_name = source.name();
     let values: BTreeMap<NaiveDate, Figure> = match &metric {
         Metric::Active => counts(
             daily
                 .activity_windows(product_name, window, "", from, to)
                 .await?,
         ),
-        Metric::New | Metric::Known => {
+        Metric::Reports | Metric::New | Metric::Known if matches!(source, Source::Reports(_)) => {
+            daily
+                .reports(product_name, from, to)
+                .await?
+                .into_iter()
+                .map(|row| {
+                    let value = match metric {
+                        Metric::Reports => row.reports,
+                        Metric::New => row.new_installations,
+                        _ => row.known_installations,
+                    };
+                    (row.day, Figure::Count(value))
+                })
+                .collect()
+        }
+        Metric::Reports | Metric::New | Metric::Known => {
             let (before, first_days) = daily.activity_first_days(product_name, from, to).await?;
             let new: BTreeMap<NaiveDate, i64> = first_days.into_iter().collect();
             let mut known = before;
@@ -84,17 +131,23 @@ pub(super) async fn metric(
                 })
                 .collect()
         }
-        Metric::Counter(counter) => {
+        Metric::Amount(key) | Metric::Positive(key) => {
             let rows = daily
-                .activity_keys(
+                .keys(
                     product_name,
-                    Keys::Listed(std::slice::from_ref(counter)),
-                    from,
-                    to,
+                    cells(source, window),
+                    Keys::Listed(std::slice::from_ref(key)),
+                    (from, to),
                 )
                 .await?;
             rows.iter()
-                .map(|row| (row.day, Figure::Count(row.amount.round() as i64)))
+                .map(|row| {
+                    let value = match metric {
+                        Metric::Positive(_) => row.positive.unwrap_or(0),
+                        _ => row.amount.round() as i64,
+                    };
+                    (row.day, Figure::Count(value))
+                })
                 .collect()
         }
         Metric::Rate(Rate::Ratio {
@@ -103,7 +156,12 @@ pub(super) async fn metric(
         }) => {
             let ratio = Ratio::of(numerator, denominator);
             let rows = daily
-                .activity_keys(product_name, Keys::Listed(&ratio.keys()), from, to)
+                .keys(
+                    product_name,
+                    cells(source, window),
+                    Keys::Listed(&ratio.keys()),
+                    (from, to),
+                )
                 .await?;
             days(from, to)
                 .map(|day| (day, ratio.over(rows.iter().filter(|row| row.day == day))))
@@ -143,32 +201,36 @@ pub(super) async fn metric(
             value: values.get(&date).copied().unwrap_or(missing),
         })
         .collect();
-    Ok((metric.per_window().then_some(window), points))
+    Ok((metric.per_window(source).then_some(window), points))
 }
 
 /// A declared rate over the whole of `[from, to]`: a ratio of the range's sums; a rate of
 /// installations, its value for the `window` days ending `to`. None where its denominator is 0.
 pub(super) async fn rate_over(
     daily: &Daily,
-    product: &Product,
+    source: Source,
     name: &str,
     window: i16,
-    from: NaiveDate,
-    to: NaiveDate,
+    (from, to): (NaiveDate, NaiveDate),
 ) -> Result<Option<f64>, ReadError> {
-    let figure = match product.rate(name) {
+    let figure = match source.product().rate(name) {
         Some(Rate::Ratio {
             numerator,
             denominator,
         }) => {
             let ratio = Ratio::of(numerator, denominator);
             let rows = daily
-                .activity_keys(product.name(), Keys::Listed(&ratio.keys()), from, to)
+                .keys(
+                    source.name(),
+                    cells(source, 1),
+                    Keys::Listed(&ratio.keys()),
+                    (from, to),
+                )
                 .await?;
             ratio.over(rows.iter())
         }
         Some(Rate::InstallationsWithout { .. }) => {
-            let (_, points) = metric(daily, product, name, window, to, to).await?;
+            let (_, points) = metric(daily, source, name, window, (to, to)).await?;
             points
                 .first()
                 .map_or(Figure::Rate(None), |point| point.value)
@@ -181,7 +243,7 @@ pub(super) async fn rate_over(
     })
 }
 
-/// A declared ratio, by the `activity_daily` keys it divides.
+/// A declared ratio, by the keys it divides.
 struct Ratio {
     numerator: String,
     denominator: Vec<String>,
@@ -227,13 +289,17 @@ fn ratio(part: f64, whole: f64) -> Figure {
     Figure::Rate((whole > 0.0).then(|| part / whole))
 }
 
+/// The window the cells are of, and the cells of the dimension at `path` (a dimension, a
+/// flag, a count map) per day.
 pub(super) async fn dimension(
     daily: &Daily,
-    product: &Product,
+    source: Source,
     path: &str,
-    from: NaiveDate,
-    to: NaiveDate,
-) -> Result<Vec<DimensionPoint>, ReadError> {
+    window: i16,
+    (from, to): (NaiveDate, NaiveDate),
+) -> Result<(i16, Vec<DimensionPoint>), ReadError> {
+    let product = source.product();
+    let path = aliases::dimension(product.format(), path).unwrap_or(path);
     // A single flag has one key; the others a key per value, under a prefix.
     let (exact, prefix) = match product.field_at(path) {
         Some(Field::Dimension(_)) => (None, key::dimension(path, "")),
@@ -244,23 +310,12 @@ pub(super) async fn dimension(
         Some(Field::CountMap(_)) => (None, key::count_map(path, "")),
         _ => return Err(ReadError::Unknown("Unknown dimension")),
     };
-    let rows = match &exact {
-        Some(flag) => {
-            daily
-                .activity_keys(
-                    product.name(),
-                    Keys::Listed(std::slice::from_ref(flag)),
-                    from,
-                    to,
-                )
-                .await?
-        }
-        None => {
-            daily
-                .activity_keys(product.name(), Keys::Under(&prefix), from, to)
-                .await?
-        }
+    let cells = cells(source, window);
+    let keys = match &exact {
+        Some(flag) => Keys::Listed(std::slice::from_ref(flag)),
+        None => Keys::Under(&prefix),
     };
+    let rows = daily.keys(product.name(), cells, keys, (from, to)).await?;
     let value_of = |row: &KeyAmount| -> String {
         if exact.is_some() {
             "true".to_owned()
@@ -268,26 +323,35 @@ pub(super) async fn dimension(
             row.key[prefix.len()..].to_owned()
         }
     };
-    let cells = rows.iter().map(|row| {
+    let cells_of_days = rows.iter().map(|row| {
         let cell = DimensionCell {
             installations: row.installations,
             amount: row.amount.round() as i64,
         };
         (row.day, value_of(row), cell)
     });
-    Ok(dimension_points((from, to), cells))
+    let window = match cells {
+        Cells::Window(window) => window,
+        Cells::DaySums => 1,
+    };
+    Ok((window, dimension_points((from, to), cells_of_days)))
 }
 
+/// The measure at `path`, per day of `[from, to]`.
 pub(super) async fn measure(
     daily: &Daily,
-    product: &Product,
+    source: Source,
     path: &str,
-    from: NaiveDate,
-    to: NaiveDate,
+    (from, to): (NaiveDate, NaiveDate),
 ) -> Result<Vec<MeasurePoint>, ReadError> {
-    let histogram = Histogram::of(product, path)?;
+    let measured = Measured::of(source, path)?;
     let rows = daily
-        .activity_keys(product.name(), Keys::Listed(&histogram.keys()), from, to)
+        .keys(
+            source.name(),
+            cells(source, 1),
+            Keys::Listed(&measured.keys()),
+            (from, to),
+        )
         .await?;
     // The rows come by day: one pass, not a scan of the range's rows for each day.
     let mut by_day = rows.chunk_by(|a, b| a.day == b.day).peekable();
@@ -296,7 +360,7 @@ pub(super) async fn measure(
             let on_day = by_day
                 .next_if(|rows| rows.first().is_some_and(|row| row.day == date))
                 .unwrap_or_default();
-            MeasurePoint::on(date, histogram.over(on_day.iter()))
+            MeasurePoint::on(date, measured.over(on_day.iter()))
         })
         .collect())
 }
@@ -304,19 +368,60 @@ pub(super) async fn measure(
 /// The measure at `path` over the whole of `[from, to]`: its quantiles from the range's buckets.
 pub(super) async fn measure_over(
     daily: &Daily,
-    product: &Product,
+    source: Source,
     path: &str,
-    from: NaiveDate,
-    to: NaiveDate,
+    (from, to): (NaiveDate, NaiveDate),
 ) -> Result<MeasureTotal, ReadError> {
-    let histogram = Histogram::of(product, path)?;
+    let measured = Measured::of(source, path)?;
     let rows = daily
-        .activity_keys(product.name(), Keys::Listed(&histogram.keys()), from, to)
+        .keys(
+            source.name(),
+            cells(source, 1),
+            Keys::Listed(&measured.keys()),
+            (from, to),
+        )
         .await?;
-    Ok(histogram.over(rows.iter()))
+    Ok(measured.over(rows.iter()))
 }
 
-/// A declared measure, by its `activity_daily` keys: a count, a sum, and a count per bucket.
+/// What a measure reads: a declared measure's histogram, or a report product's counter, one
+/// value a report (no buckets, so no quantiles).
+enum Measured<'a> {
+    Histogram(Histogram<'a>),
+    Counter(String),
+}
+
+impl<'a> Measured<'a> {
+    fn of(source: Source, path: &str) -> Result<Self, ReadError> {
+        let product = source.product();
+        match (product.field_at(path), source) {
+            (Some(Field::Measure(_)), _) => Ok(Self::Histogram(Histogram::of(product, path)?)),
+            (Some(Field::Counter(_)), Source::Reports(_)) => Ok(Self::Counter(key::counter(path))),
+            _ => Err(ReadError::Unknown("Unknown measure")),
+        }
+    }
+
+    fn keys(&self) -> Vec<String> {
+        match self {
+            Self::Histogram(histogram) => histogram.keys(),
+            Self::Counter(counter) => vec![counter.clone()],
+        }
+    }
+
+    fn over<'r>(&self, rows: impl Iterator<Item = &'r KeyAmount>) -> MeasureTotal {
+        match self {
+            Self::Histogram(histogram) => histogram.over(rows),
+            Self::Counter(_) => {
+                let (count, sum) = rows.fold((0, 0.0), |(count, sum), row| {
+                    (count + row.installations, sum + row.amount)
+                });
+                MeasureTotal::new(count, sum, None, None)
+            }
+        }
+    }
+}
+
+/// A declared measure, by its keys: a count, a sum, and a count per bucket.
 struct Histogram<'a> {
     bounds: &'a [f64],
     buckets: Vec<String>,
@@ -387,16 +492,25 @@ fn quantile(bounds: &[f64], counts: &[f64], q: f64) -> Option<f64> {
     bounds.last().copied()
 }
 
-/// The days of `[from, to]` with events, each type's count and installations.
+/// The days of `[from, to]` with events, each type's count and installations. A report product
+/// sends reports, not events: its days are empty (its counts are metrics, its counted maps
+/// dimensions).
 pub(super) async fn events(
     daily: &Daily,
-    product: &Product,
-    from: NaiveDate,
-    to: NaiveDate,
+    source: Source,
+    (from, to): (NaiveDate, NaiveDate),
 ) -> Result<BTreeMap<NaiveDate, BTreeMap<String, EventCount>>, StoreError> {
+    if matches!(source, Source::Reports(_)) {
+        return Ok(BTreeMap::new());
+    }
     let prefix = key::event("");
     let rows = daily
-        .activity_keys(product.name(), Keys::Under(&prefix), from, to)
+        .keys(
+            source.name(),
+            Cells::DaySums,
+            Keys::Under(&prefix),
+            (from, to),
+        )
         .await?;
     let mut days: BTreeMap<NaiveDate, BTreeMap<String, EventCount>> = BTreeMap::new();
     for row in rows {
