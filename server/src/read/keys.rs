@@ -77,7 +77,7 @@ impl<'a> Metric<'a> {
 fn cells(source: Source, window: i16) -> Cells {
     match source {
         Source::Reports(_) => Cells::Window(window),
-        Source::Activity(_) => Cells::DaySums,
+        Source::Events(_) => Cells::DaySums,
     }
 }
 
@@ -154,15 +154,8 @@ pub(super) async fn metric(
             numerator,
             denominator,
         }) => {
-            let ratio = Ratio::of(numerator, denominator);
-            let rows = daily
-                .keys(
-                    product_name,
-                    cells(source, window),
-                    Keys::Listed(&ratio.keys()),
-                    (from, to),
-                )
-                .await?;
+            let (ratio, rows) =
+                Ratio::read(daily, source, numerator, denominator, (from, to)).await?;
             days(from, to)
                 .map(|day| (day, ratio.over(rows.iter().filter(|row| row.day == day))))
                 .collect()
@@ -218,15 +211,8 @@ pub(super) async fn rate_over(
             numerator,
             denominator,
         }) => {
-            let ratio = Ratio::of(numerator, denominator);
-            let rows = daily
-                .keys(
-                    source.name(),
-                    cells(source, 1),
-                    Keys::Listed(&ratio.keys()),
-                    (from, to),
-                )
-                .await?;
+            let (ratio, rows) =
+                Ratio::read(daily, source, numerator, denominator, (from, to)).await?;
             ratio.over(rows.iter())
         }
         Some(Rate::InstallationsWithout { .. }) => {
@@ -257,10 +243,21 @@ impl Ratio {
         }
     }
 
-    fn keys(&self) -> Vec<String> {
-        let mut keys = self.denominator.clone();
-        keys.push(self.numerator.clone());
-        keys
+    /// The ratio and its keys' sums of each day of `range` (rates are an event product's).
+    async fn read(
+        daily: &Daily,
+        source: Source,
+        numerator: &str,
+        denominator: &[String],
+        range: (NaiveDate, NaiveDate),
+    ) -> Result<(Self, Vec<KeyAmount>), StoreError> {
+        let ratio = Self::of(numerator, denominator);
+        let mut keys = ratio.denominator.clone();
+        keys.push(ratio.numerator.clone());
+        let rows = daily
+            .keys(source.name(), Cells::DaySums, Keys::Listed(&keys), range)
+            .await?;
+        Ok((ratio, rows))
     }
 
     /// The numerator's amount over the denominator's, in `rows`.
@@ -344,15 +341,7 @@ pub(super) async fn measure(
     path: &str,
     (from, to): (NaiveDate, NaiveDate),
 ) -> Result<Vec<MeasurePoint>, ReadError> {
-    let measured = Measured::of(source, path)?;
-    let rows = daily
-        .keys(
-            source.name(),
-            cells(source, 1),
-            Keys::Listed(&measured.keys()),
-            (from, to),
-        )
-        .await?;
+    let (measured, rows) = Measured::read(daily, source, path, (from, to)).await?;
     // The rows come by day: one pass, not a scan of the range's rows for each day.
     let mut by_day = rows.chunk_by(|a, b| a.day == b.day).peekable();
     Ok(days(from, to)
@@ -372,15 +361,7 @@ pub(super) async fn measure_over(
     path: &str,
     (from, to): (NaiveDate, NaiveDate),
 ) -> Result<MeasureTotal, ReadError> {
-    let measured = Measured::of(source, path)?;
-    let rows = daily
-        .keys(
-            source.name(),
-            cells(source, 1),
-            Keys::Listed(&measured.keys()),
-            (from, to),
-        )
-        .await?;
+    let (measured, rows) = Measured::read(daily, source, path, (from, to)).await?;
     Ok(measured.over(rows.iter()))
 }
 
@@ -391,7 +372,7 @@ enum Measured<'a> {
     Counter(String),
 }
 
-impl<'a> Measured<'a> {
+impl Measured<'static> {
     fn of(source: Source, path: &str) -> Result<Self, ReadError> {
         let product = source.product();
         match (product.field_at(path), source) {
@@ -401,11 +382,22 @@ impl<'a> Measured<'a> {
         }
     }
 
-    fn keys(&self) -> Vec<String> {
-        match self {
-            Self::Histogram(histogram) => histogram.keys(),
-            Self::Counter(counter) => vec![counter.clone()],
-        }
+    /// The measure at `path` and its keys' figures of each day of `range`.
+    async fn read(
+        daily: &Daily,
+        source: Source,
+        path: &str,
+        range: (NaiveDate, NaiveDate),
+    ) -> Result<(Measured<'static>, Vec<KeyAmount>), ReadError> {
+        let measured = Measured::of(source, path)?;
+        let keys = match &measured {
+            Measured::Histogram(histogram) => histogram.keys(),
+            Measured::Counter(counter) => vec![counter.clone()],
+        };
+        let rows = daily
+            .keys(source.name(), cells(source, 1), Keys::Listed(&keys), range)
+            .await?;
+        Ok((measured, rows))
     }
 
     fn over<'r>(&self, rows: impl Iterator<Item = &'r KeyAmount>) -> MeasureTotal {

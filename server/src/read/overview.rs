@@ -1,8 +1,9 @@
 //! The public overview of a product: active installations and distributions in which every
 //! cell under the smallest cohort is merged into `other`, so no shown number describes fewer
-//! installations. A report product: the 30-day distributions of its snapshot. An activity
-//! product: every declared dimension on the latest rolled day, shown only when that day's
-//! active installations reach the cohort.
+//! installations. Printernizer: the 30-day distributions of its snapshot (its compatibility
+//! view). Any other product: every declared dimension as of the latest rolled day, a report
+//! product's over its 30-day window, an event product's on that day, shown only when the
+//! installations they count reach the cohort.
 
 use std::collections::BTreeMap;
 
@@ -14,7 +15,7 @@ use super::series::Source;
 use super::snapshot::Snapshot;
 use super::timestamp_opt;
 use crate::domain::activity::key;
-use crate::domain::{Field, Product, OTHER};
+use crate::domain::{Field, Format, OTHER};
 use crate::store::dimension;
 use crate::store::{Cells, Daily, Keys, StoreError};
 
@@ -58,13 +59,12 @@ pub async fn overview(
     min_cohort: i64,
 ) -> Result<Overview, StoreError> {
     let k = min_cohort.max(1);
-    match source {
-        Source::Reports(product) => {
-            let snapshot = Snapshot::load(daily, product.name(), today).await?;
-            Ok(of_snapshot(&snapshot, k))
-        }
-        Source::Activity(product) => of_activity(daily, product, today, k).await,
+    let product = source.product();
+    if product.format() == Format::PrinternizerReport {
+        let snapshot = Snapshot::load(daily, product.name(), today).await?;
+        return Ok(of_snapshot(&snapshot, k));
     }
+    of_declared(daily, source, today, k).await
 }
 
 /// `n` when it describes at least `k` installations.
@@ -94,13 +94,15 @@ fn of_snapshot(snapshot: &Snapshot, k: i64) -> Overview {
 }
 
 /// Active installations of the latest rolled day's 7 and 30 days, and each declared
-/// dimension's installations per value on that day.
-async fn of_activity(
+/// dimension's installations per value: of a report product, by each installation's latest
+/// report in those 30 days; of an event product, on that day.
+async fn of_declared(
     daily: &Daily,
-    product: &Product,
+    source: Source,
     today: NaiveDate,
     k: i64,
 ) -> Result<Overview, StoreError> {
+    let product = source.product();
     let name = product.name();
     let (rolled_at, day) = tokio::try_join!(daily.rolled_at(name), daily.latest_day(name, today))?;
     let mut overview = Overview {
@@ -121,14 +123,18 @@ async fn of_activity(
     let (on_the_day, week, month) = (active(1).await?, active(7).await?, active(30).await?);
     overview.active_installations_30d = shown(month, k);
     overview.active_installations_7d = shown(week, k);
-    if on_the_day >= k {
+    let (cells, counted) = match source {
+        Source::Reports(_) => (Cells::Window(30), month),
+        Source::Events(_) => (Cells::DaySums, on_the_day),
+    };
+    if counted >= k {
         let paths = product
             .paths()
             .filter(|(_, field)| matches!(field, Field::Dimension(_)));
         for (path, _) in paths {
             let under = key::dimension(&path, "");
             let rows = daily
-                .keys(name, Cells::DaySums, Keys::Under(&under), (day, day))
+                .keys(name, cells, Keys::Under(&under), (day, day))
                 .await?;
             let cells = rows.iter().filter_map(|row| {
                 let value = row.key.strip_prefix(&under)?;

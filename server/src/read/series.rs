@@ -11,30 +11,30 @@ pub use super::points::{
     DimensionSeries, EventCounts, Figure, MeasureSeries, MeasureTotal, MetricSeries, OutcomeCounts,
 };
 use super::{keys, ReadError};
-use crate::domain::{Format, Product};
+use crate::domain::{Cadence, Product};
 use crate::store::{Daily, StoreError};
 
-/// What a product's figures mean, as its rollup counted them.
+/// What a product's figures mean, as its cadence says and its rollup counted them.
 #[derive(Debug, Clone, Copy)]
 pub enum Source {
-    /// Reports (Printernizer's format): each installation counted by its latest report in a
+    /// A report product (weekly, daily): each installation counted by its latest report in a
     /// window; the day's reports and new installations in `daily_reports`.
     Reports(&'static Product),
-    /// Rows of the day summed (`activity_daily`); windows of presence.
-    Activity(&'static Product),
+    /// An event product: its days' rows summed (`activity_daily`); windows of presence.
+    Events(&'static Product),
 }
 
 impl Source {
     pub fn of(product: &'static Product) -> Self {
-        match product.format() {
-            Format::PrinternizerReport => Self::Reports(product),
-            _ => Self::Activity(product),
+        match product.cadence() {
+            Cadence::Weekly | Cadence::Daily => Self::Reports(product),
+            Cadence::Events => Self::Events(product),
         }
     }
 
     pub fn product(self) -> &'static Product {
         match self {
-            Self::Reports(product) | Self::Activity(product) => product,
+            Self::Reports(product) | Self::Events(product) => product,
         }
     }
 

@@ -1,13 +1,13 @@
-//! One product's part of a mail, by where its figures are read (`read::Source`): a report
-//! product's is the figures `/stats/*` answers (`ProductReport`); any other product's is built
-//! from its declaration, from what `/api/v1/*` reads over the period (`DeclaredPart`).
+//! One product's part of a mail: Printernizer's is the figures `/stats/*` answers
+//! (`ProductReport`, its compatibility view); any other product's is built from its
+//! declaration, from what `/api/v1/*` reads over the period (`DeclaredPart`).
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 
 use super::{Period, ReportError};
-use crate::domain::Field;
+use crate::domain::{Field, Format};
 use crate::read::figures::{self, change_percent, TrendDay};
 use crate::read::series::{self, Figure, MeasureTotal, MetricSeries};
 use crate::read::{anomalies, Anomaly, Series, Snapshot, Source};
@@ -16,7 +16,7 @@ use crate::store::Daily;
 /// The most values a part lists of one dimension.
 const TOP_VALUES: usize = 10;
 
-/// One product's part of a report, by the tables its figures are read from.
+/// One product's part of a report: Printernizer's shape, or a declared product's.
 #[derive(Debug, Clone)]
 pub enum Part {
     Reports(ProductReport),
@@ -30,11 +30,11 @@ impl Part {
         period: Period,
         now: DateTime<Utc>,
     ) -> Result<Self, ReportError> {
-        Ok(match source {
-            Source::Reports(product) => {
-                Self::Reports(ProductReport::load(daily, product.name(), period, now).await?)
-            }
-            Source::Activity(_) => Self::Declared(DeclaredPart::load(daily, source, period).await?),
+        let product = source.product();
+        Ok(if product.format() == Format::PrinternizerReport {
+            Self::Reports(ProductReport::load(daily, product.name(), period, now).await?)
+        } else {
+            Self::Declared(DeclaredPart::load(daily, source, period).await?)
         })
     }
 

@@ -1,7 +1,7 @@
-//! The activity tables of every product but Printernizer's report format: from `activity`
-//! (one row per installation per day) to `activity_daily` (per day and key) and
-//! `activity_windows` (installations active in the 1, 7 and 30 days ending each day, counted by
-//! `KeyWindows` as the product's cadence says). What to roll is decided for every product alike
+//! An event product's daily tables: from `activity` (one row per installation per day, its
+//! events summed) to `activity_daily` (per day and key) and `activity_windows` (installations
+//! active in the 1, 7 and 30 days ending each day, and with each event type: any day with the
+//! key counts, `Counting::AnyRow`). What to roll is decided for every product alike
 //! (`super::incremental`).
 
 use std::time::Instant;
@@ -9,7 +9,6 @@ use std::time::Instant;
 use chrono::NaiveDate;
 use deadpool_postgres::Object;
 
-use super::windows::LONGEST_WINDOW;
 use super::windows::{Counting, KeyWindows};
 use super::Rolled;
 use crate::domain::activity::key;
@@ -21,7 +20,6 @@ use crate::store::{self, StoreError, WindowRow};
 pub(super) async fn roll(
     client: &mut Object,
     product: &Product,
-    counting: Counting,
     changed: &[NaiveDate],
     ranges: Vec<(NaiveDate, NaiveDate)>,
     kept_from: NaiveDate,
@@ -51,17 +49,10 @@ pub(super) async fn roll(
         if from > to {
             continue;
         }
-        rolled.rows +=
-            roll_windows(&tx, (product, &events), counting, (from, to), kept_from).await?;
+        rolled.rows += roll_windows(&tx, (product, &events), (from, to), kept_from).await?;
         rolled.ranges.push((from, to));
     }
     tx.commit().await?;
-    if rolled.days() > LONGEST_WINDOW {
-        // A backfill or a recompute rewrote the tables: the reads' plans need their statistics
-        // now, not at autovacuum's next look (a year of a measure read 8-10 ms without them,
-        // every row of the range fetched, against 1.6 ms with them).
-        store::analyze_activity_tables(&*client).await?;
-    }
     tracing::debug!(
         days = days.len(),
         rows = rolled.rows,
@@ -78,11 +69,10 @@ pub(super) async fn roll(
 async fn roll_windows(
     tx: &deadpool_postgres::Transaction<'_>,
     (product, events): (&str, &[String]),
-    counting: Counting,
     (from, to): (NaiveDate, NaiveDate),
     kept_from: NaiveDate,
 ) -> Result<u64, StoreError> {
-    let mut windows = KeyWindows::new(from, to, counting);
+    let mut windows = KeyWindows::new(from, to, Counting::AnyRow);
     let mut installation = String::new();
     let mut days: Vec<(NaiveDate, Vec<String>)> = Vec::new();
     let first = windows.first_row_day();

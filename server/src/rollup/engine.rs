@@ -61,10 +61,10 @@ impl Sweep {
         }
     }
 
-    /// Adds one installation's reports, sorted by (period end, period start).
+    /// Adds one installation's reports, sorted by day (one a day: a later one replaced it).
     pub fn add_installation(&mut self, reports: &[ReportRow]) {
         for report in reports {
-            if let Some(at) = self.index(report.day()) {
+            if let Some(at) = self.index(report.day) {
                 self.reports[at] += 1;
             }
         }
@@ -81,7 +81,7 @@ impl Sweep {
                     };
                     (key.as_str(), value)
                 });
-                (report.day(), keys)
+                (report.day, keys)
             }));
     }
 
@@ -143,7 +143,7 @@ pub fn per_day_reference(
         let reports = installations
             .iter()
             .flatten()
-            .filter(|r| r.day() == day)
+            .filter(|r| r.day == day)
             .count();
         rows.reports.push((day, reports as i32, 0));
         for window in WINDOWS {
@@ -153,8 +153,8 @@ pub fn per_day_reference(
             for reports in installations {
                 let Some(latest) = reports
                     .iter()
-                    .filter(|r| r.day() >= first && r.day() <= day)
-                    .max_by_key(|r| (r.period_end, r.period_start))
+                    .filter(|r| r.day >= first && r.day <= day)
+                    .max_by_key(|r| r.day)
                 else {
                     continue;
                 };

@@ -51,20 +51,13 @@ pub async fn unlock_rollup(client: &impl GenericClient) -> Result<(), StoreError
     Ok(())
 }
 
-/// One stored report with a period, as it is stored: its numbers under keys.
+/// One stored report, as it is stored: its installation's row of the day (a later report of the
+/// day replaced an earlier one), its numbers under keys.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReportRow {
     pub installation: String,
-    pub period_start: DateTime<Utc>,
-    pub period_end: DateTime<Utc>,
+    pub day: NaiveDate,
     pub counts: Counts,
-}
-
-impl ReportRow {
-    /// The day a report counts on: the UTC day its period ends.
-    pub fn day(&self) -> NaiveDate {
-        self.period_end.date_naive()
-    }
 }
 
 /// Midnight UTC starting `day`.
@@ -75,15 +68,14 @@ pub fn midnight(day: NaiveDate) -> DateTime<Utc> {
 /// Which reports of a range `for_each_report` reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reports {
-    /// Every report, in order of installation, then period end, then period start.
+    /// Every report, in order of installation, then day.
     All,
-    /// Each installation's latest report only (latest period end, then start): all that the
-    /// last day of the range needs, in a quarter of the rows for weekly reports.
+    /// Each installation's latest report only: all that the last day of the range needs, in a
+    /// quarter of the rows for weekly reports.
     LatestPerInstallation,
 }
 
-/// The reports with a period whose period ends in `[from, to]` (whole UTC days: their rows'
-/// days), handed to `sink` in order of installation. Streamed: a year of reports never sits
+/// The reports of the days `[from, to]`, handed to `sink` in order of installation. Streamed: a year of reports never sits
 /// in memory at once.
 pub async fn for_each_report(
     client: &impl GenericClient,
@@ -93,9 +85,8 @@ pub async fn for_each_report(
     which: Reports,
     mut sink: impl FnMut(ReportRow),
 ) -> Result<u64, StoreError> {
-    const COLUMNS: &str = "installation_id, period_start, period_end, counts";
-    const RANGE: &str = "FROM activity
-        WHERE product = $1 AND day >= $2 AND day <= $3 AND report_id IS NOT NULL";
+    const COLUMNS: &str = "installation_id, day, counts";
+    const RANGE: &str = "FROM activity WHERE product = $1 AND day >= $2 AND day <= $3";
     let query = match which {
         Reports::All => format!("SELECT {COLUMNS} {RANGE} ORDER BY installation_id, day"),
         Reports::LatestPerInstallation => format!(
@@ -109,11 +100,10 @@ pub async fn for_each_report(
     pin_mut!(rows);
     let mut count = 0;
     while let Some(row) = rows.try_next().await? {
-        let Json(counts) = row.try_get(3)?;
+        let Json(counts) = row.try_get(2)?;
         sink(ReportRow {
             installation: row.try_get(0)?,
-            period_start: row.try_get(1)?,
-            period_end: row.try_get(2)?,
+            day: row.try_get(1)?,
             counts,
         });
         count += 1;
@@ -121,24 +111,21 @@ pub async fn for_each_report(
     Ok(count)
 }
 
-/// Reports with a period whose period ends on `day`.
+/// The reports of `day`.
 pub async fn reports_ending_on(
     client: &impl GenericClient,
     product: &str,
     day: NaiveDate,
 ) -> Result<i64, StoreError> {
     let statement = client
-        .prepare_cached(
-            "SELECT count(*) FROM activity
-             WHERE product = $1 AND day = $2 AND report_id IS NOT NULL",
-        )
+        .prepare_cached("SELECT count(*) FROM activity WHERE product = $1 AND day = $2")
         .await?;
     let row = client.query_one(&statement, &[&product, &day]).await?;
     Ok(row.try_get(0)?)
 }
 
-/// Installations whose first stored report ends on each day of `[from, to]`: those with a
-/// report in the range and none on an earlier day. The probe for an earlier day walks the
+/// Installations whose first stored report is of each day of `[from, to]`: those with a report
+/// in the range and none on an earlier day. The probe for an earlier day walks the
 /// primary key of `activity` and stops at the first it finds; an aggregate over every
 /// installation's whole history took 3.8 s for one day at a year of data.
 pub async fn new_installations(
@@ -151,12 +138,12 @@ pub async fn new_installations(
         .prepare_cached(
             "SELECT first.first_day, count(*)
              FROM (SELECT installation_id, min(day) AS first_day FROM activity
-                   WHERE product = $1 AND day >= $2 AND day <= $3 AND report_id IS NOT NULL
+                   WHERE product = $1 AND day >= $2 AND day <= $3
                    GROUP BY installation_id) AS first
              WHERE NOT EXISTS (
                    SELECT FROM activity earlier
                    WHERE earlier.product = $1 AND earlier.installation_id = first.installation_id
-                     AND earlier.day < first.first_day AND earlier.report_id IS NOT NULL)
+                     AND earlier.day < first.first_day)
              GROUP BY first.first_day",
         )
         .await?;

@@ -1,7 +1,9 @@
 // The view of every product but Printernizer, drawn from its declaration in the catalog
 // (`GET /api/v1/products`): nothing here names a product. Each declared field is read by its
 // path from `/api/v1/*` over the range: dimensions, flag sets and count maps per day and
-// value, measures per day, counters and rates per day, events per day and type.
+// value, measures per day, counters and rates per day, events per day and type. A day's
+// figures are its 1-day window (a report product's reports of the day; an event product
+// answers per day whatever the window), so the range's totals are their sums.
 
 import { $, RATIO_AXIS, amount, bars, element, humane, lineChart, longDate, number, percent,
   ratio, rowsOf, sum, topSeries } from "./charts.js";
@@ -186,10 +188,10 @@ export const declared = {
     const [known, events, keyed, measures, counters, flags, rateSeries] = await Promise.all([
       api(`api/v1/metrics/known_installations?${span}`),
       hasEvents ? api(`api/v1/events?${span}`) : null,
-      read(of(fields, KEYED), (f) => `api/v1/dimensions/${f.path}?${span}`),
+      read(of(fields, KEYED), (f) => `api/v1/dimensions/${f.path}?window=1&${span}`),
       read(of(fields, ["measure"]), (f) => `api/v1/measures/${f.path}?${span}`),
-      read(of(fields, ["counter"]), (f) => `api/v1/metrics/${f.path}?${span}`),
-      read(of(fields, ["flag"]), (f) => `api/v1/dimensions/${f.path}?${span}`),
+      read(of(fields, ["counter"]), (f) => `api/v1/metrics/${f.path}?window=1&${span}`),
+      read(of(fields, ["flag"]), (f) => `api/v1/dimensions/${f.path}?window=1&${span}`),
       Promise.all(rates.map(([name]) =>
         api(`api/v1/metrics/${name}?window=${RATE_WINDOW}&${span}`))),
     ]);

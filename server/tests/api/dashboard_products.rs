@@ -258,7 +258,7 @@ async fn expected(app: &TestApp, product: &Value, from: &str, to: &str) -> Value
         let single_flag = field["kind"] == "flag" && field["max_entries"].is_null();
         match field["kind"].as_str().unwrap() {
             "counter" => {
-                let series = get(format!("/api/v1/metrics/{path}?{span}")).await;
+                let series = get(format!("/api/v1/metrics/{path}?window=1&{span}")).await;
                 let total: f64 = points(&series)
                     .iter()
                     .map(|p| p["value"].as_f64().unwrap())
@@ -288,7 +288,7 @@ async fn expected(app: &TestApp, product: &Value, from: &str, to: &str) -> Value
                 );
             }
             _ if single_flag => {
-                let series = get(format!("/api/v1/dimensions/{path}?{span}")).await;
+                let series = get(format!("/api/v1/dimensions/{path}?window=1&{span}")).await;
                 let on = amounts(&series).get("true").cloned().unwrap_or(json!(0));
                 let of = event
                     .as_ref()
@@ -296,7 +296,7 @@ async fn expected(app: &TestApp, product: &Value, from: &str, to: &str) -> Value
                 flags.insert(path.clone(), json!({"value": on, "of": of}));
             }
             _ => {
-                let series = get(format!("/api/v1/dimensions/{path}?{span}")).await;
+                let series = get(format!("/api/v1/dimensions/{path}?window=1&{span}")).await;
                 fields.insert(path.clone(), json!({"bars": amounts(&series)}));
             }
         }

@@ -24,6 +24,8 @@ const BEFORE_THE_CATALOG: i32 = 7;
 const BEFORE_ONE_STORE: i32 = 15;
 /// The last migration with Printernizer's own `daily_totals` and `daily_dimensions` tables.
 const BEFORE_ONE_SET_OF_WINDOWS: i32 = 17;
+/// The last migration with a daily-report product's days rolled as sums.
+const BEFORE_REPORTS_BY_CADENCE: i32 = 18;
 
 const STATS: [&str; 11] = [
     "/stats/summary",
@@ -204,15 +206,21 @@ async fn answers_as_rolled(app: &TestApp, installations: &[String]) -> Vec<(Stri
     }
     routes.push(format!("/api/v1/events?{range}"));
     routes.push(format!("/api/v1/events?product=stories&{range}"));
-    let mut answers = Vec::new();
-    for route in routes {
-        let response = app.get(&route, Some(ADMIN_KEY)).await;
-        assert_eq!(response.status(), 200, "{route}");
-        answers.push((route, comparable(body(response).await)));
-    }
+    let mut answers = get_all(app, routes).await;
     for id in installations {
         let route = format!("/installation/{id}");
         let response = app.get(&route, Some(crate::helpers::INGEST_KEY)).await;
+        assert_eq!(response.status(), 200, "{route}");
+        answers.push((route, comparable(body(response).await)));
+    }
+    answers
+}
+
+/// Each route's answer with the admin key, comparable.
+async fn get_all(app: &TestApp, routes: Vec<String>) -> Vec<(String, Value)> {
+    let mut answers = Vec::new();
+    for route in routes {
+        let response = app.get(&route, Some(ADMIN_KEY)).await;
         assert_eq!(response.status(), 200, "{route}");
         answers.push((route, comparable(body(response).await)));
     }
@@ -237,10 +245,8 @@ fn comparable(value: Value) -> Value {
     }
 }
 
-/// A database at `version`, populated as that version stored `reports` (and, with `stories`,
-/// an event product's days), upgraded by the current server; and a fresh server given the same
-/// data through its routes. Their answers, each.
-async fn upgraded_and_fresh(version: i32, reports: &[Value], stories: bool) -> (TestApp, TestApp) {
+/// A new schema migrated up to `version`, and a connection to it.
+async fn schema_at(version: i32) -> (String, tokio_postgres::Client) {
     let (schema, url) = fresh_schema();
     let (mut client, connection) = tokio_postgres::connect(&url, NoTls)
         .await
@@ -251,6 +257,14 @@ async fn upgraded_and_fresh(version: i32, reports: &[Value], stories: bool) -> (
         .run_async(&mut client)
         .await
         .expect("the migrations up to the old version run");
+    (schema, client)
+}
+
+/// A database at `version`, populated as that version stored `reports` (and, with `stories`,
+/// an event product's days), upgraded by the current server; and a fresh server given the same
+/// data through its routes. Their answers, each.
+async fn upgraded_and_fresh(version: i32, reports: &[Value], stories: bool) -> (TestApp, TestApp) {
+    let (schema, client) = schema_at(version).await;
     store_as_before(&client, reports).await;
     if stories {
         client
@@ -289,15 +303,19 @@ async fn upgraded_and_fresh(version: i32, reports: &[Value], stories: bool) -> (
     (upgraded, fresh)
 }
 
-async fn assert_same_answers(upgraded: &TestApp, fresh: &TestApp, installations: &[String]) {
-    let (old, new) = (
-        answers(upgraded, installations).await,
-        answers(fresh, installations).await,
-    );
-    assert_eq!(old.len(), new.len());
-    for ((route, old), (_, new)) in old.iter().zip(&new) {
+/// Route by route, the upgraded database's answers are the fresh one's.
+fn assert_same(upgraded: &[(String, Value)], fresh: &[(String, Value)]) {
+    assert_eq!(upgraded.len(), fresh.len());
+    for ((route, old), (_, new)) in upgraded.iter().zip(fresh) {
         assert_eq!(old, new, "{route}");
     }
+}
+
+async fn assert_same_answers(upgraded: &TestApp, fresh: &TestApp, installations: &[String]) {
+    assert_same(
+        &answers(upgraded, installations).await,
+        &answers(fresh, installations).await,
+    );
 }
 
 #[tokio::test]
@@ -424,16 +442,7 @@ async fn printernizers_daily_tables_of_a_year_become_windows_answering_the_same_
     let installations = [installation(1), installation(20)];
     let expected = answers(&fresh, &installations).await;
     // The same database as V17 kept it: its daily tables hold what the views show now.
-    let (schema, url) = fresh_schema();
-    let (mut client, connection) = tokio_postgres::connect(&url, NoTls)
-        .await
-        .expect("the test database answers");
-    tokio::spawn(connection);
-    migrations::migrations::runner()
-        .set_target(refinery::Target::Version(BEFORE_ONE_SET_OF_WINDOWS))
-        .run_async(&mut client)
-        .await
-        .expect("the migrations up to V17 run");
+    let (schema, client) = schema_at(BEFORE_ONE_SET_OF_WINDOWS).await;
     copy_into_older_schema(&client, &schema, &fresh.schema).await;
     // Its runs had seen every row (the watermark keeps a margin behind the last run, within
     // which the reports of this test were received).
@@ -453,11 +462,10 @@ async fn printernizers_daily_tables_of_a_year_become_windows_answering_the_same_
 
     let upgraded = spawn_app_in_schema(schema, None, |c| c.rollup_interval_secs = 3_600).await;
 
-    let answered = answers_as_rolled(&upgraded, &installations).await;
-    assert_eq!(answered.len(), expected.len());
-    for ((route, old), (_, new)) in answered.iter().zip(&expected) {
-        assert_eq!(old, new, "{route}");
-    }
+    assert_same(
+        &answers_as_rolled(&upgraded, &installations).await,
+        &expected,
+    );
     let db = upgraded.db().await;
     let rerolled: i64 = db
         .query_one(
@@ -479,7 +487,9 @@ async fn printernizers_daily_tables_of_a_year_become_windows_answering_the_same_
     // The windows the views are made of are the ones a fresh roll writes (but for what the
     // daily tables never kept: a counter's positive installations, the Python versions).
     let windows = "SELECT format('%s %s %s %s %s', day, window_days, key, installations, amount)
-                   FROM activity_windows WHERE key NOT LIKE 'dim/python_version/%' ORDER BY 1";
+                   FROM activity_windows
+                   WHERE product = 'printernizer' AND key NOT LIKE 'dim/python_version/%'
+                   ORDER BY 1";
     let cells = |rows: Vec<tokio_postgres::Row>| -> Vec<String> {
         rows.iter().map(|row| row.get(0)).collect()
     };
@@ -493,5 +503,113 @@ async fn printernizers_daily_tables_of_a_year_become_windows_answering_the_same_
                 .await
                 .expect("fresh windows")
         ),
+    );
+}
+
+/// Four IndexPilot installations' daily reports over 60 days, as the writer stores them: one
+/// row a day each, some days skipped.
+const INDEXPILOT_DAYS: &str = "
+    INSERT INTO activity (product, installation_id, day, received_at, counts)
+    SELECT 'indexpilot', 'pilot-installation-' || n, current_date - d, now(),
+           jsonb_build_object('dim/os/' || (ARRAY['linux', 'darwin'])[1 + n % 2], 1,
+                              'counter/indexes_created', n + d % 5,
+                              'counter/queries_analyzed', 100 * n,
+                              'measure/cpu_cores/count', 1,
+                              'measure/cpu_cores/sum', 2 * n,
+                              'measure/cpu_cores/bucket/' || n, 1)
+    FROM generate_series(1, 4) AS n, generate_series(0, 60) AS d
+    WHERE (d + n) % 3 <> 0 AND d < 30 + 10 * n;
+    INSERT INTO activity_installations (product, installation_id, first_day)
+    SELECT product, installation_id, min(day) FROM activity WHERE product = 'indexpilot'
+    GROUP BY product, installation_id;";
+
+/// What the rollup of V18 and before made of IndexPilot's days: the days' sums, and the
+/// windows of any activity.
+const INDEXPILOT_AS_V18_ROLLED_IT: &str = "
+    INSERT INTO activity_daily (product, day, key, amount, installations)
+    SELECT a.product, a.day, c.key, sum(c.value::text::float8), count(*)
+    FROM activity a CROSS JOIN LATERAL jsonb_each(a.counts) AS c
+    WHERE a.product = 'indexpilot' GROUP BY a.product, a.day, c.key;
+    INSERT INTO activity_windows (product, day, window_days, key, installations)
+    SELECT 'indexpilot', on_day::date, w, '', count(DISTINCT a.installation_id)
+    FROM generate_series(current_date - 70, current_date, interval '1 day') AS on_day
+    CROSS JOIN unnest(ARRAY[1, 7, 30]) AS w
+    JOIN activity a ON a.product = 'indexpilot'
+                   AND a.day BETWEEN on_day::date - w + 1 AND on_day::date
+    GROUP BY on_day, w;
+    INSERT INTO rollup_state (product, rolled_at, watermark)
+    VALUES ('indexpilot', now(), now() + interval '1 hour');";
+
+/// IndexPilot's answers: those of a 1-day window, and with `windowed`, those of 7 and 30 days.
+async fn indexpilot_answers(app: &TestApp, windowed: bool) -> Vec<(String, Value)> {
+    let today = Utc::now().date_naive();
+    let range = format!(
+        "product=indexpilot&from={}&to={today}",
+        today - Duration::days(70)
+    );
+    let mut routes = vec![
+        format!("/api/v1/metrics/new_installations?{range}"),
+        format!("/api/v1/metrics/known_installations?{range}"),
+        format!("/api/v1/metrics/reports?{range}"),
+        format!("/api/v1/measures/cpu_cores?{range}"),
+        format!("/api/v1/events?{range}"),
+    ];
+    for window in [1, 7, 30] {
+        routes.push(format!(
+            "/api/v1/metrics/active_installations?window={window}&{range}"
+        ));
+        if window == 1 || windowed {
+            for metric in ["indexes_created", "queries_analyzed"] {
+                routes.push(format!("/api/v1/metrics/{metric}?window={window}&{range}"));
+            }
+            routes.push(format!("/api/v1/dimensions/os?window={window}&{range}"));
+        }
+    }
+    get_all(app, routes).await
+}
+
+#[tokio::test]
+async fn indexpilots_days_rolled_as_sums_become_reports_answering_the_same_before_and_after_the_next_roll(
+) {
+    let fresh = spawn_app_with(|c| c.rollup_interval_secs = 3_600).await;
+    fresh
+        .db()
+        .await
+        .batch_execute(INDEXPILOT_DAYS)
+        .await
+        .expect("indexpilot's days");
+    roll_all(&fresh).await;
+    let (schema, client) = schema_at(BEFORE_REPORTS_BY_CADENCE).await;
+    client
+        .batch_execute(&format!("{INDEXPILOT_DAYS}{INDEXPILOT_AS_V18_ROLLED_IT}"))
+        .await
+        .expect("indexpilot's days as V18 rolled them");
+
+    let upgraded = spawn_app_in_schema(schema, None, |c| c.rollup_interval_secs = 3_600).await;
+
+    let db = upgraded.db().await;
+    let sums: i64 = db
+        .query_one(
+            "SELECT count(*) FROM activity_daily WHERE product = 'indexpilot'",
+            &[],
+        )
+        .await
+        .expect("counted")
+        .get(0);
+    assert_eq!(sums, 0, "the days' sums are now the 1-day windows");
+    assert_same(
+        &indexpilot_answers(&upgraded, false).await,
+        &indexpilot_answers(&fresh, false).await,
+    );
+    let rolled = roll_all(&upgraded).await;
+    assert!(
+        rolled
+            .iter()
+            .any(|(product, rolled)| product == "indexpilot" && rolled.days() > 60),
+        "the days still stored are rolled again: {rolled:?}"
+    );
+    assert_same(
+        &indexpilot_answers(&upgraded, true).await,
+        &indexpilot_answers(&fresh, true).await,
     );
 }

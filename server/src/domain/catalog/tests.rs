@@ -379,3 +379,25 @@ fn a_rate_whose_numerator_is_not_a_flag_or_that_mixes_both_forms_is_refused() {
         "{mixed}"
     );
 }
+
+#[test]
+fn a_product_that_sends_reports_declares_no_rate() {
+    let daily = r#"
+[products.pilot]
+format = "indexpilot_telemetry"
+key = "required"
+cadence = "daily"
+
+[products.pilot.counters]
+runs = { max = 10 }
+
+[products.pilot.rates.ok]
+numerator = "runs"
+denominator = ["runs"]
+"#;
+    assert_eq!(
+        refusal(daily),
+        "catalog.toml: products.pilot.rates: a rate divides events: a product that sends reports \
+         declares none"
+    );
+}

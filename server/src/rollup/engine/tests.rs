@@ -84,21 +84,20 @@ const SAID: Said<'static> = Said {
     features: &[("library_enabled", true)],
 };
 
-fn report(installation: u128, end: DateTime<Utc>, length_days: i64) -> ReportRow {
-    said(installation, end, length_days, &SAID)
+fn report(installation: u128, end: DateTime<Utc>) -> ReportRow {
+    said(installation, end, &SAID)
 }
 
-fn said(installation: u128, end: DateTime<Utc>, length_days: i64, said: &Said) -> ReportRow {
+fn said(installation: u128, end: DateTime<Utc>, said: &Said) -> ReportRow {
     ReportRow {
         installation: uuid::Uuid::from_u128(installation).to_string(),
-        period_start: end - Duration::days(length_days),
-        period_end: end,
+        day: end.date_naive(),
         counts: said.counts(),
     }
 }
 
-/// Installations with irregular histories: gaps, several reports a week, same-day reports,
-/// version changes, stops.
+/// Installations with irregular histories: gaps, several reports a week, same-day reports (of
+/// which the one ending latest is stored), version changes, stops.
 fn random_history(rng: &mut Rng, installations: u128, span: i64) -> Vec<Vec<ReportRow>> {
     (0..installations)
         .map(|i| {
@@ -118,11 +117,19 @@ fn random_history(rng: &mut Rng, installations: u128, span: i64) -> Vec<Vec<Repo
                     errors: rng.below(3) as i64,
                     features: &features,
                 };
-                reports.push(said(i, end, length, &what));
+                reports.push((end, end - Duration::days(length), said(i, end, &what)));
                 d += [0, 1, 3, 7, 7, 7, 14, 40][rng.below(8) as usize];
             }
-            reports.sort_by_key(|r| (r.period_end, r.period_start));
-            reports
+            // As stored: one row a day, the report ending latest that day.
+            reports.sort_by_key(|(end, start, _)| (*end, *start));
+            let mut rows: Vec<ReportRow> = Vec::new();
+            for (_, _, row) in reports {
+                match rows.last_mut() {
+                    Some(last) if last.day == row.day => *last = row,
+                    _ => rows.push(row),
+                }
+            }
+            rows
         })
         .collect()
 }
@@ -143,7 +150,7 @@ fn sweep(installations: &[Vec<ReportRow>], from: NaiveDate, to: NaiveDate) -> Da
     for reports in installations {
         let seen: Vec<ReportRow> = reports
             .iter()
-            .filter(|r| r.day() >= first && r.day() <= to)
+            .filter(|r| r.day >= first && r.day <= to)
             .cloned()
             .collect();
         sweep.add_installation(&seen);
@@ -199,10 +206,7 @@ fn an_installation_counts_once_by_its_latest_report_in_the_window() {
         version: "2.42.0",
         ..SAID
     };
-    let history = vec![vec![
-        report(1, at(0, 12), 7),
-        said(1, at(7, 12), 7, &upgraded),
-    ]];
+    let history = vec![vec![report(1, at(0, 12)), said(1, at(7, 12), &upgraded)]];
 
     let rows = sweep(&history, day(7), day(7));
 
@@ -222,7 +226,7 @@ fn an_installation_counts_once_by_its_latest_report_in_the_window() {
 
 #[test]
 fn an_installation_that_stops_reporting_leaves_the_seven_day_window_after_seven_days() {
-    let history = vec![vec![report(1, at(0, 12), 7)]];
+    let history = vec![vec![report(1, at(0, 12))]];
 
     let rows = sweep(&history, day(0), day(40));
 

@@ -88,7 +88,7 @@ fn window(query: &Query) -> Result<i16, ApiError> {
     operation_id = "api_metric",
     summary = "One metric of the daily tables, one number per day",
     params(
-        ("metric" = String, Path, description = "Printernizer: `active_installations`, `printers`, `jobs`, `files`, `uploads`, `uptime_hours`, `errors`, `installations_with_errors` (per window); `reports`, `new_installations`, `known_installations` (per day). Other products: `active_installations` (per window), `new_installations`, `known_installations`, each declared counter by its path (`counter` or `event.counter`: the day's sum), and each declared rate by name (see `GET /api/v1/products`): a ratio per day, or 1 − installations with an event / active installations per window; a rate is null where its denominator is 0"),
+        ("metric" = String, Path, description = "Printernizer: `active_installations`, `printers`, `jobs`, `files`, `uploads`, `uptime_hours`, `errors`, `installations_with_errors` (per window); `reports`, `new_installations`, `known_installations` (per day). Any product: `active_installations` (per window), `new_installations`, `known_installations`, each declared counter by its path (`counter` or `event.counter`: a report product's sum over each installation's latest report in the window, with `reports` per day; an event product's sum of the day), and an event product's declared rates by name (see `GET /api/v1/products`): a ratio per day, or 1 − installations with an event / active installations per window; a rate is null where its denominator is 0"),
         ("product" = Option<String>, Query, description = "A declared product; `printernizer` by default"),
         ("window" = Option<u16>, Query, description = "1, 7 (default) or 30: the window of the per-window metrics"),
         ("from" = Option<chrono::NaiveDate>, Query, description = "First day (YYYY-MM-DD); by default 29 days before `to`"),
@@ -130,7 +130,7 @@ pub async fn metric(
     params(
         ("dimension" = String, Path, description = "Printernizer: `version`, `platform`, `deployment_mode`, `country`, `printer_type`, `feature`, `error_type`. Other products: the path of a declared dimension, flag or count map (`os`, `app_opened.language`). A dimension's values count events or reports with that value; a flag set's entries (a single flag's value is `true`) count the times it was on; a count map's entries their sums. `installations`: how many had the value that day"),
         ("product" = Option<String>, Query, description = "A declared product; `printernizer` by default"),
-        ("window" = Option<u16>, Query, description = "1, 7 (default) or 30. Printernizer: the window of its daily tables. Other products answer per day (`window_days` 1) whatever the window"),
+        ("window" = Option<u16>, Query, description = "1, 7 (default) or 30. A report product (Printernizer, IndexPilot): the window its cells are of, each installation by its latest report in it (1: the day's reports). An event product answers per day (`window_days` 1) whatever the window"),
         ("from" = Option<chrono::NaiveDate>, Query, description = "First day (YYYY-MM-DD); by default 29 days before `to`"),
         ("to" = Option<chrono::NaiveDate>, Query, description = "Last day (YYYY-MM-DD); by default the latest rolled day. At most 366 days after `from`"),
     ),

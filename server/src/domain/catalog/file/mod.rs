@@ -190,12 +190,12 @@ fn product_of(at: &str, name: String, dto: ProductDto) -> Result<Product, Invali
     };
     if product.format == Format::PrinternizerReport {
         ReportRules::resolve(&product, at)?;
-        if !rates_dto.is_empty() {
-            return Err(Invalid::new(
-                &format!("{at}.rates"),
-                "rates are read from the activity tables; Printernizer's reports have their own",
-            ));
-        }
+    }
+    if !events_sent && !rates_dto.is_empty() {
+        return Err(Invalid::new(
+            &format!("{at}.rates"),
+            "a rate divides events: a product that sends reports declares none",
+        ));
     }
     let mut rates = BTreeMap::new();
     for (name, rate) in rates_dto {
