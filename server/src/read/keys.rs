@@ -20,8 +20,7 @@ use super::points::{
     days, dimension_points, DimensionCell, DimensionPoint, EventCount, Figure, MeasurePoint,
     MeasureTotal, MetricPoint,
 };
-use super::series::Source;
-use super::ReadError;
+use super::{ReadError, Source};
 use crate::domain::activity::key;
 use crate::domain::{Field, Product, Rate};
 use crate::store::{Cells, Daily, KeyAmount, Keys, StoreError};

@@ -21,6 +21,7 @@ mod overview;
 mod points;
 pub mod series;
 mod snapshot;
+mod source;
 pub mod trends;
 mod versions;
 
@@ -31,8 +32,8 @@ use crate::store::StoreError;
 
 pub use anomalies::{anomalies, Anomalies, Anomaly};
 pub use overview::{overview, Overview};
-pub use series::Source;
 pub use snapshot::{Series, Snapshot};
+pub use source::Source;
 
 /// Why a figure could not be read.
 #[derive(Debug, thiserror::Error)]

@@ -11,8 +11,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::series::Source;
 use super::snapshot::Snapshot;
+use super::source::Source;
 use super::timestamp_opt;
 use crate::domain::activity::key;
 use crate::domain::{Field, Format, OTHER};

@@ -10,38 +10,8 @@ use super::points::{days, EventsOnDay, OutcomesOnDay};
 pub use super::points::{
     DimensionSeries, EventCounts, Figure, MeasureSeries, MeasureTotal, MetricSeries, OutcomeCounts,
 };
-use super::{keys, ReadError};
-use crate::domain::{Cadence, Product};
+use super::{keys, ReadError, Source};
 use crate::store::{Daily, StoreError};
-
-/// What a product's figures mean, as its cadence says and its rollup counted them.
-#[derive(Debug, Clone, Copy)]
-pub enum Source {
-    /// A report product (weekly, daily): each installation counted by its latest report in a
-    /// window; the day's reports and new installations in `daily_reports`.
-    Reports(&'static Product),
-    /// An event product: its days' rows summed (`activity_daily`); windows of presence.
-    Events(&'static Product),
-}
-
-impl Source {
-    pub fn of(product: &'static Product) -> Self {
-        match product.cadence() {
-            Cadence::Weekly | Cadence::Daily => Self::Reports(product),
-            Cadence::Events => Self::Events(product),
-        }
-    }
-
-    pub fn product(self) -> &'static Product {
-        match self {
-            Self::Reports(product) | Self::Events(product) => product,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        self.product().name()
-    }
-}
 
 /// `name` of the product, one point per day of `[from, to]`; `window` for the metrics of a
 /// window.
