@@ -49,7 +49,7 @@ bench-statement: build
 
 ## A year of reports, the backfill, one day's roll, and every /stats route timed; then, on a
 ## fresh cluster, /stats/summary during and right after a burst of 600,000 reports (see README).
-## PRODUCT=stories: a year of 100,000 installations' days generated in SQL, the backfill, one
+## PRODUCT=stories or indexpilot: a year of 100,000 installations' days generated in SQL, the backfill, one
 ## incremental run after a day's new events, every /api/v1/* route (activity-stats-bench.sh).
 bench-stats: build
 ifeq ($(PRODUCT),printernizer)
