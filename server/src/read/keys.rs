@@ -1,8 +1,3 @@
-//! The series of an activity product (`Source::Activity`): `activity_daily` (per day and key)
-//! and `activity_windows` (installations active in the 1, 7 or 30 days ending a day). The keys
-//! are spelled only by `domain::activity::key`; a path is checked against the product's
-//! declaration before any query.
-
 //! The series of any product, read by key from its daily tables (`activity_daily`,
 //! `activity_windows`, `daily_reports`), a name meaning what the product's cadence says
 //! (`Source`): a report product's figures of a window are its cells there, each installation

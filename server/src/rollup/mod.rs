@@ -29,10 +29,10 @@
 //!   wait at most one rollup interval), then rolls each declared product under the same lock
 //!   (`bring_all_up_to_date`) by the same decision (`incremental`). The windows of every product
 //!   are counted by one arithmetic (`windows::KeyWindows`): a report product (weekly, daily)
-//!   counts each installation by its latest row in the window, an event product by any day of
-//!   the window. Printernizer's report format is laid out in its own daily tables, the
-//!   compatibility view of `/stats` (`engine`); every other product in `activity_daily` and
-//!   `activity_windows` (`activity`).
+//!   counts each installation by its latest row in the window, every key of it, and keeps its
+//!   reports and new installations per day in `daily_reports` (`engine`); an event product by
+//!   any day of the window, for its activity and event types, and keeps its days' sums in
+//!   `activity_daily` (`activity`). Every product's windows are one table, `activity_windows`.
 
 pub mod activity;
 pub mod engine;
@@ -215,7 +215,7 @@ async fn recompute_locked(
     to: NaiveDate,
     kept_from: NaiveDate,
 ) -> Result<Rolled, StoreError> {
-    // An activity product's days end today; a report's period may end a day ahead.
+    // An event product's days end today; a report's period may end a day ahead.
     let to = match Layout::of(product) {
         Layout::Reports(_) => to,
         Layout::Events => to.min(Utc::now().date_naive()),

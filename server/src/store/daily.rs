@@ -77,7 +77,7 @@ pub struct OutcomeCount {
 
 /// One connection to the daily tables for the length of a request.
 pub struct Daily {
-    /// Also read by the activity products' queries (`activity_reads`).
+    /// Also read by the queries by key (`activity_reads`).
     pub(super) client: Object,
 }
 
