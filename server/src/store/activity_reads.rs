@@ -93,7 +93,7 @@ impl Daily {
     }
 
     /// The figures of `keys` on each day of `[from, to]`, by day and key. Each key is one range
-    /// of the table's primary key (V17).
+    /// of the table's primary key (key before day in both tables).
     pub async fn keys(
         &self,
         product: &str,
