@@ -335,8 +335,9 @@ pub(super) async fn measure(
     path: &str,
     (from, to): (NaiveDate, NaiveDate),
 ) -> Result<Vec<MeasurePoint>, ReadError> {
-    let (measured, rows) = Measured::read(daily, source, path, (from, to)).await?;
-    // The rows come by day: one pass, not a scan of the range's rows for each day.
+    let (measured, mut rows) = Measured::read(daily, source, path, (from, to)).await?;
+    // By day, then one pass, not a scan of the range's rows for each day.
+    rows.sort_unstable_by_key(|row| row.day);
     let mut by_day = rows.chunk_by(|a, b| a.day == b.day).peekable();
     Ok(days(from, to)
         .map(|date| {

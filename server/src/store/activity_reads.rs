@@ -92,8 +92,9 @@ impl Daily {
         Ok((known, days))
     }
 
-    /// The figures of `keys` on each day of `[from, to]`, by day and key. Each key is one range
-    /// of the table's primary key (key before day in both tables).
+    /// The figures of `keys` on each day of `[from, to]`, in no particular order. Each key is one
+    /// range of the table's primary key (key before day in both tables); ordering them by day
+    /// sorted every row of a year's read in PostgreSQL (a measure's 4,000 cells: 1.7 of 4.6 ms).
     pub async fn keys(
         &self,
         product: &str,
@@ -133,8 +134,7 @@ impl Daily {
             .client
             .prepare_cached(&format!(
                 "SELECT day, key, coalesce(amount, 0), installations, {table}
-                   AND day BETWEEN $2 AND $3 AND {wanted}
-                 ORDER BY day, key"
+                   AND day BETWEEN $2 AND $3 AND {wanted}"
             ))
             .await?;
         let rows = self.client.query(&statement, &params).await?;
