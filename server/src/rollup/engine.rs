@@ -1,7 +1,7 @@
-//! A report format's daily rows: per day, its reports and new installations
+//! A report product's daily rows (weekly, daily): per day, its reports and new installations
 //! (`daily_reports`), and the windows of every key of its reports (`activity_windows`, the table
 //! of every product's windows), each installation counted by its latest report in the window
-//! (`windows::KeyWindows`). A dimension's value weighs what the format says (Printernizer's:
+//! (`windows::KeyWindows`). A dimension's value weighs what its format says (Printernizer's:
 //! the report's jobs, what its `daily_dimensions` has always said); its compatibility views over
 //! these cells are V18's. `per_day_reference` (tests) computes the same rows from the
 //! definition, day by day; the property tests prove they agree.
@@ -12,7 +12,7 @@ use super::windows::{Cell, Counting, KeyWindows, ANY, WINDOWS};
 use crate::domain::activity::key;
 use crate::store::{DailyRows, ReportRow, WindowRow};
 
-/// A report format's daily rows of the days `[from, to]`. Feed it every report ending in
+/// A report product's daily rows of the days `[from, to]`. Feed it every report of
 /// `[from - 29, to]`, one installation at a time.
 pub struct Sweep {
     from: NaiveDate,
