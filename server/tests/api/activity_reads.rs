@@ -19,6 +19,17 @@ fn day(days_ago: i64) -> NaiveDate {
 
 /// One installation's day of Stories, as the writer stores it.
 async fn put(app: &TestApp, installation: &str, days_ago: i64, counts: &[(String, f64)]) {
+    put_of(app, STORIES, installation, days_ago, counts).await;
+}
+
+/// One installation's day of `product`, as the writer stores it.
+async fn put_of(
+    app: &TestApp,
+    product: &str,
+    installation: &str,
+    days_ago: i64,
+    counts: &[(String, f64)],
+) {
     let counts: serde_json::Map<String, Value> = counts
         .iter()
         .map(|(key, n)| (key.clone(), json!(n)))
@@ -29,7 +40,7 @@ async fn put(app: &TestApp, installation: &str, days_ago: i64, counts: &[(String
             "INSERT INTO activity (product, installation_id, day, received_at, counts)
              VALUES ($1, $2, $3, now(), $4::text::jsonb)",
             &[
-                &STORIES,
+                &product,
                 &installation,
                 &day(days_ago),
                 &Value::Object(counts).to_string(),
@@ -44,7 +55,7 @@ async fn put(app: &TestApp, installation: &str, days_ago: i64, counts: &[(String
              VALUES ($1, $2, $3)
              ON CONFLICT (product, installation_id)
              DO UPDATE SET first_day = least(activity_installations.first_day, $3)",
-            &[&STORIES, &installation, &day(days_ago)],
+            &[&product, &installation, &day(days_ago)],
         )
         .await
         .expect("the installation is stored");
@@ -338,7 +349,7 @@ async fn the_public_overview_of_a_product_suppresses_cells_under_the_minimum_coh
         put(&app, &format!("install-{n}"), 0, &opened(language, 1.0)).await;
     }
 
-    let overview = public_overview_of_stories(&app).await;
+    let overview = public_overview_of(&app, STORIES, "active_installations_7d", 7).await;
 
     // fr (1) is too small; `other` (1) still is, so en (3, after de by value) joins it.
     assert_eq!(
@@ -349,25 +360,51 @@ async fn the_public_overview_of_a_product_suppresses_cells_under_the_minimum_coh
     assert_eq!(overview["as_of"], day(0).to_string());
 }
 
-/// Stories' public overview once the app's own rollup task rolled all seven installations.
-async fn public_overview_of_stories(app: &TestApp) -> Value {
+/// `product`'s public overview once the app's own rollup task rolled its installations: once
+/// its `active` figure is `n`.
+async fn public_overview_of(app: &TestApp, product: &str, active: &str, n: i64) -> Value {
     let started = std::time::Instant::now();
     loop {
         let response = app
-            .get("/api/v1/public/overview?product=stories", None)
+            .get(&format!("/api/v1/public/overview?product={product}"), None)
             .await;
         if response.status() == 200 {
             let overview = body(response).await;
-            if overview["active_installations_7d"] == 7 {
+            if overview[active] == n {
                 return overview;
             }
         }
         assert!(
             started.elapsed() < std::time::Duration::from_secs(20),
-            "no public overview of stories"
+            "no public overview of {product}"
         );
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
+}
+
+#[tokio::test]
+async fn a_report_products_public_overview_counts_each_installation_by_its_latest_report_in_thirty_days(
+) {
+    let app = spawn_app_with(|c| {
+        c.rollup_interval_secs = 1;
+        c.min_cohort = 1;
+    })
+    .await;
+    let os = |name: &str| vec![(key::dimension("os", name), 1.0)];
+    put_of(&app, "indexpilot", "pilot-installation-a", 20, &os("linux")).await;
+    put_of(&app, "indexpilot", "pilot-installation-a", 5, &os("darwin")).await;
+    put_of(&app, "indexpilot", "pilot-installation-b", 12, &os("linux")).await;
+    put_of(&app, "indexpilot", "pilot-installation-c", 0, &os("linux")).await;
+
+    let overview = public_overview_of(&app, "indexpilot", "active_installations_30d", 3).await;
+
+    // A by its report of 5 days ago; not the latest day's reports alone (C's).
+    assert_eq!(
+        overview["distributions"]["os"],
+        json!({"darwin": 1, "linux": 2})
+    );
+    assert_eq!(overview["active_installations_7d"], 2);
+    assert_eq!(overview["as_of"], day(0).to_string());
 }
 
 /// Stories' ranges of one run.

@@ -281,6 +281,14 @@ async fn upgraded_and_fresh(version: i32, reports: &[Value], stories: bool) -> (
         .await
         .expect("the rollup's state");
 
+    let fresh = fresh_with(reports, stories).await;
+    let upgraded = spawn_app_in_schema(schema, None, |c| c.rollup_interval_secs = 3_600).await;
+    (upgraded, fresh)
+}
+
+/// A fresh server given `reports` through its routes (and, with `stories`, an event product's
+/// days).
+async fn fresh_with(reports: &[Value], stories: bool) -> TestApp {
     let fresh = spawn_app_with(|c| {
         c.rate_limit_per_hour = 0;
         c.ip_rate_per_minute = 0;
@@ -299,8 +307,7 @@ async fn upgraded_and_fresh(version: i32, reports: &[Value], stories: bool) -> (
             .await
             .expect("stories' days");
     }
-    let upgraded = spawn_app_in_schema(schema, None, |c| c.rollup_interval_secs = 3_600).await;
-    (upgraded, fresh)
+    fresh
 }
 
 /// Route by route, the upgraded database's answers are the fresh one's.
@@ -423,22 +430,7 @@ async fn copy_into_older_schema(client: &tokio_postgres::Client, to: &str, from:
 #[tokio::test]
 async fn printernizers_daily_tables_of_a_year_become_windows_answering_the_same_before_any_roll() {
     let reports = a_year_of_reports();
-    let fresh = spawn_app_with(|c| {
-        c.rate_limit_per_hour = 0;
-        c.ip_rate_per_minute = 0;
-        c.rollup_interval_secs = 3_600;
-    })
-    .await;
-    for report in &reports {
-        let response = fresh.submit(report).await;
-        assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
-    }
-    fresh
-        .db()
-        .await
-        .batch_execute(STORIES_DAYS)
-        .await
-        .expect("stories' days");
+    let fresh = fresh_with(&reports, true).await;
     let installations = [installation(1), installation(20)];
     let expected = answers(&fresh, &installations).await;
     // The same database as V17 kept it: its daily tables hold what the views show now.
