@@ -15,8 +15,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use chrono::{DateTime, Duration, Utc};
-use serde::de::{Deserialize, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
-use serde_json::error::Category;
+use serde::de::{
+    Deserialize, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor,
+};
 use serde_json::value::RawValue;
 
 use super::body::{corrected_event_day, not_json, Fingerprint};
@@ -82,22 +83,29 @@ type Members<'a> = BTreeMap<Cow<'a, str>, &'a RawValue>;
 
 /// A JSON object or list that carries a key; its events are read by `Capture::fold`.
 pub fn read(body: &[u8]) -> Result<Capture<'_>, Rejected> {
-    let shape = match serde_json::from_slice(body) {
-        Ok(Top::Object(members)) if members.contains_key("batch") => {
-            let events = members
-                .get("batch")
-                .and_then(|batch| list(batch))
-                .map(|list| list.into_iter().map(event).collect());
-            Shape::Batch(Event::of(members), events)
+    let shape = match serde_json::from_slice(body).map_err(not_json)? {
+        Node::Object {
+            members,
+            properties,
+            batch: Some(batch),
+        } => {
+            let events = match *batch {
+                Node::List(items) => Some(items.into_iter().map(Node::into_event).collect()),
+                _ => None,
+            };
+            Shape::Batch(Event::of(members, properties), events)
         }
-        Ok(Top::Object(members)) => Shape::Single(Event::of(members)),
-        Ok(Top::List(list)) => Shape::List(list.into_iter().map(event).collect()),
-        Err(error) if error.classify() == Category::Data => {
+        Node::Object {
+            members,
+            properties,
+            batch: None,
+        } => Shape::Single(Event::of(members, properties)),
+        Node::List(items) => Shape::List(items.into_iter().map(Node::into_event).collect()),
+        Node::Other => {
             return Err(Rejected::Malformed(
                 "body must be a JSON object or a list of events".to_owned(),
             ))
         }
-        Err(error) => return Err(not_json(error)),
     };
     let api_key = shape.key()?;
     let sent_at = match &shape {
@@ -115,10 +123,11 @@ pub fn read(body: &[u8]) -> Result<Capture<'_>, Rejected> {
 }
 
 impl<'a> Event<'a> {
-    fn of(members: Members<'a>) -> Self {
-        let properties = match members.get("properties") {
+    fn of(members: Members<'a>, properties: Option<Box<Node<'a>>>) -> Self {
+        let properties = match properties.map(|node| *node) {
             None => Ok(None),
-            Some(properties) => object(properties).map(Some).ok_or(Unusable::Shape),
+            Some(Node::Object { members, .. }) => Ok(Some(members)),
+            Some(_) => Err(Unusable::Shape),
         };
         Self {
             members,
@@ -138,11 +147,6 @@ impl<'a> Event<'a> {
     fn has_time_or_id(&self) -> bool {
         self.members.contains_key("timestamp") || self.members.contains_key("uuid")
     }
-}
-
-/// An item of a list of events, if it is an object.
-fn event(item: &RawValue) -> Option<Event<'_>> {
-    object(item).map(Event::of)
 }
 
 impl<'a> Shape<'a> {
@@ -339,31 +343,124 @@ fn fold_event(
     Ok(())
 }
 
-/// The body: an object or a list, each member or item kept as its JSON text.
-enum Top<'a> {
-    Object(Members<'a>),
-    List(Vec<&'a RawValue>),
+/// A value of the body as one pass reads it: an object's members as their JSON text, but for
+/// the members that hold events (`batch` in the body) and properties (`properties` in the body
+/// or an event), read in the same pass; a list of events; anything else, skipped.
+enum Node<'a> {
+    Object {
+        members: Members<'a>,
+        properties: Option<Box<Node<'a>>>,
+        batch: Option<Box<Node<'a>>>,
+    },
+    List(Vec<Node<'a>>),
+    Other,
 }
 
-/// An object's members as `Members`, a list's items as text, a string as `Text`; anything else
-/// is an error of `Category::Data` (the JSON is valid, its shape is not).
-struct Text<'a>(Cow<'a, str>);
-struct Object<'a>(Members<'a>);
-
-impl<'de> Deserialize<'de> for Top<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(Shaped)
-    }
-}
-
-impl<'de> Deserialize<'de> for Object<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        match deserializer.deserialize_map(Shaped)? {
-            Top::Object(members) => Ok(Object(members)),
-            Top::List(_) => Err(D::Error::custom("expected an object")),
+impl<'a> Node<'a> {
+    /// An item of a list of events: an event if it is an object.
+    fn into_event(self) -> Option<Event<'a>> {
+        match self {
+            Node::Object {
+                members,
+                properties,
+                ..
+            } => Some(Event::of(members, properties)),
+            _ => None,
         }
     }
 }
+
+/// Where a value is, which says which of its members are read in the same pass.
+#[derive(Clone, Copy, PartialEq)]
+enum Level {
+    Body,
+    Event,
+    Properties,
+}
+
+impl<'de> Deserialize<'de> for Node<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Level::Body.deserialize(deserializer)
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Level {
+    type Value = Node<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Node<'de>, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Level {
+    type Value = Node<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node<'de>, A::Error> {
+        let (mut members, mut properties, mut batch) = (Members::new(), None, None);
+        while let Some(Text(name)) = map.next_key::<Text<'de>>()? {
+            match (self, name.as_ref()) {
+                (Level::Body | Level::Event, "properties") => {
+                    properties = Some(Box::new(map.next_value_seed(Level::Properties)?));
+                }
+                (Level::Body, "batch") => {
+                    batch = Some(Box::new(map.next_value_seed(Level::Event)?))
+                }
+                _ => {
+                    members.insert(name, map.next_value::<&'de RawValue>()?);
+                }
+            }
+        }
+        Ok(Node::Object {
+            members,
+            properties,
+            batch,
+        })
+    }
+
+    /// A list in the body, or in its `batch`, is of events; any other is skipped.
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node<'de>, A::Error> {
+        if self == Level::Properties {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            return Ok(Node::Other);
+        }
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(item) = seq.next_element_seed(Level::Event)? {
+            items.push(item);
+        }
+        Ok(Node::List(items))
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Node<'de>, E> {
+        Ok(Node::Other)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Node<'de>, E> {
+        Ok(Node::Other)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Node<'de>, E> {
+        Ok(Node::Other)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Node<'de>, E> {
+        Ok(Node::Other)
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Node<'de>, E> {
+        Ok(Node::Other)
+    }
+
+    fn visit_unit<E>(self) -> Result<Node<'de>, E> {
+        Ok(Node::Other)
+    }
+}
+
+/// A JSON string, borrowed from the body unless it holds escapes.
+struct Text<'a>(Cow<'a, str>);
 
 impl<'de> Deserialize<'de> for Text<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -371,34 +468,6 @@ impl<'de> Deserialize<'de> for Text<'de> {
     }
 }
 
-/// Reads an object or a list, borrowing its names and its values' text.
-struct Shaped;
-
-impl<'de> Visitor<'de> for Shaped {
-    type Value = Top<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON object or a list")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Top<'de>, A::Error> {
-        let mut members = Members::new();
-        while let Some((Text(name), value)) = map.next_entry::<Text<'de>, &'de RawValue>()? {
-            members.insert(name, value);
-        }
-        Ok(Top::Object(members))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Top<'de>, A::Error> {
-        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-        while let Some(item) = seq.next_element::<&'de RawValue>()? {
-            items.push(item);
-        }
-        Ok(Top::List(items))
-    }
-}
-
-/// Reads a string, borrowed unless it holds escapes.
 struct Texts;
 
 impl<'de> Visitor<'de> for Texts {
@@ -417,19 +486,7 @@ impl<'de> Visitor<'de> for Texts {
     }
 }
 
-/// The members of a value that is an object.
-fn object(raw: &RawValue) -> Option<Members<'_>> {
-    serde_json::from_str::<Object<'_>>(raw.get())
-        .ok()
-        .map(|Object(members)| members)
-}
-
-/// The items of a value that is a list.
-fn list(raw: &RawValue) -> Option<Vec<&RawValue>> {
-    serde_json::from_str(raw.get()).ok()
-}
-
-/// A value that is a string.
+/// A member's value that is a string.
 fn text(raw: &RawValue) -> Option<Cow<'_, str>> {
     serde_json::from_str::<Text<'_>>(raw.get())
         .ok()

@@ -55,6 +55,34 @@ fn franklinwh_exact_body_is_one_command_with_its_declared_properties_and_no_addr
 }
 
 #[test]
+fn names_and_values_written_with_escapes_fold_as_the_same_event() {
+    // The body is read borrowed; a string with escapes is the one that cannot be.
+    let escaped = br#"{"api_\u006bey": "phc_secret_project_key_123", "event": "cli_command_\u0065xecuted", "properties": {"$ip": "127.0.0.1", "distinct_\u0069d": "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f", "franklin_version": "0.6.4", "python_version": "3.11.7", "o\u0073": "Linux", "os_release": "6.1.0-18-amd64", "command": "st\u0061tus"}}"#;
+
+    let folded = fold(escaped).unwrap();
+
+    assert_eq!(folded.rows[0].installation.as_str(), USER);
+    assert_eq!(only_row(&folded), &franklin_counts());
+    assert_eq!(folded.dropped, 2);
+}
+
+#[test]
+fn items_that_are_not_events_and_properties_that_are_not_an_object_cost_their_event_only() {
+    let batch = json!({"api_key": KEY, "batch": [
+        1,
+        "cli_command_executed",
+        [event(USER, "status", "2025-12-10T09:00:00Z")],
+        {"event": "cli_command_executed", "distinct_id": USER, "properties": ["command", "status"]},
+        event(USER, "status", "2025-12-10T09:00:00Z"),
+    ]});
+
+    let folded = fold(&body(batch)).unwrap();
+
+    assert_eq!(folded.events_rejected[&Unusable::Shape], 4);
+    assert_eq!(folded.rows[0].counts["event/cli_command_executed"], 1.0);
+}
+
+#[test]
 fn the_same_event_with_its_distinct_id_at_the_top_level_folds_the_same() {
     let top_level = json!({
         "api_key": KEY,
