@@ -43,9 +43,8 @@ const KEY_MEMBERS: [&str; 3] = ["api_key", "token", "$token"];
 const BATCH_MEMBERS: [&str; 5] = ["batch", "sent_at", "api_key", "token", "$token"];
 
 /// A capture body whose key can be checked before its events are folded. It borrows the body:
-/// members are found without copying them, and a property's value is parsed only if the
-/// catalog declares it (PostHog's clients send a dozen `$` properties with every event, and
-/// parsing all of it into `serde_json::Value`s was a quarter of a capture request's CPU).
+/// members are found without copying them, a property's value is parsed only if the catalog
+/// declares it, and PostHog's own properties (`$ip` among them) are never copied at all.
 pub struct Capture<'a> {
     api_key: String,
     shape: Shape<'a>,
