@@ -58,8 +58,7 @@ pub async fn capture(
     keys: web::Data<Keys>,
     storing: Storing,
 ) -> Result<HttpResponse, ApiError> {
-    let unwrapped = unwrap(&req, &body)?;
-    let captured = unwrapped.capture()?;
+    let captured = read(&req, &body)?;
     let served = auth::served(&req, &keys, captured.api_key())?;
     let folded = captured.fold(served.0, Utc::now())?;
     let outcome = storing.store(folded).await?;
@@ -104,8 +103,7 @@ pub async fn engage(
     keys: web::Data<Keys>,
     storing: Storing,
 ) -> Result<HttpResponse, ApiError> {
-    let unwrapped = unwrap(&req, &body)?;
-    let captured = unwrapped.capture()?;
+    let captured = read(&req, &body)?;
     let served = auth::served(&req, &keys, captured.api_key())?;
     let outcome = storing
         .store(captured.fold_person_updates(served.0)?)
@@ -184,20 +182,8 @@ struct EventQuery {
     sent_at_ms: Option<i64>,
 }
 
-/// The JSON inside a request's envelope, and when the query says the client sent it.
-struct Unwrapped {
-    json: Vec<u8>,
-    sent_at: Option<DateTime<Utc>>,
-}
-
-impl Unwrapped {
-    /// The capture it holds, borrowing its JSON.
-    fn capture(&self) -> Result<Capture<'_>, ApiError> {
-        Ok(capture::read(&self.json)?.sent_at_or(self.sent_at))
-    }
-}
-
-fn unwrap(req: &HttpRequest, body: &Body) -> Result<Unwrapped, ApiError> {
+/// The capture inside the request's envelope, with the client's sending time.
+fn read(req: &HttpRequest, body: &Body) -> Result<Capture, ApiError> {
     let query = web::Query::<EventQuery>::from_query(req.query_string()).ok();
     let compression = query.as_ref().and_then(|q| q.compression.as_deref());
     let header_says = |name, value: &str| {
@@ -216,7 +202,7 @@ fn unwrap(req: &HttpRequest, body: &Body) -> Result<Unwrapped, ApiError> {
     let sent_at = query
         .and_then(|q| q.sent_at_ms)
         .and_then(DateTime::from_timestamp_millis);
-    Ok(Unwrapped { json, sent_at })
+    Ok(capture::read(&json)?.sent_at_or(sent_at))
 }
 
 impl From<EnvelopeError> for ApiError {

@@ -22,19 +22,9 @@ const MAX_CLOCK_AHEAD_MINUTES: i64 = 10;
 impl Folder {
     /// A required list of 1 to `MAX_EVENTS` events.
     pub(super) fn events<'v>(&mut self, value: Option<&'v Value>, loc: &[&str]) -> &'v [Value] {
-        self.event_list(value.map(|value| value.as_array().map(Vec::as_slice)), loc)
-    }
-
-    /// As `events`, for a member that is missing (`None`), not a list (`Some(None)`), or a list
-    /// of events in any form.
-    pub(super) fn event_list<'v, T>(
-        &mut self,
-        list: Option<Option<&'v [T]>>,
-        loc: &[&str],
-    ) -> &'v [T] {
-        match list {
+        match value {
             None => self.missing(loc),
-            Some(Some(list)) if (1..=MAX_EVENTS).contains(&list.len()) => return list,
+            Some(Value::Array(list)) if (1..=MAX_EVENTS).contains(&list.len()) => return list,
             Some(_) => self.error(
                 loc,
                 format!("must be a list of 1 to {MAX_EVENTS} events"),
@@ -44,13 +34,9 @@ impl Folder {
         &[]
     }
 
-    /// Members named other than `known`: not declared, dropped.
-    pub(super) fn drop_unknown<'k>(
-        &mut self,
-        names: impl IntoIterator<Item = &'k str>,
-        known: &[&str],
-    ) {
-        let unknown = names.into_iter().filter(|name| !known.contains(name));
+    /// Members of `map` other than `known`: not declared, dropped.
+    pub(super) fn drop_unknown(&mut self, map: &Map<String, Value>, known: &[&str]) {
+        let unknown = map.keys().filter(|name| !known.contains(&name.as_str()));
         self.drop(unknown.count() as u64);
     }
 
@@ -179,11 +165,17 @@ pub(super) fn json_object(body: &[u8]) -> Result<Map<String, Value>, Rejected> {
     }
 }
 
-fn json(body: &[u8]) -> Result<Value, Rejected> {
-    serde_json::from_slice(body).map_err(not_json)
+/// A body that is a JSON object or a list (posthog-js's events), or the 400 that says it is not.
+pub(super) fn json_object_or_list(body: &[u8]) -> Result<Value, Rejected> {
+    match json(body)? {
+        value @ (Value::Object(_) | Value::Array(_)) => Ok(value),
+        _ => Err(Rejected::Malformed(
+            "body must be a JSON object or a list of events".to_owned(),
+        )),
+    }
 }
 
-/// The 400 of a body that is not JSON.
-pub(super) fn not_json(error: serde_json::Error) -> Rejected {
-    Rejected::Malformed(format!("body is not valid JSON: {error}"))
+fn json(body: &[u8]) -> Result<Value, Rejected> {
+    serde_json::from_slice(body)
+        .map_err(|error| Rejected::Malformed(format!("body is not valid JSON: {error}")))
 }

@@ -1,8 +1,6 @@
 //! Stories' format: batches of events (`POST /api/events/batch`) and crash reports
 //! (`POST /api/crashes`), each added to its installation's day.
 
-use std::borrow::Cow;
-
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
@@ -24,7 +22,7 @@ pub fn fold_batch(
 ) -> Result<Folded, Rejected> {
     let body = json_object(body)?;
     let mut folder = Folder::default();
-    folder.drop_unknown(body.keys().map(String::as_str), &["user_id", "events"]);
+    folder.drop_unknown(&body, &["user_id", "events"]);
     let user = folder.client_id(body.get("user_id"), &["user_id"]);
     let mut fingerprint = Fingerprint::of(product.name());
     fingerprint.add(&user.as_ref().map(ClientId::as_str));
@@ -54,10 +52,7 @@ fn fold_event(
     fingerprint: &mut Fingerprint,
 ) -> Result<(), Unusable> {
     let event = parts::object(event)?;
-    folder.drop_unknown(
-        event.keys().map(String::as_str),
-        &["event_type", "timestamp", "properties"],
-    );
+    folder.drop_unknown(event, &["event_type", "timestamp", "properties"]);
     let event_type = parts::name(event.get("event_type"))?;
     let properties = parts::properties(event.get("properties"))?;
     let day = parts::day(event.get("timestamp"), now)?;
@@ -84,7 +79,7 @@ pub fn fold_crash(
     let body = json_object(body)?;
     let mut folder = Folder::default();
     folder.drop_unknown(
-        body.keys().map(String::as_str),
+        &body,
         &[
             "error_message",
             "stack_trace",
@@ -128,7 +123,7 @@ fn fold_crash_event<'v>(
     product: &Product,
     body: &'v Map<String, Value>,
     error_type: &'v Value,
-) -> Option<Vec<(&'v str, Cow<'v, Value>)>> {
+) -> Option<Vec<(&'v str, &'v Value)>> {
     let properties = [
         ("error_type", Some(error_type)),
         ("app_version", body.get("app_version")),

@@ -7,11 +7,9 @@
 //! cannot be used is dropped whole, and each is counted; only what makes the whole request
 //! unusable is an error (`Folder::error`).
 
-use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
-use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::domain::activity::{key, ClientId, Counts, DayRow, Folded, Merge, Unusable};
@@ -65,12 +63,12 @@ impl Folder {
     /// properties, each undeclared one dropped; of an undeclared type, dropped whole; with a
     /// property that cannot be used, rejected whole. The accepted properties in the order
     /// given, for a fingerprint, or `None` if the event was dropped.
-    pub(super) fn event<'v, V: Property<'v>>(
+    pub(super) fn event<'v>(
         &mut self,
         product: &Product,
         event_type: &str,
-        properties: impl IntoIterator<Item = (&'v str, V)>,
-    ) -> Option<Vec<(&'v str, Cow<'v, Value>)>> {
+        properties: impl IntoIterator<Item = (&'v str, &'v Value)>,
+    ) -> Option<Vec<(&'v str, &'v Value)>> {
         let Some(declared) = product.event(event_type) else {
             self.drop(1);
             return None;
@@ -85,17 +83,11 @@ impl Folder {
                 continue;
             };
             let path = key::property(event_type, name);
-            let checked = value.value().ok_or(Unusable::Shape).and_then(|value| {
-                staged.value(Scope::Event(declared), &path, field, &value)?;
-                Ok(value)
-            });
-            match checked {
-                Ok(value) => accepted.push((name, value)),
-                Err(why) => {
-                    self.reject(why);
-                    return None;
-                }
+            if let Err(why) = staged.value(Scope::Event(declared), &path, field, value) {
+                self.reject(why);
+                return None;
             }
+            accepted.push((name, value));
         }
         self.drop(undeclared);
         self.commit(staged);
@@ -183,25 +175,6 @@ impl Folder {
             }
         });
         *self.rows[at].counts.entry(key).or_default() += amount;
-    }
-}
-
-/// An event's property value as its adapter holds it: parsed already, or JSON text that is
-/// parsed only when the catalog declares the property.
-pub(super) trait Property<'v> {
-    /// `None` if the text is not JSON (an adapter that holds text has checked it already).
-    fn value(self) -> Option<Cow<'v, Value>>;
-}
-
-impl<'v> Property<'v> for &'v Value {
-    fn value(self) -> Option<Cow<'v, Value>> {
-        Some(Cow::Borrowed(self))
-    }
-}
-
-impl<'v> Property<'v> for &'v RawValue {
-    fn value(self) -> Option<Cow<'v, Value>> {
-        serde_json::from_str(self.get()).ok().map(Cow::Owned)
     }
 }
 

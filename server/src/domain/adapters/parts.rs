@@ -6,7 +6,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde_json::{Map, Value};
 
 use super::body::corrected_event_day;
-use crate::domain::activity::Unusable;
+use crate::domain::activity::{ClientId, Unusable};
 
 /// The event itself: an object.
 pub(super) fn object(value: &Value) -> Result<&Map<String, Value>, Unusable> {
@@ -36,4 +36,12 @@ pub(super) fn corrected_day(
 ) -> Result<NaiveDate, Unusable> {
     let text = value.and_then(Value::as_str).ok_or(Unusable::Time)?;
     corrected_event_day(text, now, skew).map_err(|_| Unusable::Time)
+}
+
+/// The installation it belongs to.
+pub(super) fn installation(value: Option<&Value>) -> Result<ClientId, Unusable> {
+    value
+        .and_then(Value::as_str)
+        .and_then(ClientId::parse)
+        .ok_or(Unusable::Installation)
 }
