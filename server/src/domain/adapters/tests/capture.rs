@@ -56,7 +56,8 @@ fn franklinwh_exact_body_is_one_command_with_its_declared_properties_and_no_addr
 
 #[test]
 fn names_and_values_written_with_escapes_fold_as_the_same_event() {
-    // The body is read borrowed; a string with escapes is the one that cannot be.
+    // JSON lets a client write any character as an escape (`\u0065`): names and values read
+    // the same either way.
     let escaped = br#"{"api_\u006bey": "phc_secret_project_key_123", "event": "cli_command_\u0065xecuted", "properties": {"$ip": "127.0.0.1", "distinct_\u0069d": "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f", "franklin_version": "0.6.4", "python_version": "3.11.7", "o\u0073": "Linux", "os_release": "6.1.0-18-amd64", "command": "st\u0061tus"}}"#;
 
     let folded = fold(escaped).unwrap();
