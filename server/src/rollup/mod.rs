@@ -405,9 +405,9 @@ async fn roll_days(
         sweep.set_new_installations(day, count);
     }
     // One day (the incremental run's usual today) needs each installation's latest report in
-    // its 30-day window, and the count of reports ending on it.
+    // its 30-day window, and the count of its reports.
     let (which, day_reports) = if from == to {
-        let count = store::reports_ending_on(&tx, product, to).await?;
+        let count = store::reports_on(&tx, product, to).await?;
         (Reports::LatestPerInstallation, Some(count))
     } else {
         (Reports::All, None)

@@ -46,7 +46,7 @@ pub async fn activity_days(
 
 /// Whether the windows of `day` were rolled: one step of `activity_windows`' primary key. (An
 /// event product's run writes a day with an installation active in the 30 days ending it; a
-/// report format's every day of its ranges, zeros included.)
+/// report product's every day of its ranges, zeros included.)
 pub async fn windows_rolled(
     client: &impl GenericClient,
     product: &str,

@@ -36,7 +36,7 @@ pub use outcomes::add_outcomes;
 pub use reports::{begin_sending, last_sent, Sending};
 pub use rollup::{
     first_day, for_each_report, lock_rollup, marked_days, midnight, new_installations,
-    replace_days, reports_ending_on, rollup_state, save_rollup_state, unlock_rollup, unmark_days,
+    replace_days, reports_on, rollup_state, save_rollup_state, unlock_rollup, unmark_days,
     watermark, DailyRows, MarkedDays, ReportRow, Reports, RollupState,
 };
 pub use summary::{fold_counts, ping, summary, Summary};

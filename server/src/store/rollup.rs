@@ -1,5 +1,6 @@
-//! The rollup's side of the store: reading a report format's reports, replacing its whole days, the rollup's state and the days marked for re-rolling. (Deciding what to roll
-//! and the arithmetic live in `crate::rollup`.)
+//! The rollup's side of the store: reading a report product's reports, replacing its whole
+//! days, the rollup's state and the days marked for re-rolling. (Deciding what to roll and the
+//! arithmetic live in `crate::rollup`.)
 
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use deadpool_postgres::{GenericClient, Transaction};
@@ -75,8 +76,8 @@ pub enum Reports {
     LatestPerInstallation,
 }
 
-/// The reports of the days `[from, to]`, handed to `sink` in order of installation. Streamed: a year of reports never sits
-/// in memory at once.
+/// The reports of the days `[from, to]`, handed to `sink` in order of installation. Streamed:
+/// a year of reports never sits in memory at once.
 pub async fn for_each_report(
     client: &impl GenericClient,
     product: &str,
@@ -112,7 +113,7 @@ pub async fn for_each_report(
 }
 
 /// The reports of `day`.
-pub async fn reports_ending_on(
+pub async fn reports_on(
     client: &impl GenericClient,
     product: &str,
     day: NaiveDate,
