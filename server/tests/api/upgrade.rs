@@ -26,6 +26,8 @@ const BEFORE_ONE_STORE: i32 = 15;
 const BEFORE_ONE_SET_OF_WINDOWS: i32 = 17;
 /// The last migration with a daily-report product's days rolled as sums.
 const BEFORE_REPORTS_BY_CADENCE: i32 = 18;
+/// The last migration with appended counts as `jsonb`.
+const BEFORE_KEY_NUMBERS: i32 = 20;
 
 const STATS: [&str; 11] = [
     "/stats/summary",
@@ -423,9 +425,17 @@ async fn copy_into_older_schema(client: &tokio_postgres::Client, to: &str, from:
             "daily_totals" | "daily_dimensions" => "WHERE product = 'printernizer'",
             _ => "",
         };
+        // Appended rows held their counts as `jsonb` before V21, as `activity_rows` reads them.
+        let source = match name.as_str() {
+            "activity_added" => format!(
+                "(SELECT {columns} FROM {from}.activity_rows
+                  EXCEPT ALL SELECT {columns} FROM {from}.activity) AS added"
+            ),
+            _ => format!("{from}.{name}"),
+        };
         client
             .batch_execute(&format!(
-                "INSERT INTO {to}.{name} ({columns}) SELECT {columns} FROM {from}.{name} {only}"
+                "INSERT INTO {to}.{name} ({columns}) SELECT {columns} FROM {source} {only}"
             ))
             .await
             .unwrap_or_else(|error| panic!("{name} copied: {error}"));
@@ -505,6 +515,59 @@ async fn printernizers_daily_tables_of_a_year_become_windows_answering_the_same_
                 .expect("fresh windows")
         ),
     );
+}
+
+#[tokio::test]
+async fn event_batches_appended_as_jsonb_before_the_key_numbers_upgrade_and_fold_as_sent() {
+    let fresh = fresh_with(&[], false).await;
+    let users = ["user_upgrade_01", "user_upgrade_02", "user_upgrade_03"];
+    for (n, user) in users.iter().enumerate() {
+        // A different body each (one with the same events in the same second is a resend).
+        for language in ["de", "en", "fr"].into_iter().take(n + 1) {
+            let mut batch = crate::products_ingest::stories_batch(user);
+            batch["events"][0]["properties"]["language"] = Value::from(language);
+            let response =
+                crate::products_ingest::post(&fresh, "/api/events/batch", None, &batch).await;
+            assert_eq!(response.status(), 200);
+        }
+    }
+    let access: Vec<String> = users
+        .iter()
+        .map(|user| format!("/installation/{user}?product=stories"))
+        .collect();
+    let before_the_fold = get_all(&fresh, access.clone()).await;
+    // The same rows as V20 appended them: each batch's counts as one `jsonb` object.
+    let (schema, client) = schema_at(BEFORE_KEY_NUMBERS).await;
+    let appended = client
+        .execute(
+            &format!(
+                "INSERT INTO {schema}.activity_added (product, installation_id, day, received_at, counts)
+                 SELECT product, installation_id, day, received_at, counts FROM {}.activity_rows
+                 WHERE product = 'stories'",
+                fresh.schema
+            ),
+            &[],
+        )
+        .await
+        .expect("the appended rows copied");
+    assert_eq!(appended, 6, "a row a batch, none folded yet");
+
+    let upgraded = spawn_app_in_schema(schema, None, |c| c.rollup_interval_secs = 3_600).await;
+
+    assert_same(&get_all(&upgraded, access.clone()).await, &before_the_fold);
+    assert_same(&answers(&upgraded, &[]).await, &answers(&fresh, &[]).await);
+    let folded: i64 = upgraded
+        .db()
+        .await
+        .query_one(
+            "SELECT count(*) FROM activity WHERE product = 'stories'",
+            &[],
+        )
+        .await
+        .expect("counted")
+        .get(0);
+    assert_eq!(folded, 3, "each user's day, folded");
+    assert_same(&get_all(&upgraded, access.clone()).await, &before_the_fold);
 }
 
 /// Four IndexPilot installations' daily reports over 60 days, as the writer stores them: one

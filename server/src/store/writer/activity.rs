@@ -17,6 +17,7 @@ use deadpool_postgres::{GenericClient, Object, Pool};
 use futures_util::{pin_mut, TryStreamExt};
 use tokio_postgres::types::Json;
 
+use super::key_numbers::{unnumbered, KeyNumbers};
 use super::{in_halves, within_deadline, Answers, Batch, Waiting};
 use crate::domain::activity::{Counts, Folded, Merge, Report};
 use crate::store::StoreError;
@@ -40,7 +41,10 @@ pub struct Stored {
 }
 
 /// Batches of folded requests of every product.
-pub struct Activity;
+#[derive(Default)]
+pub struct Activity {
+    keys: KeyNumbers,
+}
 
 impl Batch for Activity {
     type Job = Folded;
@@ -60,7 +64,7 @@ impl Batch for Activity {
         let started = std::time::Instant::now();
         let write = |range: Range<usize>| {
             within_deadline(pool, timeout, async |client| {
-                store_batch(client, &jobs[range]).await
+                store_batch(client, &jobs[range], &self.keys).await
             })
         };
         let answers = in_halves(&mut waiters, write, |_, counted, waiters, answers| {
@@ -88,17 +92,26 @@ struct Row<'a> {
 
 /// Writes the requests `jobs`; says of each whether it was counted, and its report's outcome.
 /// A batch of reports alone (`/submit`'s) is one statement, without a transaction around it.
-async fn store_batch(client: &mut Object, jobs: &[Folded]) -> Result<Vec<Counted>, StoreError> {
+async fn store_batch(
+    client: &mut Object,
+    jobs: &[Folded],
+    keys: &KeyNumbers,
+) -> Result<Vec<Counted>, StoreError> {
     let fingerprinted = jobs.iter().any(|job| job.fingerprint.is_some());
+    let added = jobs.iter().filter(|job| job.merge == Merge::Add);
+    let names = added
+        .flat_map(|job| &job.rows)
+        .flat_map(|day| day.counts.keys());
+    let numbers = keys.of(&*client, names.map(String::as_str)).await?;
     let adds = jobs.iter().any(|job| job.merge == Merge::Add);
     let replaces = jobs.iter().any(|job| job.merge == Merge::Replace);
     if fingerprinted || (adds && replaces) {
         let transaction = client.transaction().await?;
-        let counted = statements(&transaction, jobs, fingerprinted).await?;
+        let counted = statements(&transaction, jobs, fingerprinted, &numbers).await?;
         transaction.commit().await?;
         Ok(counted)
     } else {
-        statements(&*client, jobs, false).await
+        statements(&*client, jobs, false, &numbers).await
     }
 }
 
@@ -106,6 +119,7 @@ async fn statements(
     client: &impl GenericClient,
     jobs: &[Folded],
     fingerprinted: bool,
+    numbers: &foldhash::HashMap<&str, i32>,
 ) -> Result<Vec<Counted>, StoreError> {
     let counted: Vec<bool> = if fingerprinted {
         let fresh = fresh_fingerprints(client, jobs).await?;
@@ -158,11 +172,30 @@ async fn statements(
         .collect();
     if !appended.is_empty() {
         let (products, installations, days) = columns(appended.iter().map(|(key, _)| *key));
-        let counts: Vec<Json<&Counts>> = appended.iter().map(|(_, c)| Json(*c)).collect();
+        // Every row's keys and amounts in two arrays, and where each row's part is in them
+        // (a batch's bodies are bounded: far fewer than 2^31 keys).
+        let (mut keys, mut amounts) = (Vec::new(), Vec::new());
+        let (mut firsts, mut lasts) = (Vec::new(), Vec::new());
+        for (_, counts) in &appended {
+            firsts.push(keys.len() as i32 + 1);
+            for (name, amount) in *counts {
+                let number = numbers.get(name.as_str()).ok_or_else(unnumbered)?;
+                keys.push(*number);
+                amounts.push(*amount);
+            }
+            lasts.push(keys.len() as i32);
+        }
         let statement = client.prepare_cached(APPEND_DAYS).await?;
-        client
-            .execute(&statement, &[&products, &installations, &days, &counts])
-            .await?;
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 7] = [
+            &products,
+            &installations,
+            &days,
+            &keys,
+            &amounts,
+            &firsts,
+            &lasts,
+        ];
+        client.execute(&statement, &params).await?;
     }
     let replaced: Vec<(&RowKey<'_>, &Row<'_>)> = rows
         .iter()
@@ -262,9 +295,12 @@ async fn fresh_fingerprints(
         .collect())
 }
 
-const APPEND_DAYS: &str = "INSERT INTO activity_added (product, installation_id, day, received_at, counts)
-     SELECT product, installation_id, day, now(), counts
-     FROM UNNEST($1::text[], $2::text[], $3::date[], $4::jsonb[]) AS t(product, installation_id, day, counts)";
+/// The appended rows' keys by number (V21): row `n`'s keys and amounts are the elements
+/// `$6[n]` to `$7[n]` of `$4` and `$5`.
+const APPEND_DAYS: &str = "INSERT INTO activity_added (product, installation_id, day, received_at, keys, amounts)
+     SELECT product, installation_id, day, now(), ($4::int[])[first:last], ($5::float8[])[first:last]
+     FROM UNNEST($1::text[], $2::text[], $3::date[], $6::int[], $7::int[])
+         AS t(product, installation_id, day, first, last)";
 
 /// Puts each report in place of its day's row, registers the installations, and adds a row
 /// of the reports with a period stored anew and their installations registered anew to the
@@ -322,17 +358,18 @@ const REGISTER: &str =
 /// the installations of the folded days (23% of the event batches' statement time when each
 /// batch registered its own, `BENCH_STATEMENTS`). Returns how many appended rows were folded.
 ///
-/// The appended rows are summed here, streamed, one map per installation and day: summing a
-/// minute of batches' keys in SQL (millions of `jsonb_each` rows) spilled its aggregate to disk
-/// and took 60 to 90 µs an appended row. Only the summed keys are then added into each stored
-/// day (`||` keeps its other keys, V14), and the day is stamped `received_at = now()`, by which
-/// the rollup finds changed days: a run that did not see the appended rows (one of an instance
-/// of the previous version) cannot have moved its watermark past them.
+/// The appended rows are summed here, streamed, one short vector per installation and day by
+/// key number: summing a minute of batches' keys in SQL (millions of `jsonb_each` rows) spilled
+/// its aggregate to disk and took 60 to 90 µs an appended row. Only the summed keys are then
+/// added into each stored day, by name (`||` keeps its other keys, V14), and the day is stamped
+/// `received_at = now()`, by which the rollup finds changed days: a run that did not see the
+/// appended rows (one of an instance of the previous version) cannot have moved its watermark
+/// past them.
 pub async fn fold_added(client: &mut Object) -> Result<u64, StoreError> {
     let transaction = client.transaction().await?;
     let statement = transaction
         .prepare_cached(
-            "DELETE FROM activity_added RETURNING product, installation_id, day, counts",
+            "DELETE FROM activity_added RETURNING product, installation_id, day, keys, amounts",
         )
         .await?;
     let rows = transaction
@@ -342,10 +379,11 @@ pub async fn fold_added(client: &mut Object) -> Result<u64, StoreError> {
     let mut sums = Sums::default();
     let mut folded = 0;
     while let Some(row) = rows.try_next().await? {
-        let Json(counts): Json<Counts> = row.try_get(3)?;
-        sums.add((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?), counts);
+        let day = (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+        sums.add(day, row.try_get(3)?, row.try_get(4)?);
         folded += 1;
     }
+    let names = key_names(&transaction, &sums).await?;
     let statement = transaction.prepare_cached(ADD_DAYS).await?;
     // In key order (the map's), so that two folds lock days in the same order.
     let days: Vec<_> = sums.days.iter().collect();
@@ -353,8 +391,10 @@ pub async fn fold_added(client: &mut Object) -> Result<u64, StoreError> {
         let products: Vec<&str> = chunk.iter().map(|((p, _, _), _)| p.as_str()).collect();
         let installations: Vec<&str> = chunk.iter().map(|((_, i, _), _)| i.as_str()).collect();
         let dates: Vec<NaiveDate> = chunk.iter().map(|((_, _, d), _)| *d).collect();
-        let counts: Vec<BTreeMap<&str, f64>> =
-            chunk.iter().map(|(_, day)| sums.named(day)).collect();
+        let counts = chunk
+            .iter()
+            .map(|(_, day)| named(&names, day))
+            .collect::<Result<Vec<_>, _>>()?;
         let counts: Vec<Json<&BTreeMap<&str, f64>>> = counts.iter().map(Json).collect();
         transaction
             .execute(&statement, &[&products, &installations, &dates, &counts])
@@ -363,6 +403,34 @@ pub async fn fold_added(client: &mut Object) -> Result<u64, StoreError> {
     }
     transaction.commit().await?;
     Ok(folded)
+}
+
+/// The names of the key numbers summed in `sums`.
+async fn key_names(
+    transaction: &deadpool_postgres::Transaction<'_>,
+    sums: &Sums,
+) -> Result<HashMap<i32, String>, StoreError> {
+    let numbers: Vec<i32> = sums.numbers.iter().copied().collect();
+    let statement = transaction
+        .prepare_cached("SELECT id, name FROM activity_key_names WHERE id = ANY($1)")
+        .await?;
+    let rows = transaction.query(&statement, &[&numbers]).await?;
+    rows.iter()
+        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+        .collect()
+}
+
+/// A day's sums by name.
+fn named<'a>(
+    names: &'a HashMap<i32, String>,
+    day: &[(i32, f64)],
+) -> Result<BTreeMap<&'a str, f64>, StoreError> {
+    day.iter()
+        .map(|(number, amount)| {
+            let name = names.get(number).ok_or_else(unnumbered)?;
+            Ok((name.as_str(), *amount))
+        })
+        .collect()
 }
 
 /// Registers the installations of `days` (the same length each) with the first of their days.
@@ -379,41 +447,26 @@ async fn register(
     Ok(())
 }
 
-/// The appended rows summed per installation and day. Each key's name is kept once: the same
-/// few dozen names recur in every day, and a minute of 10,000 installations' days holding
-/// their own copies took the server's RSS from 32 to 89 MiB. A day's sums are a short vector
-/// kept in the order of the names' ids (40 entries take 640 bytes, a map of them twice that).
+/// The appended rows summed per installation and day. A day's sums are a short vector in the
+/// order of the keys' numbers (40 entries take 640 bytes, a map of names twice that, and a
+/// minute of 10,000 installations' days holding their own copies of the names took the
+/// server's RSS from 32 to 89 MiB); each name is read once, at the end.
 #[derive(Default)]
 struct Sums {
-    names: Vec<String>,
-    ids: HashMap<String, u32>,
-    days: BTreeMap<(String, String, NaiveDate), Vec<(u32, f64)>>,
+    numbers: HashSet<i32>,
+    days: BTreeMap<(String, String, NaiveDate), Vec<(i32, f64)>>,
 }
 
 impl Sums {
-    fn add(&mut self, day: (String, String, NaiveDate), counts: Counts) {
+    fn add(&mut self, day: (String, String, NaiveDate), keys: Vec<i32>, amounts: Vec<f64>) {
         let day = self.days.entry(day).or_default();
-        for (name, amount) in counts {
-            let id = match self.ids.get(&name) {
-                Some(id) => *id,
-                None => {
-                    let id = u32::try_from(self.names.len()).unwrap_or(u32::MAX);
-                    self.names.push(name.clone());
-                    self.ids.insert(name, id);
-                    id
-                }
-            };
-            match day.binary_search_by_key(&id, |(id, _)| *id) {
+        for (number, amount) in keys.into_iter().zip(amounts) {
+            self.numbers.insert(number);
+            match day.binary_search_by_key(&number, |(number, _)| *number) {
                 Ok(at) => day[at].1 += amount,
-                Err(at) => day.insert(at, (id, amount)),
+                Err(at) => day.insert(at, (number, amount)),
             }
         }
-    }
-
-    fn named<'a>(&'a self, day: &[(u32, f64)]) -> BTreeMap<&'a str, f64> {
-        day.iter()
-            .filter_map(|(id, amount)| Some((self.names.get(*id as usize)?.as_str(), *amount)))
-            .collect()
     }
 }
 

@@ -11,6 +11,7 @@
 //! under overload the database would otherwise do the work twice while clients retry.
 
 mod activity;
+mod key_numbers;
 
 use std::future::Future;
 use std::ops::Range;
@@ -116,7 +117,7 @@ impl<B: Batch> Clone for Writer<B> {
 impl Writer<Activity> {
     /// The writer of every product's days.
     pub fn start(pool: Pool, config: WriterConfig) -> (Self, JoinHandle<()>) {
-        Self::start_with(Activity, pool, config)
+        Self::start_with(Activity::default(), pool, config)
     }
 }
 
