@@ -93,3 +93,32 @@ async fn a_batch_cut_off_mid_commit_answers_every_waiter_with_an_error() {
         "nothing of the cut batch was committed"
     );
 }
+
+#[tokio::test]
+async fn the_same_event_batch_sent_many_times_at_once_in_batches_of_its_own_counts_once() {
+    // One request a batch, several batches at once: the copies meet in the database, not in
+    // the writer.
+    let app = spawn_app_with(|config| {
+        config.event_rate_limit_per_hour = 0;
+        config.batch_max = 1;
+        config.concurrent_batches = 8;
+    })
+    .await;
+    let user = "user_at_once_01";
+    let batch = crate::products_ingest::stories_batch(user);
+
+    let answers = join_all(
+        (0..24).map(|_| crate::products_ingest::post(&app, "/api/events/batch", None, &batch)),
+    )
+    .await;
+
+    for answer in answers {
+        assert_eq!(answer.status(), 200);
+    }
+    let stored = crate::products_ingest::stored(&app, "stories").await;
+    assert_eq!(
+        stored[user]["event/app_opened"].as_f64(),
+        Some(1.0),
+        "{stored:?}"
+    );
+}

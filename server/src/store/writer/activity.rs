@@ -279,7 +279,7 @@ async fn fresh_fingerprints(
              SELECT product, fingerprint, current_date
              FROM UNNEST($1::text[], $2::bytea[]) AS t(product, fingerprint)
              ORDER BY product, fingerprint
-             ON CONFLICT (product, fingerprint) DO NOTHING
+             ON CONFLICT DO NOTHING
              RETURNING product, fingerprint",
         )
         .await?;
