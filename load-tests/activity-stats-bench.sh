@@ -80,7 +80,7 @@ FROM inst, LATERAL (
            ((h >> 12) & 2147483647) % 50 = 0 AS crashed,
            (ARRAY['en', 'de', 'fr', 'es', 'ja'])[1 + ((h >> 16) & 2147483647) % 5] AS language,
            (ARRAY['1.4.0', '1.3.2', '1.2.0'])[1 + ((h >> 20) & 2147483647) % 3] AS version
-    FROM (SELECT hashint8(inst.n * 100000 + ($day - DATE '2000-01-01')) AS h) AS hashed
+    FROM (SELECT hashint8(inst.n::bigint * 100000 + ($day - DATE '2000-01-01')) AS h) AS hashed
 ) AS x
 SQL
 }
@@ -159,8 +159,8 @@ FROM inst, LATERAL (
            (ARRAY['14.13', '15.8', '16.4', '17.0'])[1 + ((g >> 8) & 2147483647) % 4]
                AS postgresql_version,
            (ARRAY[1, 2, 4, 6, 8, 12, 16, 32, 64, 96, 192])[1 + ((g >> 12) & 2147483647) % 11] AS cores
-    FROM (SELECT hashint8(inst.n * 100000 + ($day - DATE '2000-01-01')) AS h,
-                 hashint8extended(inst.n * 100000 + ($day - DATE '2000-01-01'), 1) AS q,
+    FROM (SELECT hashint8(inst.n::bigint * 100000 + ($day - DATE '2000-01-01')) AS h,
+                 hashint8extended(inst.n::bigint * 100000 + ($day - DATE '2000-01-01'), 1) AS q,
                  hashint4(inst.n) AS g) AS hashed
 ) AS x
 SQL

@@ -62,11 +62,12 @@ time_route() {
     echo
 }
 
-# elapsed COMMAND...: the seconds COMMAND took (its output dropped, logs at warn).
+# elapsed COMMAND...: the seconds COMMAND took (its output dropped, logs at warn); fails as
+# COMMAND failed (called as `x=$(elapsed ...)`, where `set -e` does not reach).
 elapsed() {
     local a b
     a=$(date +%s.%N)
-    RUST_LOG=${BENCH_RUST_LOG:-warn} "$@" >/dev/null
+    RUST_LOG=${BENCH_RUST_LOG:-warn} "$@" >/dev/null || return
     b=$(date +%s.%N)
     echo "$b - $a" | bc
 }
