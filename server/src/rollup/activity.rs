@@ -1,39 +1,42 @@
 //! An event product's daily tables: from `activity` (one row per installation per day, its
-//! events summed) to `activity_daily` (per day and key) and `activity_windows` (installations
-//! active in the 1, 7 and 30 days ending each day, and with each event type: any day with the
-//! key counts, `Counting::AnyRow`). What to roll is decided for every product alike
-//! (`super::incremental`).
+//! events summed) to `activity_daily` (per day and key), the day sets (per day and key, the
+//! installations active: `presence`) and `activity_windows` (installations active in the 1, 7
+//! and 30 days ending each day, and with each event type: any day with the key counts). What to
+//! roll is decided for every product alike (`super::incremental`).
 
 use std::time::Instant;
 
-use chrono::NaiveDate;
-use deadpool_postgres::Object;
+use chrono::{Duration, NaiveDate};
+use deadpool_postgres::{Object, Transaction};
+use tokio_postgres::error::SqlState;
 
-use super::windows::{Counting, KeyWindows};
-use super::Rolled;
+use super::presence::{DaySets, Presence};
+use super::windows::{ANY, LONGEST_WINDOW};
+use super::{Rolled, CHUNK_DAYS};
 use crate::domain::activity::key;
 use crate::domain::Product;
-use crate::store::{self, StoreError, WindowRow};
+use crate::store::{self, DaySet, StoreError, WindowRow};
 
-/// Replaces the daily sums of the `changed` days and the windows of `ranges`, in one
-/// transaction. Nothing before `kept_from` is rolled: its raw rows are gone.
+/// Replaces the daily sums and the day sets of the `changed` days, and the windows of
+/// `ranges`, in one transaction. The sets of a range's days not built yet (an upgraded
+/// database's) are built first. Nothing before `kept_from` is rolled: its raw rows are gone.
+/// `erased`: installations were erased since the last run, whose numbers go.
 pub(super) async fn roll(
     client: &mut Object,
     product: &Product,
     changed: &[NaiveDate],
     ranges: Vec<(NaiveDate, NaiveDate)>,
     kept_from: NaiveDate,
+    erased: bool,
 ) -> Result<Rolled, StoreError> {
     let began = Instant::now();
-    let events: Vec<String> = product
-        .event_types()
-        .map(|(name, _)| key::event(name))
+    // Position 0 is any activity; the event types follow.
+    let keys: Vec<String> = std::iter::once(ANY.to_owned())
+        .chain(product.event_types().map(|(name, _)| key::event(name)))
         .collect();
     let product = product.name();
     let tx = client.transaction().await?;
-    // The windows' rows are sorted by installation (30 days of them for today's); the sums
-    // group a day's keys. Let both stay in memory (4 MB spilled 10 MB to disk at 2,000
-    // installations).
+    // A backfill's sums group a day's keys: let them stay in memory.
     tx.batch_execute("SET LOCAL work_mem = '128MB'").await?;
     let days: Vec<NaiveDate> = changed
         .iter()
@@ -44,69 +47,131 @@ pub(super) async fn roll(
     let summed = began.elapsed();
     let mut rolled = Rolled::default();
     // The shortest window is one day: days before `kept_from` have nothing left to count.
+    let ranges: Vec<(NaiveDate, NaiveDate)> = ranges
+        .into_iter()
+        .map(|(from, to)| (from.max(kept_from), to))
+        .filter(|(from, to)| from <= to)
+        .collect();
+    let mut build = days;
+    for (from, to) in &ranges {
+        let first = (*from - Duration::days(LONGEST_WINDOW - 1)).max(kept_from);
+        let built = store::built_days(&tx, product, (first, *to)).await?;
+        build.extend(
+            first
+                .iter_days()
+                .take_while(|day| day <= to)
+                .filter(|day| !built.contains(day)),
+        );
+    }
+    build.sort_unstable();
+    build.dedup();
+    for chunk in build.chunks(usize::try_from(CHUNK_DAYS).unwrap_or(1)) {
+        rolled.rows += build_sets(&tx, product, &keys, chunk).await?;
+    }
+    if erased {
+        store::delete_orphan_numbers(&tx, product).await?;
+    }
+    let built = began.elapsed();
     for (from, to) in ranges {
-        let from = from.max(kept_from);
-        if from > to {
-            continue;
-        }
-        rolled.rows += roll_windows(&tx, (product, &events), (from, to), kept_from).await?;
+        roll_windows(&tx, product, &keys, (from, to), kept_from).await?;
         rolled.ranges.push((from, to));
     }
     tx.commit().await?;
     tracing::debug!(
-        days = days.len(),
+        days = build.len(),
         rows = rolled.rows,
         sums_ms = summed.as_millis() as u64,
+        sets_ms = (built - summed).as_millis() as u64,
         elapsed_ms = began.elapsed().as_millis() as u64,
         "activity days rolled"
     );
     Ok(rolled)
 }
 
-/// Replaces the windows of `[from, to]` of the product's activity and of each of its `events`
-/// keys, counted from the rows of `[from - 29, to]` read once (`KeyWindows`). Returns the rows
-/// read.
-async fn roll_windows(
-    tx: &deadpool_postgres::Transaction<'_>,
-    (product, events): (&str, &[String]),
-    (from, to): (NaiveDate, NaiveDate),
-    kept_from: NaiveDate,
+/// Rebuilds the day sets of `days` from their rows; returns the rows read.
+async fn build_sets(
+    tx: &Transaction<'_>,
+    product: &str,
+    keys: &[String],
+    days: &[NaiveDate],
 ) -> Result<u64, StoreError> {
-    let mut windows = KeyWindows::new(from, to, Counting::AnyRow);
-    let mut installation = String::new();
-    let mut days: Vec<(NaiveDate, Vec<String>)> = Vec::new();
-    let first = windows.first_row_day();
-    let read = store::for_each_active_day(tx, product, (first, to), events, |id, day, keys| {
-        if id != installation {
-            windows.add_installation(active(&days));
-            days.clear();
-            id.clone_into(&mut installation);
-        }
-        days.push((day, keys));
+    store::number_installations(tx, product, days).await?;
+    let mut sets = DaySets::new(days);
+    let read = store::for_each_numbered_day(tx, product, days, &keys[1..], |number, day, at| {
+        // Numbers come from an identity column: positive.
+        let number = u32::try_from(number).unwrap_or_default();
+        sets.add(
+            number,
+            day,
+            at.into_iter().filter_map(|at| usize::try_from(at).ok()),
+        );
     })
     .await?;
-    windows.add_installation(active(&days));
-    let mut rows = Vec::new();
-    windows.finish(kept_from, |day, window_days, key, cell| {
-        rows.push(WindowRow {
+    let rows: Vec<DaySet> = sets
+        .serialized()
+        .map(|(day, at, installations)| DaySet {
             day,
-            window_days,
-            key: key.to_owned(),
-            installations: i32::try_from(cell.installations).unwrap_or(i32::MAX),
-            // Presence is what these windows count (`active`), not values.
-            positive: None,
-            amount: None,
-        });
-    });
-    store::replace_activity_windows(tx, product, from, to, kept_from, &rows).await?;
+            key: keys[at].clone(),
+            installations,
+        })
+        .collect();
+    store::replace_day_sets(tx, product, days, &rows).await?;
     Ok(read)
 }
 
-/// One installation's days, latest first, as `KeyWindows` takes them: the presence of a key is
-/// what counts.
-fn active(
-    days: &[(NaiveDate, Vec<String>)],
-) -> impl Iterator<Item = (NaiveDate, impl Iterator<Item = (&str, f64)>)> {
-    days.iter()
-        .map(|(day, keys)| (*day, keys.iter().map(|key| (key.as_str(), 1.0))))
+/// Replaces the windows of `[from, to]` of the product's activity and of each of its event
+/// types, counted from the day sets of `[from - 29, to]`, `CHUNK_DAYS` at a time.
+async fn roll_windows(
+    tx: &Transaction<'_>,
+    product: &str,
+    keys: &[String],
+    (from, to): (NaiveDate, NaiveDate),
+    kept_from: NaiveDate,
+) -> Result<(), StoreError> {
+    let mut rows = Vec::new();
+    let mut chunk = from;
+    while chunk <= to {
+        let last = (chunk + Duration::days(CHUNK_DAYS - 1)).min(to);
+        let mut presence = Presence::new(chunk, last, keys.len());
+        let mut unreadable = None;
+        store::for_each_day_set(
+            tx,
+            product,
+            (presence.first_day(), last),
+            keys,
+            |day, key, set| {
+                let Some(at) = keys.iter().position(|k| k == key) else {
+                    return;
+                };
+                if let Err(error) = presence.set(day, at, set) {
+                    unreadable = Some(error);
+                }
+            },
+        )
+        .await?;
+        if unreadable.is_some() {
+            return Err(unreadable_set());
+        }
+        presence.windows(kept_from, |day, window_days, at, installations| {
+            rows.push(WindowRow {
+                day,
+                window_days,
+                key: keys[at].clone(),
+                installations: i32::try_from(installations).unwrap_or(i32::MAX),
+                // Presence is what these windows count, not values.
+                positive: None,
+                amount: None,
+            });
+        });
+        chunk = last + Duration::days(1);
+    }
+    store::replace_activity_windows(tx, product, from, to, kept_from, &rows).await
+}
+
+/// A stored set that does not read as a roaring bitmap: only the rollup writes them.
+fn unreadable_set() -> StoreError {
+    StoreError::Refused {
+        code: SqlState::DATA_CORRUPTED,
+        message: "a set of activity_day_sets does not read as a roaring bitmap".into(),
+    }
 }

@@ -8,7 +8,7 @@
 
 use chrono::{Duration, NaiveDate};
 
-use super::windows::{Cell, Counting, KeyWindows, ANY, WINDOWS};
+use super::windows::{Cell, KeyWindows, ANY, WINDOWS};
 use crate::domain::activity::key;
 use crate::store::{DailyRows, ReportRow, WindowRow};
 
@@ -32,7 +32,7 @@ impl Sweep {
             days,
             reports: vec![0; days],
             new: vec![0; days],
-            windows: KeyWindows::new(from, to, Counting::LatestRow),
+            windows: KeyWindows::new(from, to),
             weight: dimension_weight.map(key::counter),
         }
     }

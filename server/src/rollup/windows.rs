@@ -1,15 +1,13 @@
-//! Installations and amounts per window and key, for every product: one span arithmetic for
-//! the reports of a report format (`engine`) and the other products' days (`activity`).
+//! Installations and amounts per window and key of a report product (weekly, daily: `engine`);
+//! the windows and their keys are every product's (an event product's are counted from day
+//! sets, `presence`).
 //!
-//! Each window of w days ending day D counts an installation by one of its rows: its latest
-//! row in the window (`Counting::LatestRow`, a report product's cadence), or its latest row
-//! with the key (`Counting::AnyRow`, an event product's: any day with the key makes it active).
-//! A row on day e whose successor in that sense is on day n is the counted one exactly for D in
-//! `[e, min(n - 1, e + w - 1)]`. Those spans of one installation never overlap, so each adds
-//! its row's numbers at its first day and takes them away after its last, and a day's figures
-//! are prefix sums: O(rows x keys) for any range, where counting distinct installations per day
-//! and window rereads the 30 days before each. An event product's amount is the window's sum,
-//! every row for all w days (`[e, e + w - 1]`).
+//! Each window of w days ending day D counts an installation by its latest row in the window:
+//! a report replaces the one before. A row on day e whose installation's next row is on day n
+//! is the counted one exactly for D in `[e, min(n - 1, e + w - 1)]`. Those spans of one
+//! installation never overlap, so each adds its row's numbers at its first day and takes them
+//! away after its last, and a day's figures are prefix sums: O(rows x keys) for any range,
+//! where counting distinct installations per day and window rereads the 30 days before each.
 
 use chrono::{Duration, NaiveDate};
 use foldhash::{HashMap, HashMapExt};
@@ -25,15 +23,6 @@ pub const ANY: &str = "";
 /// `ANY`'s index: the first key of every `KeyWindows`.
 const ANY_INDEX: usize = 0;
 
-/// Which of an installation's rows a window counts it by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Counting {
-    /// Its latest row in the window: a report replaces the one before.
-    LatestRow,
-    /// For each key, its latest row in the window with the key; amounts are summed.
-    AnyRow,
-}
-
 /// One key's figures in one window ending one day.
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
 pub struct Cell {
@@ -41,7 +30,7 @@ pub struct Cell {
     pub installations: i64,
     /// Of those, the ones whose counted value is above zero.
     pub positive: i64,
-    /// The sum of the counted values (`AnyRow`: of every value in the window).
+    /// The sum of the counted values.
     pub amount: f64,
 }
 
@@ -64,33 +53,23 @@ impl Cell {
 pub struct KeyWindows {
     from: NaiveDate,
     days: usize,
-    counting: Counting,
     /// foldhash, not SipHash: looked up once per key of every row (SipHash took ~8% of a
     /// backfill's CPU). Seeded per process, so values from clients cannot be chosen to collide.
     keys: HashMap<String, usize>,
     names: Vec<String>,
     /// Per window: per key, per day, the change of its cell (one longer than days).
     changes: [Vec<Vec<Cell>>; WINDOWS.len()],
-    /// Per key: the index of the day of the installation's next row with it, valid while
-    /// `seen` holds the current installation's stamp (no clearing between installations).
-    next: Vec<i64>,
-    seen: Vec<u64>,
-    stamp: u64,
 }
 
 impl KeyWindows {
-    pub fn new(from: NaiveDate, to: NaiveDate, counting: Counting) -> Self {
+    pub fn new(from: NaiveDate, to: NaiveDate) -> Self {
         let days = usize::try_from((to - from).num_days() + 1).unwrap_or(0);
         let mut windows = Self {
             from,
             days,
-            counting,
             keys: HashMap::new(),
             names: Vec::new(),
             changes: std::array::from_fn(|_| Vec::new()),
-            next: Vec::new(),
-            seen: Vec::new(),
-            stamp: 0,
         };
         let any = windows.index_of(ANY);
         debug_assert_eq!(any, ANY_INDEX);
@@ -112,8 +91,6 @@ impl KeyWindows {
         for changes in &mut self.changes {
             changes.push(vec![Cell::default(); self.days + 1]);
         }
-        self.next.push(0);
-        self.seen.push(0);
         at
     }
 
@@ -125,33 +102,21 @@ impl KeyWindows {
     ) where
         K: IntoIterator<Item = (&'a str, f64)>,
     {
-        self.stamp += 1;
         let mut next_row = None;
         for (day, keys) in rows_latest_first {
             let index = (day - self.from).num_days();
-            let next = self.next_of(ANY_INDEX, next_row);
-            self.span(ANY_INDEX, index, next, 1.0);
+            self.span(ANY_INDEX, index, next_row, 1.0);
             for (key, value) in keys {
                 let at = self.index_of(key);
-                let next = self.next_of(at, next_row);
-                self.span(at, index, next, value);
+                self.span(at, index, next_row, value);
             }
             next_row = Some(index);
         }
     }
 
-    /// The day after the span of `key`'s row: the installation's next row, or its next row
-    /// with the key.
-    fn next_of(&self, key: usize, next_row: Option<i64>) -> Option<i64> {
-        match self.counting {
-            Counting::LatestRow => next_row,
-            Counting::AnyRow => (self.seen[key] == self.stamp).then_some(self.next[key]),
-        }
-    }
-
+    /// Counts `key`'s row on day `index` in the windows it is the installation's latest row
+    /// of: until the installation's `next` row, or the window's end.
     fn span(&mut self, key: usize, index: i64, next: Option<i64>, value: f64) {
-        self.seen[key] = self.stamp;
-        self.next[key] = index;
         let counted = Cell {
             installations: 1,
             positive: i64::from(value > 0.0),
@@ -160,36 +125,14 @@ impl KeyWindows {
         let last_day = self.days as i64 - 1;
         for (w, window) in WINDOWS.iter().enumerate() {
             let end = index + i64::from(*window) - 1;
-            let last = next.map_or(end, |next| end.min(next - 1));
-            let changes = &mut self.changes[w][key];
-            let mut apply = |first: i64, last: i64, cell: Cell| {
-                let (first, last) = (first.max(0), last.min(last_day));
-                if first <= last {
-                    changes[first as usize].add(cell);
-                    changes[last as usize + 1].subtract(cell);
-                }
-            };
-            match self.counting {
-                Counting::LatestRow => apply(index, last, counted),
-                Counting::AnyRow => {
-                    apply(
-                        index,
-                        last,
-                        Cell {
-                            amount: 0.0,
-                            ..counted
-                        },
-                    );
-                    apply(
-                        index,
-                        end,
-                        Cell {
-                            amount: value,
-                            installations: 0,
-                            positive: 0,
-                        },
-                    );
-                }
+            let (first, last) = (
+                index.max(0),
+                next.map_or(end, |next| end.min(next - 1)).min(last_day),
+            );
+            if first <= last {
+                let changes = &mut self.changes[w][key];
+                changes[first as usize].add(counted);
+                changes[last as usize + 1].subtract(counted);
             }
         }
     }
@@ -224,14 +167,9 @@ mod tests {
         NaiveDate::from_ymd_opt(2026, 1, 1).unwrap() + Duration::days(n)
     }
 
-    /// The definition, day by day: per window ending each day, each installation's counted row
-    /// for the key (its latest, or its latest with the key), and the amounts summed.
-    fn reference(
-        installations: &[Rows],
-        counting: Counting,
-        (from, to): (i64, i64),
-        kept_from: i64,
-    ) -> Figures {
+    /// The definition, day by day: per window ending each day, each installation counted by its
+    /// latest row, if that row has the key, and the counted values summed.
+    fn reference(installations: &[Rows], (from, to): (i64, i64), kept_from: i64) -> Figures {
         let mut keys: Vec<&str> = installations
             .iter()
             .flatten()
@@ -259,19 +197,12 @@ mod tests {
                     for rows in installations {
                         let in_window: Vec<_> =
                             rows.iter().filter(|(on, _)| active.contains(on)).collect();
-                        let counted = match counting {
-                            Counting::LatestRow => in_window.last().and_then(|r| value(r, key)),
-                            Counting::AnyRow => in_window.iter().rev().find_map(|r| value(r, key)),
+                        let Some(counted) = in_window.last().and_then(|r| value(r, key)) else {
+                            continue;
                         };
-                        let Some(counted) = counted else { continue };
                         cell.0 += 1;
                         cell.1 += i64::from(counted > 0.0);
-                        cell.2 += match counting {
-                            Counting::LatestRow => counted,
-                            Counting::AnyRow => {
-                                in_window.iter().filter_map(|r| value(r, key)).sum()
-                            }
-                        };
+                        cell.2 += counted;
                     }
                     if cell.0 > 0 {
                         figures.push((
@@ -290,13 +221,8 @@ mod tests {
         figures
     }
 
-    fn rolled(
-        installations: &[Rows],
-        counting: Counting,
-        (from, to): (i64, i64),
-        kept_from: i64,
-    ) -> Figures {
-        let mut windows = KeyWindows::new(day(from), day(to), counting);
+    fn rolled(installations: &[Rows], (from, to): (i64, i64), kept_from: i64) -> Figures {
+        let mut windows = KeyWindows::new(day(from), day(to));
         let first = (windows.first_row_day() - day(0)).num_days();
         for rows in installations {
             windows.add_installation(
@@ -345,28 +271,6 @@ mod tests {
     }
 
     #[test]
-    fn an_installation_counts_once_in_each_window_that_holds_one_of_its_days() {
-        let installations = vec![vec![
-            (10, vec![("event/a", 2.0)]),
-            (12, vec![("event/a", 3.0)]),
-        ]];
-
-        let figures = rolled(&installations, Counting::AnyRow, (10, 45), 0);
-
-        let seven: Vec<(NaiveDate, i64, i64)> = figures
-            .iter()
-            .filter(|f| f.0 == 7 && f.1 == "event/a")
-            .map(|f| (f.2, f.3, f.5))
-            .collect();
-        // Days 10 to 18: the 7 days ending each hold day 10 or day 12; it counts once, and
-        // the amounts of both days add up while both are in the window (days 12 to 16).
-        let expected: Vec<_> = (10..=18)
-            .map(|d| (day(d), 1, [2, 2, 5, 5, 5, 5, 5, 3, 3][(d - 10) as usize]))
-            .collect();
-        assert_eq!(seven, expected);
-    }
-
-    #[test]
     fn a_report_product_counts_each_installation_by_its_latest_row_in_the_window() {
         // A later row without the key takes the installation out of the key's count.
         let installations = vec![vec![
@@ -374,7 +278,7 @@ mod tests {
             (12, vec![("dim/v/2", 1.0)]),
         ]];
 
-        let figures = rolled(&installations, Counting::LatestRow, (12, 12), -40);
+        let figures = rolled(&installations, (12, 12), -40);
 
         let thirty: Vec<(&str, i64)> = figures
             .iter()
@@ -398,13 +302,11 @@ mod tests {
             let from = 20 + next(40) as i64;
             let range = (from, from + next(40) as i64);
             let kept_from = next(60) as i64;
-            for counting in [Counting::LatestRow, Counting::AnyRow] {
-                assert_eq!(
-                    rolled(&installations, counting, range, kept_from),
-                    reference(&installations, counting, range, kept_from),
-                    "round {round}, {counting:?}"
-                );
-            }
+            assert_eq!(
+                rolled(&installations, range, kept_from),
+                reference(&installations, range, kept_from),
+                "round {round}"
+            );
         }
     }
 }

@@ -221,6 +221,8 @@ const ERASE: &str = "WITH erased AS (
      unregistered AS (
          DELETE FROM activity_installations WHERE product = $1 AND installation_id = $2
          RETURNING 1),
+     unnumbered AS (
+         DELETE FROM activity_installation_numbers WHERE product = $1 AND installation_id = $2),
      counted AS (
          INSERT INTO submission_counts (product, submissions, installations)
          SELECT $1, -(SELECT count(report_id) FROM erased), -(SELECT count(*) FROM unregistered)

@@ -96,26 +96,63 @@ pub async fn analyze_activity_tables(client: &impl GenericClient) -> Result<(), 
     Ok(())
 }
 
-/// Streams the days of `[from, to]` with rows, each installation's together and in descending
-/// order of day, each with those of `keys` it has: what the windows count (`rollup::windows`).
-/// Each key is looked up in the row (`?`, a binary search of its keys), none is read out:
-/// half the time of listing every key and keeping the events'.
-pub async fn for_each_active_day(
+/// Numbers the installations with rows on `days` that have no number yet: the day sets hold
+/// numbers. Only the rollup writes numbers, under its lock, so none is drawn in vain.
+pub async fn number_installations(
     client: &impl GenericClient,
     product: &str,
-    (from, to): (NaiveDate, NaiveDate),
+    days: &[NaiveDate],
+) -> Result<u64, StoreError> {
+    Ok(client
+        .execute(
+            "INSERT INTO activity_installation_numbers (product, installation_id)
+             SELECT DISTINCT $1::text, a.installation_id FROM activity a
+             WHERE a.product = $1 AND a.day = ANY($2)
+               AND NOT EXISTS (SELECT FROM activity_installation_numbers n
+                               WHERE n.product = $1 AND n.installation_id = a.installation_id)",
+            &[&product, &days],
+        )
+        .await?)
+}
+
+/// Deletes the numbers of installations left without rows: an erasure committing while a run
+/// numbered the installation's rows leaves the number behind, with its id.
+pub async fn delete_orphan_numbers(
+    client: &impl GenericClient,
+    product: &str,
+) -> Result<u64, StoreError> {
+    Ok(client
+        .execute(
+            "DELETE FROM activity_installation_numbers n
+             WHERE n.product = $1
+               AND NOT EXISTS (SELECT FROM activity_rows a
+                               WHERE a.product = $1 AND a.installation_id = n.installation_id)",
+            &[&product],
+        )
+        .await?)
+}
+
+/// Streams the rows of `days`, each as its installation's number, its day and the positions
+/// in `keys` (from 1) of the keys it has: what the day sets hold. Each key is looked up in the
+/// row (`?`, a binary search of its keys), none is read out.
+pub async fn for_each_numbered_day(
+    client: &impl GenericClient,
+    product: &str,
+    days: &[NaiveDate],
     keys: &[String],
-    mut sink: impl FnMut(&str, NaiveDate, Vec<String>),
+    mut sink: impl FnMut(i32, NaiveDate, Vec<i32>),
 ) -> Result<u64, StoreError> {
     let statement = client
         .prepare_cached(
-            "SELECT installation_id, day,
-                    ARRAY(SELECT key FROM unnest($4::text[]) AS key WHERE counts ? key)
-             FROM activity WHERE product = $1 AND day BETWEEN $2 AND $3
-             ORDER BY installation_id, day DESC",
+            "SELECT n.number, a.day,
+                    ARRAY(SELECT k.at::int FROM unnest($3::text[]) WITH ORDINALITY AS k(key, at)
+                          WHERE a.counts ? k.key)
+             FROM activity a JOIN activity_installation_numbers n
+                  ON n.product = a.product AND n.installation_id = a.installation_id
+             WHERE a.product = $1 AND a.day = ANY($2)",
         )
         .await?;
-    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] = [&product, &from, &to, &keys];
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [&product, &days, &keys];
     let rows = client.query_raw(&statement, params).await?;
     pin_mut!(rows);
     let mut count = 0;
@@ -124,6 +161,89 @@ pub async fn for_each_active_day(
         count += 1;
     }
     Ok(count)
+}
+
+/// One day's set of the installations active with a key ('' for any activity), serialized.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DaySet {
+    pub day: NaiveDate,
+    pub key: String,
+    pub installations: Vec<u8>,
+}
+
+/// Replaces the sets of `days` with `sets`.
+pub async fn replace_day_sets(
+    client: &impl GenericClient,
+    product: &str,
+    days: &[NaiveDate],
+    sets: &[DaySet],
+) -> Result<(), StoreError> {
+    client
+        .execute(
+            "DELETE FROM activity_day_sets WHERE product = $1 AND day = ANY($2)",
+            &[&product, &days],
+        )
+        .await?;
+    let set_days: Vec<NaiveDate> = sets.iter().map(|set| set.day).collect();
+    let keys: Vec<&str> = sets.iter().map(|set| set.key.as_str()).collect();
+    let installations: Vec<&[u8]> = sets
+        .iter()
+        .map(|set| set.installations.as_slice())
+        .collect();
+    client
+        .execute(
+            "INSERT INTO activity_day_sets (product, day, key, installations)
+             SELECT $1, * FROM UNNEST($2::date[], $3::text[], $4::bytea[])",
+            &[&product, &set_days, &keys, &installations],
+        )
+        .await?;
+    Ok(())
+}
+
+/// The days of `[from, to]` whose sets are built (each built day has its '' set).
+pub async fn built_days(
+    client: &impl GenericClient,
+    product: &str,
+    (from, to): (NaiveDate, NaiveDate),
+) -> Result<Vec<NaiveDate>, StoreError> {
+    let rows = client
+        .query(
+            "SELECT day FROM activity_day_sets
+             WHERE product = $1 AND key = '' AND day BETWEEN $2 AND $3",
+            &[&product, &from, &to],
+        )
+        .await?;
+    rows.iter()
+        .map(|row| row.try_get(0))
+        .collect::<Result<_, _>>()
+        .map_err(StoreError::from)
+}
+
+/// Streams the sets of `keys` on the days of `[from, to]`.
+pub async fn for_each_day_set(
+    client: &impl GenericClient,
+    product: &str,
+    (from, to): (NaiveDate, NaiveDate),
+    keys: &[String],
+    mut sink: impl FnMut(NaiveDate, &str, &[u8]),
+) -> Result<(), StoreError> {
+    let rows = client
+        .query_raw(
+            "SELECT day, key, installations FROM activity_day_sets
+             WHERE product = $1 AND day BETWEEN $2 AND $3 AND key = ANY($4)",
+            [
+                &product as &(dyn tokio_postgres::types::ToSql + Sync),
+                &from,
+                &to,
+                &keys,
+            ],
+        )
+        .await?;
+    pin_mut!(rows);
+    while let Some(row) = rows.try_next().await? {
+        sink(row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+    }
+    Ok(())
 }
 
 /// One `activity_windows` row: the installations counted in the window of `window_days` ending
@@ -183,7 +303,8 @@ pub async fn replace_activity_windows(
     Ok(())
 }
 
-/// Deletes the raw rows of days before `cutoff`; the daily tables keep what they said. Of a
+/// Deletes the raw rows of days before `cutoff`, and their day sets; the daily tables keep
+/// what they said. Of a
 /// product whose reports are counted for the summary (`submission_counts`), the reports and
 /// the registrations of installations left without rows go too, in the same transaction, so
 /// that the summary stays the count of the stored reports. Other products keep their registry
@@ -212,6 +333,12 @@ pub async fn delete_activity_before(
         .await?;
     let deleted: i64 = row.try_get(0)?;
     let installations: Vec<&str> = row.try_get(1)?;
+    transaction
+        .execute(
+            "DELETE FROM activity_day_sets WHERE product = $1 AND day < $2",
+            &[&product, &cutoff],
+        )
+        .await?;
     // A statement of its own: it sees the rows the one above deleted as gone.
     transaction
         .execute(

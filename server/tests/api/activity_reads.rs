@@ -409,6 +409,11 @@ async fn a_report_products_public_overview_counts_each_installation_by_its_lates
 
 /// Stories' ranges of one run.
 async fn roll_stories(app: &TestApp) -> Vec<(NaiveDate, NaiveDate)> {
+    rolled_stories(app).await.ranges
+}
+
+/// What one run did for Stories.
+async fn rolled_stories(app: &TestApp) -> rollup::Rolled {
     let catalog = Catalog::load(None).expect("the built-in catalog loads");
     rollup::bring_all_up_to_date(&pool(app), &catalog, 400, Wait::Yes)
         .await
@@ -418,15 +423,29 @@ async fn roll_stories(app: &TestApp) -> Vec<(NaiveDate, NaiveDate)> {
         .find(|(product, _)| *product == STORIES)
         .expect("stories is rolled")
         .1
-        .ranges
 }
 
-#[tokio::test]
-async fn a_run_with_nothing_new_leaves_todays_windows_and_one_after_a_new_row_rolls_them() {
+/// Stories' windows, one line each.
+async fn stories_windows(app: &TestApp) -> Vec<String> {
+    app.db()
+        .await
+        .query(
+            "SELECT format('%s %s %s %s', day, window_days, key, installations)
+             FROM activity_windows WHERE product = $1 ORDER BY 1",
+            &[&STORIES],
+        )
+        .await
+        .expect("the windows are read")
+        .iter()
+        .map(|row| row.get(0))
+        .collect()
+}
+
+/// A month of Stories rolled, its rows received a minute before (past the watermark's second
+/// of margin, which re-rolls rows received in the second before a run).
+async fn a_month_of_stories_rolled() -> TestApp {
     let app = app().await;
     a_month_of_stories(&app).await;
-    // Received a minute ago: past the watermark's second of margin, which re-rolls rows
-    // received in the second before a run.
     app.db()
         .await
         .execute(
@@ -436,6 +455,67 @@ async fn a_run_with_nothing_new_leaves_todays_windows_and_one_after_a_new_row_ro
         .await
         .expect("the rows are backdated");
     roll_all(&app, 400).await;
+    app
+}
+
+#[tokio::test]
+async fn a_run_after_new_rows_of_today_reads_only_todays_rows_and_counts_what_a_recompute_counts() {
+    let app = a_month_of_stories_rolled().await;
+    put(&app, "install-e", 0, &opened("fr", 1.0)).await;
+    put(&app, "install-b", 0, &opened("de", 1.0)).await;
+
+    let rolled = rolled_stories(&app).await;
+
+    assert_eq!(
+        rolled.rows, 3,
+        "today's rows: install-b, install-c and install-e"
+    );
+    let incremental = stories_windows(&app).await;
+    let catalog = Catalog::load(None).expect("the built-in catalog loads");
+    rollup::recompute_all(&pool(&app), &catalog, 400, day(60), day(0))
+        .await
+        .expect("recompute runs");
+    assert_eq!(incremental, stories_windows(&app).await);
+    let seven = series(&app, "active_installations", "&window=7").await;
+    assert_eq!(on(&seven, 0), json!(4), "a, b, c and e");
+}
+
+#[tokio::test]
+async fn the_days_without_sets_of_an_upgraded_database_are_built_by_the_first_run_that_needs_them()
+{
+    let app = a_month_of_stories_rolled().await;
+    let rolled_before = stories_windows(&app).await;
+    // As V23 leaves a database whose windows an earlier version rolled.
+    app.db()
+        .await
+        .execute("DELETE FROM activity_day_sets", &[])
+        .await
+        .expect("the sets deleted");
+    put(&app, "install-d", 0, &opened("en", 1.0)).await;
+
+    let rolled = rolled_stories(&app).await;
+
+    assert_eq!(
+        rolled.rows, 5,
+        "the rows of today's 30 days: a (twice), b, c and d today"
+    );
+    let windows = stories_windows(&app).await;
+    let today = day(0).to_string();
+    let unchanged = |lines: &[String]| -> Vec<String> {
+        lines
+            .iter()
+            .filter(|line| !line.starts_with(&today))
+            .cloned()
+            .collect()
+    };
+    assert_eq!(unchanged(&windows), unchanged(&rolled_before));
+    let seven = series(&app, "active_installations", "&window=7").await;
+    assert_eq!(on(&seven, 0), json!(4), "a, b, c and d");
+}
+
+#[tokio::test]
+async fn a_run_with_nothing_new_leaves_todays_windows_and_one_after_a_new_row_rolls_them() {
+    let app = a_month_of_stories_rolled().await;
     let today = day(0);
 
     assert_eq!(roll_stories(&app).await, []);

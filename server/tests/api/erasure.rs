@@ -221,8 +221,12 @@ async fn a_day_part_folded_and_part_still_appended_is_shown_summed_and_erased_wh
         }
     };
     assert_eq!(
-        (rows("activity").await, rows("activity_added").await),
-        (1, 1)
+        (
+            rows("activity").await,
+            rows("activity_added").await,
+            rows("activity_installation_numbers").await
+        ),
+        (1, 1, 1)
     );
 
     let path = format!("/installation/{user}?product=stories");
@@ -240,12 +244,49 @@ async fn a_day_part_folded_and_part_still_appended_is_shown_summed_and_erased_wh
     let erased = body(erase(&app, user, "stories", None).await).await;
     assert_eq!(erased["deleted_count"], 1, "{erased}");
     assert_eq!(
-        (rows("activity").await, rows("activity_added").await),
-        (0, 0)
+        (
+            rows("activity").await,
+            rows("activity_added").await,
+            rows("activity_installation_numbers").await
+        ),
+        (0, 0, 0)
     );
     // The next run's fold has nothing of the installation to bring back.
     roll(&app).await;
     assert_eq!(stored_of(&app, "stories", user).await, (0, 0));
+    assert_eq!(rows("activity_installation_numbers").await, 0);
+}
+
+#[tokio::test]
+async fn a_number_that_a_run_gave_while_the_installation_was_erased_goes_with_the_next_run() {
+    let app = app(None).await;
+    let user = "user_numbered_in_a_race";
+    one_event_folded_and_two_appended(&app, user).await;
+    erase(&app, user, "stories", None).await;
+    // As a run numbering the installation's rows, read before the erasure committed, leaves it.
+    let db = app.db().await;
+    db.execute(
+        "INSERT INTO activity_installation_numbers (product, installation_id)
+         VALUES ('stories', $1)",
+        &[&user],
+    )
+    .await
+    .expect("the number is given");
+
+    roll(&app).await;
+
+    let numbers: i64 = db
+        .query_one(
+            "SELECT count(*) FROM activity_installation_numbers WHERE installation_id = $1",
+            &[&user],
+        )
+        .await
+        .expect("numbers counted")
+        .get(0);
+    assert_eq!(
+        numbers, 0,
+        "the erasure's marked days make the run look for orphans"
+    );
 }
 
 #[tokio::test]
