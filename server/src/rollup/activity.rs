@@ -15,7 +15,7 @@ use super::windows::{ANY, LONGEST_WINDOW};
 use super::{Rolled, CHUNK_DAYS};
 use crate::domain::activity::key;
 use crate::domain::Product;
-use crate::store::{self, DaySet, StoreError, WindowRow};
+use crate::store::{self, DaySet, StoreError, WindowRow, PRESENCE_WORD_BITS};
 
 /// Replaces the daily sums and the day sets of the `changed` days, and the windows of
 /// `ranges`, in one transaction. The sets of a range's days not built yet (an upgraded
@@ -97,14 +97,15 @@ async fn build_sets(
 ) -> Result<u64, StoreError> {
     store::number_installations(tx, product, days).await?;
     let mut sets = DaySets::new(days);
-    let read = store::for_each_numbered_day(tx, product, days, &keys[1..], |number, day, at| {
+    let read = store::for_each_numbered_day(tx, product, days, &keys[1..], |number, day, words| {
         // Numbers come from an identity column: positive.
         let number = u32::try_from(number).unwrap_or_default();
-        sets.add(
-            number,
-            day,
-            at.into_iter().filter_map(|at| usize::try_from(at).ok()),
-        );
+        let has = (0..keys.len() - 1).filter(|k| {
+            let word = words.get(k / PRESENCE_WORD_BITS).copied().unwrap_or(0);
+            word >> (k % PRESENCE_WORD_BITS) & 1 == 1
+        });
+        // Position 0 is any activity.
+        sets.add(number, day, has.map(|k| k + 1));
     })
     .await?;
     let rows: Vec<DaySet> = sets

@@ -459,6 +459,37 @@ async fn a_month_of_stories_rolled() -> TestApp {
 }
 
 #[tokio::test]
+async fn the_keys_of_a_row_are_read_for_the_day_sets_past_one_words_63_bits() {
+    let app = app().await;
+    let keys: Vec<String> = (0..70).map(|n| key::event(&format!("e{n}"))).collect();
+    let has = [0, 1, 62, 63, 64, 69];
+    put(
+        &app,
+        "install-wide",
+        0,
+        &has.map(|n| (keys[n].clone(), 1.0)),
+    )
+    .await;
+    let db = pool(&app).get().await.expect("a connection");
+    tally::store::number_installations(&db, STORIES, &[day(0)])
+        .await
+        .expect("numbered");
+
+    let mut read = Vec::new();
+    tally::store::for_each_numbered_day(&db, STORIES, &[day(0)], &keys, |_, _, words| {
+        read = words;
+    })
+    .await
+    .expect("read");
+
+    let bits = tally::store::PRESENCE_WORD_BITS;
+    let found: Vec<usize> = (0..keys.len())
+        .filter(|k| read[k / bits] >> (k % bits) & 1 == 1)
+        .collect();
+    assert_eq!(found, has);
+}
+
+#[tokio::test]
 async fn a_run_after_new_rows_of_today_reads_only_todays_rows_and_counts_what_a_recompute_counts() {
     let app = a_month_of_stories_rolled().await;
     put(&app, "install-e", 0, &opened("fr", 1.0)).await;
