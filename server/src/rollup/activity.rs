@@ -65,6 +65,9 @@ pub(super) async fn roll(
     }
     build.sort_unstable();
     build.dedup();
+    if let Some(first) = build.first() {
+        store::number_registered_since(&tx, product, *first).await?;
+    }
     for chunk in build.chunks(usize::try_from(CHUNK_DAYS).unwrap_or(1)) {
         rolled.rows += build_sets(&tx, product, &keys, chunk).await?;
     }
@@ -95,19 +98,16 @@ async fn build_sets(
     keys: &[String],
     days: &[NaiveDate],
 ) -> Result<u64, StoreError> {
-    store::number_installations(tx, product, days).await?;
-    let mut sets = DaySets::new(days);
-    let read = store::for_each_numbered_day(tx, product, days, &keys[1..], |number, day, words| {
-        // Numbers come from an identity column: positive.
-        let number = u32::try_from(number).unwrap_or_default();
-        let has = (0..keys.len() - 1).filter(|k| {
-            let word = words.get(k / PRESENCE_WORD_BITS).copied().unwrap_or(0);
-            word >> (k % PRESENCE_WORD_BITS) & 1 == 1
-        });
-        // Position 0 is any activity.
-        sets.add(number, day, has.map(|k| k + 1));
-    })
-    .await?;
+    let (mut sets, mut read) = read_sets(tx, product, keys, days).await?;
+    if sets.is_none() {
+        // Installations registered before they could be numbered (an upgraded database): once.
+        store::number_installations(tx, product, days).await?;
+        let (again, reread) = read_sets(tx, product, keys, days).await?;
+        (sets, read) = (again, read + reread);
+    }
+    let Some(sets) = sets else {
+        return Err(unnumbered());
+    };
     let rows: Vec<DaySet> = sets
         .serialized()
         .map(|(day, at, installations)| DaySet {
@@ -118,6 +118,32 @@ async fn build_sets(
         .collect();
     store::replace_day_sets(tx, product, days, &rows).await?;
     Ok(read)
+}
+
+/// The day sets of `days` and the rows read; no sets if a row's installation has no number.
+async fn read_sets(
+    tx: &Transaction<'_>,
+    product: &str,
+    keys: &[String],
+    days: &[NaiveDate],
+) -> Result<(Option<DaySets>, u64), StoreError> {
+    let mut sets = DaySets::new(days);
+    let mut numbered = true;
+    let read = store::for_each_numbered_day(tx, product, days, &keys[1..], |number, day, words| {
+        // Numbers come from an identity column: positive.
+        let Some(number) = number.and_then(|number| u32::try_from(number).ok()) else {
+            numbered = false;
+            return;
+        };
+        let has = (0..keys.len() - 1).filter(|k| {
+            let word = words.get(k / PRESENCE_WORD_BITS).copied().unwrap_or(0);
+            word >> (k % PRESENCE_WORD_BITS) & 1 == 1
+        });
+        // Position 0 is any activity.
+        sets.add(number, day, has.map(|k| k + 1));
+    })
+    .await?;
+    Ok((numbered.then_some(sets), read))
 }
 
 /// Replaces the windows of `[from, to]` of the product's activity and of each of its event
@@ -174,5 +200,13 @@ fn unreadable_set() -> StoreError {
     StoreError::Refused {
         code: SqlState::DATA_CORRUPTED,
         message: "a set of activity_day_sets does not read as a roaring bitmap".into(),
+    }
+}
+
+/// A row whose installation has no number once its days' installations were numbered.
+fn unnumbered() -> StoreError {
+    StoreError::Refused {
+        code: SqlState::NO_DATA_FOUND,
+        message: "a row's installation has no number in activity_installation_numbers".into(),
     }
 }

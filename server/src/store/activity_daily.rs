@@ -118,16 +118,37 @@ pub async fn analyze_activity_tables(client: &impl GenericClient) -> Result<(), 
     Ok(())
 }
 
-/// Numbers the installations with rows on `days` that have no number yet: the day sets hold
-/// numbers. Only the rollup writes numbers, under its lock, so none is drawn in vain. After
-/// many new numbers the table's statistics are refreshed at once: planned as the empty table
-/// it was, the sets' read looked each installation's rows up one by one (2.5 times as long).
+/// Numbers the registered installations whose first day is `since` or later and that have no
+/// number yet: the day sets hold numbers. The installations of the days a run builds are
+/// registered by the fold that stored their rows, with their first day, so a run numbers the
+/// new ones by the registry's index, without reading rows. Only the rollup writes numbers,
+/// under its lock, so none is drawn in vain.
+pub async fn number_registered_since(
+    client: &impl GenericClient,
+    product: &str,
+    since: NaiveDate,
+) -> Result<u64, StoreError> {
+    let numbered = client
+        .execute(
+            "INSERT INTO activity_installation_numbers (product, installation_id)
+             SELECT r.product, r.installation_id FROM activity_installations r
+             WHERE r.product = $1 AND r.first_day >= $2
+               AND NOT EXISTS (SELECT FROM activity_installation_numbers n
+                               WHERE n.product = $1 AND n.installation_id = r.installation_id)",
+            &[&product, &since],
+        )
+        .await?;
+    analyze_numbers_after(client, numbered).await?;
+    Ok(numbered)
+}
+
+/// Numbers the installations with rows on `days` that have no number yet, read from the rows:
+/// those registered before they could be numbered (a database upgraded to V23).
 pub async fn number_installations(
     client: &impl GenericClient,
     product: &str,
     days: &[NaiveDate],
 ) -> Result<u64, StoreError> {
-    const MANY: u64 = 1_000;
     let numbered = client
         .execute(
             "INSERT INTO activity_installation_numbers (product, installation_id)
@@ -138,12 +159,23 @@ pub async fn number_installations(
             &[&product, &days],
         )
         .await?;
+    analyze_numbers_after(client, numbered).await?;
+    Ok(numbered)
+}
+
+/// After many new numbers, refreshes the table's statistics at once: planned as the empty table
+/// it was, the sets' read looked each installation's rows up one by one (2.5 times as long).
+async fn analyze_numbers_after(
+    client: &impl GenericClient,
+    numbered: u64,
+) -> Result<(), StoreError> {
+    const MANY: u64 = 1_000;
     if numbered >= MANY {
         client
             .batch_execute("ANALYZE activity_installation_numbers")
             .await?;
     }
-    Ok(numbered)
+    Ok(())
 }
 
 /// Deletes the numbers of installations left without rows: an erasure committing while a run
@@ -163,8 +195,8 @@ pub async fn delete_orphan_numbers(
         .await?)
 }
 
-/// Streams the rows of `days`, each as its installation's number, its day and which of `keys`
-/// it has: bit k of word k / 63 for `keys[k]`. Each key is looked up in the row (`?`, a binary
+/// Streams the rows of `days`, each as its installation's number (`None` if it has none yet),
+/// its day and which of `keys` it has: bit k of word k / 63 for `keys[k]`. Each key is looked up in the row (`?`, a binary
 /// search of its keys), none is read out; one expression per key, where a subquery per row
 /// listing them took twice as long.
 pub async fn for_each_numbered_day(
@@ -172,7 +204,7 @@ pub async fn for_each_numbered_day(
     product: &str,
     days: &[NaiveDate],
     keys: &[String],
-    mut sink: impl FnMut(i32, NaiveDate, Vec<i64>),
+    mut sink: impl FnMut(Option<i32>, NaiveDate, Vec<i64>),
 ) -> Result<u64, StoreError> {
     let positions: Vec<usize> = (0..keys.len()).collect();
     let words: Vec<String> = positions
@@ -193,7 +225,7 @@ pub async fn for_each_numbered_day(
     let statement = client
         .prepare_cached(&format!(
             "SELECT n.number, a.day, ARRAY[{}]::int8[]
-             FROM activity a JOIN activity_installation_numbers n
+             FROM activity a LEFT JOIN activity_installation_numbers n
                   ON n.product = a.product AND n.installation_id = a.installation_id
              WHERE a.product = $1 AND a.day = ANY($2)",
             words.join(", ")
