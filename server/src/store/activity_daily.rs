@@ -196,9 +196,9 @@ pub async fn delete_orphan_numbers(
 }
 
 /// Streams the rows of `days`, each as its installation's number (`None` if it has none yet),
-/// its day and which of `keys` it has: bit k of word k / 63 for `keys[k]`. Each key is looked up in the row (`?`, a binary
-/// search of its keys), none is read out; one expression per key, where a subquery per row
-/// listing them took twice as long.
+/// its day and which of `keys` it has: bit k % 63 of word k / 63 for `keys[k]`. Each key is
+/// looked up in the row (`?`, a binary search of its keys), none is read out; one expression
+/// per key, where a subquery per row listing them took twice as long.
 pub async fn for_each_numbered_day(
     client: &impl GenericClient,
     product: &str,
