@@ -20,14 +20,12 @@ use crate::store::{self, DaySet, StoreError, WindowRow, PRESENCE_WORD_BITS};
 /// Replaces the daily sums and the day sets of the `changed` days, and the windows of
 /// `ranges`, in one transaction. The sets of a range's days not built yet (an upgraded
 /// database's) are built first. Nothing before `kept_from` is rolled: its raw rows are gone.
-/// `erased`: installations were erased since the last run, whose numbers go.
 pub(super) async fn roll(
     client: &mut Object,
     product: &Product,
     changed: &[NaiveDate],
     ranges: Vec<(NaiveDate, NaiveDate)>,
     kept_from: NaiveDate,
-    erased: bool,
 ) -> Result<Rolled, StoreError> {
     let began = Instant::now();
     // Position 0 is any activity; the event types follow.
@@ -70,9 +68,6 @@ pub(super) async fn roll(
     }
     for chunk in build.chunks(usize::try_from(CHUNK_DAYS).unwrap_or(1)) {
         rolled.rows += build_sets(&tx, product, &keys, chunk).await?;
-    }
-    if erased {
-        store::delete_orphan_numbers(&tx, product).await?;
     }
     let built = began.elapsed();
     for (from, to) in ranges {

@@ -39,6 +39,8 @@ pub mod engine;
 mod periodic;
 mod presence;
 mod retention;
+#[cfg(test)]
+mod test_rng;
 pub mod windows;
 
 use std::time::{Duration, Instant};
@@ -222,7 +224,7 @@ async fn recompute_locked(
         Layout::Events => to.min(Utc::now().date_naive()),
     };
     let days: Vec<NaiveDate> = from.iter_days().take_while(|day| *day <= to).collect();
-    roll(client, product, &days, vec![(from, to)], kept_from, false).await
+    roll(client, product, &days, vec![(from, to)], kept_from).await
 }
 
 /// The first day whose rows the product's retention keeps on `today`: its own declaration,
@@ -303,8 +305,11 @@ async fn incremental(
     days.dedup();
     let today_rolled = store::windows_rolled(&*client, name, today).await?;
     let ranges = dirty_ranges(today, today_rolled, &days);
-    let erased = !marked.days.is_empty();
-    let rolled = roll(client, product, &days, ranges, kept_from, erased).await?;
+    let rolled = roll(client, product, &days, ranges, kept_from).await?;
+    if !marked.days.is_empty() {
+        // An erasure committing while a run numbered its installation's rows left the number.
+        store::delete_orphan_numbers(&*client, name).await?;
+    }
     store::unmark_days(&*client, name, &marked).await?;
     let state = RollupState {
         rolled_at: started,
@@ -314,23 +319,19 @@ async fn incremental(
     Ok(rolled)
 }
 
-/// Rolls `ranges` (and, in the activity tables, the daily sums and sets of `changed` days;
-/// `erased`: installations were erased since the last run).
+/// Rolls `ranges` (and, in the activity tables, the daily sums and sets of `changed` days).
 async fn roll(
     client: &mut Object,
     product: &Product,
     changed: &[NaiveDate],
     ranges: Vec<(NaiveDate, NaiveDate)>,
     kept_from: NaiveDate,
-    erased: bool,
 ) -> Result<Rolled, StoreError> {
     let rolled = match Layout::of(product) {
         Layout::Reports(weight) => {
             roll_ranges(client, (product.name(), weight), ranges, kept_from).await?
         }
-        Layout::Events => {
-            activity::roll(client, product, changed, ranges, kept_from, erased).await?
-        }
+        Layout::Events => activity::roll(client, product, changed, ranges, kept_from).await?,
     };
     if rolled.days() > LONGEST_WINDOW {
         // A backfill or a recompute rewrote the tables: the reads' plans need their statistics

@@ -118,6 +118,7 @@ impl Presence {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rollup::test_rng::Rng;
 
     fn day(n: i64) -> NaiveDate {
         NaiveDate::from_ymd_opt(2026, 1, 1).unwrap() + Duration::days(n)
@@ -211,13 +212,8 @@ mod tests {
 
     #[test]
     fn windows_agree_with_the_definition_day_by_day_on_generated_histories() {
-        let mut state = 0x9E37_79B9_7F4A_7C15_u64;
-        let mut next = move |n: u64| {
-            state ^= state >> 12;
-            state ^= state << 25;
-            state ^= state >> 27;
-            state.wrapping_mul(0x2545_F491_4F6C_DD1D) % n
-        };
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        let mut next = |n: u64| rng.below(n);
         for round in 0..60 {
             let installations: Rows = (0..1 + next(8))
                 .map(|_| {

@@ -159,6 +159,7 @@ impl KeyWindows {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rollup::test_rng::Rng;
 
     type Rows<'a> = Vec<(i64, Vec<(&'a str, f64)>)>;
     type Figures = Vec<(i16, String, NaiveDate, i64, i64, i64)>;
@@ -290,13 +291,8 @@ mod tests {
 
     #[test]
     fn windows_agree_with_the_definition_day_by_day_on_generated_histories() {
-        let mut state = 0x9E37_79B9_7F4A_7C15_u64;
-        let mut next = move |n: u64| {
-            state ^= state >> 12;
-            state ^= state << 25;
-            state ^= state >> 27;
-            state.wrapping_mul(0x2545_F491_4F6C_DD1D) % n
-        };
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        let mut next = |n: u64| rng.below(n);
         for round in 0..60 {
             let installations = generated(&mut next);
             let from = 20 + next(40) as i64;

@@ -21,10 +21,7 @@ pub async fn activity_days_since(
             &[&product, &since],
         )
         .await?;
-    rows.iter()
-        .map(|row| row.try_get(0))
-        .collect::<Result<_, _>>()
-        .map_err(StoreError::from)
+    days_of(&rows)
 }
 
 /// Every day with stored rows: what the first run rolls.
@@ -38,6 +35,11 @@ pub async fn activity_days(
             &[&product],
         )
         .await?;
+    days_of(&rows)
+}
+
+/// The days of a query's first column.
+fn days_of(rows: &[tokio_postgres::Row]) -> Result<Vec<NaiveDate>, StoreError> {
     rows.iter()
         .map(|row| row.try_get(0))
         .collect::<Result<_, _>>()
@@ -295,10 +297,7 @@ pub async fn built_days(
             &[&product, &from, &to],
         )
         .await?;
-    rows.iter()
-        .map(|row| row.try_get(0))
-        .collect::<Result<_, _>>()
-        .map_err(StoreError::from)
+    days_of(&rows)
 }
 
 /// Streams the sets of `keys` on the days of `[from, to]`.

@@ -338,6 +338,36 @@ async fn a_day_whose_raw_rows_retention_deleted_is_still_answered_from_the_daily
 }
 
 #[tokio::test]
+async fn retention_deletes_the_day_sets_of_the_days_whose_rows_it_deletes() {
+    let app = app().await;
+    crate::products_ingest::wait_for_the_servers_first_rollup(&app).await;
+    a_month_of_stories(&app).await;
+    roll_all(&app, 400).await;
+    let db = app.db().await;
+    let sets_before = |cutoff: NaiveDate| {
+        let db = &db;
+        async move {
+            db.query_one(
+                "SELECT count(*) FROM activity_day_sets WHERE product = $1 AND day < $2",
+                &[&STORIES, &cutoff],
+            )
+            .await
+            .expect("sets counted")
+            .get::<_, i64>(0)
+        }
+    };
+    assert!(sets_before(day(5)).await > 0, "the month's sets are built");
+    let catalog = Catalog::load(None).expect("the built-in catalog loads");
+
+    rollup::prune(&pool(&app), &catalog, 5, Utc::now().date_naive())
+        .await
+        .expect("retention runs");
+
+    assert_eq!(sets_before(day(5)).await, 0);
+    assert!(sets_before(day(0)).await > 0, "the kept days' sets stay");
+}
+
+#[tokio::test]
 async fn the_public_overview_of_a_product_suppresses_cells_under_the_minimum_cohort() {
     let app = spawn_app_with(|c| {
         c.rollup_interval_secs = 1;

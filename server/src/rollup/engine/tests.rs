@@ -3,26 +3,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use super::*;
 use crate::domain::activity::{key, Counts};
 use crate::domain::adapters::printernizer::path;
-
-/// A small seeded generator (xorshift64*): reproducible histories without a new dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len() as u64) as usize]
-    }
-}
+use crate::rollup::test_rng::Rng;
 
 fn day(n: i64) -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 1, 1).unwrap() + Duration::days(n)
