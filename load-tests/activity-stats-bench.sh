@@ -191,6 +191,22 @@ routes_of_indexpilot() {
 }
 
 rows_of_day() { "rows_of_day_$PRODUCT" "$@"; }
+# The rows of `rows_of_day DAY RECEIVED` as the writer stores them: counts by key number (V24),
+# the names numbered first by `number_names` (a week of every installation's days spells every
+# name the generators can: a few languages, versions and error types).
+numbered_rows_of_day() {
+    cat <<SQL
+SELECT r.product, r.installation_id, r.day, r.received_at, numbered.keys, numbered.amounts
+FROM ($(rows_of_day "$@")) AS r(product, installation_id, day, received_at, counts),
+LATERAL (SELECT coalesce(array_agg(n.id ORDER BY n.id), '{}') AS keys,
+                coalesce(array_agg(e.value::float8 ORDER BY n.id), '{}') AS amounts
+         FROM jsonb_each_text(r.counts) AS e JOIN activity_key_names n ON n.name = e.key) AS numbered
+SQL
+}
+number_names="INSERT INTO activity_key_names (name)
+    SELECT DISTINCT jsonb_object_keys(r.counts) FROM generate_series(0, 6) AS back,
+    LATERAL ($(rows_of_day "(current_date - back.back)" "now()")) AS r(product, installation_id, day, received_at, counts)
+    ORDER BY 1 ON CONFLICT (name) DO NOTHING;"
 id_of="id_of_$PRODUCT"
 installations="CREATE TEMP TABLE inst AS
     SELECT n, ${!id_of} AS id FROM generate_series(1, $INSTALLATIONS) AS n;"
@@ -200,10 +216,11 @@ generated=$(elapsed psql <<SQL
 $installations
 BEGIN;
 TRUNCATE activity, activity_installations;
+$number_names
 -- Day by day, as the rows would have arrived; each received at noon of its day.
-INSERT INTO activity (product, installation_id, day, received_at, counts)
+INSERT INTO activity (product, installation_id, day, received_at, keys, amounts)
 SELECT r.* FROM generate_series(1, $DAYS) AS back,
-LATERAL ($(rows_of_day "(current_date - back.back)" "(current_date - back.back) + interval '12 hours'")) AS r;
+LATERAL ($(numbered_rows_of_day "(current_date - back.back)" "(current_date - back.back) + interval '12 hours'")) AS r;
 INSERT INTO activity_installations (product, installation_id, first_day)
 SELECT '$PRODUCT', id, current_date - $DAYS FROM inst;
 COMMIT;
@@ -218,8 +235,8 @@ echo "backfill (first tally rollup, the whole year): $backfill s" >&2
 
 today_rows=$(elapsed psql <<SQL
 $installations
-INSERT INTO activity (product, installation_id, day, received_at, counts)
-$(rows_of_day "current_date" "now()");
+INSERT INTO activity (product, installation_id, day, received_at, keys, amounts)
+$(numbered_rows_of_day "current_date" "now()");
 SQL
 )
 echo "a day's new $rows_are: $INSTALLATIONS rows of today inserted in $today_rows s" >&2

@@ -4,6 +4,7 @@
 //! and 30 days ending each day, and with each event type: any day with the key counts). What to
 //! roll is decided for every product alike (`super::incremental`).
 
+use std::collections::HashMap;
 use std::time::Instant;
 
 use chrono::{Duration, NaiveDate};
@@ -15,7 +16,7 @@ use super::windows::{ANY, LONGEST_WINDOW};
 use super::{Rolled, CHUNK_DAYS};
 use crate::domain::activity::key;
 use crate::domain::Product;
-use crate::store::{self, DaySet, StoreError, WindowRow, PRESENCE_WORD_BITS};
+use crate::store::{self, DaySet, StoreError, WindowRow};
 
 /// Replaces the daily sums and the day sets of the `changed` days, and the windows of
 /// `ranges`, in one transaction. The sets of a range's days not built yet (an upgraded
@@ -122,20 +123,25 @@ async fn read_sets(
     keys: &[String],
     days: &[NaiveDate],
 ) -> Result<(Option<DaySets>, u64), StoreError> {
+    // The position of each event type's key by its number (position 0 is any activity).
+    let numbers = store::key_numbers(tx, &keys[1..]).await?;
+    let positions: HashMap<i32, usize> = keys
+        .iter()
+        .enumerate()
+        .filter_map(|(at, key)| Some((*numbers.get(key)?, at)))
+        .collect();
     let mut sets = DaySets::new(days);
     let mut numbered = true;
-    let read = store::for_each_numbered_day(tx, product, days, &keys[1..], |number, day, words| {
+    let read = store::for_each_numbered_day(tx, product, days, |number, day, row_keys| {
         // Numbers come from an identity column: positive.
         let Some(number) = number.and_then(|number| u32::try_from(number).ok()) else {
             numbered = false;
             return;
         };
-        let has = (0..keys.len() - 1).filter(|k| {
-            let word = words.get(k / PRESENCE_WORD_BITS).copied().unwrap_or(0);
-            word >> (k % PRESENCE_WORD_BITS) & 1 == 1
-        });
-        // Position 0 is any activity.
-        sets.add(number, day, has.map(|k| k + 1));
+        let has = row_keys
+            .iter()
+            .filter_map(|key| positions.get(key).copied());
+        sets.add(number, day, has);
     })
     .await?;
     Ok((numbered.then_some(sets), read))

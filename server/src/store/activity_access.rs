@@ -120,7 +120,11 @@ pub async fn installation_reports(
     let client = pool.get().await?;
     let statement = client
         .prepare_cached(
-            "SELECT report_id, period_start, period_end, received_at, counts FROM activity
+            "SELECT report_id, period_start, period_end, received_at,
+                    (SELECT jsonb_object_agg(n.name, counted.amount)
+                     FROM unnest(keys, amounts) AS counted(id, amount)
+                     JOIN activity_key_names n ON n.id = counted.id)
+             FROM activity
              WHERE product = $1 AND installation_id = $2 AND report_id IS NOT NULL
              ORDER BY period_start",
         )

@@ -2,6 +2,8 @@
 //! product's sums per day), `activity_windows` (every product's windows), and retention.
 //! Deciding what to roll lives in `crate::rollup`.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use deadpool_postgres::{GenericClient, Object};
 use futures_util::{pin_mut, TryStreamExt};
@@ -81,10 +83,13 @@ pub async fn replace_activity_days(
         .await?;
     let sums = client
         .query(
-            "SELECT a.day, counted.key, sum(counted.value::double precision), count(*)::int
-             FROM activity a CROSS JOIN LATERAL jsonb_each(a.counts) AS counted
-             WHERE a.product = $1 AND a.day = ANY($2)
-             GROUP BY a.day, counted.key",
+            "SELECT summed.day, n.name, summed.amount, summed.installations
+             FROM (SELECT a.day, counted.id, sum(counted.amount) AS amount,
+                          count(*)::int AS installations
+                   FROM activity a CROSS JOIN LATERAL unnest(a.keys, a.amounts) AS counted(id, amount)
+                   WHERE a.product = $1 AND a.day = ANY($2)
+                   GROUP BY a.day, counted.id) AS summed
+             JOIN activity_key_names n ON n.id = summed.id",
             &[&product, &days],
         )
         .await?;
@@ -198,42 +203,22 @@ pub async fn delete_orphan_numbers(
 }
 
 /// Streams the rows of `days`, each as its installation's number (`None` if it has none yet),
-/// its day and which of `keys` it has: bit k % 63 of word k / 63 for `keys[k]`. Each key is
-/// looked up in the row (`?`, a binary search of its keys), none is read out; one expression
-/// per key, where a subquery per row listing them took twice as long.
+/// its day and the numbers of its keys.
 pub async fn for_each_numbered_day(
     client: &impl GenericClient,
     product: &str,
     days: &[NaiveDate],
-    keys: &[String],
-    mut sink: impl FnMut(Option<i32>, NaiveDate, Vec<i64>),
+    mut sink: impl FnMut(Option<i32>, NaiveDate, Vec<i32>),
 ) -> Result<u64, StoreError> {
-    let positions: Vec<usize> = (0..keys.len()).collect();
-    let words: Vec<String> = positions
-        .chunks(PRESENCE_WORD_BITS)
-        .map(|word| {
-            word.iter()
-                .map(|k| {
-                    format!(
-                        "((a.counts ? ($3::text[])[{}])::int::int8 << {})",
-                        k + 1,
-                        k % PRESENCE_WORD_BITS
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join(" | ")
-        })
-        .collect();
     let statement = client
-        .prepare_cached(&format!(
-            "SELECT n.number, a.day, ARRAY[{}]::int8[]
+        .prepare_cached(
+            "SELECT n.number, a.day, a.keys
              FROM activity a LEFT JOIN activity_installation_numbers n
                   ON n.product = a.product AND n.installation_id = a.installation_id
              WHERE a.product = $1 AND a.day = ANY($2)",
-            words.join(", ")
-        ))
+        )
         .await?;
-    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [&product, &days, &keys];
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&product, &days];
     let rows = client.query_raw(&statement, params).await?;
     pin_mut!(rows);
     let mut count = 0;
@@ -244,8 +229,21 @@ pub async fn for_each_numbered_day(
     Ok(count)
 }
 
-/// The keys of one word of `for_each_numbered_day`'s answer: an `int8` without its sign bit.
-pub const PRESENCE_WORD_BITS: usize = 63;
+/// The numbers of those of `names` that have one (`activity_key_names`): a name without one
+/// is in no row.
+pub async fn key_numbers(
+    client: &impl GenericClient,
+    names: &[String],
+) -> Result<HashMap<String, i32>, StoreError> {
+    let statement = client
+        .prepare_cached("SELECT name, id FROM activity_key_names WHERE name = ANY($1)")
+        .await?;
+    let rows = client.query(&statement, &[&names]).await?;
+    rows.iter()
+        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+        .collect::<Result<_, tokio_postgres::Error>>()
+        .map_err(StoreError::from)
+}
 
 /// One day's set of the installations active with a key ('' for any activity), serialized.
 #[derive(Debug, Clone, PartialEq)]

@@ -2,12 +2,13 @@
 //! days, the rollup's state and the days marked for re-rolling. (Deciding what to roll and the
 //! arithmetic live in `crate::rollup`.)
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use deadpool_postgres::{GenericClient, Transaction};
 use futures_util::{pin_mut, TryStreamExt};
 
-use tokio_postgres::types::Json;
-
+use super::writer::unnumbered;
 use super::{replace_activity_windows, StoreError, WindowRow, WRITER_APPLICATION};
 use crate::domain::activity::Counts;
 
@@ -86,7 +87,7 @@ pub async fn for_each_report(
     which: Reports,
     mut sink: impl FnMut(ReportRow),
 ) -> Result<u64, StoreError> {
-    const COLUMNS: &str = "installation_id, day, counts";
+    const COLUMNS: &str = "installation_id, day, keys, amounts";
     const RANGE: &str = "FROM activity WHERE product = $1 AND day >= $2 AND day <= $3";
     let query = match which {
         Reports::All => format!("SELECT {COLUMNS} {RANGE} ORDER BY installation_id, day"),
@@ -95,13 +96,20 @@ pub async fn for_each_report(
              ORDER BY installation_id, day DESC"
         ),
     };
+    let names = key_names(client).await?;
     let statement = client.prepare_cached(&query).await?;
     let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [&product, &from, &to];
     let rows = client.query_raw(&statement, params).await?;
     pin_mut!(rows);
     let mut count = 0;
     while let Some(row) = rows.try_next().await? {
-        let Json(counts) = row.try_get(2)?;
+        let keys: Vec<i32> = row.try_get(2)?;
+        let amounts: Vec<f64> = row.try_get(3)?;
+        let counts = keys
+            .iter()
+            .zip(amounts)
+            .map(|(key, amount)| Ok((names.get(key).ok_or_else(unnumbered)?.clone(), amount)))
+            .collect::<Result<Counts, StoreError>>()?;
         sink(ReportRow {
             installation: row.try_get(0)?,
             day: row.try_get(1)?,
@@ -110,6 +118,18 @@ pub async fn for_each_report(
         count += 1;
     }
     Ok(count)
+}
+
+/// Every key's name by its number (`activity_key_names`).
+async fn key_names(client: &impl GenericClient) -> Result<HashMap<i32, String>, StoreError> {
+    let statement = client
+        .prepare_cached("SELECT id, name FROM activity_key_names")
+        .await?;
+    let rows = client.query(&statement, &[]).await?;
+    rows.iter()
+        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+        .collect::<Result<_, tokio_postgres::Error>>()
+        .map_err(StoreError::from)
 }
 
 /// The reports of `day`.

@@ -8,7 +8,7 @@ use tally::domain::activity::key;
 use tally::domain::Catalog;
 use tally::rollup::{self, Wait};
 
-use crate::helpers::{body, spawn_app_with, TestApp, ADMIN_KEY};
+use crate::helpers::{body, put_days, spawn_app_with, TestApp, ADMIN_KEY};
 use crate::rollup::{app, pool};
 
 const STORIES: &str = "stories";
@@ -36,16 +36,15 @@ async fn put_of(
         .collect();
     app.db()
         .await
-        .execute(
-            "INSERT INTO activity (product, installation_id, day, received_at, counts)
-             VALUES ($1, $2, $3, now(), $4::text::jsonb)",
-            &[
-                &product,
-                &installation,
-                &day(days_ago),
-                &Value::Object(counts).to_string(),
-            ],
-        )
+        .batch_execute(&put_days(
+            &format!(
+                "SELECT '{product}'::text AS product, '{installation}'::text AS installation_id,
+                        '{}'::date AS day, now() AS received_at, '{}'::jsonb AS counts",
+                day(days_ago),
+                Value::Object(counts)
+            ),
+            &[],
+        ))
         .await
         .expect("the row is stored");
     app.db()
@@ -492,7 +491,7 @@ async fn a_month_of_stories_rolled() -> TestApp {
 }
 
 #[tokio::test]
-async fn the_keys_of_a_row_are_read_for_the_day_sets_past_one_words_63_bits() {
+async fn the_keys_of_a_row_are_read_for_the_day_sets_by_their_numbers() {
     let app = app().await;
     let keys: Vec<String> = (0..70).map(|n| key::event(&format!("e{n}"))).collect();
     let has = [0, 1, 62, 63, 64, 69];
@@ -509,15 +508,23 @@ async fn the_keys_of_a_row_are_read_for_the_day_sets_past_one_words_63_bits() {
         .expect("numbered");
 
     let mut read = Vec::new();
-    tally::store::for_each_numbered_day(&db, STORIES, &[day(0)], &keys, |_, _, words| {
-        read = words;
+    tally::store::for_each_numbered_day(&db, STORIES, &[day(0)], |number, _, row_keys| {
+        read.push((number.is_some(), row_keys));
     })
     .await
     .expect("read");
 
-    let bits = tally::store::PRESENCE_WORD_BITS;
+    let numbers = tally::store::key_numbers(&db, &keys)
+        .await
+        .expect("numbers");
+    assert_eq!(read.len(), 1);
+    assert!(read[0].0, "the installation has its number");
     let found: Vec<usize> = (0..keys.len())
-        .filter(|k| read[k / bits] >> (k % bits) & 1 == 1)
+        .filter(|k| {
+            numbers
+                .get(&keys[*k])
+                .is_some_and(|number| read[0].1.contains(number))
+        })
         .collect();
     assert_eq!(found, has);
 }

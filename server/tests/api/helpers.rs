@@ -520,3 +520,24 @@ pub fn date_days_ago(days_ago: i64) -> String {
         .format("%Y-%m-%d")
         .to_string()
 }
+
+/// SQL storing the days that `select` gives as the writer stores them, counts by key number
+/// (V24). `select`'s columns are `product`, `installation_id`, `day`, `received_at`, `counts`
+/// (a `jsonb` object of names and amounts), then those of `activity` named in `more`.
+pub fn put_days(select: &str, more: &[&str]) -> String {
+    let more: String = more.iter().map(|column| format!(", {column}")).collect();
+    format!(
+        "CREATE TEMP TABLE put_days AS {select};
+         INSERT INTO activity_key_names (name)
+         SELECT DISTINCT jsonb_object_keys(counts) FROM put_days ORDER BY 1
+         ON CONFLICT (name) DO NOTHING;
+         INSERT INTO activity (product, installation_id, day, received_at, keys, amounts{more})
+         SELECT product, installation_id, day, received_at, numbered.keys, numbered.amounts{more}
+         FROM put_days, LATERAL (
+             SELECT coalesce(array_agg(n.id ORDER BY n.id), '{{}}') AS keys,
+                    coalesce(array_agg(e.value::float8 ORDER BY n.id), '{{}}') AS amounts
+             FROM jsonb_each_text(counts) AS e JOIN activity_key_names n ON n.name = e.key
+         ) AS numbered;
+         DROP TABLE put_days;"
+    )
+}

@@ -469,12 +469,14 @@ async fn appended(app: &TestApp) -> i64 {
         .get(0)
 }
 
-/// The folded days of `product` (one row per installation and day): installation -> counts.
+/// The folded days of `product` (one row per installation and day): installation -> counts,
+/// as `activity_rows` shows them once nothing waits for the fold.
 async fn folded(app: &TestApp, product: &str) -> BTreeMap<String, Value> {
+    assert_eq!(appended(app).await, 0, "every appended row is folded");
     app.db()
         .await
         .query(
-            "SELECT installation_id, counts FROM activity WHERE product = $1",
+            "SELECT installation_id, counts FROM activity_rows WHERE product = $1",
             &[&product],
         )
         .await

@@ -508,14 +508,14 @@ async fn prune_deletes_the_reports_past_retention_and_their_lone_installations_a
     // reported since, one of an installation that did not. Counted, as the writer counted them
     // when they were recent.
     db.batch_execute(&format!(
-        "INSERT INTO activity (product, installation_id, day, received_at, counts, report_id,
-                               period_start, period_end)
-         SELECT product, installation_id, '2024-01-17', received_at, counts,
+        "INSERT INTO activity (product, installation_id, day, received_at, keys, amounts,
+                               report_id, period_start, period_end)
+         SELECT product, installation_id, '2024-01-17', received_at, keys, amounts,
                 nextval('submission_id_seq'), '2024-01-10', '2024-01-17'
          FROM activity WHERE installation_id = '{}';
-         INSERT INTO activity (product, installation_id, day, received_at, counts, report_id,
-                               period_start, period_end)
-         SELECT product, '{}', '2024-01-17', received_at, counts,
+         INSERT INTO activity (product, installation_id, day, received_at, keys, amounts,
+                               report_id, period_start, period_end)
+         SELECT product, '{}', '2024-01-17', received_at, keys, amounts,
                 nextval('submission_id_seq'), '2024-01-10', '2024-01-17'
          FROM activity WHERE installation_id = '{}' AND day > '2024-01-17';
          INSERT INTO activity_installations VALUES ('printernizer', '{}', '2024-01-17');

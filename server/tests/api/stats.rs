@@ -182,6 +182,12 @@ async fn a_retry_that_waited_on_its_installations_erasure_registers_the_installa
 async fn a_batch_meeting_an_installation_another_instance_registers_meanwhile_counts_it_once() {
     let app = spawn_app().await;
     let installation = uuid::Uuid::new_v4();
+    // Numbered before, as the writer numbers names, outside its batch's transaction.
+    app.db()
+        .await
+        .batch_execute("INSERT INTO activity_key_names (name) VALUES ('counter/job_count')")
+        .await
+        .unwrap();
     // Another instance's batch, not yet committed: the installation's report of an earlier
     // week, its registration and its counts.
     let (other, committing) = a_transaction_left_open(
@@ -190,11 +196,12 @@ async fn a_batch_meeting_an_installation_another_instance_registers_meanwhile_co
             "INSERT INTO activity_installations (product, installation_id, first_day)
              VALUES ('printernizer', '{installation}',
                      ((now() - interval '8 days') AT TIME ZONE 'UTC')::date);
-             INSERT INTO activity (product, installation_id, day, received_at, counts,
+             INSERT INTO activity (product, installation_id, day, received_at, keys, amounts,
                  report_id, period_start, period_end)
              VALUES ('printernizer', '{installation}',
                  ((now() - interval '8 days') AT TIME ZONE 'UTC')::date, now(),
-                 '{{\"counter/job_count\": 1}}', nextval('submission_id_seq'),
+                 ARRAY(SELECT id FROM activity_key_names WHERE name = 'counter/job_count'),
+                 '{{1}}', nextval('submission_id_seq'),
                  now() - interval '15 days', now() - interval '8 days');
              INSERT INTO submission_counts (product, submissions, installations)
              VALUES ('printernizer', 1, 1)"

@@ -11,7 +11,8 @@ use tally::rollup::{self, Wait};
 use tokio_postgres::NoTls;
 
 use crate::helpers::{
-    body, fresh_schema, query_pool, report, spawn_app_in_schema, spawn_app_with, TestApp, ADMIN_KEY,
+    body, fresh_schema, put_days, query_pool, report, spawn_app_in_schema, spawn_app_with, TestApp,
+    ADMIN_KEY,
 };
 
 mod migrations {
@@ -153,15 +154,24 @@ async fn store_as_before(client: &tokio_postgres::Client, reports: &[Value]) {
         .expect("the installations registered");
 }
 
-/// Three Stories installations' days, as the writer stores them (unchanged by V16).
+/// Three Stories installations' days, as the writer stores them (see `stored_before_key_numbers`
+/// and `put_days`), and their registration.
 const STORIES_DAYS: &str = "
-    INSERT INTO activity (product, installation_id, day, received_at, counts)
-    SELECT 'stories', 'install-' || n, current_date - d, now(),
-           jsonb_build_object('event/app_opened', n + d, 'dim/app_opened.language/en', n)
-    FROM generate_series(1, 3) AS n, generate_series(0, 40, 3) AS d;
+    SELECT 'stories'::text AS product, 'install-' || n AS installation_id, current_date - d AS day,
+           now() AS received_at,
+           jsonb_build_object('event/app_opened', n + d, 'dim/app_opened.language/en', n) AS counts
+    FROM generate_series(1, 3) AS n, generate_series(0, 40, 3) AS d";
+
+const STORIES_REGISTERED: &str = "
     INSERT INTO activity_installations (product, installation_id, first_day)
     SELECT product, installation_id, min(day) FROM activity WHERE product = 'stories'
     GROUP BY product, installation_id;";
+
+/// SQL storing the days `select` gives (see `put_days`) as a schema before V24 stores them:
+/// counts as a `jsonb` object.
+fn stored_before_key_numbers(select: &str) -> String {
+    format!("INSERT INTO activity (product, installation_id, day, received_at, counts) {select};")
+}
 
 /// Every answer compared, after a full roll of every product, times left out (they differ by
 /// when each database received its data) and report ids too (each database numbered its own).
@@ -275,7 +285,10 @@ async fn upgraded_and_fresh(version: i32, reports: &[Value], stories: bool) -> (
     store_as_before(&client, reports).await;
     if stories {
         client
-            .batch_execute(STORIES_DAYS)
+            .batch_execute(&format!(
+                "{}{STORIES_REGISTERED}",
+                stored_before_key_numbers(STORIES_DAYS)
+            ))
             .await
             .expect("stories' days");
     }
@@ -310,7 +323,10 @@ async fn fresh_with(reports: &[Value], stories: bool) -> TestApp {
         fresh
             .db()
             .await
-            .batch_execute(STORIES_DAYS)
+            .batch_execute(&format!(
+                "{}{STORIES_REGISTERED}",
+                put_days(STORIES_DAYS, &[])
+            ))
             .await
             .expect("stories' days");
     }
@@ -425,11 +441,13 @@ async fn copy_into_older_schema(client: &tokio_postgres::Client, to: &str, from:
             "daily_totals" | "daily_dimensions" => "WHERE product = 'printernizer'",
             _ => "",
         };
-        // Appended rows held their counts as `jsonb` before V21, as `activity_rows` reads them.
+        // Rows held their counts as a `jsonb` object before V21 (appended) and V24 (folded).
         let source = match name.as_str() {
-            "activity_added" => format!(
-                "(SELECT {columns} FROM {from}.activity_rows
-                  EXCEPT ALL SELECT {columns} FROM {from}.activity) AS added"
+            "activity_added" | "activity" => format!(
+                "(SELECT *, (SELECT coalesce(jsonb_object_agg(n.name, counted.amount), '{{}}')
+                             FROM unnest(keys, amounts) AS counted(id, amount)
+                             JOIN {from}.activity_key_names n ON n.id = counted.id) AS counts
+                  FROM {from}.{name}) AS {name}"
             ),
             _ => format!("{from}.{name}"),
         };
@@ -575,16 +593,18 @@ async fn event_batches_appended_as_jsonb_before_the_key_numbers_upgrade_and_fold
 /// Four IndexPilot installations' daily reports over 60 days, as the writer stores them: one
 /// row a day each, some days skipped.
 const INDEXPILOT_DAYS: &str = "
-    INSERT INTO activity (product, installation_id, day, received_at, counts)
-    SELECT 'indexpilot', 'pilot-installation-' || n, current_date - d, now(),
+    SELECT 'indexpilot'::text AS product, 'pilot-installation-' || n AS installation_id,
+           current_date - d AS day, now() AS received_at,
            jsonb_build_object('dim/os/' || (ARRAY['linux', 'darwin'])[1 + n % 2], 1,
                               'counter/indexes_created', n + d % 5,
                               'counter/queries_analyzed', 100 * n,
                               'measure/cpu_cores/count', 1,
                               'measure/cpu_cores/sum', 2 * n,
-                              'measure/cpu_cores/bucket/' || n, 1)
+                              'measure/cpu_cores/bucket/' || n, 1) AS counts
     FROM generate_series(1, 4) AS n, generate_series(0, 60) AS d
-    WHERE (d + n) % 3 <> 0 AND d < 30 + 10 * n;
+    WHERE (d + n) % 3 <> 0 AND d < 30 + 10 * n";
+
+const INDEXPILOT_REGISTERED: &str = "
     INSERT INTO activity_installations (product, installation_id, first_day)
     SELECT product, installation_id, min(day) FROM activity WHERE product = 'indexpilot'
     GROUP BY product, installation_id;";
@@ -641,13 +661,19 @@ async fn indexpilots_days_rolled_as_sums_become_reports_answering_the_same_befor
     fresh
         .db()
         .await
-        .batch_execute(INDEXPILOT_DAYS)
+        .batch_execute(&format!(
+            "{}{INDEXPILOT_REGISTERED}",
+            put_days(INDEXPILOT_DAYS, &[])
+        ))
         .await
         .expect("indexpilot's days");
     roll_all(&fresh).await;
     let (schema, client) = schema_at(BEFORE_REPORTS_BY_CADENCE).await;
     client
-        .batch_execute(&format!("{INDEXPILOT_DAYS}{INDEXPILOT_AS_V18_ROLLED_IT}"))
+        .batch_execute(&format!(
+            "{}{INDEXPILOT_REGISTERED}{INDEXPILOT_AS_V18_ROLLED_IT}",
+            stored_before_key_numbers(INDEXPILOT_DAYS)
+        ))
         .await
         .expect("indexpilot's days as V18 rolled them");
 

@@ -15,7 +15,6 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, Utc};
 use deadpool_postgres::{GenericClient, Object, Pool};
 use futures_util::{pin_mut, TryStreamExt};
-use tokio_postgres::types::Json;
 
 use super::key_numbers::{unnumbered, KeyNumbers};
 use super::{in_halves, within_deadline, Answers, Batch, Waiting};
@@ -98,8 +97,8 @@ async fn store_batch(
     keys: &KeyNumbers,
 ) -> Result<Vec<Counted>, StoreError> {
     let fingerprinted = jobs.iter().any(|job| job.fingerprint.is_some());
-    let added = jobs.iter().filter(|job| job.merge == Merge::Add);
-    let names = added
+    let names = jobs
+        .iter()
         .flat_map(|job| &job.rows)
         .flat_map(|day| day.counts.keys());
     let numbers = keys.of(&*client, names.map(String::as_str)).await?;
@@ -172,28 +171,16 @@ async fn statements(
         .collect();
     if !appended.is_empty() {
         let (products, installations, days) = columns(appended.iter().map(|(key, _)| *key));
-        // Every row's keys and amounts in two arrays, and where each row's part is in them
-        // (a batch's bodies are bounded: far fewer than 2^31 keys).
-        let (mut keys, mut amounts) = (Vec::new(), Vec::new());
-        let (mut firsts, mut lasts) = (Vec::new(), Vec::new());
-        for (_, counts) in &appended {
-            firsts.push(keys.len() as i32 + 1);
-            for (name, amount) in *counts {
-                let number = numbers.get(name.as_str()).ok_or_else(unnumbered)?;
-                keys.push(*number);
-                amounts.push(*amount);
-            }
-            lasts.push(keys.len() as i32);
-        }
+        let numbered = Numbered::of(appended.iter().map(|(_, counts)| *counts), numbers)?;
         let statement = client.prepare_cached(APPEND_DAYS).await?;
         let params: [&(dyn tokio_postgres::types::ToSql + Sync); 7] = [
             &products,
             &installations,
             &days,
-            &keys,
-            &amounts,
-            &firsts,
-            &lasts,
+            &numbered.keys,
+            &numbered.amounts,
+            &numbered.firsts,
+            &numbered.lasts,
         ];
         client.execute(&statement, &params).await?;
     }
@@ -204,14 +191,23 @@ async fn statements(
     let mut reports = HashMap::new();
     if !replaced.is_empty() {
         let (products, installations, days) = columns(replaced.iter().map(|(key, _)| *key));
-        let counts: Vec<Json<&Counts>> = replaced.iter().map(|(_, r)| Json(&r.counts)).collect();
+        let numbered = Numbered::of(replaced.iter().map(|(_, row)| &row.counts), numbers)?;
         let period = |at: fn(&Report) -> DateTime<Utc>| -> Vec<Option<DateTime<Utc>>> {
             replaced.iter().map(|(_, r)| r.report.map(at)).collect()
         };
         let (starts, ends) = (period(|r| r.start), period(|r| r.end));
         let statement = client.prepare_cached(REPLACE_DAYS).await?;
-        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 6] =
-            [&products, &installations, &days, &counts, &starts, &ends];
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 9] = [
+            &products,
+            &installations,
+            &days,
+            &numbered.keys,
+            &numbered.amounts,
+            &numbered.firsts,
+            &numbered.lasts,
+            &starts,
+            &ends,
+        ];
         for row in client.query(&statement, &params).await? {
             let Some(id) = row.try_get::<_, Option<i64>>(3)? else {
                 continue;
@@ -258,6 +254,46 @@ fn columns<'a>(
     columns
 }
 
+/// Rows' counts by key number, as a statement binds them: row `n`'s keys and amounts are the
+/// elements `firsts[n]` to `lasts[n]` of `keys` and `amounts`, in ascending order of number.
+#[derive(Default)]
+struct Numbered {
+    keys: Vec<i32>,
+    amounts: Vec<f64>,
+    firsts: Vec<i32>,
+    lasts: Vec<i32>,
+}
+
+impl Numbered {
+    fn of<'a>(
+        rows: impl Iterator<Item = &'a Counts>,
+        numbers: &foldhash::HashMap<&str, i32>,
+    ) -> Result<Self, StoreError> {
+        let mut numbered = Numbered::default();
+        let mut row = Vec::new();
+        for counts in rows {
+            row.clear();
+            for (name, amount) in counts {
+                let number = numbers.get(name.as_str()).ok_or_else(unnumbered)?;
+                row.push((*number, *amount));
+            }
+            row.sort_unstable_by_key(|(number, _)| *number);
+            numbered.push(&row);
+        }
+        Ok(numbered)
+    }
+
+    /// Adds a row, its keys in ascending order.
+    fn push(&mut self, row: &[(i32, f64)]) {
+        // A statement's rows are bounded (a batch's bodies, a fold's chunk): far fewer than
+        // 2^31 keys.
+        self.firsts.push(self.keys.len() as i32 + 1);
+        self.keys.extend(row.iter().map(|(number, _)| number));
+        self.amounts.extend(row.iter().map(|(_, amount)| amount));
+        self.lasts.push(self.keys.len() as i32);
+    }
+}
+
 /// Inserts the batch's fingerprints; returns those that were not there before.
 async fn fresh_fingerprints(
     client: &impl GenericClient,
@@ -295,8 +331,7 @@ async fn fresh_fingerprints(
         .collect())
 }
 
-/// The appended rows' keys by number (V21): row `n`'s keys and amounts are the elements
-/// `$6[n]` to `$7[n]` of `$4` and `$5`.
+/// The appended rows' keys by number (V21), bound as `Numbered`.
 const APPEND_DAYS: &str = "INSERT INTO activity_added (product, installation_id, day, received_at, keys, amounts)
      SELECT product, installation_id, day, now(), ($4::int[])[first:last], ($5::float8[])[first:last]
      FROM UNNEST($1::text[], $2::text[], $3::date[], $6::int[], $7::int[])
@@ -310,18 +345,20 @@ const APPEND_DAYS: &str = "INSERT INTO activity_added (product, installation_id,
 /// watermark is read off the same clock and the writers' open transactions
 /// (`store::watermark`), so no row can commit behind it.
 const REPLACE_DAYS: &str = "WITH t AS (
-    SELECT * FROM UNNEST($1::text[], $2::text[], $3::date[], $4::jsonb[], $5::timestamptz[],
-                         $6::timestamptz[])
-        AS t(product, installation_id, day, counts, period_start, period_end)),
+    SELECT * FROM UNNEST($1::text[], $2::text[], $3::date[], $6::int[], $7::int[],
+                         $8::timestamptz[], $9::timestamptz[])
+        AS t(product, installation_id, day, first, last, period_start, period_end)),
 written AS (
-    INSERT INTO activity (product, installation_id, day, received_at, counts, report_id,
+    INSERT INTO activity (product, installation_id, day, received_at, keys, amounts, report_id,
                           period_start, period_end)
-    SELECT product, installation_id, day, now(), counts,
+    SELECT product, installation_id, day, now(), ($4::int[])[first:last],
+           ($5::float8[])[first:last],
            CASE WHEN period_end IS NOT NULL THEN nextval('submission_id_seq') END,
            period_start, period_end
     FROM t
     ON CONFLICT (product, installation_id, day) DO UPDATE SET
-        received_at = now(), counts = EXCLUDED.counts, period_start = EXCLUDED.period_start,
+        received_at = now(), keys = EXCLUDED.keys, amounts = EXCLUDED.amounts,
+        period_start = EXCLUDED.period_start,
         period_end = EXCLUDED.period_end,
         report_id = coalesce(activity.report_id, EXCLUDED.report_id)
     RETURNING product, installation_id, day, report_id, xmax = 0 AS inserted, received_at),
@@ -361,7 +398,7 @@ const REGISTER: &str =
 /// The appended rows are summed here, streamed, one short vector per installation and day by
 /// key number: summing a minute of batches' keys in SQL (millions of `jsonb_each` rows) spilled
 /// its aggregate to disk and took 60 to 90 µs an appended row. Only the summed keys are then
-/// added into each stored day, by name (`||` keeps its other keys, V14), and the day is stamped
+/// added into each stored day, by number (V24), and the day is stamped
 /// `received_at = now()`, by which the rollup finds changed days: a run that did not see the
 /// appended rows (one of an instance of the previous version) cannot have moved its watermark
 /// past them.
@@ -383,7 +420,6 @@ pub async fn fold_added(client: &mut Object) -> Result<u64, StoreError> {
         sums.add(day, row.try_get(3)?, row.try_get(4)?);
         folded += 1;
     }
-    let names = key_names(&transaction, &sums).await?;
     let statement = transaction.prepare_cached(ADD_DAYS).await?;
     // In key order (the map's), so that two folds lock days in the same order.
     let days: Vec<_> = sums.days.iter().collect();
@@ -391,46 +427,24 @@ pub async fn fold_added(client: &mut Object) -> Result<u64, StoreError> {
         let products: Vec<&str> = chunk.iter().map(|((p, _, _), _)| p.as_str()).collect();
         let installations: Vec<&str> = chunk.iter().map(|((_, i, _), _)| i.as_str()).collect();
         let dates: Vec<NaiveDate> = chunk.iter().map(|((_, _, d), _)| *d).collect();
-        let counts = chunk
-            .iter()
-            .map(|(_, day)| named(&names, day))
-            .collect::<Result<Vec<_>, _>>()?;
-        let counts: Vec<Json<&BTreeMap<&str, f64>>> = counts.iter().map(Json).collect();
-        transaction
-            .execute(&statement, &[&products, &installations, &dates, &counts])
-            .await?;
+        let mut numbered = Numbered::default();
+        for (_, day) in chunk {
+            numbered.push(day);
+        }
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 7] = [
+            &products,
+            &installations,
+            &dates,
+            &numbered.keys,
+            &numbered.amounts,
+            &numbered.firsts,
+            &numbered.lasts,
+        ];
+        transaction.execute(&statement, &params).await?;
         register(&transaction, &products, &installations, &dates).await?;
     }
     transaction.commit().await?;
     Ok(folded)
-}
-
-/// The names of the key numbers summed in `sums`.
-async fn key_names(
-    transaction: &deadpool_postgres::Transaction<'_>,
-    sums: &Sums,
-) -> Result<HashMap<i32, String>, StoreError> {
-    let numbers: Vec<i32> = sums.numbers.iter().copied().collect();
-    let statement = transaction
-        .prepare_cached("SELECT id, name FROM activity_key_names WHERE id = ANY($1)")
-        .await?;
-    let rows = transaction.query(&statement, &[&numbers]).await?;
-    rows.iter()
-        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
-        .collect()
-}
-
-/// A day's sums by name.
-fn named<'a>(
-    names: &'a HashMap<i32, String>,
-    day: &[(i32, f64)],
-) -> Result<BTreeMap<&'a str, f64>, StoreError> {
-    day.iter()
-        .map(|(number, amount)| {
-            let name = names.get(number).ok_or_else(unnumbered)?;
-            Ok((name.as_str(), *amount))
-        })
-        .collect()
 }
 
 /// Registers the installations of `days` (the same length each) with the first of their days.
@@ -450,10 +464,9 @@ async fn register(
 /// The appended rows summed per installation and day. A day's sums are a short vector in the
 /// order of the keys' numbers (40 entries take 640 bytes, a map of names twice that, and a
 /// minute of 10,000 installations' days holding their own copies of the names took the
-/// server's RSS from 32 to 89 MiB); each name is read once, at the end.
+/// server's RSS from 32 to 89 MiB), as the stored day holds them.
 #[derive(Default)]
 struct Sums {
-    numbers: HashSet<i32>,
     days: BTreeMap<(String, String, NaiveDate), Vec<(i32, f64)>>,
 }
 
@@ -461,7 +474,6 @@ impl Sums {
     fn add(&mut self, day: (String, String, NaiveDate), keys: Vec<i32>, amounts: Vec<f64>) {
         let day = self.days.entry(day).or_default();
         for (number, amount) in keys.into_iter().zip(amounts) {
-            self.numbers.insert(number);
             match day.binary_search_by_key(&number, |(number, _)| *number) {
                 Ok(at) => day[at].1 += amount,
                 Err(at) => day.insert(at, (number, amount)),
@@ -473,12 +485,14 @@ impl Sums {
 /// Days added into `activity` by one statement of a fold.
 const FOLD_CHUNK: usize = 1_000;
 
-const ADD_DAYS: &str = "INSERT INTO activity AS stored (product, installation_id, day, received_at, counts)
-     SELECT product, installation_id, day, now(), counts
-     FROM UNNEST($1::text[], $2::text[], $3::date[], $4::jsonb[]) AS t(product, installation_id, day, counts)
+const ADD_DAYS: &str = "INSERT INTO activity AS stored (product, installation_id, day, received_at, keys, amounts)
+     SELECT product, installation_id, day, now(), ($4::int[])[first:last], ($5::float8[])[first:last]
+     FROM UNNEST($1::text[], $2::text[], $3::date[], $6::int[], $7::int[])
+         AS t(product, installation_id, day, first, last)
      ON CONFLICT (product, installation_id, day)
-     DO UPDATE SET received_at = EXCLUDED.received_at, counts = stored.counts || coalesce(
-         (SELECT jsonb_object_agg(added.key,
-                                  coalesce((stored.counts -> added.key)::numeric, 0) + added.value::numeric)
-          FROM jsonb_each(EXCLUDED.counts) AS added),
-         '{}'::jsonb)";
+     DO UPDATE SET received_at = EXCLUDED.received_at, (keys, amounts) = (
+         SELECT array_agg(id ORDER BY id), array_agg(amount ORDER BY id)
+         FROM (SELECT id, sum(amount) AS amount
+               FROM unnest(stored.keys || EXCLUDED.keys, stored.amounts || EXCLUDED.amounts)
+                   AS both_days(id, amount)
+               GROUP BY id) AS merged)";

@@ -88,10 +88,11 @@ impl KeyNumbers {
     }
 }
 
-/// A name without a number: names are never deleted, so only a table changed by hand gets here.
+/// A name without a number, or a stored number without a name: names are never deleted, so
+/// only a table changed by hand gets here.
 pub fn unnumbered() -> StoreError {
     StoreError::Refused {
         code: SqlState::NO_DATA_FOUND,
-        message: "a key name has no number in activity_key_names".into(),
+        message: "a key is missing from activity_key_names".into(),
     }
 }

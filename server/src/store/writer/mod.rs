@@ -26,6 +26,7 @@ use super::StoreError;
 use crate::telemetry::Chain;
 
 pub use activity::{fold_added, Activity, Counted, Stored};
+pub(super) use key_numbers::unnumbered;
 
 #[derive(Debug, Clone, Copy)]
 pub struct WriterConfig {
