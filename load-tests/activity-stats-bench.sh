@@ -201,6 +201,9 @@ FROM ($(rows_of_day "$@")) AS r(product, installation_id, day, received_at, coun
 LATERAL (SELECT coalesce(array_agg(n.id ORDER BY n.id), '{}') AS keys,
                 coalesce(array_agg(e.value::float8 ORDER BY n.id), '{}') AS amounts
          FROM jsonb_each_text(r.counts) AS e JOIN activity_key_names n ON n.name = e.key) AS numbered
+-- Not flattened into the statement around it, which would put the installations outside the
+-- days and store each installation's year together: rows arrive day by day.
+OFFSET 0
 SQL
 }
 number_names="INSERT INTO activity_key_names (name)
