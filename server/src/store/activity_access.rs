@@ -121,7 +121,7 @@ pub async fn installation_reports(
     let statement = client
         .prepare_cached(
             "SELECT report_id, period_start, period_end, received_at,
-                    (SELECT jsonb_object_agg(n.name, counted.amount)
+                    (SELECT coalesce(jsonb_object_agg(n.name, counted.amount), '{}')
                      FROM unnest(keys, amounts) AS counted(id, amount)
                      JOIN activity_key_names n ON n.id = counted.id)
              FROM activity

@@ -29,6 +29,8 @@ const BEFORE_ONE_SET_OF_WINDOWS: i32 = 17;
 const BEFORE_REPORTS_BY_CADENCE: i32 = 18;
 /// The last migration with appended counts as `jsonb`.
 const BEFORE_KEY_NUMBERS: i32 = 20;
+/// The last migration with stored days' counts as `jsonb`.
+const BEFORE_STORED_KEY_NUMBERS: i32 = 23;
 
 const STATS: [&str; 11] = [
     "/stats/summary",
@@ -704,4 +706,82 @@ async fn indexpilots_days_rolled_as_sums_become_reports_answering_the_same_befor
         &indexpilot_answers(&upgraded, true).await,
         &indexpilot_answers(&fresh, true).await,
     );
+}
+
+#[tokio::test]
+async fn stored_days_held_as_jsonb_before_v24_read_the_same_in_sql_and_through_access_after_it() {
+    let (schema, client) = schema_at(BEFORE_STORED_KEY_NUMBERS).await;
+    // As the writer wrote them: whole amounts with one decimal, fractions as their shortest
+    // text; a report product's day (with its report) and an event product's.
+    client
+        .batch_execute(&format!(
+            "{}{STORIES_REGISTERED}
+             INSERT INTO activity (product, installation_id, day, received_at, counts, report_id,
+                                   period_start, period_end)
+             VALUES ('printernizer', '{}', current_date - 1, now(),
+                     '{{\"counter/job_count\": 23.0, \"dim/country/DE\": 1.0,
+                       \"counter/uptime_hours\": 134.5}}',
+                     nextval('submission_id_seq'), now() - interval '8 days',
+                     now() - interval '1 day')",
+            stored_before_key_numbers(
+                "SELECT 'stories'::text AS product, 'install-' || n AS installation_id,
+                        current_date - n AS day, now() AS received_at,
+                        jsonb_build_object('event/app_opened', n + 0.0,
+                                           'measure/recording_started.duration/sum', (n * 12.75)::float8,
+                                           'measure/recording_started.duration/count', 1.0) AS counts
+                 FROM generate_series(1, 3) AS n"
+            ),
+            installation(7)
+        ))
+        .await
+        .expect("the days as V23 stored them");
+    let as_sql = "SELECT product, installation_id, day, counts::text FROM activity_rows
+                  ORDER BY product, installation_id, day";
+    let before: Vec<(String, String, chrono::NaiveDate, String)> = client
+        .query(as_sql, &[])
+        .await
+        .expect("read before")
+        .iter()
+        .map(|row| (row.get(0), row.get(1), row.get(2), row.get(3)))
+        .collect();
+    assert_eq!(before.len(), 4);
+
+    let upgraded = spawn_app_in_schema(schema, None, |c| c.rollup_interval_secs = 3_600).await;
+
+    let after: Vec<(String, String, chrono::NaiveDate, String)> = upgraded
+        .db()
+        .await
+        .query(as_sql, &[])
+        .await
+        .expect("read after")
+        .iter()
+        .map(|row| (row.get(0), row.get(1), row.get(2), row.get(3)))
+        .collect();
+    assert_eq!(after, before, "activity_rows shows the same jsonb");
+    let stored_as: (Vec<i32>, Vec<f64>) = upgraded
+        .db()
+        .await
+        .query_one(
+            "SELECT keys, amounts FROM activity WHERE product = 'printernizer'",
+            &[],
+        )
+        .await
+        .map(|row| (row.get(0), row.get(1)))
+        .expect("the report's row");
+    assert_eq!(stored_as.0.len(), 3, "{stored_as:?}");
+    assert!(
+        stored_as.0.windows(2).all(|pair| pair[0] < pair[1]),
+        "{stored_as:?}"
+    );
+    let access = body(
+        upgraded
+            .get(
+                &format!("/installation/{}", installation(7)),
+                Some(crate::helpers::INGEST_KEY),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(access["reports"][0]["job_count"], 23, "{access}");
+    assert_eq!(access["reports"][0]["country_code"], "DE", "{access}");
 }
