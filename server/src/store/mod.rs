@@ -29,7 +29,7 @@ pub use activity_daily::{
     delete_activity_before, delete_fingerprints_before, delete_orphan_numbers, for_each_day_set,
     for_each_numbered_day, key_numbers, number_installations, number_registered_since,
     replace_activity_days, replace_activity_windows, replace_day_sets, windows_rolled, DaySet,
-    WindowRow,
+    KeySum, WindowRow,
 };
 pub use activity_reads::{Cells, KeyAmount, Keys};
 pub use daily::{dimension, Daily, DayReports, DimensionRow, OutcomeCount, ReadPool, TotalsRow};

@@ -491,7 +491,7 @@ async fn a_month_of_stories_rolled() -> TestApp {
 }
 
 #[tokio::test]
-async fn the_keys_of_a_row_are_read_for_the_day_sets_by_their_numbers() {
+async fn the_keys_of_a_row_are_read_for_the_day_sets_and_sums_by_their_numbers() {
     let app = app().await;
     let keys: Vec<String> = (0..70).map(|n| key::event(&format!("e{n}"))).collect();
     let has = [0, 1, 62, 63, 64, 69];
@@ -508,8 +508,8 @@ async fn the_keys_of_a_row_are_read_for_the_day_sets_by_their_numbers() {
         .expect("numbered");
 
     let mut read = Vec::new();
-    tally::store::for_each_numbered_day(&db, STORIES, &[day(0)], |number, _, row_keys| {
-        read.push((number.is_some(), row_keys));
+    tally::store::for_each_numbered_day(&db, STORIES, &[day(0)], |number, _, row_keys, amounts| {
+        read.push((number.is_some(), row_keys, amounts));
     })
     .await
     .expect("read");
@@ -527,6 +527,7 @@ async fn the_keys_of_a_row_are_read_for_the_day_sets_by_their_numbers() {
         })
         .collect();
     assert_eq!(found, has);
+    assert_eq!(read[0].2, vec![1.0; has.len()], "an amount for each key");
 }
 
 #[tokio::test]
