@@ -15,6 +15,7 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, Utc};
 use deadpool_postgres::{GenericClient, Object, Pool};
 use futures_util::{pin_mut, TryStreamExt};
+use tokio_postgres::types::ToSql;
 
 use super::key_numbers::{unnumbered, KeyNumbers};
 use super::{in_halves, within_deadline, Answers, Batch, Waiting};
@@ -170,18 +171,10 @@ async fn statements(
         .map(|(key, row)| (key, &row.counts))
         .collect();
     if !appended.is_empty() {
-        let (products, installations, days) = columns(appended.iter().map(|(key, _)| *key));
+        let keys = columns(appended.iter().map(|(key, _)| **key));
         let numbered = Numbered::of(appended.iter().map(|(_, counts)| *counts), numbers)?;
         let statement = client.prepare_cached(APPEND_DAYS).await?;
-        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 7] = [
-            &products,
-            &installations,
-            &days,
-            &numbered.keys,
-            &numbered.amounts,
-            &numbered.firsts,
-            &numbered.lasts,
-        ];
+        let params = numbered.bound(&keys);
         client.execute(&statement, &params).await?;
     }
     let replaced: Vec<(&RowKey<'_>, &Row<'_>)> = rows
@@ -190,24 +183,15 @@ async fn statements(
         .collect();
     let mut reports = HashMap::new();
     if !replaced.is_empty() {
-        let (products, installations, days) = columns(replaced.iter().map(|(key, _)| *key));
+        let keys = columns(replaced.iter().map(|(key, _)| **key));
         let numbered = Numbered::of(replaced.iter().map(|(_, row)| &row.counts), numbers)?;
         let period = |at: fn(&Report) -> DateTime<Utc>| -> Vec<Option<DateTime<Utc>>> {
             replaced.iter().map(|(_, r)| r.report.map(at)).collect()
         };
         let (starts, ends) = (period(|r| r.start), period(|r| r.end));
         let statement = client.prepare_cached(REPLACE_DAYS).await?;
-        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 9] = [
-            &products,
-            &installations,
-            &days,
-            &numbered.keys,
-            &numbered.amounts,
-            &numbered.firsts,
-            &numbered.lasts,
-            &starts,
-            &ends,
-        ];
+        let mut params = numbered.bound(&keys).to_vec();
+        params.extend([&starts as &(dyn ToSql + Sync), &ends]);
         for row in client.query(&statement, &params).await? {
             let Some(id) = row.try_get::<_, Option<i64>>(3)? else {
                 continue;
@@ -241,15 +225,16 @@ async fn statements(
         .collect())
 }
 
+/// Rows' keys as a statement binds them: products, installations, days.
+type Columns<'a> = (Vec<&'a str>, Vec<&'a str>, Vec<NaiveDate>);
+
 /// The key columns of `keys`, one array each.
-fn columns<'a>(
-    keys: impl Iterator<Item = &'a RowKey<'a>>,
-) -> (Vec<&'a str>, Vec<&'a str>, Vec<NaiveDate>) {
+fn columns<'a>(keys: impl Iterator<Item = RowKey<'a>>) -> Columns<'a> {
     let mut columns = (Vec::new(), Vec::new(), Vec::new());
     for (product, installation, day) in keys {
-        columns.0.push(*product);
-        columns.1.push(*installation);
-        columns.2.push(*day);
+        columns.0.push(product);
+        columns.1.push(installation);
+        columns.2.push(day);
     }
     columns
 }
@@ -281,6 +266,19 @@ impl Numbered {
             numbered.push(&row);
         }
         Ok(numbered)
+    }
+
+    /// The parameters `$1` to `$7` of a statement of these rows, whose keys are `keys`.
+    fn bound<'a>(&'a self, keys: &'a Columns<'_>) -> [&'a (dyn ToSql + Sync); 7] {
+        [
+            &keys.0,
+            &keys.1,
+            &keys.2,
+            &self.keys,
+            &self.amounts,
+            &self.firsts,
+            &self.lasts,
+        ]
     }
 
     /// Adds a row, its keys in ascending order.
@@ -424,24 +422,19 @@ pub async fn fold_added(client: &mut Object) -> Result<u64, StoreError> {
     // In key order (the map's), so that two folds lock days in the same order.
     let days: Vec<_> = sums.days.iter().collect();
     for chunk in days.chunks(FOLD_CHUNK) {
-        let products: Vec<&str> = chunk.iter().map(|((p, _, _), _)| p.as_str()).collect();
-        let installations: Vec<&str> = chunk.iter().map(|((_, i, _), _)| i.as_str()).collect();
-        let dates: Vec<NaiveDate> = chunk.iter().map(|((_, _, d), _)| *d).collect();
+        let keys = columns(
+            chunk
+                .iter()
+                .map(|((p, i, d), _)| (p.as_str(), i.as_str(), *d)),
+        );
         let mut numbered = Numbered::default();
         for (_, day) in chunk {
             numbered.push(day);
         }
-        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 7] = [
-            &products,
-            &installations,
-            &dates,
-            &numbered.keys,
-            &numbered.amounts,
-            &numbered.firsts,
-            &numbered.lasts,
-        ];
-        transaction.execute(&statement, &params).await?;
-        register(&transaction, &products, &installations, &dates).await?;
+        transaction
+            .execute(&statement, &numbered.bound(&keys))
+            .await?;
+        register(&transaction, &keys.0, &keys.1, &keys.2).await?;
     }
     transaction.commit().await?;
     Ok(folded)
