@@ -54,7 +54,8 @@ pub struct Removed {
     /// Weekly reports, or days of folded events.
     #[schema(example = 3)]
     rows: u64,
-    /// Entries in the registry of known installations (0 or 1).
+    /// 1 when the installation was known (it had rows, or an entry in the registry of an
+    /// event product's known installations), else 0.
     #[schema(example = 1)]
     registrations: u64,
     /// Days the next rollup recomputes without the installation.

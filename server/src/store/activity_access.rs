@@ -11,6 +11,7 @@ use tokio_postgres::types::Json;
 use tokio_postgres::Row;
 use utoipa::ToSchema;
 
+use super::installation_lock::lock_installations;
 use super::StoreError;
 use crate::domain::activity::ClientId;
 use crate::domain::adapters::printernizer::ReportFields;
@@ -29,7 +30,8 @@ pub struct StoredDay {
 pub struct Erasure {
     /// Stored rows: weekly reports, or days of folded events.
     pub rows: u64,
-    /// Entries in the registry of known installations (0 or 1).
+    /// 1 when the installation was known (it had rows, or an entry in the registry of an
+    /// event product's known installations), else 0.
     pub registrations: u64,
     /// Days the next rollup recomputes without the installation.
     pub days_marked: u64,
@@ -177,9 +179,9 @@ pub async fn activity_installation_days(
 /// the days for the next rollup (a run rolling meanwhile leaves a mark it did not read, a
 /// renumbered one, for the run after it) and takes them out of the summary's counts.
 ///
-/// A batch writing a report of the installation meanwhile either committed first (its row and
-/// registration are erased here) or waits on the rows erased here and then writes them anew,
-/// registering and counting the installation again: counts and rows agree either way.
+/// Under the installation's lock (`installation_lock`): a batch writing a counted report of it
+/// either committed first (its row is erased here) or waits and then counts it anew, as an
+/// installation without rows: counts and rows agree either way.
 pub async fn delete_activity_installation(
     pool: &Pool,
     product: &str,
@@ -187,6 +189,7 @@ pub async fn delete_activity_installation(
 ) -> Result<Erasure, StoreError> {
     let mut client = pool.get().await?;
     let transaction = client.transaction().await?;
+    lock_installations(&transaction, &[product], &[installation.as_str()]).await?;
     // The appended rows first: a fold holding them has locked nothing in `activity` yet, so
     // this waits for it to commit (its rows are then erased from `activity`) and never the
     // other way round.
@@ -229,7 +232,11 @@ const ERASE: &str = "WITH erased AS (
          DELETE FROM activity_installation_numbers WHERE product = $1 AND installation_id = $2),
      counted AS (
          INSERT INTO submission_counts (product, submissions, installations)
-         SELECT $1, -(SELECT count(report_id) FROM erased), -(SELECT count(*) FROM unregistered)
+         SELECT $1, -(SELECT count(report_id) FROM erased),
+                -(SELECT count(*) FROM (SELECT FROM erased WHERE report_id IS NOT NULL LIMIT 1)
+                      AS counted)
          WHERE EXISTS (SELECT FROM submission_counts WHERE product = $1))
-     SELECT (SELECT count(*) FROM days), (SELECT count(*) FROM unregistered),
+     SELECT (SELECT count(*) FROM days),
+            (SELECT count(*) FROM (SELECT 1 FROM unregistered UNION ALL SELECT 1 FROM days
+                                   LIMIT 1) AS known),
             (SELECT count(*) FROM marked)";

@@ -8,6 +8,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use deadpool_postgres::{GenericClient, Object};
 use futures_util::{pin_mut, TryStreamExt};
 
+use super::installation_lock::lock_installations;
 use super::StoreError;
 
 /// The days of the rows received since `since`: each is re-rolled whole.
@@ -376,59 +377,112 @@ pub async fn replace_activity_windows(
 }
 
 /// Deletes the raw rows of days before `cutoff`, and their day sets; the daily tables keep
-/// what they said. Of a
-/// product whose reports are counted for the summary (`submission_counts`), the reports and
-/// the registrations of installations left without rows go too, in the same transaction, so
-/// that the summary stays the count of the stored reports. Other products keep their registry
-/// past raw retention (new and known installations).
+/// what they said. Of a product whose reports are counted for the summary
+/// (`submission_counts`), the deleted reports and the installations left without rows leave
+/// its counts in the same transaction, so that the summary stays the count of the stored
+/// reports. Other products keep their registry past raw retention (new and known
+/// installations).
 ///
-/// Not covered: a report of an installation whose rows are all pruned, committing while this
-/// runs, can leave it without a registration until an erasure (the old partitions were dropped
-/// under a lock that kept writers out; a day's rows take longer to delete).
+/// A counted product's installations whose every row is before `cutoff` are pruned first, a
+/// chunk at a time, each under its lock (`installation_lock`): a report of one of them,
+/// committing meanwhile, is then either seen here (the installation keeps a row) or waits and
+/// counts it anew. The other rows go after them, and only those of installations that keep a
+/// later row: one whose rows all became old meanwhile (a report of a day long past) is pruned
+/// the next time, under its lock.
 pub async fn delete_activity_before(
     client: &mut Object,
     product: &str,
     cutoff: NaiveDate,
 ) -> Result<u64, StoreError> {
+    let counted = client
+        .query_opt(
+            "SELECT FROM submission_counts WHERE product = $1 LIMIT 1",
+            &[&product],
+        )
+        .await?
+        .is_some();
+    let mut deleted = 0;
+    if counted {
+        let rows = client
+            .query(
+                "SELECT DISTINCT installation_id FROM activity a
+                 WHERE product = $1 AND day < $2
+                   AND NOT EXISTS (SELECT FROM activity later
+                                   WHERE later.product = $1
+                                     AND later.installation_id = a.installation_id
+                                     AND later.day >= $2)",
+                &[&product, &cutoff],
+            )
+            .await?;
+        let leaving: Vec<&str> = rows
+            .iter()
+            .map(|row| row.try_get(0))
+            .collect::<Result<_, _>>()?;
+        for installations in leaving.chunks(LEAVING_CHUNK) {
+            let transaction = client.transaction().await?;
+            let products = vec![product; installations.len()];
+            lock_installations(&transaction, &products, installations).await?;
+            let row = transaction
+                .query_one(PRUNE_LEAVING, &[&product, &installations, &cutoff])
+                .await?;
+            deleted += row.try_get::<_, i64>(0)?;
+            transaction.commit().await?;
+        }
+    }
     let transaction = client.transaction().await?;
     let row = transaction
-        .query_one(
-            "WITH deleted AS (
-                 DELETE FROM activity WHERE product = $1 AND day < $2
-                 RETURNING installation_id, report_id),
-             counted AS (
-                 INSERT INTO submission_counts (product, submissions, installations)
-                 SELECT $1, -count(report_id), 0 FROM deleted HAVING count(report_id) > 0)
-             SELECT count(*), coalesce(array_agg(DISTINCT installation_id), '{}') FROM deleted",
-            &[&product, &cutoff],
-        )
+        .query_one(PRUNE_KEPT, &[&product, &cutoff, &counted])
         .await?;
-    let deleted: i64 = row.try_get(0)?;
-    let installations: Vec<&str> = row.try_get(1)?;
+    deleted += row.try_get::<_, i64>(0)?;
     transaction
         .execute(
             "DELETE FROM activity_day_sets WHERE product = $1 AND day < $2",
             &[&product, &cutoff],
         )
         .await?;
-    // A statement of its own: it sees the rows the one above deleted as gone.
-    transaction
-        .execute(
-            "WITH orphans AS (
-                 DELETE FROM activity_installations i
-                 WHERE i.product = $1 AND i.installation_id = ANY($2)
-                   AND EXISTS (SELECT FROM submission_counts WHERE product = $1)
-                   AND NOT EXISTS (SELECT FROM activity_rows a
-                                   WHERE a.product = $1 AND a.installation_id = i.installation_id)
-                 RETURNING 1)
-             INSERT INTO submission_counts (product, submissions, installations)
-             SELECT $1, 0, -count(*) FROM orphans HAVING count(*) > 0",
-            &[&product, &installations],
-        )
-        .await?;
     transaction.commit().await?;
     Ok(u64::try_from(deleted).unwrap_or(0))
 }
+
+/// Installations a prune's transaction locks: few are left without rows on a day, and each
+/// lock takes a place in PostgreSQL's shared lock table (`max_locks_per_transaction`).
+const LEAVING_CHUNK: usize = 500;
+
+/// Deletes the rows before `$3` of the installations `$2` of the counted product `$1`, and
+/// takes them out of its counts with the installations left without rows (read after their
+/// locks were taken). Returns the rows deleted.
+const PRUNE_LEAVING: &str = "WITH deleted AS (
+         DELETE FROM activity WHERE product = $1 AND installation_id = ANY($2) AND day < $3
+         RETURNING installation_id, report_id),
+     left_without AS (
+         SELECT DISTINCT d.installation_id FROM deleted d
+         WHERE d.report_id IS NOT NULL
+           AND NOT EXISTS (SELECT FROM activity a
+                           WHERE a.product = $1 AND a.installation_id = d.installation_id
+                             AND a.day >= $3)),
+     unregistered AS (
+         DELETE FROM activity_installations
+         WHERE product = $1 AND installation_id IN (SELECT installation_id FROM left_without)),
+     counted AS (
+         INSERT INTO submission_counts (product, submissions, installations)
+         SELECT $1, -(SELECT count(report_id) FROM deleted), -(SELECT count(*) FROM left_without)
+         WHERE EXISTS (SELECT FROM deleted))
+     SELECT count(*) FROM deleted";
+
+/// Deletes the rows before `$2` of the product `$1`; of a counted product (`$3`) only those of
+/// installations that keep a later row, and takes its reports out of its counts. Returns the
+/// rows deleted.
+const PRUNE_KEPT: &str = "WITH deleted AS (
+         DELETE FROM activity a WHERE product = $1 AND day < $2
+           AND (NOT $3 OR EXISTS (SELECT FROM activity later
+                                  WHERE later.product = $1
+                                    AND later.installation_id = a.installation_id
+                                    AND later.day >= $2))
+         RETURNING report_id),
+     counted AS (
+         INSERT INTO submission_counts (product, submissions, installations)
+         SELECT $1, -count(report_id), 0 FROM deleted HAVING count(report_id) > 0)
+     SELECT count(*) FROM deleted";
 
 /// Deletes the batch fingerprints received before `cutoff`.
 pub async fn delete_fingerprints_before(

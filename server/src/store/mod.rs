@@ -4,6 +4,7 @@ mod activity_access;
 mod activity_daily;
 mod activity_reads;
 mod daily;
+pub(crate) mod installation_lock;
 mod migrate;
 mod outcomes;
 mod reports;

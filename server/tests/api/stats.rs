@@ -119,35 +119,7 @@ async fn wrong_admin_keys_count_against_the_source_quota_and_a_right_key_is_neve
 }
 
 #[tokio::test]
-async fn a_report_of_an_installation_the_registry_lost_is_stored_rather_than_refused() {
-    let app = spawn_app().await;
-    let installation = uuid::Uuid::new_v4().to_string();
-    let this_week = report(&installation, Utc::now() - Duration::hours(1));
-    assert_eq!(app.submit(&this_week).await.status(), 200);
-    // What a mistake by hand (or a bug) could leave: reports without their registration.
-    app.db()
-        .await
-        .execute("DELETE FROM activity_installations", &[])
-        .await
-        .unwrap();
-
-    let resent = app.submit(&this_week).await;
-
-    assert_eq!(resent.status(), 200);
-    let stored = body(resent).await;
-    assert_eq!(app.stored_reports().await, 1, "{stored}");
-    let registered: i64 = app
-        .db()
-        .await
-        .query_one("SELECT count(*) FROM activity_installations", &[])
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(registered, 1, "registered again");
-}
-
-#[tokio::test]
-async fn a_retry_that_waited_on_its_installations_erasure_registers_the_installation_again() {
+async fn a_retry_that_waited_on_its_installations_erasure_counts_the_installation_again() {
     let app = spawn_app().await;
     let installation = uuid::Uuid::new_v4();
     let sent = report(&installation.to_string(), Utc::now() - Duration::hours(1));
@@ -179,45 +151,111 @@ async fn a_retry_that_waited_on_its_installations_erasure_registers_the_installa
 }
 
 #[tokio::test]
-async fn a_batch_meeting_an_installation_another_instance_registers_meanwhile_counts_it_once() {
+async fn a_first_report_meeting_another_instances_first_report_of_its_installation_counts_it_once()
+{
     let app = spawn_app().await;
-    let installation = uuid::Uuid::new_v4();
-    // Numbered before, as the writer numbers names, outside its batch's transaction.
-    app.db()
-        .await
-        .batch_execute("INSERT INTO activity_key_names (name) VALUES ('counter/job_count')")
-        .await
-        .unwrap();
+    let installation = uuid::Uuid::new_v4().to_string();
     // Another instance's batch, not yet committed: the installation's report of an earlier
-    // week, its registration and its counts.
-    let (other, committing) = a_transaction_left_open(
+    // week, new to both.
+    let other = a_transaction_left_open(
         &app,
-        &format!(
-            "INSERT INTO activity_installations (product, installation_id, first_day)
-             VALUES ('printernizer', '{installation}',
-                     ((now() - interval '8 days') AT TIME ZONE 'UTC')::date);
-             INSERT INTO activity (product, installation_id, day, received_at, keys, amounts,
-                 report_id, period_start, period_end)
-             VALUES ('printernizer', '{installation}',
-                 ((now() - interval '8 days') AT TIME ZONE 'UTC')::date, now(),
-                 ARRAY(SELECT id FROM activity_key_names WHERE name = 'counter/job_count'),
-                 '{{1}}', nextval('submission_id_seq'),
-                 now() - interval '15 days', now() - interval '8 days');
-             INSERT INTO submission_counts (product, submissions, installations)
-             VALUES ('printernizer', 1, 1)"
-        ),
+        &another_batch_writing(&app, &installation, 8, 1).await,
     )
     .await;
-    let commit_the_other_batch = async {
-        until_a_batch_waits_on(&app, committing).await;
-        other.batch_execute("COMMIT").await.unwrap();
-    };
+    let commit_the_other_batch = commit_once_something_waits_on(&app, other);
 
-    let this_week = report(&installation.to_string(), Utc::now() - Duration::hours(1));
+    let this_week = report(&installation, Utc::now() - Duration::hours(1));
     let (response, ()) = tokio::join!(app.submit(&this_week), commit_the_other_batch);
 
     assert_eq!(response.status(), 200);
     assert_summary_and_stored_reports_agree_on(&app, (2, 1)).await;
+}
+
+#[tokio::test]
+async fn an_erasure_meeting_a_batch_that_writes_its_installation_erases_that_report_too() {
+    let app = spawn_app().await;
+    let installation = uuid::Uuid::new_v4().to_string();
+    let last_week = report(&installation, Utc::now() - Duration::days(8));
+    assert_eq!(app.submit(&last_week).await.status(), 200);
+    // Another instance's batch, not yet committed: this week's report of a known installation.
+    let other = a_transaction_left_open(
+        &app,
+        &another_batch_writing(&app, &installation, 0, 0).await,
+    )
+    .await;
+    let commit_the_other_batch = commit_once_something_waits_on(&app, other);
+    let erase = app
+        .http
+        .delete(app.url(&format!("/installation/{installation}")))
+        .header("X-API-Key", INGEST_KEY)
+        .send();
+
+    let (erased, ()) = tokio::join!(erase, commit_the_other_batch);
+
+    let erased = body(erased.unwrap()).await;
+    assert_eq!(erased["deleted_count"], 2, "{erased}");
+    assert_summary_and_stored_reports_agree_on(&app, (0, 0)).await;
+}
+
+#[tokio::test]
+async fn a_prune_meeting_a_report_of_an_installation_it_would_leave_without_rows_keeps_it_counted()
+{
+    // The server's own daily prune (at start) keeps everything: only the test's prune deletes.
+    let app = spawn_app_with(|config| config.retention.raw_retention_days = 10_000).await;
+    let installation = uuid::Uuid::new_v4().to_string();
+    // A report from long before retention, counted as the writer counted it then.
+    let long_ago = another_batch_writing(&app, &installation, 500, 1).await;
+    app.db().await.batch_execute(&long_ago).await.unwrap();
+    // Another instance's batch, not yet committed: this week's report of the installation,
+    // known by its old one.
+    let other = a_transaction_left_open(
+        &app,
+        &another_batch_writing(&app, &installation, 0, 0).await,
+    )
+    .await;
+    let commit_the_other_batch = commit_once_something_waits_on(&app, other);
+    let pool = crate::helpers::query_pool(&app.database_url);
+    let catalog = tally::domain::Catalog::load(None).expect("the built-in catalog");
+    let prune = tally::rollup::prune(&pool, &catalog, 400, Utc::now().date_naive());
+
+    let (pruned, ()) = tokio::join!(prune, commit_the_other_batch);
+
+    assert_eq!(pruned.expect("prune runs"), 1);
+    assert_summary_and_stored_reports_agree_on(&app, (1, 1)).await;
+}
+
+/// What another instance's batch does for a report of `installation` ending `days_ago`: it
+/// holds the installation's lock (`store::installation_lock`), stores the report and adds it
+/// to the summary's counts, with `new` installations. Its key is numbered first, committed, as
+/// the writer numbers names outside its batch's transaction.
+async fn another_batch_writing(
+    app: &crate::helpers::TestApp,
+    installation: &str,
+    days_ago: i64,
+    new: i64,
+) -> String {
+    app.db()
+        .await
+        .batch_execute(
+            "INSERT INTO activity_key_names (name) VALUES ('counter/job_count')
+             ON CONFLICT DO NOTHING",
+        )
+        .await
+        .unwrap();
+    format!(
+        "SELECT pg_advisory_xact_lock(hashtextextended('printernizer/{installation}',
+                                                       hashtext(current_schema())));
+         INSERT INTO activity (product, installation_id, day, received_at, keys, amounts,
+             report_id, period_start, period_end)
+         VALUES ('printernizer', '{installation}',
+             ((now() - interval '{days_ago} days') AT TIME ZONE 'UTC')::date, now(),
+             ARRAY(SELECT id FROM activity_key_names WHERE name = 'counter/job_count'),
+             '{{1}}', nextval('submission_id_seq'),
+             now() - interval '{days_ago} days' - interval '7 days',
+             now() - interval '{days_ago} days');
+         INSERT INTO submission_counts (product, submissions, installations)
+         VALUES ('printernizer', 1, {new})"
+    )
 }
 
 #[tokio::test]
@@ -285,6 +323,15 @@ async fn a_transaction_left_open(
     (db, pid)
 }
 
+/// Commits `other` (a transaction left open and its backend) once a backend waits on it.
+async fn commit_once_something_waits_on(
+    app: &crate::helpers::TestApp,
+    (other, blocker): (tokio_postgres::Client, i32),
+) {
+    until_a_batch_waits_on(app, blocker).await;
+    other.batch_execute("COMMIT").await.unwrap();
+}
+
 /// Waits until a backend waits on the transaction of the backend `blocker`.
 async fn until_a_batch_waits_on(app: &crate::helpers::TestApp, blocker: i32) {
     let db = app.db().await;
@@ -302,5 +349,5 @@ async fn until_a_batch_waits_on(app: &crate::helpers::TestApp, blocker: i32) {
         }
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
-    panic!("no batch waited on the erasure");
+    panic!("nothing waited on the transaction left open");
 }

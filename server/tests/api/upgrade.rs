@@ -31,6 +31,8 @@ const BEFORE_REPORTS_BY_CADENCE: i32 = 18;
 const BEFORE_KEY_NUMBERS: i32 = 20;
 /// The last migration with stored days' counts as `jsonb`.
 const BEFORE_STORED_KEY_NUMBERS: i32 = 23;
+/// The last migration with a report product's installations counted by their registration.
+const BEFORE_COUNTING_BY_ROWS: i32 = 24;
 
 const STATS: [&str; 11] = [
     "/stats/summary",
@@ -784,4 +786,57 @@ async fn stored_days_held_as_jsonb_before_v24_read_the_same_in_sql_and_through_a
     .await;
     assert_eq!(access["reports"][0]["job_count"], 23, "{access}");
     assert_eq!(access["reports"][0]["country_code"], "DE", "{access}");
+}
+
+#[tokio::test]
+async fn installations_registered_before_v25_stay_counted_once_by_their_rows_after_it() {
+    let (schema, client) = schema_at(BEFORE_COUNTING_BY_ROWS).await;
+    // Two installations' reports of last week as V24's writer left them: registered, and
+    // counted in the summary by their registration.
+    client
+        .batch_execute(&format!(
+            "INSERT INTO activity_key_names (name) VALUES ('counter/job_count');
+             INSERT INTO activity (product, installation_id, day, received_at, keys, amounts,
+                                   report_id, period_start, period_end)
+             SELECT 'printernizer', id, (now() - interval '8 days')::date, now(),
+                    ARRAY(SELECT n.id FROM activity_key_names n), '{{3}}',
+                    nextval('submission_id_seq'), now() - interval '15 days',
+                    now() - interval '8 days'
+             FROM unnest(ARRAY['{0}', '{1}']) AS id;
+             INSERT INTO activity_installations (product, installation_id, first_day)
+             SELECT 'printernizer', id, (now() - interval '8 days')::date
+             FROM unnest(ARRAY['{0}', '{1}']) AS id;
+             INSERT INTO submission_counts (product, submissions, installations)
+             VALUES ('printernizer', 2, 2)",
+            installation(1),
+            installation(2)
+        ))
+        .await
+        .expect("the reports as V24 stored them");
+
+    let upgraded = spawn_app_in_schema(schema, None, |c| c.rollup_interval_secs = 3_600).await;
+    let registered: i64 = upgraded
+        .db()
+        .await
+        .query_one(
+            "SELECT count(*) FROM activity_installations WHERE product = 'printernizer'",
+            &[],
+        )
+        .await
+        .expect("the registry")
+        .get(0);
+    let known_again = upgraded
+        .submit(&report(&installation(1), Utc::now() - Duration::hours(1)))
+        .await;
+    let new = upgraded
+        .submit(&report(&installation(3), Utc::now() - Duration::hours(1)))
+        .await;
+
+    assert_eq!(registered, 0, "a report product's entries are gone");
+    assert_eq!(known_again.status(), 200);
+    assert_eq!(new.status(), 200);
+    let summary = body(upgraded.get("/stats/summary", Some(ADMIN_KEY)).await).await;
+    assert_eq!(summary["total_submissions"], 4, "{summary}");
+    assert_eq!(summary["unique_installations"], 3, "{summary}");
+    assert_eq!(upgraded.counted_over_raw_reports().await, (4, 3));
 }
