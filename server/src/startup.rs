@@ -115,7 +115,7 @@ impl Application {
             concurrent_batches: config.concurrent_batches.max(1),
             batch_timeout: config.database.timeout() * 2,
         };
-        let (writer, writer_task) = Writer::start(writer_pool.clone(), writer_config);
+        let (writer, writer_task) = Writer::start(writer_pool.clone(), writer_config)?;
         // Printernizer first: counts of a request whose product is not known go to it.
         let printernizer = rules.report.product();
         let others = catalog.products().iter().map(|product| product.name());

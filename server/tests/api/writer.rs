@@ -49,6 +49,7 @@ fn writer(app: &TestApp) -> Writer {
             batch_timeout: Duration::from_secs(30),
         },
     )
+    .expect("the writer starts")
     .0
 }
 
