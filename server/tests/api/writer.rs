@@ -18,19 +18,32 @@ use crate::helpers::{
     body, free_port, fresh_report, fresh_schema, psql, query_pool, report, serve_config, spawn_app,
     stop_with_sigterm, tally_command, wait_for_health, TestApp, ADMIN_KEY, INGEST_KEY,
 };
+use crate::products_ingest::{stored, stories_batch};
+
+fn catalog() -> &'static Catalog {
+    static CATALOG: std::sync::OnceLock<Catalog> = std::sync::OnceLock::new();
+    CATALOG.get_or_init(|| Catalog::load(None).expect("the built-in catalog"))
+}
 
 fn rules() -> Rules {
-    static CATALOG: std::sync::OnceLock<Catalog> = std::sync::OnceLock::new();
-    let catalog = CATALOG.get_or_init(|| Catalog::load(None).expect("the built-in catalog"));
     Rules {
         raw_retention: chrono::Duration::days(400),
-        report: catalog.printernizer(),
+        report: catalog().printernizer(),
     }
 }
 
 fn parsed(body: &serde_json::Value) -> Folded {
     let bytes = serde_json::to_vec(body).expect("JSON");
     printernizer::fold(&bytes, &rules(), Utc::now()).expect("a valid report")
+}
+
+/// A Stories batch as its route folds it.
+fn events(batch: &serde_json::Value) -> Folded {
+    let stories = catalog()
+        .product("stories")
+        .expect("Stories in the catalog");
+    let bytes = serde_json::to_vec(batch).expect("JSON");
+    tally::domain::adapters::events::fold_batch(&bytes, stories, Utc::now()).expect("a valid batch")
 }
 
 /// A writer on the app's schema, one batch at a time.
@@ -161,6 +174,82 @@ async fn a_refused_report_answers_500_with_no_internals_and_its_cause_is_logged_
         !logs.contains(&installation),
         "the installation id reached the log"
     );
+}
+
+#[tokio::test]
+async fn a_batch_resent_within_one_batch_of_events_and_reports_counts_once_beside_them() {
+    let app = spawn_app().await;
+    let writer = writer(&app);
+    let (ada, bo) = ("user_ada_0001", "user_bo_00002");
+    let sent = stories_batch(ada);
+    let (_, report) = fresh_report();
+    let jobs = [
+        events(&sent),
+        events(&sent),
+        events(&stories_batch(bo)),
+        parsed(&report),
+    ];
+
+    let answers = join_all(jobs.into_iter().map(|job| writer.store(job))).await;
+
+    let answers: Vec<_> = answers
+        .into_iter()
+        .map(|answer| answer.expect("stored"))
+        .collect();
+    let counted: Vec<bool> = answers.iter().map(|answer| answer.counted).collect();
+    assert_eq!(counted, [true, false, true, true]);
+    assert!(answers[3].report.expect("the report's outcome").inserted);
+    let days = stored(&app, "stories").await;
+    assert_eq!(days[ada]["event/app_opened"], 1.0);
+    assert_eq!(days[bo]["event/app_opened"], 1.0);
+    assert_eq!(app.stored_reports().await, 1);
+    // The fingerprint outlives its batch: the same batch later is not counted again.
+    let again = writer.store(events(&sent)).await.expect("stored");
+    assert!(!again.counted);
+    assert_eq!(stored(&app, "stories").await[ada]["event/app_opened"], 1.0);
+}
+
+#[tokio::test]
+async fn an_event_batch_the_database_refuses_keeps_no_fingerprint_and_counts_when_resent() {
+    let app = spawn_app().await;
+    let (refused, kept) = ("user_refused1", "user_kept_001");
+    app.db()
+        .await
+        .batch_execute(&format!(
+            "CREATE FUNCTION refuse_one() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN
+               IF NEW.installation_id = '{refused}' THEN
+                 RAISE EXCEPTION 'refused by the test';
+               END IF;
+               RETURN NEW;
+             END $$;
+             CREATE TRIGGER refuse_one BEFORE INSERT ON activity_added
+               FOR EACH ROW EXECUTE FUNCTION refuse_one();"
+        ))
+        .await
+        .expect("trigger created");
+    let writer = writer(&app);
+    let sent = stories_batch(refused);
+
+    let answers =
+        join_all([events(&sent), events(&stories_batch(kept))].map(|job| writer.store(job))).await;
+
+    assert!(
+        matches!(answers[0], Err(WriteError::Refused(_))),
+        "{:?}",
+        answers[0]
+    );
+    assert!(answers[1].as_ref().expect("the other batch stored").counted);
+    app.db()
+        .await
+        .batch_execute("DROP TRIGGER refuse_one ON activity_added")
+        .await
+        .expect("trigger dropped");
+    let resent = writer.store(events(&sent)).await.expect("stored");
+    assert!(resent.counted, "the refused batch's fingerprint was kept");
+    let days = stored(&app, "stories").await;
+    assert_eq!(days[refused]["event/app_opened"], 1.0);
+    assert_eq!(days[kept]["event/app_opened"], 1.0);
 }
 
 /// Waits until a session of the test's schema waits for a lock on `table`.
