@@ -7,6 +7,8 @@
 //! The path of an event request: unwrap the envelope (gzip, posthog-js's form), find the key,
 //! fold the events of the key's product, store, answer `{"status": 1}` after COMMIT.
 
+use std::borrow::Cow;
+
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
@@ -58,7 +60,8 @@ pub async fn capture(
     keys: web::Data<Keys>,
     storing: Storing,
 ) -> Result<HttpResponse, ApiError> {
-    let captured = read(&req, &body)?;
+    let unwrapped = unwrap(&req, &body)?;
+    let captured = unwrapped.capture()?;
     let served = auth::served(&req, &keys, captured.api_key())?;
     let folded = captured.fold(served.0, Utc::now())?;
     let outcome = storing.store(folded).await?;
@@ -103,7 +106,8 @@ pub async fn engage(
     keys: web::Data<Keys>,
     storing: Storing,
 ) -> Result<HttpResponse, ApiError> {
-    let captured = read(&req, &body)?;
+    let unwrapped = unwrap(&req, &body)?;
+    let captured = unwrapped.capture()?;
     let served = auth::served(&req, &keys, captured.api_key())?;
     let outcome = storing
         .store(captured.fold_person_updates(served.0)?)
@@ -182,8 +186,20 @@ struct EventQuery {
     sent_at_ms: Option<i64>,
 }
 
-/// The capture inside the request's envelope, with the client's sending time.
-fn read(req: &HttpRequest, body: &Body) -> Result<Capture, ApiError> {
+/// The JSON inside a request's envelope, with the client's sending time.
+struct Unwrapped<'a> {
+    json: Cow<'a, [u8]>,
+    sent_at: Option<DateTime<Utc>>,
+}
+
+impl Unwrapped<'_> {
+    /// The capture it holds, read in place.
+    fn capture(&self) -> Result<Capture<'_>, ApiError> {
+        Ok(capture::read(&self.json)?.sent_at_or(self.sent_at))
+    }
+}
+
+fn unwrap<'a>(req: &HttpRequest, body: &'a Body) -> Result<Unwrapped<'a>, ApiError> {
     let query = web::Query::<EventQuery>::from_query(req.query_string()).ok();
     let compression = query.as_ref().and_then(|q| q.compression.as_deref());
     let header_says = |name, value: &str| {
@@ -202,7 +218,7 @@ fn read(req: &HttpRequest, body: &Body) -> Result<Capture, ApiError> {
     let sent_at = query
         .and_then(|q| q.sent_at_ms)
         .and_then(DateTime::from_timestamp_millis);
-    Ok(capture::read(&json)?.sent_at_or(sent_at))
+    Ok(Unwrapped { json, sent_at })
 }
 
 impl From<EnvelopeError> for ApiError {

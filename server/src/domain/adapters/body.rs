@@ -5,10 +5,10 @@ use std::io;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::Serialize;
-use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::fold::Folder;
+use super::json::{self, Json, Object};
 use crate::domain::activity::ClientId;
 use crate::domain::{parse_datetime, Rejected};
 
@@ -21,10 +21,14 @@ const MAX_CLOCK_AHEAD_MINUTES: i64 = 10;
 
 impl Folder {
     /// A required list of 1 to `MAX_EVENTS` events.
-    pub(super) fn events<'v>(&mut self, value: Option<&'v Value>, loc: &[&str]) -> &'v [Value] {
+    pub(super) fn events<'v>(
+        &mut self,
+        value: Option<&'v Json<'v>>,
+        loc: &[&str],
+    ) -> &'v [Json<'v>] {
         match value {
             None => self.missing(loc),
-            Some(Value::Array(list)) if (1..=MAX_EVENTS).contains(&list.len()) => return list,
+            Some(Json::Array(list)) if (1..=MAX_EVENTS).contains(&list.len()) => return list,
             Some(_) => self.error(
                 loc,
                 format!("must be a list of 1 to {MAX_EVENTS} events"),
@@ -35,8 +39,8 @@ impl Folder {
     }
 
     /// Members of `map` other than `known`: not declared, dropped.
-    pub(super) fn drop_unknown(&mut self, map: &Map<String, Value>, known: &[&str]) {
-        let unknown = map.keys().filter(|name| !known.contains(&name.as_str()));
+    pub(super) fn drop_unknown(&mut self, map: &Object<'_>, known: &[&str]) {
+        let unknown = map.keys().filter(|name| !known.contains(name));
         self.drop(unknown.count() as u64);
     }
 
@@ -45,17 +49,21 @@ impl Folder {
     }
 
     /// A required string member, or an error.
-    pub(super) fn string<'v>(&mut self, value: Option<&'v Value>, loc: &[&str]) -> Option<&'v str> {
+    pub(super) fn string<'v>(
+        &mut self,
+        value: Option<&'v Json<'_>>,
+        loc: &[&str],
+    ) -> Option<&'v str> {
         match value {
             None => self.missing(loc),
-            Some(Value::String(text)) => return Some(text),
+            Some(Json::String(text)) => return Some(text),
             Some(_) => self.error(loc, "must be a string", "type_error"),
         }
         None
     }
 
     /// An installation's anonymous id as the client sends it.
-    pub(super) fn client_id(&mut self, value: Option<&Value>, loc: &[&str]) -> Option<ClientId> {
+    pub(super) fn client_id(&mut self, value: Option<&Json<'_>>, loc: &[&str]) -> Option<ClientId> {
         let id = ClientId::parse(self.string(value, loc)?);
         if id.is_none() {
             self.error(loc, ClientId::rule(), "client_id");
@@ -66,7 +74,7 @@ impl Folder {
     /// The UTC day of a required datetime member.
     pub(super) fn day(
         &mut self,
-        value: Option<&Value>,
+        value: Option<&Json<'_>>,
         loc: &[&str],
         now: DateTime<Utc>,
     ) -> Option<NaiveDate> {
@@ -79,11 +87,11 @@ impl Folder {
     /// An optional object member; anything else but an object is an error.
     pub(super) fn object<'v>(
         &mut self,
-        value: Option<&'v Value>,
+        value: Option<&'v Json<'v>>,
         loc: &[&str],
-    ) -> Option<&'v Map<String, Value>> {
+    ) -> Option<&'v Object<'v>> {
         match value? {
-            Value::Object(map) => Some(map),
+            Json::Object(map) => Some(map),
             _ => {
                 self.error(loc, "must be an object", "type_error");
                 None
@@ -117,8 +125,8 @@ pub(super) fn corrected_event_day(
 }
 
 /// A digest of a request's accepted content, told apart by product, fed one piece at a time
-/// as the adapter accepts it, so that nothing is copied or assembled to be hashed. `Value`'s
-/// maps are sorted (serde_json's `preserve_order` is off) and a piece's members are fed in that
+/// as the adapter accepts it, so that nothing is copied or assembled to be hashed. An object's
+/// members are sorted (`json::Object`) and a piece's members are fed in that
 /// order, so the same content gives the same digest whatever order its client wrote them in.
 pub(super) struct Fingerprint(Sha256);
 
@@ -158,24 +166,24 @@ impl io::Write for Hashing<'_> {
 }
 
 /// A body that is a JSON object, or the 400 that says it is not.
-pub(super) fn json_object(body: &[u8]) -> Result<Map<String, Value>, Rejected> {
+pub(super) fn json_object(body: &[u8]) -> Result<Object<'_>, Rejected> {
     match json(body)? {
-        Value::Object(map) => Ok(map),
+        Json::Object(map) => Ok(map),
         _ => Err(Rejected::Malformed("body must be a JSON object".to_owned())),
     }
 }
 
 /// A body that is a JSON object or a list (posthog-js's events), or the 400 that says it is not.
-pub(super) fn json_object_or_list(body: &[u8]) -> Result<Value, Rejected> {
+pub(super) fn json_object_or_list(body: &[u8]) -> Result<Json<'_>, Rejected> {
     match json(body)? {
-        value @ (Value::Object(_) | Value::Array(_)) => Ok(value),
+        value @ (Json::Object(_) | Json::Array(_)) => Ok(value),
         _ => Err(Rejected::Malformed(
             "body must be a JSON object or a list of events".to_owned(),
         )),
     }
 }
 
-fn json(body: &[u8]) -> Result<Value, Rejected> {
-    serde_json::from_slice(body)
+fn json(body: &[u8]) -> Result<Json<'_>, Rejected> {
+    json::parse(body)
         .map_err(|error| Rejected::Malformed(format!("body is not valid JSON: {error}")))
 }

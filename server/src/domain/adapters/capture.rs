@@ -13,10 +13,10 @@
 use std::fmt;
 
 use chrono::{DateTime, Duration, Utc};
-use serde_json::{Map, Value};
 
 use super::body::{json_object_or_list, Fingerprint};
 use super::fold::Folder;
+use super::json::{Json, Object};
 use super::parts;
 use crate::domain::activity::{Folded, Merge, Unusable};
 use crate::domain::{parse_datetime, FieldError, Product, Rejected};
@@ -39,28 +39,28 @@ const KEY_MEMBERS: [&str; 3] = ["api_key", "token", "$token"];
 const BATCH_MEMBERS: [&str; 5] = ["batch", "sent_at", "api_key", "token", "$token"];
 
 /// A capture body whose key can be checked before its events are read.
-pub struct Capture {
+pub struct Capture<'a> {
     api_key: String,
     /// The body: one event, an object with `batch`, or a list of events.
-    body: Value,
+    body: Json<'a>,
     /// When the client sent the request, by its own clock.
     sent_at: Option<DateTime<Utc>>,
 }
 
 /// By hand: neither the key nor the body (an address in `$ip`) may reach a log.
-impl fmt::Debug for Capture {
+impl fmt::Debug for Capture<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Capture").finish_non_exhaustive()
     }
 }
 
 /// A JSON object or list that carries a key; its events are read by `Capture::fold`.
-pub fn read(body: &[u8]) -> Result<Capture, Rejected> {
+pub fn read(body: &[u8]) -> Result<Capture<'_>, Rejected> {
     let body = json_object_or_list(body)?;
     let api_key = key_of(&body)?;
     let sent_at = body
         .get("sent_at")
-        .and_then(Value::as_str)
+        .and_then(Json::as_str)
         .and_then(parse_datetime);
     Ok(Capture {
         api_key,
@@ -70,12 +70,12 @@ pub fn read(body: &[u8]) -> Result<Capture, Rejected> {
 }
 
 /// The body's key, else its events' key; events that name different keys are refused.
-fn key_of(body: &Value) -> Result<String, Rejected> {
+fn key_of(body: &Json<'_>) -> Result<String, Rejected> {
     let refused =
         |msg: &str, kind: &str| Rejected::Invalid(vec![FieldError::new(&["api_key"], msg, kind)]);
     let in_body = body.as_object().and_then(member_key).transpose();
     let mut found = in_body.map_err(|()| refused("must be a string", "type_error"))?;
-    for event in events_of(body).iter().filter_map(Value::as_object) {
+    for event in events_of(body).iter().filter_map(Json::as_object) {
         let own = member_key(event)
             .or_else(|| {
                 let properties = event.get("properties")?.as_object()?;
@@ -101,11 +101,11 @@ fn key_of(body: &Value) -> Result<String, Rejected> {
 }
 
 /// The events of a body: its list, its `batch`, or the body itself.
-fn events_of(body: &Value) -> &[Value] {
+fn events_of<'v>(body: &'v Json<'v>) -> &'v [Json<'v>] {
     match body {
-        Value::Array(list) => list,
-        Value::Object(map) => match map.get("batch") {
-            Some(Value::Array(list)) => list,
+        Json::Array(list) => list,
+        Json::Object(map) => match map.get("batch") {
+            Some(Json::Array(list)) => list,
             _ => std::slice::from_ref(body),
         },
         _ => &[],
@@ -113,14 +113,14 @@ fn events_of(body: &Value) -> &[Value] {
 }
 
 /// The first of `KEY_MEMBERS` present in `map`; `Err` if it is not a string.
-fn member_key(map: &Map<String, Value>) -> Option<Result<&str, ()>> {
+fn member_key<'v>(map: &'v Object<'_>) -> Option<Result<&'v str, ()>> {
     KEY_MEMBERS
         .iter()
-        .find_map(|name| map.get(*name))
+        .find_map(|name| map.get(name))
         .map(|key| key.as_str().ok_or(()))
 }
 
-impl Capture {
+impl Capture<'_> {
     pub fn api_key(&self) -> &str {
         &self.api_key
     }
@@ -153,12 +153,12 @@ impl Capture {
         let mut identified = true;
         // Events without a usable installation id, of how many.
         let (mut anonymous, mut events) = (0, 0);
-        let (list, id_loc): (&[Value], &[&str]) = match &self.body {
-            Value::Object(body) if body.contains_key("batch") => {
+        let (list, id_loc): (&[Json<'_>], &[&str]) = match &self.body {
+            Json::Object(body) if body.contains_key("batch") => {
                 folder.drop_unknown(body, &BATCH_MEMBERS);
                 (folder.events(body.get("batch"), &["batch"]), &["batch"])
             }
-            Value::Object(_) => (std::slice::from_ref(&self.body), &["distinct_id"]),
+            Json::Object(_) => (std::slice::from_ref(&self.body), &["distinct_id"]),
             list => (folder.events(Some(list), &[]), &[]),
         };
         for event in list {
@@ -196,7 +196,7 @@ struct Clock {
 fn fold_event(
     folder: &mut Folder,
     product: &Product,
-    event: &Map<String, Value>,
+    event: &Object<'_>,
     clock: Clock,
     fingerprint: &mut Fingerprint,
 ) -> Result<(), Unusable> {
@@ -225,9 +225,8 @@ fn fold_event(
     // `$` marks PostHog's own properties (`$ip`, `$lib`): never ours to keep. The key is not data.
     let (own, properties): (Vec<_>, Vec<_>) = properties
         .into_iter()
-        .flatten()
-        .filter(|(property, _)| !matches!(property.as_str(), "distinct_id" | "token"))
-        .map(|(property, value)| (property.as_str(), value))
+        .flat_map(Object::iter)
+        .filter(|(property, _)| !matches!(*property, "distinct_id" | "token"))
         .partition(|(property, _)| property.starts_with('$'));
     folder.row(Some((&installation, day)));
     let Some(kept) = folder.event(product, name, properties) else {
@@ -244,6 +243,6 @@ fn fold_event(
     Ok(())
 }
 
-fn has_time_or_id(event: &Map<String, Value>) -> bool {
+fn has_time_or_id(event: &Object<'_>) -> bool {
     event.contains_key("timestamp") || event.contains_key("uuid")
 }

@@ -6,6 +6,7 @@
 //! Decompression stops one byte past `max_decoded`: a small body that inflates to gigabytes
 //! costs that much memory, no more, and is refused as too large.
 
+use std::borrow::Cow;
 use std::io::Read;
 
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
@@ -44,14 +45,14 @@ pub fn unwrap(
     body: &[u8],
     wrapping: Wrapping,
     max_decoded: usize,
-) -> Result<Vec<u8>, EnvelopeError> {
+) -> Result<Cow<'_, [u8]>, EnvelopeError> {
     let payload = if wrapping.form || body.starts_with(b"data=") {
-        form_data(body)?
+        Cow::Owned(form_data(body)?)
     } else {
-        body.to_vec()
+        Cow::Borrowed(body)
     };
     let payload = if wrapping.gzip || payload.starts_with(&GZIP_MAGIC) {
-        gunzip(&payload, max_decoded)?
+        Cow::Owned(gunzip(&payload, max_decoded)?)
     } else {
         payload
     };

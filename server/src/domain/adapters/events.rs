@@ -2,10 +2,11 @@
 //! (`POST /api/crashes`), each added to its installation's day.
 
 use chrono::{DateTime, Utc};
-use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 use super::body::{json_object, Fingerprint};
 use super::fold::Folder;
+use super::json::{Json, Object};
 use super::parts;
 use crate::domain::activity::{ClientId, Folded, Merge, Unusable};
 use crate::domain::{Identifier, Product, Rejected};
@@ -47,7 +48,7 @@ fn fold_event(
     folder: &mut Folder,
     product: &Product,
     user: Option<&ClientId>,
-    event: &Value,
+    event: &Json<'_>,
     now: DateTime<Utc>,
     fingerprint: &mut Fingerprint,
 ) -> Result<(), Unusable> {
@@ -57,10 +58,7 @@ fn fold_event(
     let properties = parts::properties(event.get("properties"))?;
     let day = parts::day(event.get("timestamp"), now)?;
     folder.row(user.map(|user| (user, day)));
-    let properties = properties
-        .into_iter()
-        .flatten()
-        .map(|(k, v)| (k.as_str(), v));
+    let properties = properties.into_iter().flat_map(Object::iter);
     if let Some(kept) = folder.event(product, event_type, properties) {
         fingerprint.add(&(event_type, event.get("timestamp"), kept));
     }
@@ -93,9 +91,9 @@ pub fn fold_crash(
     // No error type is not a string: the dimension stores it as `other`.
     let error_type = body
         .get("error_message")
-        .and_then(Value::as_str)
+        .and_then(Json::as_str)
         .and_then(error_type)
-        .map_or(Value::Null, Value::String);
+        .map_or(Json::Null, |error| Json::String(Cow::Owned(error)));
     let accepted = match parts::day(body.get("timestamp"), now) {
         Ok(day) => {
             folder.row(user.as_ref().map(|user| (user, day)));
@@ -121,9 +119,9 @@ pub fn fold_crash(
 fn fold_crash_event<'v>(
     folder: &mut Folder,
     product: &Product,
-    body: &'v Map<String, Value>,
-    error_type: &'v Value,
-) -> Option<Vec<(&'v str, &'v Value)>> {
+    body: &'v Object<'v>,
+    error_type: &'v Json<'v>,
+) -> Option<Vec<(&'v str, &'v Json<'v>)>> {
     let properties = [
         ("error_type", Some(error_type)),
         ("app_version", body.get("app_version")),

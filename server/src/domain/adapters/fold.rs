@@ -10,8 +10,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
-use serde_json::Value;
 
+use super::json::Json;
 use crate::domain::activity::{key, ClientId, Counts, DayRow, Folded, Merge, Unusable};
 use crate::domain::{
     AllowList, CountMap, Dimension, EventType, Field, FieldError, Flag, Identifier, Measure,
@@ -67,8 +67,8 @@ impl Folder {
         &mut self,
         product: &Product,
         event_type: &str,
-        properties: impl IntoIterator<Item = (&'v str, &'v Value)>,
-    ) -> Option<Vec<(&'v str, &'v Value)>> {
+        properties: impl IntoIterator<Item = (&'v str, &'v Json<'v>)>,
+    ) -> Option<Vec<(&'v str, &'v Json<'v>)>> {
         let Some(declared) = product.event(event_type) else {
             self.drop(1);
             return None;
@@ -96,7 +96,7 @@ impl Folder {
 
     /// A declared field of a daily report, added under `path`; a value that cannot be used
     /// drops the field alone.
-    pub(super) fn field(&mut self, scope: Scope<'_>, path: &str, field: &Field, value: &Value) {
+    pub(super) fn field(&mut self, scope: Scope<'_>, path: &str, field: &Field, value: &Json<'_>) {
         let mut staged = Staged::default();
         match staged.value(scope, path, field, value) {
             Ok(()) => self.commit(staged),
@@ -197,7 +197,7 @@ impl Staged {
         scope: Scope<'_>,
         path: &str,
         field: &Field,
-        value: &Value,
+        value: &Json<'_>,
     ) -> Result<(), Unusable> {
         match field {
             Field::Dimension(dimension) => {
@@ -217,7 +217,7 @@ impl Staged {
 
     /// A string by its allow-list or its rule; anything else is `other`: a value never
     /// costs its event.
-    fn dimension(&mut self, dimension: &Dimension, value: &Value) -> String {
+    fn dimension(&mut self, dimension: &Dimension, value: &Json<'_>) -> String {
         let Some(text) = value.as_str() else {
             return self.ruled(Ruled::Other);
         };
@@ -252,7 +252,7 @@ impl Staged {
         }
     }
 
-    fn measure(&mut self, measure: &Measure, path: &str, value: &Value) -> Result<(), Unusable> {
+    fn measure(&mut self, measure: &Measure, path: &str, value: &Json<'_>) -> Result<(), Unusable> {
         let number = value
             .as_f64()
             .filter(|number| number.is_finite())
@@ -267,7 +267,7 @@ impl Staged {
         Ok(())
     }
 
-    fn flag(&mut self, flag: Flag, path: &str, value: &Value) -> Result<(), Unusable> {
+    fn flag(&mut self, flag: Flag, path: &str, value: &Json<'_>) -> Result<(), Unusable> {
         let Some(max_entries) = flag.max_entries() else {
             if value.as_bool().ok_or(Unusable::Shape)? {
                 self.add(key::flag(path), 1.0);
@@ -276,20 +276,20 @@ impl Staged {
         };
         // A set: `{"name": true}`, or the list of the names that are on.
         let on: Vec<&str> = match value {
-            Value::Array(list) if list.len() <= max_entries => list
+            Json::Array(list) if list.len() <= max_entries => list
                 .iter()
                 .map(|entry| entry.as_str().ok_or(Unusable::Shape))
                 .collect::<Result<_, _>>()?,
-            Value::Object(map) if map.len() <= max_entries => {
+            Json::Object(map) if map.len() <= max_entries => {
                 let mut on = Vec::new();
-                for (name, entry) in map {
+                for (name, entry) in map.iter() {
                     if entry.as_bool().ok_or(Unusable::Shape)? {
-                        on.push(name.as_str());
+                        on.push(name);
                     }
                 }
                 on
             }
-            Value::Array(_) | Value::Object(_) => return Err(Unusable::Range),
+            Json::Array(_) | Json::Object(_) => return Err(Unusable::Range),
             _ => return Err(Unusable::Shape),
         };
         let on: BTreeSet<String> = on
@@ -307,9 +307,9 @@ impl Staged {
         scope: Scope<'_>,
         map: &CountMap,
         path: &str,
-        value: &Value,
+        value: &Json<'_>,
     ) -> Result<(), Unusable> {
-        let Value::Object(entries) = value else {
+        let Json::Object(entries) = value else {
             return Err(Unusable::Shape);
         };
         if entries.len() > map.max_entries() {
@@ -322,7 +322,7 @@ impl Staged {
                 Field::Dimension(dimension) => dimension.allow_list(),
                 _ => None,
             });
-        for (name, count_sent) in entries {
+        for (name, count_sent) in entries.iter() {
             let count = count(count_sent, map.max())?;
             let entry = match allow {
                 Some(allow) => self.allowed(allow, name),
@@ -335,7 +335,7 @@ impl Staged {
 }
 
 /// An integer from 0 to `max`, as a count.
-fn count(value: &Value, max: u64) -> Result<f64, Unusable> {
+fn count(value: &Json<'_>, max: u64) -> Result<f64, Unusable> {
     match value.as_u64() {
         // Counts stay far below 2^53, where f64 is still exact.
         Some(count) if count <= max => Ok(count as f64),

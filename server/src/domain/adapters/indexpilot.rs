@@ -8,10 +8,10 @@
 //! product's declared fields, so another product of this format may declare other names.
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
 
 use super::body::json_object;
 use super::fold::{Folder, Scope};
+use super::json::{Json, Object};
 use crate::domain::activity::{ClientId, Folded, Merge};
 use crate::domain::{Product, Rejected};
 
@@ -41,21 +41,21 @@ pub fn fold(
         for (name, value) in folder
             .object(body.get(section), &[section])
             .into_iter()
-            .flatten()
+            .flat_map(Object::iter)
         {
             field(&mut folder, product, name, value);
         }
     }
     let unknown = body
         .keys()
-        .filter(|name| !KNOWN.contains(&name.as_str()) && !SECTIONS.contains(&name.as_str()));
+        .filter(|name| !KNOWN.contains(name) && !SECTIONS.contains(name));
     folder.drop(unknown.count() as u64);
     folder.finish(product, Merge::Replace, None)
 }
 
 /// A declared field folded under its own name (dropped alone when its value cannot be used);
 /// an undeclared one dropped.
-fn field(folder: &mut Folder, product: &Product, name: &str, value: &Value) {
+fn field(folder: &mut Folder, product: &Product, name: &str, value: &Json<'_>) {
     match product.field(name) {
         Some(declared) => folder.field(Scope::Product(product), name, declared, value),
         None => folder.drop(1),
@@ -63,7 +63,7 @@ fn field(folder: &mut Folder, product: &Product, name: &str, value: &Value) {
 }
 
 /// 16 to 64 hex characters, either case; kept lowercased so that one installation is one id.
-fn installation_id(folder: &mut Folder, value: Option<&Value>) -> Option<ClientId> {
+fn installation_id(folder: &mut Folder, value: Option<&Json<'_>>) -> Option<ClientId> {
     let loc = ["installation_id"];
     let text = folder.string(value, &loc)?;
     let id = (ID_LEN.contains(&text.len()) && text.bytes().all(|b| b.is_ascii_hexdigit()))

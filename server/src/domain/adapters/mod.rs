@@ -13,6 +13,7 @@ pub mod envelope;
 pub mod events;
 mod fold;
 pub mod indexpilot;
+mod json;
 mod parts;
 pub mod printernizer;
 

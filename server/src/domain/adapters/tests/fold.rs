@@ -12,6 +12,8 @@ fn fold_field(product: &'static Product, name: &str, value: serde_json::Value) -
     let mut folder = Folder::default();
     folder.row(Some((&installation, day(10))));
     let field: &Field = product.field(name).unwrap();
+    let text = value.to_string();
+    let value = crate::domain::adapters::json::parse(text.as_bytes()).unwrap();
     folder.field(Scope::Product(product), name, field, &value);
     folder.finish(product, Merge::Add, None).unwrap()
 }
