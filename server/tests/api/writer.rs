@@ -66,8 +66,8 @@ fn writer(app: &TestApp) -> Writer {
     .0
 }
 
-/// Refuses every report of `installation` (for the test): the database's error, not ours.
-async fn refuse_reports_of(app: &TestApp, installation: &str) {
+/// Refuses every row of `installation` in `table` (for the test): the database's error, not ours.
+async fn refuse_rows_of(app: &TestApp, table: &str, installation: &str) {
     app.db()
         .await
         .batch_execute(&format!(
@@ -78,7 +78,7 @@ async fn refuse_reports_of(app: &TestApp, installation: &str) {
                END IF;
                RETURN NEW;
              END $$;
-             CREATE TRIGGER refuse_one BEFORE INSERT OR UPDATE ON activity
+             CREATE TRIGGER refuse_one BEFORE INSERT OR UPDATE ON {table}
                FOR EACH ROW EXECUTE FUNCTION refuse_one();"
         ))
         .await
@@ -89,7 +89,7 @@ async fn refuse_reports_of(app: &TestApp, installation: &str) {
 async fn a_row_the_database_refuses_fails_alone_and_the_rest_of_its_batch_is_stored() {
     let app = spawn_app().await;
     let reports: Vec<(String, serde_json::Value)> = (0..8).map(|_| fresh_report()).collect();
-    refuse_reports_of(&app, &reports[5].0).await;
+    refuse_rows_of(&app, "activity", &reports[5].0).await;
     let writer = writer(&app);
 
     let answers = join_all(reports.iter().map(|(_, body)| writer.store(parsed(body)))).await;
@@ -213,21 +213,7 @@ async fn a_batch_resent_within_one_batch_of_events_and_reports_counts_once_besid
 async fn an_event_batch_the_database_refuses_keeps_no_fingerprint_and_counts_when_resent() {
     let app = spawn_app().await;
     let (refused, kept) = ("user_refused1", "user_kept_001");
-    app.db()
-        .await
-        .batch_execute(&format!(
-            "CREATE FUNCTION refuse_one() RETURNS trigger LANGUAGE plpgsql AS $$
-             BEGIN
-               IF NEW.installation_id = '{refused}' THEN
-                 RAISE EXCEPTION 'refused by the test';
-               END IF;
-               RETURN NEW;
-             END $$;
-             CREATE TRIGGER refuse_one BEFORE INSERT ON activity_added
-               FOR EACH ROW EXECUTE FUNCTION refuse_one();"
-        ))
-        .await
-        .expect("trigger created");
+    refuse_rows_of(&app, "activity_added", refused).await;
     let writer = writer(&app);
     let sent = stories_batch(refused);
 
