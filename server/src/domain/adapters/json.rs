@@ -15,7 +15,7 @@ use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use serde_json::Number;
 
 /// A JSON value of a body that outlives it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, PartialEq)]
 pub enum Json<'a> {
     Null,
     Bool(bool),
@@ -26,7 +26,7 @@ pub enum Json<'a> {
 }
 
 /// An object's members, sorted by name, each name once.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, PartialEq)]
 pub struct Object<'a>(Vec<(Cow<'a, str>, Json<'a>)>);
 
 /// `body` as JSON.
