@@ -604,8 +604,9 @@ async fn prune_keeps_a_report_that_ended_within_retention_whenever_its_period_st
 }
 
 /// Printernizer's rows of the daily tables. Not every product's: the server's own first run
-/// also rolls the other products' today, at a moment the test does not choose (it once added
-/// their three rows between a test's two counts).
+/// rolls every product's today, at a moment the test does not choose, and IndexPilot's today
+/// is three rows (its 1-, 7- and 30-day windows) even with no data: three rows once appeared
+/// between a test's two counts.
 async fn daily_rows(db: &tokio_postgres::Client) -> i64 {
     db.query_one(
         "SELECT count(*) FROM daily_totals WHERE product = 'printernizer'",
