@@ -1,10 +1,13 @@
 //! The group-commit writer on a real database: what it writes when a row is refused, when a
 //! sender stops waiting, and which time a report is stamped with.
 //!
-//! These drive `Writer` directly on the test's current-thread runtime: every `store` of a
-//! `join_all` is queued before the writer task runs, so the batches are known, not timed.
+//! These drive `Writer` directly. It runs on a thread of its own, so a test whose jobs must
+//! share one batch holds the writer's batch before them on a lock (`in_one_batch`): the
+//! batches are known, not timed.
 
+use std::future::Future;
 use std::process::Stdio;
+use std::task::Poll;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -12,7 +15,7 @@ use futures_util::future::join_all;
 use tally::domain::activity::Folded;
 use tally::domain::adapters::printernizer;
 use tally::domain::{Catalog, Rules};
-use tally::store::{Purpose, WriteError, Writer, WriterConfig};
+use tally::store::{Counted, Purpose, WriteError, Writer, WriterConfig};
 
 use crate::helpers::{
     body, free_port, fresh_report, fresh_schema, psql, query_pool, report, serve_config, spawn_app,
@@ -92,7 +95,7 @@ async fn a_row_the_database_refuses_fails_alone_and_the_rest_of_its_batch_is_sto
     refuse_rows_of(&app, "activity", &reports[5].0).await;
     let writer = writer(&app);
 
-    let answers = join_all(reports.iter().map(|(_, body)| writer.store(parsed(body)))).await;
+    let answers = in_one_batch(&app, &writer, reports.iter().map(|(_, b)| parsed(b))).await;
 
     for (n, answer) in answers.iter().enumerate() {
         match (n, answer) {
@@ -190,7 +193,7 @@ async fn a_batch_resent_within_one_batch_of_events_and_reports_counts_once_besid
         parsed(&report),
     ];
 
-    let answers = join_all(jobs.into_iter().map(|job| writer.store(job))).await;
+    let answers = in_one_batch(&app, &writer, jobs).await;
 
     let answers: Vec<_> = answers
         .into_iter()
@@ -217,8 +220,8 @@ async fn an_event_batch_the_database_refuses_keeps_no_fingerprint_and_counts_whe
     let writer = writer(&app);
     let sent = stories_batch(refused);
 
-    let answers =
-        join_all([events(&sent), events(&stories_batch(kept))].map(|job| writer.store(job))).await;
+    let jobs = [events(&sent), events(&stories_batch(kept))];
+    let answers = in_one_batch(&app, &writer, jobs).await;
 
     assert!(
         matches!(answers[0], Err(WriteError::Refused(_))),
@@ -236,6 +239,38 @@ async fn an_event_batch_the_database_refuses_keeps_no_fingerprint_and_counts_whe
     let days = stored(&app, "stories").await;
     assert_eq!(days[refused]["event/app_opened"], 1.0);
     assert_eq!(days[kept]["event/app_opened"], 1.0);
+}
+
+/// Stores `jobs` as one batch, and answers each. A batch of events is held on a lock the test
+/// takes while the jobs queue behind it; once it commits, the writer takes every job queued
+/// into its next batch.
+async fn in_one_batch(
+    app: &TestApp,
+    writer: &Writer,
+    jobs: impl IntoIterator<Item = Folded>,
+) -> Vec<Result<Counted, WriteError>> {
+    let mut db = app.db().await;
+    let lock = db.transaction().await.expect("a transaction");
+    lock.batch_execute("LOCK TABLE batch_fingerprints IN EXCLUSIVE MODE")
+        .await
+        .expect("locked");
+    let held = tokio::spawn({
+        let (writer, job) = (writer.clone(), events(&stories_batch("user_held_001")));
+        async move { writer.store(job).await }
+    });
+    until_a_session_waits_on(app, "batch_fingerprints").await;
+    let mut all = std::pin::pin!(join_all(jobs.into_iter().map(|job| writer.store(job))));
+    // One poll queues every job: `store` sends its job before it first waits.
+    std::future::poll_fn(|cx| {
+        assert!(all.as_mut().poll(cx).is_pending(), "answered while held");
+        Poll::Ready(())
+    })
+    .await;
+    lock.commit().await.expect("unlocked");
+    held.await
+        .expect("the held batch's task")
+        .expect("the held batch stored");
+    all.await
 }
 
 /// Waits until a session of the test's schema waits for a lock on `table`.
