@@ -78,8 +78,8 @@ impl Application {
             Arc::new(Reporting::new(&config.reports, catalog).map_err(|e| anyhow::anyhow!("{e}"))?);
 
         // Pools of their own, so that no kind of work can take another's connections: the
-        // writer's, the statistics reads' (on the replica if there is one), the rest's, and
-        // the activity writer's (below).
+        // writer's (its connections live on the writer's own thread), the statistics reads'
+        // (on the replica if there is one), and the rest's.
         let pool = store::connect(&config.database).await?;
         store::migrate(&pool).await.context("migrations failed")?;
         let writer_pool = store::pool(
