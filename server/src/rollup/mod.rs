@@ -128,7 +128,7 @@ pub async fn bring_up_to_date(
         return Ok(None);
     };
     let kept_from = kept_from(product, raw_retention_days, Utc::now().date_naive());
-    let outcome = incremental(run.client(), product, kept_from).await;
+    let outcome = incremental(run.client(), pool, product, kept_from).await;
     run.unlock().await;
     outcome.map(Some)
 }
@@ -159,7 +159,7 @@ pub async fn bring_all_up_to_date<'a>(
             let kept_from = kept_from(product, raw_retention_days, Utc::now().date_naive());
             rolled.push((
                 product.name(),
-                incremental(client, product, kept_from).await?,
+                incremental(client, pool, product, kept_from).await?,
             ));
         }
         Ok(rolled)
@@ -185,7 +185,7 @@ pub async fn recompute_all<'a>(
         let mut rolled = Vec::new();
         for product in catalog.products() {
             let kept_from = kept_from(product, raw_retention_days, Utc::now().date_naive());
-            let done = recompute_locked(client, product, from, to, kept_from).await?;
+            let done = recompute_locked(client, pool, product, from, to, kept_from).await?;
             rolled.push((product.name(), done));
         }
         Ok(rolled)
@@ -206,13 +206,14 @@ pub async fn recompute(
     kept_from: NaiveDate,
 ) -> Result<Rolled, StoreError> {
     let mut run = Locked::wait(pool).await?;
-    let outcome = recompute_locked(run.client(), product, from, to, kept_from).await;
+    let outcome = recompute_locked(run.client(), pool, product, from, to, kept_from).await;
     run.unlock().await;
     outcome
 }
 
 async fn recompute_locked(
     client: &mut Object,
+    pool: &Pool,
     product: &Product,
     from: NaiveDate,
     to: NaiveDate,
@@ -224,7 +225,7 @@ async fn recompute_locked(
         Layout::Events => to.min(Utc::now().date_naive()),
     };
     let days: Vec<NaiveDate> = from.iter_days().take_while(|day| *day <= to).collect();
-    roll(client, product, &days, vec![(from, to)], kept_from).await
+    roll(client, pool, product, &days, vec![(from, to)], kept_from).await
 }
 
 /// The first day whose rows the product's retention keeps on `today`: its own declaration,
@@ -234,8 +235,9 @@ fn kept_from(product: &Product, raw_retention_days: u32, today: NaiveDate) -> Na
     today - Days::days(i64::from(retention))
 }
 
-/// A connection holding the rollup lock. Dropped without `unlock` (an abandoned run), it is
-/// closed rather than returned to the pool, which releases the lock and rolls back.
+/// A connection of a run, under the run's statement deadline: the first holds the rollup lock.
+/// Dropped without `unlock` (an abandoned run), it is closed rather than returned to the pool,
+/// which releases the lock and rolls back.
 struct Locked(Option<Object>);
 
 impl Locked {
@@ -243,6 +245,13 @@ impl Locked {
     async fn wait(pool: &Pool) -> Result<Self, StoreError> {
         let client = pool.get().await?;
         store::lock_rollup(&client, ROLL_STATEMENT_TIMEOUT, true).await?;
+        Ok(Self(Some(client)))
+    }
+
+    /// A second connection for a run that holds the lock on its first: its reads.
+    async fn beside(pool: &Pool) -> Result<Self, StoreError> {
+        let client = pool.get().await?;
+        store::set_statement_timeout(&client, ROLL_STATEMENT_TIMEOUT).await?;
         Ok(Self(Some(client)))
     }
 
@@ -289,6 +298,7 @@ impl Drop for Locked {
 /// the 29 after it, and today on the day's first run (`dirty_ranges`).
 async fn incremental(
     client: &mut Object,
+    pool: &Pool,
     product: &Product,
     kept_from: NaiveDate,
 ) -> Result<Rolled, StoreError> {
@@ -305,7 +315,7 @@ async fn incremental(
     days.dedup();
     let today_rolled = store::windows_rolled(&*client, name, today).await?;
     let ranges = dirty_ranges(today, today_rolled, &days);
-    let rolled = roll(client, product, &days, ranges, kept_from).await?;
+    let rolled = roll(client, pool, product, &days, ranges, kept_from).await?;
     if !marked.days.is_empty() {
         // An erasure committing while a run numbered its installation's rows left the number.
         store::delete_orphan_numbers(&*client, name).await?;
@@ -322,6 +332,7 @@ async fn incremental(
 /// Rolls `ranges` (and, in the activity tables, the daily sums and sets of `changed` days).
 async fn roll(
     client: &mut Object,
+    pool: &Pool,
     product: &Product,
     changed: &[NaiveDate],
     ranges: Vec<(NaiveDate, NaiveDate)>,
@@ -331,7 +342,7 @@ async fn roll(
         Layout::Reports(weight) => {
             roll_ranges(client, (product.name(), weight), ranges, kept_from).await?
         }
-        Layout::Events => activity::roll(client, product, changed, ranges, kept_from).await?,
+        Layout::Events => activity::roll(client, pool, product, changed, ranges, kept_from).await?,
     };
     if rolled.days() > LONGEST_WINDOW {
         // A backfill or a recompute rewrote the tables: the reads' plans need their statistics

@@ -37,6 +37,11 @@ impl DaySets {
         }
     }
 
+    /// Adds the sets of other days.
+    pub fn append(&mut self, mut other: DaySets) {
+        self.sets.append(&mut other.sets);
+    }
+
     /// Each set serialized (the roaring format), by day and key position.
     pub fn serialized(&self) -> impl Iterator<Item = (NaiveDate, usize, Vec<u8>)> + '_ {
         self.sets.iter().map(|((day, key), set)| {

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use deadpool_postgres::{GenericClient, Object};
+use deadpool_postgres::{GenericClient, Object, Transaction};
 use futures_util::{pin_mut, TryStreamExt};
 
 use super::installation_lock::lock_installations;
@@ -189,6 +189,15 @@ pub async fn delete_orphan_numbers(
             &[&product],
         )
         .await?)
+}
+
+/// Lets the rest of transaction `tx` read days of `activity` by its day index. A day's rows lie
+/// together (they arrive by day), so an index read of a chunk's days reads their pages only;
+/// the planner, costing those reads as random ones, scanned the whole table for each chunk
+/// instead (31 days of 100,000 installations: 7.8 s scanned, 4.5 s by the index).
+pub async fn read_days_by_index(tx: &Transaction<'_>) -> Result<(), StoreError> {
+    tx.batch_execute("SET LOCAL enable_seqscan = off").await?;
+    Ok(())
 }
 
 /// Streams the rows of `days`, each as its installation's number (`None` if it has none yet),

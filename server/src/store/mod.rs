@@ -29,8 +29,8 @@ pub use activity_daily::{
     activity_days, activity_days_since, analyze_activity_tables, built_days,
     delete_activity_before, delete_fingerprints_before, delete_orphan_numbers, for_each_day_set,
     for_each_numbered_day, key_numbers, number_installations, number_registered_since,
-    replace_activity_days, replace_activity_windows, replace_day_sets, windows_rolled, DaySet,
-    KeySum, WindowRow,
+    read_days_by_index, replace_activity_days, replace_activity_windows, replace_day_sets,
+    windows_rolled, DaySet, KeySum, WindowRow,
 };
 pub use activity_reads::{Cells, KeyAmount, Keys};
 pub use daily::{dimension, Daily, DayReports, DimensionRow, OutcomeCount, ReadPool, TotalsRow};
@@ -39,8 +39,8 @@ pub use outcomes::add_outcomes;
 pub use reports::{begin_sending, last_sent, Sending};
 pub use rollup::{
     first_day, for_each_report, lock_rollup, marked_days, midnight, new_installations,
-    replace_days, reports_on, rollup_state, save_rollup_state, unlock_rollup, unmark_days,
-    watermark, DailyRows, MarkedDays, ReportRow, Reports, RollupState,
+    replace_days, reports_on, rollup_state, save_rollup_state, set_statement_timeout,
+    unlock_rollup, unmark_days, watermark, DailyRows, MarkedDays, ReportRow, Reports, RollupState,
 };
 pub use summary::{fold_counts, ping, summary, Summary};
 pub use writer::{fold_added, Activity, Counted, Stored, WriteError, Writer, WriterConfig};

@@ -24,9 +24,7 @@ pub async fn lock_rollup(
     statement_timeout: &str,
     wait: bool,
 ) -> Result<bool, StoreError> {
-    client
-        .batch_execute(&format!("SET statement_timeout = '{statement_timeout}'"))
-        .await?;
+    set_statement_timeout(client, statement_timeout).await?;
     if wait {
         client
             .execute(
@@ -43,6 +41,17 @@ pub async fn lock_rollup(
         )
         .await?
         .try_get(0)?)
+}
+
+/// Sets the session's deadline of a statement (`unlock_rollup` resets it).
+pub async fn set_statement_timeout(
+    client: &impl GenericClient,
+    statement_timeout: &str,
+) -> Result<(), StoreError> {
+    client
+        .batch_execute(&format!("SET statement_timeout = '{statement_timeout}'"))
+        .await?;
+    Ok(())
 }
 
 /// Releases the rollup lock (if held) and the session's deadline.
