@@ -63,12 +63,13 @@ pub(super) async fn roll(
     }
     build.sort_unstable();
     build.dedup();
-    if let Some(first) = build.first() {
-        // Committed before the run's transaction, so that a second connection reads them.
-        store::number_registered_since(&*client, product, *first).await?;
-    }
     let tx = client.transaction().await?;
     store::read_days_by_index(&tx).await?;
+    let mut numbers = Numbers::default();
+    if let Some(first) = build.first() {
+        store::number_registered_since(&tx, product, *first).await?;
+        numbers = store::installation_numbers(&tx, product).await?;
+    }
     let mut beside = match build.len() {
         0 | 1 => None,
         _ => Some(Locked::beside(pool).await?),
@@ -84,7 +85,8 @@ pub(super) async fn roll(
         };
         for chunk in build.chunks(usize::try_from(CHUNK_DAYS).unwrap_or(1)) {
             let beside_tx = beside_tx.as_ref();
-            rolled.rows += build_days(&tx, beside_tx, product, &keys, chunk, &summed).await?;
+            let read = (product, &keys[..], chunk, &summed[..]);
+            rolled.rows += build_days(&tx, beside_tx, &mut numbers, read).await?;
         }
         if let Some(beside_tx) = beside_tx {
             beside_tx.commit().await?;
@@ -118,29 +120,27 @@ pub(super) async fn roll(
 async fn build_days(
     tx: &Transaction<'_>,
     beside: Option<&Transaction<'_>>,
-    product: &str,
-    keys: &[String],
-    days: &[NaiveDate],
-    summed: &[NaiveDate],
+    numbers: &mut Numbers,
+    (product, keys, days, summed): (&str, &[String], &[NaiveDate], &[NaiveDate]),
 ) -> Result<u64, StoreError> {
     let mut read = match beside {
         Some(beside) if days.len() > 1 => {
             let (mine, theirs) = days.split_at(days.len() / 2);
             let (mut read, other) = tokio::try_join!(
-                read_days(tx, product, keys, mine, summed),
-                read_days(beside, product, keys, theirs, summed),
+                read_days(tx, numbers, (product, keys, mine, summed)),
+                read_days(beside, numbers, (product, keys, theirs, summed)),
             )?;
             read.merge(other);
             read
         }
-        _ => read_days(tx, product, keys, days, summed).await?,
+        _ => read_days(tx, numbers, (product, keys, days, summed)).await?,
     };
     if read.sets.is_none() {
-        // Installations registered before they could be numbered (an upgraded database), or
-        // since the run numbered them: numbered in the run's transaction, so read on it alone.
+        // Installations registered before they could be numbered (an upgraded database): once.
         store::number_installations(tx, product, days).await?;
+        *numbers = store::installation_numbers(tx, product).await?;
         let rows = read.rows;
-        read = read_days(tx, product, keys, days, summed).await?;
+        read = read_days(tx, numbers, (product, keys, days, summed)).await?;
         read.rows += rows;
     }
     let Some(sets) = read.sets else {
@@ -176,6 +176,10 @@ async fn build_days(
     Ok(read.rows)
 }
 
+/// The product's installations' numbers, by id: looked up here rather than joined in the read,
+/// whose hash probes took 13% of the machine's CPU in a year's backfill (`perf`).
+type Numbers = HashMap<String, i32>;
+
 /// One read of a chunk's rows.
 struct DaysRead {
     /// None if a row's installation has no number.
@@ -205,23 +209,24 @@ impl DaysRead {
 /// The day sets of `days` and the sums of those in `summed`, from their rows.
 async fn read_days(
     client: &impl GenericClient,
-    product: &str,
-    keys: &[String],
-    days: &[NaiveDate],
-    summed: &[NaiveDate],
+    numbers: &Numbers,
+    (product, keys, days, summed): (&str, &[String], &[NaiveDate], &[NaiveDate]),
 ) -> Result<DaysRead, StoreError> {
     // The position of each event type's key by its number (position 0 is any activity).
-    let numbers = store::key_numbers(client, &keys[1..]).await?;
+    let key_numbers = store::key_numbers(client, &keys[1..]).await?;
     let positions: HashMap<i32, usize> = keys
         .iter()
         .enumerate()
-        .filter_map(|(at, key)| Some((*numbers.get(key)?, at)))
+        .filter_map(|(at, key)| Some((*key_numbers.get(key)?, at)))
         .collect();
     let mut sets = DaySets::new(days);
     let mut sums = HashMap::new();
     let mut numbered = true;
-    let rows =
-        store::for_each_numbered_day(client, product, days, |number, day, row_keys, amounts| {
+    let rows = store::for_each_day_row(
+        client,
+        product,
+        days,
+        |installation, day, row_keys, amounts| {
             if summed.binary_search(&day).is_ok() {
                 for (key, amount) in row_keys.iter().zip(amounts) {
                     let sum: &mut (f64, i32) = sums.entry((day, *key)).or_default();
@@ -230,7 +235,10 @@ async fn read_days(
                 }
             }
             // Numbers come from an identity column: positive.
-            let Some(number) = number.and_then(|number| u32::try_from(number).ok()) else {
+            let Some(number) = numbers
+                .get(installation)
+                .and_then(|n| u32::try_from(*n).ok())
+            else {
                 numbered = false;
                 return;
             };
@@ -238,8 +246,9 @@ async fn read_days(
                 .iter()
                 .filter_map(|key| positions.get(key).copied());
             sets.add(number, day, has);
-        })
-        .await?;
+        },
+    )
+    .await?;
     Ok(DaysRead {
         sets: numbered.then_some(sets),
         sums,

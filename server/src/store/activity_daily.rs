@@ -200,20 +200,18 @@ pub async fn read_days_by_index(tx: &Transaction<'_>) -> Result<(), StoreError> 
     Ok(())
 }
 
-/// Streams the rows of `days`, each as its installation's number (`None` if it has none yet),
-/// its day, and its keys' numbers and amounts.
-pub async fn for_each_numbered_day(
+/// Streams the rows of `days`, each as its installation, its day, and its keys' numbers and
+/// amounts.
+pub async fn for_each_day_row(
     client: &impl GenericClient,
     product: &str,
     days: &[NaiveDate],
-    mut sink: impl FnMut(Option<i32>, NaiveDate, Vec<i32>, Vec<f64>),
+    mut sink: impl FnMut(&str, NaiveDate, Vec<i32>, Vec<f64>),
 ) -> Result<u64, StoreError> {
     let statement = client
         .prepare_cached(
-            "SELECT n.number, a.day, a.keys, a.amounts
-             FROM activity a LEFT JOIN activity_installation_numbers n
-                  ON n.product = a.product AND n.installation_id = a.installation_id
-             WHERE a.product = $1 AND a.day = ANY($2)",
+            "SELECT installation_id, day, keys, amounts FROM activity
+             WHERE product = $1 AND day = ANY($2)",
         )
         .await?;
     let params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&product, &days];
@@ -230,6 +228,24 @@ pub async fn for_each_numbered_day(
         count += 1;
     }
     Ok(count)
+}
+
+/// The numbers of the product's installations (`activity_installation_numbers`), by id.
+pub async fn installation_numbers<Numbers: FromIterator<(String, i32)>>(
+    client: &impl GenericClient,
+    product: &str,
+) -> Result<Numbers, StoreError> {
+    let rows = client
+        .query(
+            "SELECT installation_id, number FROM activity_installation_numbers
+             WHERE product = $1",
+            &[&product],
+        )
+        .await?;
+    rows.iter()
+        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+        .collect::<Result<_, tokio_postgres::Error>>()
+        .map_err(StoreError::from)
 }
 
 /// The numbers of those of `names` that have one (`activity_key_names`): a name without one

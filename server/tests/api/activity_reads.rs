@@ -510,10 +510,19 @@ async fn the_keys_of_a_row_are_read_for_the_day_sets_and_sums_by_their_numbers()
         .await
         .expect("numbered");
 
+    let installations: std::collections::HashMap<String, i32> =
+        tally::store::installation_numbers(&db, STORIES)
+            .await
+            .expect("the numbers read");
     let mut read = Vec::new();
-    tally::store::for_each_numbered_day(&db, STORIES, &[day(0)], |number, _, row_keys, amounts| {
-        read.push((number.is_some(), row_keys, amounts));
-    })
+    tally::store::for_each_day_row(
+        &db,
+        STORIES,
+        &[day(0)],
+        |installation, _, row_keys, amounts| {
+            read.push((installations.contains_key(installation), row_keys, amounts));
+        },
+    )
     .await
     .expect("read");
 
