@@ -17,11 +17,13 @@ use super::{Locked, Rolled, CHUNK_DAYS};
 use crate::domain::activity::key;
 use crate::domain::Product;
 use crate::store::{self, DaySet, KeySum, StoreError, WindowRow};
+use crate::telemetry::Chain;
 
 /// Replaces the daily sums and the day sets of the `changed` days, and the windows of
 /// `ranges`, in one transaction. The sets of a range's days not built yet (an upgraded
 /// database's) are built first. Nothing before `kept_from` is rolled: its raw rows are gone.
-/// More than a day to build is read on two connections at once, the second from `pool`.
+/// More than a day to build is read on two connections at once, the second from `pool` if it
+/// has one to spare.
 pub(super) async fn roll(
     client: &mut Object,
     pool: &Pool,
@@ -72,7 +74,13 @@ pub(super) async fn roll(
     }
     let mut beside = match build.len() {
         0 | 1 => None,
-        _ => Some(Locked::beside(pool).await?),
+        // A pool with no connection to spare leaves the run reading on its own.
+        _ => Locked::beside(pool)
+            .await
+            .inspect_err(|error| {
+                tracing::warn!(error = %Chain(error), "the rollup reads on one connection");
+            })
+            .ok(),
     };
     {
         let beside_tx = match beside.as_mut() {

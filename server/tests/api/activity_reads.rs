@@ -340,6 +340,39 @@ async fn a_day_whose_raw_rows_retention_deleted_is_still_answered_from_the_daily
 }
 
 #[tokio::test]
+async fn a_run_with_no_connection_to_spare_reads_its_days_on_its_own_and_rolls_them_alike() {
+    let app = app().await;
+    crate::products_ingest::wait_for_the_servers_first_rollup(&app).await;
+    a_month_of_stories(&app).await;
+    let catalog = Catalog::load(None).expect("the built-in catalog loads");
+    let one_connection = tally::store::pool(
+        &crate::helpers::serve_config(&app.database_url).database,
+        tally::store::Purpose::Queries { connections: 1 },
+    )
+    .expect("the pool builds");
+    let rolled = |pool: deadpool_postgres::Pool| {
+        let (app, catalog) = (&app, &catalog);
+        async move {
+            rollup::recompute_all(&pool, catalog, 400, day(40), day(0))
+                .await
+                .expect("recompute runs");
+            (stories_days(app).await, stories_windows(app).await)
+        }
+    };
+
+    let alone = rolled(one_connection).await;
+    let beside = rolled(pool(&app)).await;
+
+    assert_eq!(alone, beside);
+    assert_eq!(
+        alone.0.len(),
+        2 + 2 + 11 + 4,
+        "the keys of the days 30, 10, 3 and 0 ago"
+    );
+    assert!(alone.1.len() > 30, "a window of each day of the month");
+}
+
+#[tokio::test]
 async fn retention_deletes_the_day_sets_of_the_days_whose_rows_it_deletes() {
     let app = app().await;
     crate::products_ingest::wait_for_the_servers_first_rollup(&app).await;
@@ -459,15 +492,31 @@ async fn rolled_stories(app: &TestApp) -> rollup::Rolled {
 
 /// Stories' windows, one line each.
 async fn stories_windows(app: &TestApp) -> Vec<String> {
+    stories_lines(
+        app,
+        "SELECT format('%s %s %s %s', day, window_days, key, installations)
+         FROM activity_windows WHERE product = $1 ORDER BY 1",
+    )
+    .await
+}
+
+/// Stories' daily sums, one line each.
+async fn stories_days(app: &TestApp) -> Vec<String> {
+    stories_lines(
+        app,
+        "SELECT format('%s %s %s %s', day, key, amount, installations)
+         FROM activity_daily WHERE product = $1 ORDER BY 1",
+    )
+    .await
+}
+
+/// The lines `select` reads of Stories (`$1`).
+async fn stories_lines(app: &TestApp, select: &str) -> Vec<String> {
     app.db()
         .await
-        .query(
-            "SELECT format('%s %s %s %s', day, window_days, key, installations)
-             FROM activity_windows WHERE product = $1 ORDER BY 1",
-            &[&STORIES],
-        )
+        .query(select, &[&STORIES])
         .await
-        .expect("the windows are read")
+        .expect("the lines are read")
         .iter()
         .map(|row| row.get(0))
         .collect()
