@@ -28,7 +28,7 @@ pub use activity_access::{
 pub use activity_daily::{
     activity_days, activity_days_since, analyze_activity_tables, built_days,
     delete_activity_before, delete_fingerprints_before, delete_orphan_numbers, for_each_day_row,
-    for_each_day_set, installation_numbers, key_numbers, number_installations,
+    for_each_day_set, for_each_installation_number, key_numbers, number_installations,
     number_registered_since, read_days_by_index, replace_activity_days, replace_activity_windows,
     replace_day_sets, windows_rolled, DaySet, KeySum, WindowRow,
 };

@@ -559,17 +559,19 @@ async fn the_keys_of_a_row_are_read_for_the_day_sets_and_sums_by_their_numbers()
         .await
         .expect("numbered");
 
-    let installations: std::collections::HashMap<String, i32> =
-        tally::store::installation_numbers(&db, STORIES)
-            .await
-            .expect("the numbers read");
+    let mut installations = std::collections::HashSet::new();
+    tally::store::for_each_installation_number(&db, STORIES, |installation, _| {
+        installations.insert(installation.to_owned());
+    })
+    .await
+    .expect("the numbers read");
     let mut read = Vec::new();
     tally::store::for_each_day_row(
         &db,
         STORIES,
         &[day(0)],
         |installation, _, row_keys, amounts| {
-            read.push((installations.contains_key(installation), row_keys, amounts));
+            read.push((installations.contains(installation), row_keys, amounts));
         },
     )
     .await
