@@ -38,6 +38,8 @@ pub(super) async fn roll(
         .chain(product.event_types().map(|(name, _)| key::event(name)))
         .collect();
     let product = product.name();
+    let tx = client.transaction().await?;
+    store::read_days_by_index(&tx).await?;
     let mut days: Vec<NaiveDate> = changed
         .iter()
         .copied()
@@ -55,7 +57,7 @@ pub(super) async fn roll(
     let mut build = days;
     for (from, to) in &ranges {
         let first = (*from - Duration::days(LONGEST_WINDOW - 1)).max(kept_from);
-        let built = store::built_days(&*client, product, (first, *to)).await?;
+        let built = store::built_days(&tx, product, (first, *to)).await?;
         build.extend(
             first
                 .iter_days()
@@ -65,8 +67,6 @@ pub(super) async fn roll(
     }
     build.sort_unstable();
     build.dedup();
-    let tx = client.transaction().await?;
-    store::read_days_by_index(&tx).await?;
     let mut numbers = Numbers::default();
     if let Some(first) = build.first() {
         store::number_registered_since(&tx, product, *first).await?;
