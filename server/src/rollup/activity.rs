@@ -245,8 +245,8 @@ async fn read_days(
         days,
         |installation, day, row_keys, amounts| {
             if summed.binary_search(&day).is_ok() {
-                for (key, amount) in row_keys.iter().zip(amounts) {
-                    let sum: &mut (f64, i32) = sums.entry((day, *key)).or_default();
+                for (key, amount) in row_keys.iter().zip(amounts.iter()) {
+                    let sum: &mut (f64, i32) = sums.entry((day, key)).or_default();
                     sum.0 += amount;
                     sum.1 += 1;
                 }
@@ -261,7 +261,7 @@ async fn read_days(
             };
             let has = row_keys
                 .iter()
-                .filter_map(|key| positions.get(key).copied());
+                .filter_map(|key| positions.get(&key).copied());
             sets.add(number, day, has);
         },
     )

@@ -9,7 +9,7 @@ use deadpool_postgres::{GenericClient, Object, Transaction};
 use futures_util::{pin_mut, TryStreamExt};
 
 use super::installation_lock::lock_installations;
-use super::StoreError;
+use super::{Packed, StoreError};
 
 /// The days of the rows received since `since`: each is re-rolled whole.
 pub async fn activity_days_since(
@@ -207,7 +207,7 @@ pub async fn for_each_day_row(
     client: &impl GenericClient,
     product: &str,
     days: &[NaiveDate],
-    mut sink: impl FnMut(&str, NaiveDate, Vec<i32>, Vec<f64>),
+    mut sink: impl FnMut(&str, NaiveDate, Packed<'_, i32>, Packed<'_, f64>),
 ) -> Result<u64, StoreError> {
     let statement = client
         .prepare_cached(

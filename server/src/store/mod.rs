@@ -7,6 +7,7 @@ mod daily;
 pub(crate) mod installation_lock;
 mod migrate;
 mod outcomes;
+mod packed;
 mod reports;
 mod rollup;
 mod summary;
@@ -36,6 +37,7 @@ pub use activity_reads::{Cells, KeyAmount, Keys};
 pub use daily::{dimension, Daily, DayReports, DimensionRow, OutcomeCount, ReadPool, TotalsRow};
 pub use migrate::migrate;
 pub use outcomes::add_outcomes;
+pub use packed::Packed;
 pub use reports::{begin_sending, last_sent, Sending};
 pub use rollup::{
     first_day, for_each_report, lock_rollup, marked_days, midnight, new_installations,

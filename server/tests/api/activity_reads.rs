@@ -571,7 +571,11 @@ async fn the_keys_of_a_row_are_read_for_the_day_sets_and_sums_by_their_numbers()
         STORIES,
         &[day(0)],
         |installation, _, row_keys, amounts| {
-            read.push((installations.contains(installation), row_keys, amounts));
+            read.push((
+                installations.contains(installation),
+                row_keys.iter().collect::<Vec<i32>>(),
+                amounts.iter().collect::<Vec<f64>>(),
+            ));
         },
     )
     .await
