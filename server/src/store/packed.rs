@@ -90,3 +90,53 @@ impl<'a, T: Element> FromSql<'a> for Packed<'a, T> {
         *ty == T::ARRAY
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A one-dimensional `int4[]` in PostgreSQL's binary format; `None` is a null element.
+    fn int4_array(values: &[Option<i32>]) -> Vec<u8> {
+        let has_null = values.iter().any(Option::is_none);
+        let mut raw = Vec::new();
+        for word in [1, i32::from(has_null), 23, values.len() as i32, 1] {
+            raw.extend(word.to_be_bytes());
+        }
+        for value in values {
+            match value {
+                Some(value) => {
+                    raw.extend(4i32.to_be_bytes());
+                    raw.extend(value.to_be_bytes());
+                }
+                None => raw.extend((-1i32).to_be_bytes()),
+            }
+        }
+        raw
+    }
+
+    fn read(raw: &[u8]) -> Result<Vec<i32>, String> {
+        Packed::<i32>::from_sql(&Type::INT4_ARRAY, raw)
+            .map(|packed| packed.iter().collect())
+            .map_err(|error| error.to_string())
+    }
+
+    #[test]
+    fn an_array_reads_its_elements_in_order_and_an_empty_one_none() {
+        assert_eq!(
+            read(&int4_array(&[Some(3), Some(-7), Some(70)])),
+            Ok(vec![3, -7, 70])
+        );
+        assert_eq!(read(&[0; 12]), Ok(vec![]));
+    }
+
+    #[test]
+    fn an_array_with_a_null_or_cut_short_or_of_two_dimensions_is_refused() {
+        assert!(read(&int4_array(&[Some(1), None])).is_err());
+        let whole = int4_array(&[Some(1), Some(2)]);
+        assert!(read(&whole[..whole.len() - 1]).is_err());
+        assert!(read(&whole[..8]).is_err());
+        let mut two_dimensions = whole.clone();
+        two_dimensions[3] = 2;
+        assert!(read(&two_dimensions).is_err());
+    }
+}
