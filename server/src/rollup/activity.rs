@@ -68,10 +68,18 @@ pub(super) async fn roll(
     build.sort_unstable();
     build.dedup();
     let mut numbers = Numbers::default();
+    let mut positions = HashMap::new();
     if let Some(first) = build.first() {
         store::number_registered_since(&tx, product, *first).await?;
         numbers = installation_numbers(&tx, product).await?;
+        positions = event_positions(&tx, &keys).await?;
     }
+    let reading = Reading {
+        product,
+        keys: &keys,
+        positions,
+        summed: &summed,
+    };
     let mut beside = match build.len() {
         0 | 1 => None,
         // A pool with no connection to spare leaves the run reading on its own.
@@ -93,8 +101,7 @@ pub(super) async fn roll(
         };
         for chunk in build.chunks(usize::try_from(CHUNK_DAYS).unwrap_or(1)) {
             let beside_tx = beside_tx.as_ref();
-            let read = (product, &keys[..], chunk, &summed[..]);
-            rolled.rows += build_days(&tx, beside_tx, &mut numbers, read).await?;
+            rolled.rows += build_days(&tx, beside_tx, &mut numbers, &reading, chunk).await?;
         }
         if let Some(beside_tx) = beside_tx {
             beside_tx.commit().await?;
@@ -120,7 +127,7 @@ pub(super) async fn roll(
     Ok(rolled)
 }
 
-/// Rebuilds the day sets of `days`, and the sums of those of them in `summed` (sorted), from one
+/// Rebuilds the day sets of `days`, and the sums of those of them the run sums, from one
 /// read of their rows (two, a sums' `SELECT` and the sets' read, took 3.3 and 4.3 s of a
 /// year's backfill at 10,000 installations); returns the rows read. With a connection
 /// `beside` the run's, half the days are read on each at once: one PostgreSQL process reads a
@@ -129,26 +136,33 @@ async fn build_days(
     tx: &Transaction<'_>,
     beside: Option<&Transaction<'_>>,
     numbers: &mut Numbers,
-    (product, keys, days, summed): (&str, &[String], &[NaiveDate], &[NaiveDate]),
+    reading: &Reading<'_>,
+    days: &[NaiveDate],
 ) -> Result<u64, StoreError> {
+    let Reading {
+        product,
+        keys,
+        summed,
+        ..
+    } = *reading;
     let mut read = match beside {
         Some(beside) if days.len() > 1 => {
             let (mine, theirs) = days.split_at(days.len() / 2);
             let (mut read, other) = tokio::try_join!(
-                read_days(tx, numbers, (product, keys, mine, summed)),
-                read_days(beside, numbers, (product, keys, theirs, summed)),
+                read_days(tx, numbers, reading, mine),
+                read_days(beside, numbers, reading, theirs),
             )?;
             read.merge(other);
             read
         }
-        _ => read_days(tx, numbers, (product, keys, days, summed)).await?,
+        _ => read_days(tx, numbers, reading, days).await?,
     };
     if read.sets.is_none() {
         // Installations registered before they could be numbered (an upgraded database): once.
         store::number_installations(tx, product, days).await?;
         *numbers = installation_numbers(tx, product).await?;
         let rows = read.rows;
-        read = read_days(tx, numbers, (product, keys, days, summed)).await?;
+        read = read_days(tx, numbers, reading, days).await?;
         read.rows += rows;
     }
     let Some(sets) = read.sets else {
@@ -182,6 +196,31 @@ async fn build_days(
         store::replace_activity_days(tx, product, &summed_days, &sums).await?;
     }
     Ok(read.rows)
+}
+
+/// What every read of a run's days shares.
+struct Reading<'a> {
+    product: &'a str,
+    /// Position 0 is any activity; the event types follow.
+    keys: &'a [String],
+    /// The position of each event type's key by its number.
+    positions: HashMap<i32, usize>,
+    /// The days whose sums are replaced (sorted).
+    summed: &'a [NaiveDate],
+}
+
+/// The position in `keys` of each of them that has a number, by its number (a name without one
+/// is in no row).
+async fn event_positions(
+    tx: &Transaction<'_>,
+    keys: &[String],
+) -> Result<HashMap<i32, usize>, StoreError> {
+    let numbers = store::key_numbers(tx, &keys[1..]).await?;
+    Ok(keys
+        .iter()
+        .enumerate()
+        .filter_map(|(at, key)| Some((*numbers.get(key)?, at)))
+        .collect())
 }
 
 /// The product's installations' numbers, by id: looked up here rather than joined in the read,
@@ -223,19 +262,19 @@ impl DaysRead {
     }
 }
 
-/// The day sets of `days` and the sums of those in `summed`, from their rows.
+/// The day sets of `days` and the sums of those of them the run sums, from their rows.
 async fn read_days(
     client: &impl GenericClient,
     numbers: &Numbers,
-    (product, keys, days, summed): (&str, &[String], &[NaiveDate], &[NaiveDate]),
+    reading: &Reading<'_>,
+    days: &[NaiveDate],
 ) -> Result<DaysRead, StoreError> {
-    // The position of each event type's key by its number (position 0 is any activity).
-    let key_numbers = store::key_numbers(client, &keys[1..]).await?;
-    let positions: HashMap<i32, usize> = keys
-        .iter()
-        .enumerate()
-        .filter_map(|(at, key)| Some((*key_numbers.get(key)?, at)))
-        .collect();
+    let Reading {
+        product,
+        positions,
+        summed,
+        ..
+    } = reading;
     let mut sets = DaySets::new(days);
     let mut sums = HashMap::new();
     let mut numbered = true;
