@@ -249,16 +249,13 @@ async fn in_one_batch(
     writer: &Writer,
     jobs: impl IntoIterator<Item = Folded>,
 ) -> Vec<Result<Counted, WriteError>> {
-    let mut db = app.db().await;
-    let lock = db.transaction().await.expect("a transaction");
-    lock.batch_execute("LOCK TABLE batch_fingerprints IN EXCLUSIVE MODE")
-        .await
-        .expect("locked");
-    let held = tokio::spawn({
-        let (writer, job) = (writer.clone(), events(&stories_batch("user_held_001")));
-        async move { writer.store(job).await }
-    });
-    until_a_session_waits_on(app, "batch_fingerprints").await;
+    let held = HeldBatch::on(
+        app,
+        writer,
+        "batch_fingerprints",
+        events(&stories_batch("user_held_001")),
+    )
+    .await;
     let mut all = std::pin::pin!(join_all(jobs.into_iter().map(|job| writer.store(job))));
     // One poll queues every job: `store` sends its job before it first waits.
     std::future::poll_fn(|cx| {
@@ -266,11 +263,36 @@ async fn in_one_batch(
         Poll::Ready(())
     })
     .await;
-    lock.commit().await.expect("unlocked");
-    held.await
-        .expect("the held batch's task")
-        .expect("the held batch stored");
+    held.release().await.expect("the held batch stored");
     all.await
+}
+
+/// A batch of one job waiting on a table the test holds locked: every batch after it queues
+/// until `release`.
+struct HeldBatch {
+    db: tokio_postgres::Client,
+    stored: tokio::task::JoinHandle<Result<Counted, WriteError>>,
+}
+
+impl HeldBatch {
+    async fn on(app: &TestApp, writer: &Writer, table: &str, job: Folded) -> Self {
+        let db = app.db().await;
+        db.batch_execute(&format!("BEGIN; LOCK TABLE {table} IN EXCLUSIVE MODE"))
+            .await
+            .expect("locked");
+        let stored = tokio::spawn({
+            let writer = writer.clone();
+            async move { writer.store(job).await }
+        });
+        until_a_session_waits_on(app, table).await;
+        Self { db, stored }
+    }
+
+    /// Unlocks the table; the held job's answer.
+    async fn release(self) -> Result<Counted, WriteError> {
+        self.db.batch_execute("COMMIT").await.expect("unlocked");
+        self.stored.await.expect("the held batch's task")
+    }
 }
 
 /// Waits until a session of the test's schema waits for a lock on `table`.
@@ -304,17 +326,13 @@ async fn reports_whose_senders_stopped_waiting_are_not_written() {
     let app = spawn_app().await;
     let writer = writer(&app);
     // The first batch waits on a lock the test holds; five more reports queue behind it.
-    let mut db = app.db().await;
-    let lock = db.transaction().await.expect("a transaction");
-    lock.batch_execute("LOCK TABLE submission_counts IN EXCLUSIVE MODE")
-        .await
-        .expect("locked");
-    let first = tokio::spawn({
-        let writer = writer.clone();
-        let (_, body) = fresh_report();
-        async move { writer.store(parsed(&body)).await }
-    });
-    until_a_session_waits_on(&app, "submission_counts").await;
+    let first = HeldBatch::on(
+        &app,
+        &writer,
+        "submission_counts",
+        parsed(&fresh_report().1),
+    )
+    .await;
 
     // Their senders give up (as a handler does at its deadline, or a client that hangs up).
     let queued: Vec<_> = (0..5).map(|_| fresh_report().1).collect();
@@ -324,8 +342,7 @@ async fn reports_whose_senders_stopped_waiting_are_not_written() {
         }))
         .await;
     assert!(gave_up.iter().all(Result::is_err));
-    lock.commit().await.expect("unlocked");
-    assert!(first.await.expect("the first report's task").is_ok());
+    assert!(first.release().await.is_ok());
     let (_, last) = fresh_report();
     assert!(writer.store(parsed(&last)).await.is_ok());
 
