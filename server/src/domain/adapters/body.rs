@@ -1,8 +1,6 @@
 //! Reading a body's members, each refused with its loc: the JSON object itself, required
 //! strings, installation ids, event times and lists; and the fingerprint of what was accepted.
 
-use std::io;
-
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -128,40 +126,36 @@ pub(super) fn corrected_event_day(
 /// as the adapter accepts it, so that nothing is copied or assembled to be hashed. An object's
 /// members are sorted (`json::Object`) and a piece's members are fed in that
 /// order, so the same content gives the same digest whatever order its client wrote them in.
-pub(super) struct Fingerprint(Sha256);
+pub(super) struct Fingerprint {
+    hasher: Sha256,
+    /// A piece's JSON, hashed whole: the serializer writes a piece in many small parts (a
+    /// quote, a name, a colon), and the hasher took each in a call of its own.
+    piece: Vec<u8>,
+}
 
 impl Fingerprint {
     pub(super) fn of(product: &str) -> Self {
         let mut hasher = Sha256::new();
         hasher.update(product.as_bytes());
         hasher.update([0]);
-        Self(hasher)
+        Self {
+            hasher,
+            piece: Vec::new(),
+        }
     }
 
     /// One piece as JSON, then a newline: no piece's JSON holds one, so pieces cannot run
     /// into each other (`1`, `2` is not `12`).
     pub(super) fn add(&mut self, piece: &impl Serialize) {
-        // Cannot fail: the pieces are strings, JSON values and lists of them, and hashing
-        // cannot fail to write.
-        let _hashed = serde_json::to_writer(Hashing(&mut self.0), piece);
-        self.0.update(b"\n");
+        self.piece.clear();
+        // Cannot fail: the pieces are strings, JSON values and lists of them, written to memory.
+        let _written = serde_json::to_writer(&mut self.piece, piece);
+        self.piece.push(b'\n');
+        self.hasher.update(&self.piece);
     }
 
     pub(super) fn finish(self) -> [u8; 32] {
-        self.0.finalize().into()
-    }
-}
-
-struct Hashing<'a>(&'a mut Sha256);
-
-impl io::Write for Hashing<'_> {
-    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        self.0.update(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
+        self.hasher.finalize().into()
     }
 }
 
