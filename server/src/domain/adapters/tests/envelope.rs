@@ -32,6 +32,14 @@ fn gzip_is_read_when_the_request_says_so_or_by_its_magic_bytes_alone() {
 }
 
 #[test]
+fn a_body_of_two_gzip_members_is_read_as_one_text() {
+    let (head, tail) = JSON.split_at(JSON.len() / 2);
+    let body = [gzip(head), gzip(tail)].concat();
+
+    assert_eq!(unwrap(&body, said(true, false), MAX).unwrap(), JSON);
+}
+
+#[test]
 fn posthog_js_form_of_base64_is_read_padded_or_not_and_escaped_or_not() {
     let base64 = base64::engine::general_purpose::STANDARD.encode(JSON);
     let escaped = url::form_urlencoded::Serializer::new(String::new())
