@@ -81,7 +81,18 @@ impl<'a> Json<'a> {
 }
 
 impl<'a> Object<'a> {
+    /// An event's object has a handful of members, each looked for by several names: a scan
+    /// that compares lengths first finds one with about one comparison of bytes, where the
+    /// binary search compared bytes at every step (a tenth of a capture batch's CPU).
     pub fn get(&self, name: &str) -> Option<&Json<'a>> {
+        const SCANNED: usize = 16;
+        if self.0.len() <= SCANNED {
+            return self
+                .0
+                .iter()
+                .find(|(member, _)| member.len() == name.len() && member == name)
+                .map(|(_, value)| value);
+        }
         self.0
             .binary_search_by(|(member, _)| member.as_ref().cmp(name))
             .ok()
@@ -284,6 +295,25 @@ mod tests {
         ));
         assert_eq!(object.keys().collect::<Vec<_>>(), ["escaped", "plain"]);
         assert_eq!(object.get("missing"), None);
+    }
+
+    #[test]
+    fn every_member_is_found_by_its_name_in_small_and_large_objects_alike() {
+        // Names of several lengths, so that some share a length and differ in their bytes.
+        let name = |n: usize| format!("{}{n}", "x".repeat(n % 4));
+        for members in [3, 16, 17, 40] {
+            let members_sent = (0..members)
+                .map(|n| format!("\"{}\": {n}", name(n)))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let body = format!("{{{members_sent}}}");
+            let parsed = parse(body.as_bytes()).expect("JSON");
+            for n in 0..members {
+                assert_eq!(parsed.get(&name(n)).and_then(Json::as_u64), Some(n as u64));
+            }
+            assert_eq!(parsed.get(&name(members)), None);
+            assert_eq!(parsed.get(""), None);
+        }
     }
 
     #[test]
