@@ -81,7 +81,7 @@ fn form_data(body: &[u8]) -> Result<Vec<u8>, EnvelopeError> {
 /// Read from the bytes themselves (`bufread`): `read`'s decoder copied them through a buffer of
 /// its own, allocated for every body.
 fn gunzip(payload: &[u8], max_decoded: usize) -> Result<Vec<u8>, EnvelopeError> {
-    let mut decoded = Vec::with_capacity(decoded_size(payload).min(max_decoded + 1));
+    let mut decoded = Vec::with_capacity(decoded_size(payload).min(max_decoded.saturating_add(1)));
     let limit = u64::try_from(max_decoded)
         .unwrap_or(u64::MAX)
         .saturating_add(1);
@@ -96,9 +96,12 @@ fn gunzip(payload: &[u8], max_decoded: usize) -> Result<Vec<u8>, EnvelopeError> 
 }
 
 /// What a gzip stream says its text's size is (its last four bytes, the size modulo 2^32), to
-/// make room once rather than grow while inflating: a hint only, never trusted past the limit.
+/// make room once rather than grow while inflating. A hint only: never past the limit, nor past
+/// what JSON inflates to from this many bytes, so that a few bytes with a lying trailer cannot
+/// reserve the whole limit (a text that does inflate further grows as it is read).
 fn decoded_size(payload: &[u8]) -> usize {
-    payload
-        .last_chunk::<4>()
-        .map_or(0, |size| u32::from_le_bytes(*size) as usize)
+    const MOST_JSON_INFLATES: usize = 64;
+    payload.last_chunk::<4>().map_or(0, |size| {
+        (u32::from_le_bytes(*size) as usize).min(payload.len().saturating_mul(MOST_JSON_INFLATES))
+    })
 }

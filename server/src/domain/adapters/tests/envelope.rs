@@ -93,6 +93,18 @@ fn a_gzip_bomb_is_too_large_once_its_cap_is_reached() {
 }
 
 #[test]
+fn a_gzip_body_whose_trailer_claims_gigabytes_is_malformed() {
+    let mut lying = gzip(JSON);
+    let at = lying.len() - 4;
+    lying[at..].copy_from_slice(&u32::MAX.to_le_bytes());
+
+    assert!(matches!(
+        unwrap(&lying, said(true, false), MAX),
+        Err(EnvelopeError::Malformed(_))
+    ));
+}
+
+#[test]
 fn broken_gzip_and_a_form_without_data_are_malformed() {
     let mut truncated = gzip(JSON);
     truncated.truncate(truncated.len() / 2);
