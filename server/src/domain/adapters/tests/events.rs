@@ -366,3 +366,22 @@ fn a_product_without_a_crash_type_drops_the_crash_and_adds_no_row() {
     assert!(folded.rows.is_empty());
     assert_eq!(folded.dropped, 1);
 }
+
+/// A batch resent across an upgrade must still count once: its digest is what the builds
+/// before stored (this value was computed by the build of 353b918, before the fingerprint's
+/// pieces were hashed whole).
+#[test]
+fn a_batchs_fingerprint_is_the_digest_earlier_builds_stored_for_it() {
+    let folded = fold_batch(&body(batch()), product("stories"), now()).unwrap();
+    let hex: String = folded
+        .fingerprint
+        .expect("a fingerprint")
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+
+    assert_eq!(
+        hex,
+        "86bab112452150232d1070c39f422d218c1bd6c0ab6db5073414b08abcd92062"
+    );
+}
