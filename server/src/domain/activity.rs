@@ -172,7 +172,9 @@ pub mod key {
     /// Values in bucket `index` of a measure: bucket i holds values <= bounds[i] and above
     /// bounds[i - 1]; bucket `bounds.len()` holds what lies above the last bound.
     pub fn measure_bucket(path: &str, index: usize) -> String {
-        format!("measure/{path}/bucket/{index}")
+        // Sized once: `format!` grew the key as it wrote it, a copy each time.
+        let index = index.to_string();
+        ["measure/", path, "/bucket/", &index].concat()
     }
 
     /// Times a boolean flag was on.

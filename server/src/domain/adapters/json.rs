@@ -29,9 +29,14 @@ pub enum Json<'a> {
 #[derive(Debug, PartialEq)]
 pub struct Object<'a>(Vec<(Cow<'a, str>, Json<'a>)>);
 
-/// `body` as JSON.
+/// `body` as JSON. A body checked as UTF-8 once is read as text: read as bytes, every string
+/// it borrows was checked on its own. One that is not UTF-8 is read as bytes, for serde_json's
+/// own error.
 pub fn parse(body: &[u8]) -> Result<Json<'_>, serde_json::Error> {
-    serde_json::from_slice(body)
+    match std::str::from_utf8(body) {
+        Ok(text) => serde_json::from_str(text),
+        Err(_) => serde_json::from_slice(body),
+    }
 }
 
 impl<'a> Json<'a> {
@@ -318,12 +323,13 @@ mod tests {
 
     #[test]
     fn a_body_that_is_not_json_fails_with_serde_jsons_own_error() {
-        for body in ["{", "{\"a\": }", "[1,]", "nul"] {
-            let ours = parse(body.as_bytes()).expect_err("not JSON").to_string();
-            let theirs = serde_json::from_str::<serde_json::Value>(body)
+        let bodies: [&[u8]; 5] = [b"{", b"{\"a\": }", b"[1,]", b"nul", b"{\"a\": \"\xff\"}"];
+        for body in bodies {
+            let ours = parse(body).expect_err("not JSON").to_string();
+            let theirs = serde_json::from_slice::<serde_json::Value>(body)
                 .expect_err("not JSON")
                 .to_string();
-            assert_eq!(ours, theirs, "{body}");
+            assert_eq!(ours, theirs, "{body:?}");
         }
     }
 }
